@@ -1,0 +1,68 @@
+"""One error shape for every API error: ``{"error": {"code", "message", "details"}}``."""
+
+from typing import Any
+
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is larger than the configured limit."
+    default_code = "payload_too_large"
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the current state of the resource."
+    default_code = "conflict"
+
+
+class InvalidRequest(exceptions.APIException):
+    """A 400 with a specific machine-readable code and optional details."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+
+    def __init__(self, code: str, message: str, details: Any = None) -> None:
+        super().__init__(message, code)
+        self.error_code = code
+        self.error_details = details
+
+
+class IdempotencyKeyReused(exceptions.APIException):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_detail = "This Idempotency-Key was already used with a different request body."
+    default_code = "idempotency_key_reused"
+
+
+def _first_message(detail: Any) -> str:
+    if isinstance(detail, list) and detail:
+        return _first_message(detail[0])
+    if isinstance(detail, dict) and detail:
+        key, value = next(iter(detail.items()))
+        message = _first_message(value)
+        return message if key in ("non_field_errors", "detail") else f"{key}: {message}"
+    return str(detail)
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    code = getattr(exc, "error_code", None)
+    if code is None and isinstance(exc, exceptions.APIException):
+        codes = exc.get_codes()
+        code = codes if isinstance(codes, str) else "invalid"
+    data = response.data
+    details = getattr(exc, "error_details", None)
+    if details is None and isinstance(data, dict | list) and not _only_detail(data):
+        details = data
+    response.data = {
+        "error": {"code": code or "error", "message": _first_message(data), "details": details}
+    }
+    return response
+
+
+def _only_detail(data: Any) -> bool:
+    return isinstance(data, dict) and set(data) == {"detail"}

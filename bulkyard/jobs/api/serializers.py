@@ -1,0 +1,249 @@
+import json
+from typing import Any
+
+from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.reverse import reverse
+
+from bulkyard.jobs.models import ItemOutcome, Job
+from bulkyard.jobs.selectors import job_progress
+
+
+@extend_schema_field(OpenApiTypes.OBJECT)
+class ParamsField(serializers.Field):
+    """A JSON object, given as an object (JSON body) or a JSON string (multipart)."""
+
+    default_error_messages = {
+        "invalid_json": "params must be a JSON object; could not parse it: {error}",
+        "not_object": "params must be a JSON object, not {type}",
+    }
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if isinstance(data, str):
+            try:
+                data = json.loads(data) if data.strip() else {}
+            except json.JSONDecodeError as exc:
+                self.fail("invalid_json", error=exc.msg)
+        if not isinstance(data, dict):
+            self.fail("not_object", type=type(data).__name__)
+        return data
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class JobCreateInputSerializer(serializers.Serializer[Any]):
+    kind = serializers.CharField(max_length=100, help_text="A kind from GET /api/v1/kinds/.")
+    params = ParamsField(required=False, default=dict, help_text="The kind's parameters.")
+    items = serializers.ListField(
+        child=serializers.JSONField(),
+        required=False,
+        allow_empty=False,
+        help_text="Inline items, for small batches (JSON body). Larger batches: upload a file.",
+    )
+    file = serializers.FileField(
+        required=False, help_text="CSV (with a header row) or JSON Lines (multipart)."
+    )
+    format = serializers.ChoiceField(
+        choices=["csv", "jsonl"],
+        required=False,
+        help_text="Format of the file; taken from its extension when omitted.",
+    )
+    chunk_size = serializers.IntegerField(
+        min_value=1, required=False, help_text="Items per chunk; the kind's default if omitted."
+    )
+
+    def validate_items(self, items: list[Any]) -> list[Any]:
+        limit = settings.BULKYARD_MAX_INLINE_ITEMS
+        if len(items) > limit:
+            raise serializers.ValidationError(
+                f"at most {limit} inline items; upload a CSV or JSON Lines file for more"
+            )
+        return items
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        has_items, has_file = "items" in attrs, "file" in attrs
+        if has_items == has_file:
+            raise serializers.ValidationError(
+                {"non_field_errors": ["send either inline 'items' or a 'file', not both or none"]},
+                code="invalid_input",
+            )
+        if has_file and "format" not in attrs:
+            name = attrs["file"].name.lower()
+            if name.endswith((".csv", ".csv.txt")):
+                attrs["format"] = "csv"
+            elif name.endswith((".jsonl", ".ndjson")):
+                attrs["format"] = "jsonl"
+            else:
+                raise serializers.ValidationError(
+                    {
+                        "format": [
+                            "cannot tell the file's format from its name; send format=csv|jsonl"
+                        ]
+                    }
+                )
+        return attrs
+
+
+class JobSerializer(serializers.ModelSerializer[Job]):
+    url = serializers.SerializerMethodField()
+    input = serializers.SerializerMethodField()
+    progress = serializers.SerializerMethodField()
+    chunks = serializers.SerializerMethodField()
+    error = serializers.SerializerMethodField()
+    links = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Job
+        fields = [
+            "id",
+            "url",
+            "kind",
+            "status",
+            "params",
+            "input",
+            "chunk_size",
+            "total_items",
+            "processed_items",
+            "succeeded_items",
+            "failed_items",
+            "progress",
+            "chunks",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "cancel_requested_at",
+            "error",
+            "summary",
+            "idempotency_key",
+            "retry_of",
+            "links",
+        ]
+        read_only_fields = fields
+
+    def _request(self) -> Request | None:
+        return self.context.get("request")
+
+    def _url(self, name: str, job: Job) -> str:
+        return reverse(name, kwargs={"job_id": job.pk}, request=self._request())
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_url(self, job: Job) -> str:
+        return self._url("jobs:job-detail", job)
+
+    @extend_schema_field(
+        {
+            "type": "object",
+            "properties": {
+                "format": {"type": "string"},
+                "name": {"type": "string"},
+                "size": {"type": "integer"},
+            },
+        }
+    )
+    def get_input(self, job: Job) -> dict[str, Any]:
+        return {"format": job.input_format, "name": job.input_name, "size": job.input_size}
+
+    @extend_schema_field(
+        {
+            "type": "object",
+            "properties": {
+                "percent": {"type": "number", "nullable": True},
+                "items_per_second": {"type": "number", "nullable": True},
+                "eta_seconds": {"type": "number", "nullable": True},
+                "duration_seconds": {"type": "number", "nullable": True},
+            },
+        }
+    )
+    def get_progress(self, job: Job) -> dict[str, Any]:
+        progress = job_progress(job)
+        return {
+            "percent": progress.percent,
+            "items_per_second": progress.items_per_second,
+            "eta_seconds": progress.eta_seconds,
+            "duration_seconds": progress.duration_seconds,
+        }
+
+    @extend_schema_field(
+        {
+            "type": "object",
+            "properties": {
+                "total": {"type": "integer", "nullable": True},
+                "finished": {"type": "integer"},
+            },
+        }
+    )
+    def get_chunks(self, job: Job) -> dict[str, Any]:
+        return {"total": job.chunks_total, "finished": job.chunks_finished}
+
+    @extend_schema_field(
+        {
+            "type": "object",
+            "nullable": True,
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+        }
+    )
+    def get_error(self, job: Job) -> dict[str, str] | None:
+        if not job.error_code:
+            return None
+        return {"code": job.error_code, "message": job.error_message}
+
+    @extend_schema_field(
+        {
+            "type": "object",
+            "properties": {
+                name: {"type": "string", "format": "uri", "nullable": True}
+                for name in (
+                    "self",
+                    "status",
+                    "websocket",
+                    "results",
+                    "failed_results",
+                    "succeeded_results",
+                    "output",
+                    "cancel",
+                    "retry",
+                )
+            },
+        }
+    )
+    def get_links(self, job: Job) -> dict[str, str | None]:
+        detail = self._url("jobs:job-detail", job)
+        results = self._url("jobs:job-results", job)
+        request = self._request()
+        websocket = None
+        if request is not None:
+            scheme = "wss" if request.is_secure() else "ws"
+            websocket = f"{scheme}://{request.get_host()}/ws/jobs/{job.pk}/"
+        return {
+            "self": detail,
+            "status": detail,
+            "websocket": websocket,
+            "results": results,
+            "failed_results": f"{results}?outcome={ItemOutcome.FAILED}",
+            "succeeded_results": f"{results}?outcome={ItemOutcome.SUCCEEDED}",
+            "output": self._url("jobs:job-output", job) if job.output_file else None,
+            "cancel": self._url("jobs:job-cancel", job),
+            "retry": self._url("jobs:job-retry", job),
+        }
+
+
+class ResultsQuerySerializer(serializers.Serializer[Any]):
+    outcome = serializers.ChoiceField(choices=ItemOutcome.choices, required=False)
+    format = serializers.ChoiceField(choices=["csv", "jsonl"], default="csv")
+
+
+class KindSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField()
+    title = serializers.CharField()
+    description = serializers.CharField()
+    input_formats = serializers.ListField(child=serializers.CharField())
+    required_columns = serializers.ListField(child=serializers.CharField())
+    chunk_size = serializers.IntegerField()
+    max_chunk_size = serializers.IntegerField()
+    queue = serializers.CharField()
+    params_schema = serializers.JSONField()
+    example_item = serializers.JSONField(allow_null=True)

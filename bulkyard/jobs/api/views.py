@@ -1,0 +1,398 @@
+"""HTTP entry points of the job engine: parse, call a service, render."""
+
+import hashlib
+import json
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.handlers.asgi import ASGIRequest
+from django.http import FileResponse, Http404, StreamingHttpResponse
+from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
+from rest_framework import generics, serializers, status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import UserRateThrottle
+from rest_framework.views import APIView
+
+from bulkyard.core.exceptions import (
+    Conflict,
+    IdempotencyKeyReused,
+    InvalidRequest,
+    PayloadTooLarge,
+)
+from bulkyard.jobs import registry, selectors, services
+from bulkyard.jobs.api.serializers import (
+    JobCreateInputSerializer,
+    JobSerializer,
+    KindSerializer,
+    ResultsQuerySerializer,
+)
+from bulkyard.jobs.exports import results_csv, results_jsonl
+from bulkyard.jobs.models import Job, JobStatus
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description=(
+        "Any unique string (up to 255 characters). Repeating a request with the same key "
+        "returns the job the first request created instead of creating another; the same "
+        "key with a different request is refused with 422."
+    ),
+)
+
+ERROR_RESPONSE = inline_serializer(
+    "Error",
+    {
+        "error": inline_serializer(
+            "ErrorBody",
+            {
+                "code": serializers.CharField(),
+                "message": serializers.CharField(),
+                "details": serializers.JSONField(allow_null=True),
+            },
+        )
+    },
+)
+
+
+def _idempotency_key(request: Request) -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > 255 or not key.isprintable():
+        raise InvalidRequest(
+            "invalid_idempotency_key", "Idempotency-Key must be 1 to 255 printable characters"
+        )
+    return key
+
+
+def _accepted(request: Request, job: Job, created: bool) -> Response:
+    data = JobSerializer(job, context={"request": request}).data
+    response = Response(data, status=status.HTTP_202_ACCEPTED)
+    response["Location"] = data["url"]
+    if not created:
+        response["Idempotent-Replayed"] = "true"
+    return response
+
+
+class JobCreateThrottle(UserRateThrottle):
+    """A tighter budget for creating jobs than for reading them."""
+
+    scope = "job_create"
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        if request.method != "POST":
+            return True
+        return super().allow_request(request, view)
+
+
+class JobFilter(filters.FilterSet):
+    status = filters.MultipleChoiceFilter(choices=JobStatus.choices)
+    kind = filters.CharFilter()
+    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = Job
+        fields = ["status", "kind"]
+
+
+class JobListCreateApi(generics.ListAPIView[Job]):
+    serializer_class = JobSerializer
+    filterset_class = JobFilter
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    throttle_classes = [UserRateThrottle, JobCreateThrottle]
+
+    def get_queryset(self) -> Any:
+        return selectors.job_list(user=self.request.user)
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # Refuse an oversized body before reading a byte of it. Bodies without a
+        # length are cut off by the upload handler at the same limit.
+        limit = settings.BULKYARD_MAX_UPLOAD_BYTES
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if request.method == "POST" and length > limit:
+            raise PayloadTooLarge(
+                f"the request body has {length} bytes; the limit is {limit} bytes"
+            )
+        super().initial(request, *args, **kwargs)
+
+    @extend_schema(
+        operation_id="jobs_list",
+        summary="List your jobs",
+        description="Your own jobs, newest first, filtered by status and kind, paginated.",
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        operation_id="jobs_create",
+        summary="Submit a bulk job",
+        description=(
+            "Accepts the batch and answers `202 Accepted` at once; workers process it in "
+            "chunks. Send inline `items` as JSON for small batches, or a CSV / JSON Lines "
+            "`file` as multipart for any size (streamed to storage, never held in memory). "
+            "Follow the job at `Location` (or the `websocket` link); download per-item "
+            "results when it has finished."
+        ),
+        parameters=[IDEMPOTENCY_HEADER],
+        request={
+            "application/json": JobCreateInputSerializer,
+            "multipart/form-data": JobCreateInputSerializer,
+        },
+        responses={
+            202: JobSerializer,
+            400: OpenApiResponse(ERROR_RESPONSE, description="Invalid kind, params or input."),
+            413: OpenApiResponse(ERROR_RESPONSE, description="The upload is too large."),
+            422: OpenApiResponse(ERROR_RESPONSE, description="Idempotency-Key reused."),
+        },
+        examples=[
+            OpenApiExample(
+                "Inline items",
+                request_only=True,
+                media_type="application/json",
+                value={
+                    "kind": "text.stats",
+                    "params": {"top_words": 3},
+                    "items": [
+                        {"id": "a", "text": "Bulk work belongs in workers."},
+                        {"id": "b", "text": "Requests answer at once. Workers do the rest!"},
+                    ],
+                },
+            ),
+            OpenApiExample(
+                "File upload",
+                request_only=True,
+                media_type="multipart/form-data",
+                value={"kind": "text.stats", "params": '{"top_words": 3}', "file": "texts.csv"},
+            ),
+        ],
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        key = _idempotency_key(request)
+        payload = JobCreateInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        job_input = _job_input(data)
+        try:
+            job, created = services.job_create(
+                owner=request.user,  # type: ignore[arg-type]
+                kind=data["kind"],
+                params=data["params"],
+                job_input=job_input,
+                chunk_size=data.get("chunk_size"),
+                idempotency_key=key,
+            )
+        except services.InvalidJobRequest as exc:
+            raise InvalidRequest(exc.code, exc.message, exc.details) from None
+        except services.IdempotencyKeyMismatch as exc:
+            raise IdempotencyKeyReused(
+                f"this Idempotency-Key was used for job {exc.job.pk} with a different request"
+            ) from None
+        return _accepted(request, job, created)
+
+
+def _job_input(data: dict[str, Any]) -> services.JobInput:
+    if "file" in data:
+        upload = data["file"]
+        sha256 = getattr(upload, "sha256", None)
+        if sha256 is None:  # an upload that bypassed the hashing handler
+            digest = hashlib.sha256()
+            for piece in upload.chunks():
+                digest.update(piece)
+            sha256 = digest.hexdigest()
+        return services.JobInput(
+            file=upload, format=data["format"], name=upload.name, sha256=sha256, size=upload.size
+        )
+    body = b"".join(
+        json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+        for item in data["items"]
+    )
+    return services.JobInput(
+        file=ContentFile(body),
+        format="jsonl",
+        name="inline.jsonl",
+        sha256=hashlib.sha256(body).hexdigest(),
+        size=len(body),
+    )
+
+
+class JobDetailApi(APIView):
+    @extend_schema(
+        operation_id="jobs_retrieve",
+        summary="Get a job's status and progress",
+        responses={200: JobSerializer, 404: OpenApiResponse(ERROR_RESPONSE)},
+    )
+    def get(self, request: Request, job_id: str) -> Response:
+        job = selectors.job_get(user=request.user, job_id=job_id)
+        return Response(JobSerializer(job, context={"request": request}).data)
+
+
+class JobCancelApi(APIView):
+    @extend_schema(
+        operation_id="jobs_cancel",
+        summary="Cancel a job",
+        description=(
+            "No new chunk starts; running chunks stop between items and keep what they "
+            "did. The job goes to `cancelling`, then `cancelled` (a queued job at once). "
+            "Cancelling a cancelled job is a no-op; a finished job answers 409."
+        ),
+        request=None,
+        responses={
+            202: JobSerializer,
+            404: OpenApiResponse(ERROR_RESPONSE),
+            409: OpenApiResponse(ERROR_RESPONSE, description="The job already finished."),
+        },
+    )
+    def post(self, request: Request, job_id: str) -> Response:
+        job = selectors.job_get(user=request.user, job_id=job_id)
+        try:
+            job = services.job_cancel(job=job)
+        except services.JobConflict as exc:
+            raise Conflict(exc.message, exc.code) from None
+        return Response(
+            JobSerializer(job, context={"request": request}).data, status=status.HTTP_202_ACCEPTED
+        )
+
+
+class JobRetryApi(APIView):
+    @extend_schema(
+        operation_id="jobs_retry",
+        summary="Retry the failed items of a finished job",
+        description=(
+            "Creates a new job with the same kind and params whose input is the failed "
+            "items of this one, keeping their item (line) numbers."
+        ),
+        parameters=[IDEMPOTENCY_HEADER],
+        request=None,
+        responses={
+            202: JobSerializer,
+            404: OpenApiResponse(ERROR_RESPONSE),
+            409: OpenApiResponse(
+                ERROR_RESPONSE, description="Not finished, or no failed items to retry."
+            ),
+        },
+    )
+    def post(self, request: Request, job_id: str) -> Response:
+        key = _idempotency_key(request)
+        job = selectors.job_get(user=request.user, job_id=job_id)
+        try:
+            retry, created = services.job_retry_failed(
+                job=job,
+                owner=request.user,  # type: ignore[arg-type]
+                idempotency_key=key,
+            )
+        except services.JobConflict as exc:
+            raise Conflict(exc.message, exc.code) from None
+        except services.IdempotencyKeyMismatch as exc:
+            raise IdempotencyKeyReused(
+                f"this Idempotency-Key was used for job {exc.job.pk} with a different request"
+            ) from None
+        return _accepted(request, retry, created)
+
+
+class JobResultsApi(APIView):
+    @extend_schema(
+        operation_id="jobs_results",
+        summary="Download per-item results",
+        description=(
+            "Streams one record per item: its number (the input line for files), outcome, "
+            "error code and message, output, and (for failures) the input. CSV cells that "
+            "a spreadsheet would run as formulas are neutralised with a leading quote."
+        ),
+        parameters=[ResultsQuerySerializer],
+        responses={
+            (200, "text/csv"): OpenApiTypes.STR,
+            (200, "application/x-ndjson"): OpenApiTypes.STR,
+            404: OpenApiResponse(ERROR_RESPONSE),
+        },
+    )
+    def get(self, request: Request, job_id: str) -> StreamingHttpResponse:
+        query = ResultsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        job = selectors.job_get(user=request.user, job_id=job_id)
+        outcome = query.validated_data.get("outcome")
+        fmt = query.validated_data["format"]
+        rows = selectors.item_results(job=job, outcome=outcome).iterator(chunk_size=2000)
+        if fmt == "csv":
+            body, content_type = results_csv(job, rows), "text/csv; charset=utf-8"
+        else:
+            body, content_type = results_jsonl(rows), "application/x-ndjson"
+        streamed: Iterator[bytes] | AsyncIterator[bytes] = body
+        if isinstance(request._request, ASGIRequest):
+            # Under ASGI Django would buffer a sync iterator whole; hand it an
+            # async one that pulls each batch from the database in a thread.
+            streamed = _in_thread(body)
+        response = StreamingHttpResponse(streamed, content_type=content_type)
+        name = f"job-{job.pk}-{outcome or 'all'}-results.{fmt}"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+
+
+async def _in_thread(parts: Iterator[bytes]) -> AsyncIterator[bytes]:
+    def take() -> bytes | None:
+        return next(parts, None)
+
+    pull = sync_to_async(take, thread_sensitive=True)
+    while (part := await pull()) is not None:
+        yield part
+
+
+class JobOutputApi(APIView):
+    @extend_schema(
+        operation_id="jobs_output",
+        summary="Download the job's merged output",
+        description="For kinds that produce one job-level file (an export, a ZIP of images).",
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 404: ERROR_RESPONSE},
+    )
+    def get(self, request: Request, job_id: str) -> FileResponse:
+        job = selectors.job_get(user=request.user, job_id=job_id)
+        if not job.output_file:
+            raise Http404("This job has no output file.")
+        return FileResponse(
+            job.output_file.open("rb"),
+            as_attachment=True,
+            filename=job.output_file.name.rsplit("/", 1)[-1],
+        )
+
+
+class KindListApi(APIView):
+    @extend_schema(
+        operation_id="kinds_list",
+        summary="List job kinds and their parameter schemas",
+        responses={200: KindSerializer(many=True)},
+    )
+    def get(self, request: Request) -> Response:
+        kinds = [
+            {
+                "name": kind.name,
+                "title": kind.title or kind.name,
+                "description": kind.description,
+                "input_formats": list(kind.input_formats),
+                "required_columns": list(kind.required_columns),
+                "chunk_size": kind.effective_chunk_size(),
+                "max_chunk_size": kind.max_chunk_size,
+                "queue": kind.queue,
+                "params_schema": kind.params_model.model_json_schema(),
+                "example_item": kind.example_item,
+            }
+            for kind in registry.all_kinds()
+        ]
+        return Response(KindSerializer(kinds, many=True).data)

@@ -1,0 +1,91 @@
+"""Per-item results as CSV or JSON Lines, streamed in bounded batches."""
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from bulkyard.jobs import registry
+from bulkyard.jobs.models import ItemResult, Job
+
+# Cells a spreadsheet would run as a formula (OWASP "CSV injection").
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+BATCH = 2000
+
+
+def neutralise(value: str) -> str:
+    """Make a CSV cell inert in spreadsheets by prefixing a quote when it could
+    start a formula."""
+    return "'" + value if value.startswith(FORMULA_TRIGGERS) else value
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return neutralise(value)
+    if isinstance(value, dict | list):
+        return neutralise(json.dumps(value, ensure_ascii=False))
+    return neutralise(str(value))
+
+
+def _json_default(value: Any) -> str:
+    return str(value)
+
+
+def results_jsonl(results: Iterator[ItemResult]) -> Iterator[bytes]:
+    batch: list[bytes] = []
+    for result in results:
+        record = {
+            "item": result.item_number,
+            "outcome": result.outcome,
+            "code": result.code or None,
+            "message": result.message or None,
+            "output": result.output,
+            "input": result.input,
+        }
+        batch.append(json.dumps(record, ensure_ascii=False, default=_json_default).encode())
+        if len(batch) >= BATCH:
+            yield b"\n".join(batch) + b"\n"
+            batch = []
+    if batch:
+        yield b"\n".join(batch) + b"\n"
+
+
+def results_csv(job: Job, results: Iterator[ItemResult]) -> Iterator[bytes]:
+    """One row per item. A kind's declared output columns and a CSV input's own
+    columns become columns of their own; anything else is a JSON cell."""
+    try:
+        output_columns = list(registry.get(job.kind).output_columns)
+    except registry.UnknownKind:
+        output_columns = []
+    input_columns = list(job.input_header or [])
+    header = ["item", "outcome", "code", "message"]
+    header += [f"output.{c}" for c in output_columns] if output_columns else ["output"]
+    header += [f"input.{c}" for c in input_columns] if input_columns else ["input"]
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    for rows, result in enumerate(results, start=1):
+        row = [str(result.item_number), result.outcome, _cell(result.code), _cell(result.message)]
+        row += _spread(result.output, output_columns)
+        row += _spread(result.input, input_columns)
+        writer.writerow(row)
+        if rows % BATCH == 0:
+            yield buffer.getvalue().encode()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode()
+
+
+def _spread(value: Any, columns: list[str]) -> list[str]:
+    if not columns:
+        return [_cell(value)]
+    if isinstance(value, dict):
+        return [_cell(value.get(column)) for column in columns]
+    if isinstance(value, list) and len(value) == len(columns):
+        return [_cell(v) for v in value]
+    # Not in the expected shape (e.g. a malformed input row): keep it whole.
+    return [_cell(value)] + [""] * (len(columns) - 1)

@@ -1,0 +1,346 @@
+"""Reading and splitting job inputs (CSV, JSON Lines) without loading them whole.
+
+Planning walks the file once and cuts it into spans of whole items, each
+recorded by byte offsets; a chunk later seeks straight to its span. Items are
+numbered by the line they start on, so every error names a line the user can
+find in their own file. Bad bytes, bad JSON or a wrong number of CSV fields
+fail that one item; only a structural break that swallows the rest of the file
+(a quote that is never closed) fails the whole input.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+from django.conf import settings
+
+from bulkyard.jobs.kinds import InputRejected, Item, ItemError
+from bulkyard.jobs.models import InputFormat
+
+UTF8_BOM = codecs.BOM_UTF8
+SNIFF_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    byte_start: int
+    byte_end: int
+    # Number of the physical line at byte_start (blank lines may precede the
+    # first item, so it can differ from first_item_number).
+    start_line: int
+    first_item_number: int
+    item_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    header: list[str] | None
+    spans: list[Span]
+
+    @property
+    def total_items(self) -> int:
+        return sum(span.item_count for span in self.spans)
+
+
+class _OversizedLine(Exception):
+    def __init__(self, line_number: int) -> None:
+        self.line_number = line_number
+
+
+class _LineFeeder:
+    """Hands decoded lines to ``csv.reader`` while counting bytes and lines.
+
+    ``csv.reader`` pulls exactly the lines one record needs, so after each
+    record ``offset`` is where the next one starts. Bytes are decoded with
+    ``surrogateescape`` so one bad line cannot stop the reader; the record it
+    belongs to is failed afterwards.
+    """
+
+    def __init__(self, raw: IO[bytes], *, start: int, end: int | None, next_line: int) -> None:
+        self.raw = raw
+        self.offset = start
+        self.end = end
+        self.line_number = next_line - 1
+        self.max_line = settings.BULKYARD_MAX_ITEM_BYTES
+
+    @property
+    def position(self) -> tuple[int, int]:
+        """Byte offset and line number of the next line to read."""
+        return self.offset, self.line_number + 1
+
+    def __iter__(self) -> _LineFeeder:
+        return self
+
+    def __next__(self) -> str:
+        if self.end is not None and self.offset >= self.end:
+            raise StopIteration
+        line = self.raw.readline(self.max_line + 1)
+        if not line:
+            raise StopIteration
+        self.offset += len(line)
+        self.line_number += 1
+        if len(line) > self.max_line and not line.endswith(b"\n"):
+            self.offset += _skip_rest_of_line(self.raw)
+            raise _OversizedLine(self.line_number)
+        return line.decode("utf-8", errors="surrogateescape")
+
+
+def _skip_rest_of_line(raw: IO[bytes]) -> int:
+    skipped = 0
+    while True:
+        piece = raw.readline(1024 * 1024)
+        skipped += len(piece)
+        if not piece or piece.endswith(b"\n"):
+            return skipped
+
+
+def _data_start(raw: IO[bytes]) -> int:
+    raw.seek(0)
+    return len(UTF8_BOM) if raw.read(len(UTF8_BOM)) == UTF8_BOM else 0
+
+
+def _too_large(number: int) -> ItemError:
+    limit = settings.BULKYARD_MAX_ITEM_BYTES
+    return ItemError("item_too_large", f"line {number} is longer than the {limit}-byte limit")
+
+
+def _new_csv_reader(feeder: _LineFeeder) -> Any:
+    return csv.reader(feeder, strict=True)
+
+
+def csv_read_header(raw: IO[bytes]) -> tuple[list[str], int, int]:
+    """Return ``(columns, offset after the header, number of the next line)``."""
+    start = _data_start(raw)
+    raw.seek(start)
+    feeder = _LineFeeder(raw, start=start, end=None, next_line=1)
+    reader = _new_csv_reader(feeder)
+    try:
+        header: list[str] = []
+        while not header:
+            header = next(reader)
+    except StopIteration:
+        raise InputRejected("empty_file", "the file holds no CSV header and no rows") from None
+    except _OversizedLine:
+        raise InputRejected("invalid_header", "the CSV header line is too long") from None
+    except csv.Error as exc:
+        raise InputRejected(
+            "invalid_header", f"line 1: the CSV header is malformed: {exc}"
+        ) from exc
+    columns = [column.strip() for column in header]
+    _check_header(columns)
+    return columns, feeder.offset, feeder.line_number + 1
+
+
+def _check_header(columns: list[str]) -> None:
+    try:
+        "".join(columns).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputRejected(
+            "invalid_encoding", "line 1: the CSV header is not valid UTF-8"
+        ) from None
+    if any(not column for column in columns):
+        raise InputRejected("invalid_header", "line 1: the CSV header has an empty column name")
+    duplicates = sorted({c for c in columns if columns.count(c) > 1})
+    if duplicates:
+        raise InputRejected(
+            "invalid_header", f"line 1: duplicate column name(s): {', '.join(duplicates)}"
+        )
+
+
+def _csv_items(
+    raw: IO[bytes], *, start: int, end: int | None, next_line: int, header: list[str]
+) -> Iterator[tuple[Item, tuple[int, int]]]:
+    raw.seek(start)
+    feeder = _LineFeeder(raw, start=start, end=end, next_line=next_line)
+    reader = _new_csv_reader(feeder)
+    width = len(header)
+    while True:
+        number = feeder.line_number + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except _OversizedLine as exc:
+            reader = _new_csv_reader(feeder)
+            yield Item(exc.line_number, None, _too_large(exc.line_number)), feeder.position
+            continue
+        except csv.Error as exc:
+            if feeder.end is None and "unexpected end of data" in str(exc):
+                raise InputRejected(
+                    "malformed_csv",
+                    f"line {number}: a quoted field is never closed, so the rest of the "
+                    "file would be read as one value",
+                ) from exc
+            error = ItemError("malformed_csv", f"line {number}: {exc}")
+            yield Item(number, None, error), feeder.position
+            continue
+        if not row:
+            continue  # a blank line is not an item
+        yield _csv_item(number, row, header, width), feeder.position
+
+
+def _csv_item(number: int, row: list[str], header: list[str], width: int) -> Item:
+    try:
+        "".join(row).encode("utf-8")
+    except UnicodeEncodeError:
+        readable = [
+            value.encode("utf-8", "surrogateescape").decode("utf-8", "replace") for value in row
+        ]
+        return Item(
+            number,
+            readable,
+            ItemError("invalid_encoding", f"line {number} is not valid UTF-8"),
+        )
+    if len(row) != width:
+        return Item(
+            number,
+            row,
+            ItemError(
+                "wrong_field_count",
+                f"line {number}: expected {width} fields as in the header, found {len(row)}",
+            ),
+        )
+    return Item(number, dict(zip(header, row, strict=True)))
+
+
+def _jsonl_items(
+    raw: IO[bytes], *, start: int, end: int | None, next_line: int, envelope: bool
+) -> Iterator[tuple[Item, tuple[int, int]]]:
+    raw.seek(start)
+    feeder = _LineFeeder(raw, start=start, end=end, next_line=next_line)
+    while True:
+        try:
+            line = next(feeder)
+        except StopIteration:
+            return
+        except _OversizedLine as exc:
+            yield Item(exc.line_number, None, _too_large(exc.line_number)), feeder.position
+            continue
+        if not line.strip():
+            continue
+        yield _jsonl_item(feeder.line_number, line, envelope), feeder.position
+
+
+def _jsonl_item(number: int, line: str, envelope: bool) -> Item:
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        return Item(
+            number, None, ItemError("invalid_encoding", f"line {number} is not valid UTF-8")
+        )
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return Item(
+            number,
+            None,
+            ItemError("invalid_json", f"line {number}: {exc.msg} (column {exc.colno})"),
+        )
+    if envelope:
+        return Item(int(data["n"]), data["item"])
+    return Item(number, data)
+
+
+def _items(
+    raw: IO[bytes],
+    input_format: str,
+    *,
+    header: list[str] | None,
+    start: int,
+    end: int | None,
+    start_line: int,
+) -> Iterator[tuple[Item, tuple[int, int]]]:
+    if input_format == InputFormat.CSV:
+        assert header is not None
+        return _csv_items(raw, start=start, end=end, next_line=start_line, header=header)
+    envelope = input_format == InputFormat.RETRY
+    return _jsonl_items(raw, start=start, end=end, next_line=start_line, envelope=envelope)
+
+
+def plan_input(raw: IO[bytes], input_format: str, *, chunk_size: int) -> Plan:
+    """Walk the whole input once and cut it into spans of ``chunk_size`` items."""
+    header: list[str] | None = None
+    if input_format == InputFormat.CSV:
+        header, offset, line = csv_read_header(raw)
+    else:
+        offset, line = _data_start(raw), 1
+    spans: list[Span] = []
+    span_start: tuple[int, int] | None = None
+    span_first = count = 0
+    for item, (offset_after, line_after) in _items(
+        raw, input_format, header=header, start=offset, end=None, start_line=line
+    ):
+        if span_start is None:
+            # A span begins where the previous one ended, blank lines included.
+            span_start, span_first, count = (offset, line), item.number, 0
+        count += 1
+        offset, line = offset_after, line_after
+        if count == chunk_size:
+            spans.append(Span(span_start[0], offset, span_start[1], span_first, count))
+            span_start = None
+    if span_start is not None:
+        spans.append(Span(span_start[0], offset, span_start[1], span_first, count))
+    return Plan(header=header, spans=spans)
+
+
+def read_span(
+    raw: IO[bytes], input_format: str, *, header: list[str] | None, span: Span
+) -> Iterator[Item]:
+    """The items of one span, as planning cut it."""
+    for item, _ in _items(
+        raw,
+        input_format,
+        header=header,
+        start=span.byte_start,
+        end=span.byte_end,
+        start_line=span.start_line,
+    ):
+        yield item
+
+
+def sniff(head: bytes, input_format: str) -> list[str] | None:
+    """Cheap checks on the first bytes of an upload, before a job is created.
+
+    Catches the common mistakes (an empty file, the wrong encoding, a file that
+    is not CSV / JSON Lines at all) with a clear 400 instead of a failed job.
+    Returns the CSV header, if any.
+    """
+    if head.startswith(UTF8_BOM):
+        head = head[len(UTF8_BOM) :]
+    if not head.strip():
+        raise InputRejected("empty_file", "the file is empty")
+    try:
+        text = codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError as exc:
+        line = head[: exc.start].count(b"\n") + 1
+        raise InputRejected(
+            "invalid_encoding",
+            f"line {line}: the file is not UTF-8 (byte 0x{head[exc.start]:02x}); "
+            "save it as UTF-8 and upload it again",
+        ) from None
+    lines = text.splitlines()
+    complete = lines if len(head) < SNIFF_BYTES else lines[:-1]
+    if input_format == InputFormat.CSV:
+        import io
+
+        columns, _, _ = csv_read_header(io.BytesIO(head))
+        if len(head) < SNIFF_BYTES and not any(line.strip() for line in complete[1:]):
+            raise InputRejected("no_items", "the file has a CSV header but no rows")
+        return columns
+    first = next((line for line in complete if line.strip()), None)
+    if first is not None:
+        try:
+            json.loads(first)
+        except json.JSONDecodeError as exc:
+            number = complete.index(first) + 1
+            raise InputRejected(
+                "invalid_json",
+                f"line {number}: not JSON Lines ({exc.msg} at column {exc.colno}); "
+                "each line must be one JSON value",
+            ) from None
+    return None

@@ -1,0 +1,227 @@
+"""What a job kind is: the contract between the engine and each capability.
+
+A kind declares its name, its parameter schema (a pydantic model, which gives
+validation, typed access and the JSON Schema shown by ``GET /kinds/`` from one
+declaration), the input formats it reads, its chunk size, its Celery queue, how
+it processes a chunk and, optionally, a job-level finish step that runs once
+after the last chunk. Each capability ships its kinds in its own app's
+``kinds.py``; the registry finds them there.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Generic, TypeVar
+
+from django.conf import settings
+from pydantic import BaseModel, ConfigDict
+
+logger = logging.getLogger(__name__)
+
+
+class NoParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+ParamsT = TypeVar("ParamsT", bound=BaseModel)
+
+
+class ItemError(Exception):
+    """Raised by a kind to fail one item with a machine-readable code and a message."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class InputRejected(Exception):
+    """The input as a whole cannot be processed (bad header, missing column...)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    number: int
+    data: Any
+    # Set when the reader could not even decode the item (bad encoding, bad
+    # JSON, wrong field count): the item fails without reaching the kind.
+    error: ItemError | None = None
+
+
+@dataclass(slots=True)
+class ItemResultData:
+    number: int
+    succeeded: bool
+    input: Any = None
+    output: Any = None
+    code: str = ""
+    message: str = ""
+
+
+@dataclass(slots=True)
+class ChunkResult:
+    items: list[ItemResultData] = field(default_factory=list)
+    # Partial job-wide figures of this chunk, handed to the kind's finish step.
+    summary: dict[str, Any] | None = None
+
+    @property
+    def succeeded(self) -> int:
+        return sum(1 for item in self.items if item.succeeded)
+
+    @property
+    def failed(self) -> int:
+        return len(self.items) - self.succeeded
+
+
+class ChunkContext(Generic[ParamsT]):
+    """What a kind sees while it processes one chunk."""
+
+    def __init__(
+        self,
+        *,
+        job_id: str,
+        chunk_sequence: int,
+        params: ParamsT,
+        stop_check: Any = None,
+    ) -> None:
+        self.job_id = job_id
+        self.chunk_sequence = chunk_sequence
+        self.params = params
+        self._stop_check = stop_check
+        self.stopped = False
+
+    def should_stop(self) -> bool:
+        """True once the job is being cancelled. Cheap: call it between items.
+
+        Also renews this chunk's lease; raises ``LeaseLost`` if another worker
+        has taken the chunk over, so that this run's results are discarded.
+        """
+        if self._stop_check is not None and self._stop_check():
+            self.stopped = True
+        return self.stopped
+
+
+@dataclass(slots=True)
+class FinishContext(Generic[ParamsT]):
+    job_id: str
+    owner_id: int
+    params: ParamsT
+    cancelled: bool
+    chunk_summaries: list[dict[str, Any]]
+    counts: Mapping[str, int]
+
+
+@dataclass(slots=True)
+class FinishResult:
+    summary: dict[str, Any] | None = None
+    # Storage name of a job-level output (a merged download), if any.
+    output_file: str = ""
+
+
+class JobKind(Generic[ParamsT]):
+    """Base class of every job kind. Subclass, set the class attributes, register."""
+
+    name: ClassVar[str]
+    title: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    params_model: ClassVar[type[BaseModel]] = NoParams
+    input_formats: ClassVar[tuple[str, ...]] = ("csv", "jsonl")
+    # Columns (CSV) a file must have, checked before any item is processed.
+    required_columns: ClassVar[tuple[str, ...]] = ()
+    chunk_size: ClassVar[int] = 500
+    max_chunk_size: ClassVar[int] = 50_000
+    # "io" for kinds that wait on the network, "cpu" for kinds that compute.
+    queue_class: ClassVar[str] = "io"
+    # Kinds with an output per item store successes too; others only count them.
+    stores_successes: ClassVar[bool] = True
+    example_item: ClassVar[dict[str, Any] | None] = None
+    # Keys of the per-item output, spread into their own CSV result columns.
+    output_columns: ClassVar[tuple[str, ...]] = ()
+
+    @property
+    def queue(self) -> str:
+        if self.queue_class == "cpu":
+            return str(settings.BULKYARD_QUEUE_CPU)
+        return str(settings.BULKYARD_QUEUE_IO)
+
+    def effective_chunk_size(self) -> int:
+        return int(settings.BULKYARD_CHUNK_SIZES.get(self.name, self.chunk_size))
+
+    def parse_params(self, raw: Mapping[str, Any] | None) -> ParamsT:
+        """Validate raw params; raises ``pydantic.ValidationError``."""
+        return self.params_model.model_validate(raw or {})  # type: ignore[return-value]
+
+    def check_columns(self, columns: list[str], params: ParamsT) -> None:
+        """Reject an input whose header lacks what this kind needs."""
+        missing = [c for c in self.columns_needed(params) if c not in columns]
+        if missing:
+            raise InputRejected(
+                "missing_columns",
+                f"the input lacks required column(s): {', '.join(missing)}; "
+                f"found: {', '.join(columns) or 'none'}",
+            )
+
+    def columns_needed(self, params: ParamsT) -> tuple[str, ...]:
+        return self.required_columns
+
+    def process_item(self, item: Item, ctx: ChunkContext[ParamsT]) -> Any:
+        """Process one item and return its output (or None); raise ItemError to fail it."""
+        raise NotImplementedError
+
+    def process_chunk(self, items: Iterable[Item], ctx: ChunkContext[ParamsT]) -> ChunkResult:
+        """Process a chunk's items. The default calls ``process_item`` for each
+        item, stopping between items once the job is cancelled. Kinds that work
+        on a whole batch at once (COPY, one SMTP connection) override this."""
+        result = ChunkResult()
+        for item in _until_stopped(items, ctx):
+            result.items.append(self.run_item(item, ctx))
+        result.summary = self.summarize_chunk(result, ctx)
+        return result
+
+    def run_item(self, item: Item, ctx: ChunkContext[ParamsT]) -> ItemResultData:
+        if item.error is not None:
+            return failure(item, item.error.code, item.error.message)
+        try:
+            output = self.process_item(item, ctx)
+        except ItemError as exc:
+            return failure(item, exc.code, exc.message)
+        except Exception as exc:
+            # A bug or an unexpected input in one item must not fail the other
+            # items of the chunk; it is reported on that item and logged.
+            logger.exception("%s: item %s raised", self.name, item.number)
+            return failure(item, "unexpected_error", f"{type(exc).__name__}: {exc}")
+        return ItemResultData(number=item.number, succeeded=True, input=item.data, output=output)
+
+    def summarize_chunk(
+        self, result: ChunkResult, ctx: ChunkContext[ParamsT]
+    ) -> dict[str, Any] | None:
+        """Partial job-wide figures for this chunk (merged in ``finish``)."""
+        return None
+
+    def commit_chunk(self, result: ChunkResult, ctx: ChunkContext[ParamsT]) -> None:
+        """Database writes of this chunk. Runs inside the transaction that marks
+        the chunk done, so they commit exactly once with its results."""
+
+    def finish(self, ctx: FinishContext[ParamsT]) -> FinishResult | None:
+        """Runs once after the last chunk (also for cancelled jobs)."""
+        return None
+
+
+def failure(item: Item, code: str, message: str) -> ItemResultData:
+    return ItemResultData(
+        number=item.number, succeeded=False, input=item.data, code=code, message=message
+    )
+
+
+def _until_stopped(items: Iterable[Item], ctx: ChunkContext[Any]) -> Iterator[Item]:
+    for item in items:
+        if ctx.should_stop():
+            return
+        yield item

@@ -1,0 +1,199 @@
+"""The job engine's record of truth: jobs, their chunks and per-item outcomes."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    CANCELLING = "cancelling", "Cancelling"
+    SUCCEEDED = "succeeded", "Succeeded"
+    COMPLETED_WITH_ERRORS = "completed_with_errors", "Completed with errors"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+JOB_FINISHED_STATUSES = (
+    JobStatus.SUCCEEDED,
+    JobStatus.COMPLETED_WITH_ERRORS,
+    JobStatus.FAILED,
+    JobStatus.CANCELLED,
+)
+JOB_ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.CANCELLING)
+
+
+class InputFormat(models.TextChoices):
+    CSV = "csv", "CSV"
+    JSONL = "jsonl", "JSON Lines"
+    # JSON Lines of ``{"n": <original item number>, "item": ...}``: the input of
+    # a retry job, which keeps the item numbers of the job it retries.
+    RETRY = "retry", "Retry of failed items"
+
+
+def job_input_path(job: "Job", filename: str) -> str:
+    return f"jobs/{job.owner_id}/inputs/{filename}"
+
+
+class Job(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="bulk_jobs"
+    )
+    kind = models.CharField(max_length=100, db_index=True)
+    params = models.JSONField(default=dict, blank=True)
+    status = models.CharField(
+        max_length=32, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True
+    )
+
+    input_file = models.FileField(upload_to=job_input_path, max_length=500)
+    input_format = models.CharField(max_length=16, choices=InputFormat.choices)
+    input_name = models.CharField(max_length=255, blank=True, help_text="Name the client gave.")
+    input_size = models.BigIntegerField(default=0)
+    # Column names of a CSV input, read once at planning for every chunk.
+    input_header = models.JSONField(null=True, blank=True)
+    chunk_size = models.PositiveIntegerField()
+
+    total_items = models.BigIntegerField(null=True, blank=True)
+    processed_items = models.BigIntegerField(default=0)
+    succeeded_items = models.BigIntegerField(default=0)
+    failed_items = models.BigIntegerField(default=0)
+    chunks_total = models.PositiveIntegerField(null=True, blank=True)
+    chunks_finished = models.PositiveIntegerField(default=0)
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    # Set when a worker took on the job-level finish step; guards it to run once.
+    finalize_started_at = models.DateTimeField(null=True, blank=True)
+
+    # NULL, not "", when absent: the unique constraint only applies to given keys.
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    request_fingerprint = models.CharField(max_length=64, blank=True)
+    retry_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries"
+    )
+
+    error_code = models.CharField(max_length=64, blank=True)
+    error_message = models.TextField(blank=True)
+    summary = models.JSONField(null=True, blank=True)
+    output_file = models.FileField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="job_unique_idempotency_key_per_owner",
+            ),
+        ]
+        indexes = [models.Index(fields=["owner", "-created_at"], name="job_owner_created")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.id} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in JOB_FINISHED_STATUSES
+
+
+class ChunkStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+CHUNK_FINISHED_STATUSES = (ChunkStatus.DONE, ChunkStatus.FAILED, ChunkStatus.CANCELLED)
+
+
+class Chunk(models.Model):
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="chunks")
+    sequence = models.PositiveIntegerField()
+    # The slice of input: bytes [byte_start, byte_end), starting on line
+    # start_line, holding item_count items numbered from first_item_number.
+    byte_start = models.BigIntegerField()
+    byte_end = models.BigIntegerField()
+    start_line = models.BigIntegerField()
+    first_item_number = models.BigIntegerField()
+    item_count = models.PositiveIntegerField()
+
+    status = models.CharField(
+        max_length=16, choices=ChunkStatus.choices, default=ChunkStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    lease_token = models.UUIDField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    processed_items = models.PositiveIntegerField(default=0)
+    succeeded_items = models.PositiveIntegerField(default=0)
+    failed_items = models.PositiveIntegerField(default=0)
+    # Partial job-wide figures from this chunk, merged by the kind's finish step.
+    summary = models.JSONField(null=True, blank=True)
+    error_message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["job", "sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "sequence"], name="chunk_unique_sequence"),
+        ]
+        indexes = [
+            # The sweeper's two scans: expired leases and stale pending chunks.
+            models.Index(
+                fields=["lease_expires_at"],
+                condition=Q(status="running"),
+                name="chunk_running_lease",
+            ),
+            models.Index(
+                fields=["enqueued_at"],
+                condition=Q(status="pending"),
+                name="chunk_pending_enqueued",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"chunk {self.sequence} of {self.job_id} ({self.status})"
+
+
+class ItemOutcome(models.TextChoices):
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class ItemResult(models.Model):
+    """What happened to one input item.
+
+    Failures are always stored, with the item's input so they can be retried;
+    successes are stored for kinds that produce an output per item.
+    """
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="item_results")
+    chunk = models.ForeignKey(Chunk, on_delete=models.CASCADE, related_name="item_results")
+    # The item's number: the line it starts on for files, its 1-based position
+    # for inline items.
+    item_number = models.BigIntegerField()
+    outcome = models.CharField(max_length=16, choices=ItemOutcome.choices)
+    code = models.CharField(max_length=64, blank=True)
+    message = models.TextField(blank=True)
+    input = models.JSONField(null=True, blank=True)
+    output = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["job", "item_number"], name="item_unique_number"),
+        ]
+        indexes = [
+            models.Index(fields=["job", "outcome", "item_number"], name="item_job_outcome"),
+        ]
+
+    def __str__(self) -> str:
+        return f"item {self.item_number} of {self.job_id}: {self.outcome}"

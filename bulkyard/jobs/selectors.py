@@ -1,0 +1,65 @@
+"""Read-side queries of the engine."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from bulkyard.jobs.models import ItemResult, Job
+
+
+def job_list(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Job]:
+    """The user's own jobs, newest first."""
+    return Job.objects.filter(owner_id=user.pk).order_by("-created_at")
+
+
+def job_get(*, user: AbstractBaseUser | AnonymousUser, job_id: str) -> Job:
+    """One of the user's jobs. Another user's job is indistinguishable from a
+    missing one (404, not 403), so ids cannot be probed."""
+    job = Job.objects.filter(owner_id=user.pk, pk=job_id).first()
+    if job is None:
+        raise Http404("No job with this id.")
+    return job
+
+
+def item_results(*, job: Job, outcome: str | None) -> QuerySet[ItemResult]:
+    results = ItemResult.objects.filter(job=job).order_by("item_number")
+    if outcome:
+        results = results.filter(outcome=outcome)
+    return results
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    percent: float | None
+    items_per_second: float | None
+    eta_seconds: float | None
+    duration_seconds: float | None
+
+
+def job_progress(job: Job, *, now: datetime | None = None) -> Progress:
+    """Percent done, throughput and a linear estimate of the time left."""
+    now = now or timezone.now()
+    total = job.total_items
+    percent = None
+    if total:
+        percent = round(100.0 * job.processed_items / total, 2)
+    elif total == 0:
+        percent = 100.0
+    if job.started_at is None:
+        return Progress(percent, None, None, None)
+    end = job.finished_at or now
+    elapsed = max((end - job.started_at).total_seconds(), 0.0)
+    rate = job.processed_items / elapsed if elapsed > 0 and job.processed_items else None
+    eta = None
+    if not job.is_finished and rate and total is not None:
+        eta = round(max(total - job.processed_items, 0) / rate, 1)
+    return Progress(
+        percent=percent,
+        items_per_second=round(rate, 2) if rate else None,
+        eta_seconds=eta,
+        duration_seconds=round(elapsed, 3),
+    )

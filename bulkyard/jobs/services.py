@@ -1,0 +1,738 @@
+"""The job engine's business logic. API views, admin actions and tasks call these.
+
+Guarantees, and how they are kept:
+- Accepted work is never lost: the job row and its input file exist before the
+  client gets 202; tasks are enqueued only after commit; messages are acked
+  late; a periodic sweeper re-enqueues whatever a crash or a lost message left.
+- Work is never done twice: a chunk is claimed by a conditional update that
+  hands out a lease token, and its item results, its counters, the job's
+  counters and its ``done`` status commit in one transaction guarded by that
+  token. A second run of the same chunk finds it done and does nothing.
+- The finish step runs once: the chunk whose commit brings ``chunks_finished``
+  to ``chunks_total`` enqueues it, and it starts only through a guarded update.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.files import File
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from bulkyard.jobs import dispatch, registry
+from bulkyard.jobs.inputs import SNIFF_BYTES, Span, plan_input, read_span, sniff
+from bulkyard.jobs.kinds import (
+    ChunkContext,
+    ChunkResult,
+    FinishContext,
+    FinishResult,
+    InputRejected,
+    JobKind,
+    failure,
+)
+from bulkyard.jobs.models import (
+    JOB_ACTIVE_STATUSES,
+    Chunk,
+    ChunkStatus,
+    InputFormat,
+    ItemOutcome,
+    ItemResult,
+    Job,
+    JobStatus,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class JobConflict(Exception):
+    """The job is not in a state that allows the requested change."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class IdempotencyKeyMismatch(Exception):
+    """The Idempotency-Key was first used with a different request."""
+
+    def __init__(self, job: Job) -> None:
+        super().__init__(f"the key was used for job {job.pk} with a different request")
+        self.job = job
+
+
+class InvalidJobRequest(Exception):
+    def __init__(self, code: str, message: str, details: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details
+
+
+class LeaseLost(Exception):
+    """Another worker took this chunk over; this run's results must be dropped."""
+
+
+@dataclass(frozen=True, slots=True)
+class JobInput:
+    """An input already on local disk or in memory, with its content hash."""
+
+    file: File[Any]
+    format: str
+    name: str
+    sha256: str
+    size: int
+
+
+def _fingerprint(**parts: Any) -> str:
+    canonical = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _validate_request(
+    *, kind: str, params: dict[str, Any] | None, job_input: JobInput, chunk_size: int | None
+) -> tuple[JobKind[Any], dict[str, Any], int]:
+    from pydantic import ValidationError
+
+    try:
+        job_kind = registry.get(kind)
+    except registry.UnknownKind:
+        known = ", ".join(k.name for k in registry.all_kinds())
+        raise InvalidJobRequest("unknown_kind", f"unknown kind {kind!r}; known: {known}") from None
+    try:
+        parsed = job_kind.parse_params(params)
+    except ValidationError as exc:
+        details = [
+            {"field": ".".join(str(p) for p in err["loc"]) or "params", "message": err["msg"]}
+            for err in exc.errors()
+        ]
+        first = details[0]
+        raise InvalidJobRequest(
+            "invalid_params", f"params.{first['field']}: {first['message']}", details
+        ) from None
+    if job_input.format != InputFormat.RETRY and job_input.format not in job_kind.input_formats:
+        raise InvalidJobRequest(
+            "unsupported_format",
+            f"kind {kind!r} reads {', '.join(job_kind.input_formats)}, not {job_input.format}",
+        )
+    size = chunk_size or job_kind.effective_chunk_size()
+    if not 1 <= size <= job_kind.max_chunk_size:
+        raise InvalidJobRequest(
+            "invalid_chunk_size", f"chunk_size must be between 1 and {job_kind.max_chunk_size}"
+        )
+    job_input.file.seek(0)
+    head = job_input.file.read(SNIFF_BYTES)
+    job_input.file.seek(0)
+    try:
+        header = sniff(head, job_input.format)
+        if header is not None:
+            job_kind.check_columns(header, parsed)
+    except InputRejected as exc:
+        raise InvalidJobRequest(exc.code, exc.message) from None
+    return job_kind, parsed.model_dump(mode="json"), size
+
+
+def job_create(
+    *,
+    owner: User,
+    kind: str,
+    params: dict[str, Any] | None,
+    job_input: JobInput,
+    chunk_size: int | None = None,
+    idempotency_key: str | None = None,
+    retry_of: Job | None = None,
+) -> tuple[Job, bool]:
+    """Validate and store a new job, and enqueue its planning after commit.
+
+    Returns ``(job, created)``. With an ``idempotency_key`` already used by this
+    owner for the same request, returns the first job and ``created=False``; for
+    a different request, raises ``IdempotencyKeyMismatch``. Raises
+    ``InvalidJobRequest`` for an unknown kind, bad params or an unusable input;
+    nothing is stored then.
+    """
+    job_kind, clean_params, size = _validate_request(
+        kind=kind, params=params, job_input=job_input, chunk_size=chunk_size
+    )
+    fingerprint = _fingerprint(
+        kind=kind,
+        params=clean_params,
+        chunk_size=chunk_size,
+        format=job_input.format,
+        input=job_input.sha256,
+        retry_of=str(retry_of.pk) if retry_of else None,
+    )
+    if idempotency_key:
+        existing = _job_for_key(owner, idempotency_key, fingerprint)
+        if existing is not None:
+            return existing, False
+
+    job = Job(
+        owner=owner,
+        kind=job_kind.name,
+        params=clean_params,
+        input_format=job_input.format,
+        input_name=job_input.name[:255],
+        input_size=job_input.size,
+        chunk_size=size,
+        idempotency_key=idempotency_key or None,
+        request_fingerprint=fingerprint,
+        retry_of=retry_of,
+    )
+    extension = "csv" if job_input.format == InputFormat.CSV else "jsonl"
+    job.input_file.save(f"{job.pk}.{extension}", job_input.file, save=False)
+    try:
+        with transaction.atomic():
+            job.save(force_insert=True)
+            job_id = str(job.pk)
+            transaction.on_commit(lambda: dispatch.enqueue_plan(job_id))
+    except IntegrityError:
+        job.input_file.delete(save=False)
+        if not idempotency_key:
+            raise
+        # Another request with the same key won the race; answer as it did.
+        existing = _job_for_key(owner, idempotency_key, fingerprint)
+        if existing is None:
+            raise
+        return existing, False
+    return job, True
+
+
+def _job_for_key(owner: User, key: str, fingerprint: str) -> Job | None:
+    existing = Job.objects.filter(owner=owner, idempotency_key=key).first()
+    if existing is not None and existing.request_fingerprint != fingerprint:
+        raise IdempotencyKeyMismatch(existing)
+    return existing
+
+
+def job_fail(*, job_id: str, code: str, message: str) -> None:
+    """Fail a job that cannot run at all (its input is unusable)."""
+    Job.objects.filter(pk=job_id, status__in=JOB_ACTIVE_STATUSES).update(
+        status=JobStatus.FAILED, error_code=code, error_message=message, finished_at=timezone.now()
+    )
+
+
+def job_plan(*, job_id: str) -> str:
+    """Cut a queued job's input into chunks and enqueue them. Safe to run twice."""
+    job = Job.objects.filter(pk=job_id, status=JobStatus.QUEUED).first()
+    if job is None:
+        return "skipped"
+    job_kind = registry.get(job.kind)
+    params = job_kind.parse_params(job.params)
+    try:
+        with job.input_file.storage.open(job.input_file.name, "rb") as raw:
+            plan = plan_input(raw, job.input_format, chunk_size=job.chunk_size)
+        if plan.header is not None:
+            job_kind.check_columns(plan.header, params)
+        if not plan.spans:
+            raise InputRejected("no_items", "the input holds no items")
+    except InputRejected as exc:
+        job_fail(job_id=job_id, code=exc.code, message=exc.message)
+        return "failed"
+    except OSError as exc:
+        job_fail(job_id=job_id, code="input_unreadable", message=f"cannot read the input: {exc}")
+        return "failed"
+
+    now = timezone.now()
+    with transaction.atomic():
+        started = Job.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
+            status=JobStatus.RUNNING,
+            started_at=now,
+            total_items=plan.total_items,
+            chunks_total=len(plan.spans),
+            input_header=plan.header,
+        )
+        if not started:
+            return "skipped"  # cancelled while we were reading
+        Chunk.objects.bulk_create(
+            [
+                Chunk(
+                    job_id=job_id,
+                    sequence=sequence,
+                    byte_start=span.byte_start,
+                    byte_end=span.byte_end,
+                    start_line=span.start_line,
+                    first_item_number=span.first_item_number,
+                    item_count=span.item_count,
+                    enqueued_at=now,
+                )
+                for sequence, span in enumerate(plan.spans)
+            ],
+            batch_size=1000,
+        )
+        chunk_ids = list(
+            Chunk.objects.filter(job_id=job_id).order_by("sequence").values_list("pk", flat=True)
+        )
+        transaction.on_commit(lambda: dispatch.enqueue_chunks(chunk_ids, queue=job_kind.queue))
+    return "planned"
+
+
+def _span(chunk: Chunk) -> Span:
+    return Span(
+        byte_start=chunk.byte_start,
+        byte_end=chunk.byte_end,
+        start_line=chunk.start_line,
+        first_item_number=chunk.first_item_number,
+        item_count=chunk.item_count,
+    )
+
+
+class _LeaseKeeper:
+    """Between items: renews the chunk's lease and notices cancellation, at most
+    once per ``BULKYARD_CHUNK_CHECK_SECONDS`` so the check costs nothing per item."""
+
+    def __init__(self, *, chunk_id: int, job_id: str, token: uuid.UUID) -> None:
+        self.chunk_id = chunk_id
+        self.job_id = job_id
+        self.token = token
+        self.last_check = time.monotonic()
+        self.cancelled = False
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        if now - self.last_check < settings.BULKYARD_CHUNK_CHECK_SECONDS:
+            return self.cancelled
+        self.last_check = now
+        renewed = Chunk.objects.filter(
+            pk=self.chunk_id, status=ChunkStatus.RUNNING, lease_token=self.token
+        ).update(lease_expires_at=_lease_expiry())
+        if not renewed:
+            raise LeaseLost
+        self.cancelled = Job.objects.filter(pk=self.job_id, status=JobStatus.CANCELLING).exists()
+        return self.cancelled
+
+
+def _lease_expiry() -> datetime:
+    return timezone.now() + timedelta(seconds=settings.BULKYARD_CHUNK_LEASE_SECONDS)
+
+
+def chunk_run(*, chunk_id: int) -> str:
+    """Claim a pending chunk, process its items and commit the outcome once.
+
+    Returns what happened: ``done``, ``cancelled``, ``skipped`` (not pending, or
+    its job is not running), ``lease_lost`` or ``retry_scheduled``.
+    """
+    token = uuid.uuid4()
+    now = timezone.now()
+    claimed = Chunk.objects.filter(
+        pk=chunk_id, status=ChunkStatus.PENDING, job__status=JobStatus.RUNNING
+    ).update(
+        status=ChunkStatus.RUNNING,
+        attempts=F("attempts") + 1,
+        lease_token=token,
+        lease_expires_at=_lease_expiry(),
+        started_at=now,
+    )
+    if not claimed:
+        return "skipped"
+    chunk = Chunk.objects.select_related("job").get(pk=chunk_id)
+    job = chunk.job
+    job_kind = registry.get(job.kind)
+    ctx: ChunkContext[Any] = ChunkContext(
+        job_id=str(job.pk),
+        chunk_sequence=chunk.sequence,
+        params=job_kind.parse_params(job.params),
+        stop_check=_LeaseKeeper(chunk_id=chunk_id, job_id=str(job.pk), token=token),
+    )
+    try:
+        with job.input_file.storage.open(job.input_file.name, "rb") as raw:
+            items = read_span(raw, job.input_format, header=job.input_header, span=_span(chunk))
+            result = job_kind.process_chunk(items, ctx)
+        status = ChunkStatus.CANCELLED if ctx.stopped else ChunkStatus.DONE
+        _chunk_commit(
+            chunk=chunk, token=token, status=status, result=result, kind=job_kind, ctx=ctx
+        )
+    except LeaseLost:
+        logger.warning("chunk %s: lease lost to another worker; dropping this run", chunk_id)
+        return "lease_lost"
+    except Exception as exc:
+        logger.exception("chunk %s (attempt %s) failed", chunk_id, chunk.attempts)
+        return _chunk_release_after_error(chunk=chunk, token=token, error=exc)
+    return str(status)
+
+
+def _chunk_commit(
+    *,
+    chunk: Chunk,
+    token: uuid.UUID,
+    status: str,
+    result: ChunkResult,
+    kind: JobKind[Any],
+    ctx: ChunkContext[Any] | None,
+    error_message: str = "",
+) -> None:
+    """Commit a chunk's results, its counters, the job's counters and its final
+    status in one transaction, only while this run still holds the lease."""
+    job_id = str(chunk.job_id)
+    with transaction.atomic():
+        held = (
+            Chunk.objects.select_for_update()
+            .filter(pk=chunk.pk, status=ChunkStatus.RUNNING, lease_token=token)
+            .exists()
+        )
+        if not held:
+            raise LeaseLost
+        if ctx is not None:
+            kind.commit_chunk(result, ctx)
+        ItemResult.objects.bulk_create(
+            [
+                ItemResult(
+                    job_id=job_id,
+                    chunk_id=chunk.pk,
+                    item_number=item.number,
+                    outcome=ItemOutcome.SUCCEEDED if item.succeeded else ItemOutcome.FAILED,
+                    code=item.code,
+                    message=item.message,
+                    # Failures keep their input, so that they can be retried.
+                    input=None if item.succeeded else item.input,
+                    output=item.output,
+                )
+                for item in result.items
+                if not item.succeeded or kind.stores_successes
+            ],
+            batch_size=2000,
+        )
+        succeeded, failed = result.succeeded, result.failed
+        Chunk.objects.filter(pk=chunk.pk).update(
+            status=status,
+            processed_items=succeeded + failed,
+            succeeded_items=succeeded,
+            failed_items=failed,
+            summary=result.summary,
+            finished_at=timezone.now(),
+            lease_token=None,
+            lease_expires_at=None,
+            error_message=error_message,
+        )
+        _job_count_finished_chunks(job_id, chunks=1, succeeded=succeeded, failed=failed)
+
+
+def _job_count_finished_chunks(job_id: str, *, chunks: int, succeeded: int, failed: int) -> None:
+    """Add a finished chunk's counts to its job; the caller's transaction holds
+    the job row from here to commit, so exactly one caller sees the last chunk."""
+    Job.objects.filter(pk=job_id).update(
+        processed_items=F("processed_items") + succeeded + failed,
+        succeeded_items=F("succeeded_items") + succeeded,
+        failed_items=F("failed_items") + failed,
+        chunks_finished=F("chunks_finished") + chunks,
+    )
+    finished, total = Job.objects.values_list("chunks_finished", "chunks_total").get(pk=job_id)
+    if chunks and finished == total:
+        transaction.on_commit(lambda: dispatch.enqueue_finalize(job_id))
+
+
+def _chunk_release_after_error(*, chunk: Chunk, token: uuid.UUID, error: Exception) -> str:
+    """A chunk raised: try it again later with backoff, or fail it for good."""
+    message = f"{type(error).__name__}: {error}"[:2000]
+    if chunk.attempts >= settings.BULKYARD_CHUNK_MAX_ATTEMPTS:
+        try:
+            _chunk_fail_exhausted(chunk=chunk, token=token, reason=message)
+        except LeaseLost:
+            return "lease_lost"
+        return "failed"
+    released = Chunk.objects.filter(
+        pk=chunk.pk, status=ChunkStatus.RUNNING, lease_token=token
+    ).update(
+        status=ChunkStatus.PENDING,
+        lease_token=None,
+        lease_expires_at=None,
+        enqueued_at=timezone.now(),
+        error_message=message,
+    )
+    if released:
+        job_kind = registry.get(chunk.job.kind)
+        delay = dispatch.backoff_seconds(chunk.attempts)
+        dispatch.enqueue_chunks([chunk.pk], queue=job_kind.queue, countdown=delay)
+    return "retry_scheduled"
+
+
+def _chunk_fail_exhausted(*, chunk: Chunk, token: uuid.UUID, reason: str) -> None:
+    """Fail every item of a chunk that keeps crashing, keeping their inputs."""
+    job = chunk.job
+    job_kind = registry.get(job.kind)
+    message = f"processing failed {chunk.attempts} times; last error: {reason}"
+    result = ChunkResult()
+    with job.input_file.storage.open(job.input_file.name, "rb") as raw:
+        for item in read_span(raw, job.input_format, header=job.input_header, span=_span(chunk)):
+            if item.error is not None:
+                result.items.append(failure(item, item.error.code, item.error.message))
+            else:
+                result.items.append(failure(item, "chunk_failed", message))
+    _chunk_commit(
+        chunk=chunk,
+        token=token,
+        status=ChunkStatus.FAILED,
+        result=result,
+        kind=job_kind,
+        ctx=None,
+        error_message=message,
+    )
+
+
+def job_finalize(*, job_id: str) -> str:
+    """Run the kind's finish step once and give the job its final status."""
+    started = timezone.now()
+    claimed = Job.objects.filter(
+        pk=job_id,
+        status__in=[JobStatus.RUNNING, JobStatus.CANCELLING],
+        finalize_started_at__isnull=True,
+        chunks_total__isnull=False,
+        chunks_finished=F("chunks_total"),
+    ).update(finalize_started_at=started)
+    if not claimed:
+        return "skipped"
+    job = Job.objects.get(pk=job_id)
+    job_kind = registry.get(job.kind)
+    cancelled = job.status == JobStatus.CANCELLING
+    error_code = error_message = ""
+    try:
+        finished = (
+            job_kind.finish(
+                FinishContext(
+                    job_id=job_id,
+                    owner_id=job.owner_id,
+                    params=job_kind.parse_params(job.params),
+                    cancelled=cancelled,
+                    chunk_summaries=_chunk_summaries(job_id),
+                    counts={
+                        "total": job.total_items or 0,
+                        "processed": job.processed_items,
+                        "succeeded": job.succeeded_items,
+                        "failed": job.failed_items,
+                    },
+                )
+            )
+            or FinishResult()
+        )
+    except Exception as exc:
+        logger.exception("job %s: finish step failed", job_id)
+        finished = FinishResult()
+        error_code, error_message = "finish_failed", f"{type(exc).__name__}: {exc}"
+
+    if cancelled:
+        status = JobStatus.CANCELLED
+    elif error_code:
+        status = JobStatus.FAILED
+    elif job.failed_items == 0:
+        status = JobStatus.SUCCEEDED
+    elif job.succeeded_items == 0:
+        status = JobStatus.FAILED
+        error_code, error_message = "all_items_failed", "every item failed; see the results"
+    else:
+        status = JobStatus.COMPLETED_WITH_ERRORS
+    Job.objects.filter(pk=job_id, finalize_started_at=started).update(
+        status=status,
+        finished_at=timezone.now(),
+        summary=finished.summary,
+        output_file=finished.output_file,
+        error_code=error_code,
+        error_message=error_message,
+    )
+    return str(status)
+
+
+def _chunk_summaries(job_id: str) -> list[dict[str, Any]]:
+    summaries = (
+        Chunk.objects.filter(job_id=job_id, summary__isnull=False)
+        .order_by("sequence")
+        .values_list("summary", flat=True)
+    )
+    return [summary for summary in summaries if isinstance(summary, dict)]
+
+
+def job_cancel(*, job: Job) -> Job:
+    """Stop a job: no new chunk starts, running chunks stop between items.
+
+    A queued job is cancelled at once; a running one goes to ``cancelling``
+    and ends ``cancelled`` when its running chunks have committed what they
+    did. Cancelling a cancelled job changes nothing; a finished one is a
+    ``JobConflict``.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        locked = Job.objects.select_for_update().get(pk=job.pk)
+        if locked.status in (JobStatus.CANCELLING, JobStatus.CANCELLED):
+            return locked
+        if locked.is_finished:
+            raise JobConflict(
+                "job_finished", f"the job already finished ({locked.status}); nothing to cancel"
+            )
+        if locked.status == JobStatus.QUEUED:
+            Job.objects.filter(pk=job.pk).update(
+                status=JobStatus.CANCELLED, cancel_requested_at=now, finished_at=now
+            )
+        else:
+            Job.objects.filter(pk=job.pk).update(
+                status=JobStatus.CANCELLING, cancel_requested_at=now
+            )
+            never_started = Chunk.objects.filter(job_id=job.pk, status=ChunkStatus.PENDING).update(
+                status=ChunkStatus.CANCELLED, finished_at=now
+            )
+            _job_count_finished_chunks(str(job.pk), chunks=never_started, succeeded=0, failed=0)
+    return Job.objects.get(pk=job.pk)
+
+
+def job_retry_failed(
+    *, job: Job, owner: User, idempotency_key: str | None = None
+) -> tuple[Job, bool]:
+    """Create a new job of the failed items of a finished job.
+
+    The new job keeps the original item numbers (line numbers), kind and params.
+    Items whose input could not be read at all (bad encoding, bad JSON) are not
+    retried: the same bytes would fail the same way.
+    """
+    if not job.is_finished:
+        raise JobConflict("job_not_finished", "only a finished job can be retried")
+    failed = (
+        ItemResult.objects.filter(job=job, outcome=ItemOutcome.FAILED, input__isnull=False)
+        .order_by("item_number")
+        .values_list("item_number", "input")
+    )
+    digest = hashlib.sha256()
+    size = count = 0
+    with tempfile.TemporaryFile() as spool:
+        for number, data in failed.iterator(chunk_size=2000):
+            line = json.dumps({"n": number, "item": data}, ensure_ascii=False).encode() + b"\n"
+            spool.write(line)
+            digest.update(line)
+            size += len(line)
+            count += 1
+        if not count:
+            raise JobConflict("nothing_to_retry", "the job has no failed items that can be retried")
+        spool.seek(0)
+        return job_create(
+            owner=owner,
+            kind=job.kind,
+            params=job.params,
+            job_input=JobInput(
+                file=File(spool),
+                format=InputFormat.RETRY,
+                name=f"retry-of-{job.pk}.jsonl",
+                sha256=digest.hexdigest(),
+                size=size,
+            ),
+            chunk_size=job.chunk_size,
+            idempotency_key=idempotency_key,
+            retry_of=job,
+        )
+
+
+@dataclass(slots=True)
+class SweepReport:
+    requeued_chunks: int = 0
+    failed_chunks: int = 0
+    cancelled_chunks: int = 0
+    requeued_pending_chunks: int = 0
+    replanned_jobs: int = 0
+    refinalized_jobs: int = 0
+
+
+def sweep_stalled_work(*, now: datetime | None = None, limit: int = 500) -> SweepReport:
+    """Recover what crashes and lost messages left behind. Run periodically.
+
+    - A running chunk whose lease expired lost its worker: run it again, or
+      fail its items after ``BULKYARD_CHUNK_MAX_ATTEMPTS`` tries, or (if its job
+      is being cancelled) close it as cancelled.
+    - A pending chunk or a queued job whose message was never picked up is
+      enqueued again.
+    - A job whose chunks all finished but which never got its final status is
+      finalized again.
+    """
+    now = now or timezone.now()
+    report = SweepReport()
+    expired = (
+        Chunk.objects.filter(status=ChunkStatus.RUNNING, lease_expires_at__lt=now)
+        .select_related("job")
+        .order_by("lease_expires_at")[:limit]
+    )
+    for chunk in expired:
+        outcome = _chunk_recover(chunk=chunk, now=now)
+        if outcome == "requeued":
+            report.requeued_chunks += 1
+        elif outcome == "failed":
+            report.failed_chunks += 1
+        elif outcome == "cancelled":
+            report.cancelled_chunks += 1
+
+    stale = now - timedelta(seconds=settings.BULKYARD_PENDING_REQUEUE_SECONDS)
+    for chunk in (
+        Chunk.objects.filter(
+            status=ChunkStatus.PENDING, enqueued_at__lt=stale, job__status=JobStatus.RUNNING
+        )
+        .select_related("job")
+        .order_by("enqueued_at")[:limit]
+    ):
+        if Chunk.objects.filter(
+            pk=chunk.pk, status=ChunkStatus.PENDING, enqueued_at=chunk.enqueued_at
+        ).update(enqueued_at=now):
+            dispatch.enqueue_chunks([chunk.pk], queue=registry.get(chunk.job.kind).queue)
+            report.requeued_pending_chunks += 1
+
+    for job_id in Job.objects.filter(status=JobStatus.QUEUED, created_at__lt=stale).values_list(
+        "pk", flat=True
+    )[:limit]:
+        dispatch.enqueue_plan(str(job_id))
+        report.replanned_jobs += 1
+
+    finalize_stuck = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+    for job_id, started in Job.objects.filter(
+        Q(finalize_started_at__isnull=True) | Q(finalize_started_at__lt=finalize_stuck),
+        status__in=[JobStatus.RUNNING, JobStatus.CANCELLING],
+        chunks_total__isnull=False,
+        chunks_finished=F("chunks_total"),
+    ).values_list("pk", "finalize_started_at")[:limit]:
+        if started is not None:
+            Job.objects.filter(pk=job_id, finalize_started_at=started).update(
+                finalize_started_at=None
+            )
+        dispatch.enqueue_finalize(str(job_id))
+        report.refinalized_jobs += 1
+    return report
+
+
+def _chunk_recover(*, chunk: Chunk, now: datetime) -> str:
+    token = uuid.uuid4()
+    taken = Chunk.objects.filter(
+        pk=chunk.pk,
+        status=ChunkStatus.RUNNING,
+        lease_token=chunk.lease_token,
+        lease_expires_at__lt=now,
+    ).update(lease_token=token, lease_expires_at=_lease_expiry())
+    if not taken:
+        return "skipped"
+    job_kind = registry.get(chunk.job.kind)
+    try:
+        if chunk.job.status == JobStatus.CANCELLING:
+            # What the lost run did was never committed: it counts as not done.
+            _chunk_commit(
+                chunk=chunk,
+                token=token,
+                status=ChunkStatus.CANCELLED,
+                result=ChunkResult(),
+                kind=job_kind,
+                ctx=None,
+            )
+            return "cancelled"
+        if chunk.attempts >= settings.BULKYARD_CHUNK_MAX_ATTEMPTS:
+            _chunk_fail_exhausted(chunk=chunk, token=token, reason="the worker running it was lost")
+            return "failed"
+    except LeaseLost:
+        return "skipped"
+    if Chunk.objects.filter(pk=chunk.pk, lease_token=token).update(
+        status=ChunkStatus.PENDING, lease_token=None, lease_expires_at=None, enqueued_at=now
+    ):
+        logger.warning("chunk %s: lease expired, enqueued again", chunk.pk)
+        dispatch.enqueue_chunks([chunk.pk], queue=job_kind.queue)
+        return "requeued"
+    return "skipped"

@@ -1,0 +1,20 @@
+"""Tunables of the job engine."""
+
+from config.env import env
+
+# How long a worker owns a chunk without renewing its lease. Running chunks
+# renew it as they go; a chunk whose lease ran out was orphaned by a crash.
+BULKYARD_CHUNK_LEASE_SECONDS = env.float("BULKYARD_CHUNK_LEASE_SECONDS", default=120.0)
+# A chunk that crashed its worker this many times fails instead of looping.
+BULKYARD_CHUNK_MAX_ATTEMPTS = env.int("BULKYARD_CHUNK_MAX_ATTEMPTS", default=3)
+# A pending chunk whose message has not been picked up after this long is
+# enqueued again (its message was lost, e.g. a broker flushed).
+BULKYARD_PENDING_REQUEUE_SECONDS = env.float("BULKYARD_PENDING_REQUEUE_SECONDS", default=900.0)
+# Per-kind chunk sizes, overriding each kind's default: {"text.stats": 2000}.
+BULKYARD_CHUNK_SIZES: dict[str, int] = env.json("BULKYARD_CHUNK_SIZES", default={})
+# Modules with job kinds outside installed apps' ``kinds`` modules.
+BULKYARD_EXTRA_KIND_MODULES = env.list("BULKYARD_EXTRA_KIND_MODULES", default=[])
+# How often a running chunk checks for cancellation and renews its lease.
+BULKYARD_CHUNK_CHECK_SECONDS = env.float("BULKYARD_CHUNK_CHECK_SECONDS", default=1.0)
+# The largest single item (one CSV record or JSONL line) accepted.
+BULKYARD_MAX_ITEM_BYTES = env.int("BULKYARD_MAX_ITEM_BYTES", default=1024 * 1024)

@@ -1,0 +1,80 @@
+"""Celery: broker, reliability settings, queues and the periodic sweeper.
+
+PostgreSQL is the record of truth for jobs; the broker only delivers work, so
+no result backend is configured and tasks ignore their return values.
+"""
+
+from config.env import VAR_DIR, env
+
+REDIS_URL = env.str("REDIS_URL", default="")
+
+_broker = env.str("CELERY_BROKER_URL", default="") or REDIS_URL
+if _broker:
+    CELERY_BROKER_URL = _broker
+    BROKER_IS_EMBEDDED = False
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
+else:
+    # Embedded default: kombu's filesystem transport needs no server and works
+    # across processes. One folder for in and out, plus a control folder so
+    # broadcast commands (inspect, ping, Flower) work too.
+    _broker_dir = VAR_DIR / "broker"
+    for _sub in ("queue", "control", "processed"):
+        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_URL = "filesystem://"
+    BROKER_IS_EMBEDDED = True
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "control_folder": str(_broker_dir / "control"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+
+# A chunk that runs longer than this is killed; the sweeper then re-runs it.
+CELERY_TASK_TIME_LIMIT = env.int("BULKYARD_TASK_HARD_TIME_LIMIT", default=30 * 60)
+CELERY_TASK_SOFT_TIME_LIMIT = env.int(
+    "BULKYARD_TASK_SOFT_TIME_LIMIT", default=CELERY_TASK_TIME_LIMIT - 60
+)
+if not BROKER_IS_EMBEDDED:
+    # Redis re-delivers an unacknowledged message after the visibility timeout.
+    # It must outlive the hard time limit, or a long chunk would be delivered to
+    # a second worker while the first is still running it.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env.int(
+            "CELERY_VISIBILITY_TIMEOUT", default=CELERY_TASK_TIME_LIMIT * 2 + 600
+        ),
+    }
+
+# Acknowledge only after the task ran, and give the message back if the worker
+# process died under it: a crash never loses accepted work. Combined with
+# chunk leases in the database, a re-delivered chunk never does work twice.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_SEND_TASK_EVENTS = env.bool("CELERY_WORKER_SEND_TASK_EVENTS", default=True)
+CELERY_TASK_SEND_SENT_EVENT = True
+CELERY_TIMEZONE = "UTC"
+
+# Queues: control work (planning, finishing, sweeping) stays responsive while
+# I/O-bound kinds (email, HTTP) and CPU-bound kinds (images) each get workers
+# sized for them.
+BULKYARD_QUEUE_CONTROL = "bulkyard"
+BULKYARD_QUEUE_IO = "bulkyard.io"
+BULKYARD_QUEUE_CPU = "bulkyard.cpu"
+CELERY_TASK_DEFAULT_QUEUE = BULKYARD_QUEUE_CONTROL
+
+BULKYARD_SWEEP_INTERVAL_SECONDS = env.float("BULKYARD_SWEEP_INTERVAL_SECONDS", default=30.0)
+CELERY_BEAT_SCHEDULE = {
+    "bulkyard-sweep-stalled-work": {
+        "task": "bulkyard.jobs.tasks.sweep_stalled_work",
+        "schedule": BULKYARD_SWEEP_INTERVAL_SECONDS,
+        "options": {"expires": BULKYARD_SWEEP_INTERVAL_SECONDS},
+    },
+}
+CELERY_BEAT_SCHEDULE_FILENAME = env.str(
+    "CELERY_BEAT_SCHEDULE_FILENAME", default=str(VAR_DIR / "celerybeat-schedule")
+)

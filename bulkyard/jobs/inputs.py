@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -306,41 +307,52 @@ def read_span(
 def sniff(head: bytes, input_format: str) -> list[str] | None:
     """Cheap checks on the first bytes of an upload, before a job is created.
 
-    Catches the common mistakes (an empty file, the wrong encoding, a file that
-    is not CSV / JSON Lines at all) with a clear 400 instead of a failed job.
+    Catches the common mistakes (an empty file, a file wholly in another
+    encoding, a file that is not CSV / JSON Lines at all) with a clear 400
+    instead of a failed job. A few bad lines are left to fail one by one.
     Returns the CSV header, if any.
     """
     if head.startswith(UTF8_BOM):
         head = head[len(UTF8_BOM) :]
     if not head.strip():
         raise InputRejected("empty_file", "the file is empty")
-    try:
-        text = codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
-    except UnicodeDecodeError as exc:
-        line = head[: exc.start].count(b"\n") + 1
+    if b"\x00" in head:
         raise InputRejected(
             "invalid_encoding",
-            f"line {line}: the file is not UTF-8 (byte 0x{head[exc.start]:02x}); "
-            "save it as UTF-8 and upload it again",
-        ) from None
-    lines = text.splitlines()
-    complete = lines if len(head) < SNIFF_BYTES else lines[:-1]
+            "the file holds NUL bytes: it looks like UTF-16 or binary, not UTF-8 text",
+        )
+    lines = head.split(b"\n")
+    if len(head) >= SNIFF_BYTES:
+        lines = lines[:-1]  # the last line may be cut in the middle
+    bad = [number for number, line in enumerate(lines, start=1) if not _is_utf8(line)]
+    if bad and (bad[0] == 1 or len(bad) * 5 >= len(lines)):
+        raise InputRejected(
+            "invalid_encoding",
+            f"line {bad[0]}: the file is not UTF-8 ({len(bad)} of the first {len(lines)} "
+            "lines are not); save it as UTF-8 and upload it again",
+        )
+    texts = [line.decode("utf-8", "replace") for line in lines]
     if input_format == InputFormat.CSV:
-        import io
-
         columns, _, _ = csv_read_header(io.BytesIO(head))
-        if len(head) < SNIFF_BYTES and not any(line.strip() for line in complete[1:]):
+        if len(head) < SNIFF_BYTES and not any(text.strip() for text in texts[1:]):
             raise InputRejected("no_items", "the file has a CSV header but no rows")
         return columns
-    first = next((line for line in complete if line.strip()), None)
-    if first is not None:
+    first = next((n for n, text in enumerate(texts, start=1) if text.strip()), None)
+    if first is not None and first not in bad:
         try:
-            json.loads(first)
+            json.loads(texts[first - 1])
         except json.JSONDecodeError as exc:
-            number = complete.index(first) + 1
             raise InputRejected(
                 "invalid_json",
-                f"line {number}: not JSON Lines ({exc.msg} at column {exc.colno}); "
+                f"line {first}: not JSON Lines ({exc.msg} at column {exc.colno}); "
                 "each line must be one JSON value",
             ) from None
     return None
+
+
+def _is_utf8(line: bytes) -> bool:
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True

@@ -89,10 +89,13 @@ class ChunkContext(Generic[ParamsT]):
         job_id: str,
         chunk_sequence: int,
         params: ParamsT,
+        attempt: int = 1,
         stop_check: Any = None,
     ) -> None:
         self.job_id = job_id
         self.chunk_sequence = chunk_sequence
+        # 1 on the first run of this chunk, more when it is run again after a crash.
+        self.attempt = attempt
         self.params = params
         self._stop_check = stop_check
         self.stopped = False

@@ -343,6 +343,7 @@ def chunk_run(*, chunk_id: int) -> str:
         job_id=str(job.pk),
         chunk_sequence=chunk.sequence,
         params=job_kind.parse_params(job.params),
+        attempt=chunk.attempts,
         stop_check=_LeaseKeeper(chunk_id=chunk_id, job_id=str(job.pk), token=token),
     )
     try:

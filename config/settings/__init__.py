@@ -1,7 +1,1 @@
-"""Settings, split by concern. Each module reads its values through ``config.env``."""
-
-from config.settings.api import *  # noqa: F403
-from config.settings.database import *  # noqa: F403
-from config.settings.django import *  # noqa: F403
-from config.settings.jobs import *  # noqa: F403
-from config.settings.tasks import *  # noqa: F403
+"""Settings modules: ``base`` for running the service, ``test`` for the test suite."""

@@ -1,0 +1,26 @@
+"""Settings for the test suite: the real local PostgreSQL and Redis, and short
+timings so recovery paths (leases, sweeper) run in seconds. Values still come
+from the environment; these are only defaults."""
+
+import os
+import tempfile
+
+_defaults = {
+    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/bulkyard",
+    "REDIS_URL": "redis://127.0.0.1:6379/15",
+    "BULKYARD_VAR_DIR": os.path.join(tempfile.gettempdir(), "bulkyard-test-var"),
+    "BULKYARD_CHUNK_LEASE_SECONDS": "3",
+    "BULKYARD_CHUNK_CHECK_SECONDS": "0.2",
+    "BULKYARD_SWEEP_INTERVAL_SECONDS": "1",
+    "BULKYARD_PENDING_REQUEUE_SECONDS": "60",
+    "BULKYARD_EXTRA_KIND_MODULES": "tests.support.kinds",
+    "BULKYARD_TASK_HARD_TIME_LIMIT": "120",
+    "CELERY_WORKER_SEND_TASK_EVENTS": "false",
+    "LOG_LEVEL": "WARNING",
+}
+for _name, _value in _defaults.items():
+    os.environ.setdefault(_name, _value)
+
+from config.settings.base import *  # noqa: E402, F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

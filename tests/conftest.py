@@ -1,0 +1,98 @@
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from tests.factories import UserFactory
+from tests.support.kinds import LEDGER_TABLE
+from tests.support.worker import WorkerProcess
+
+
+def _client_for(user: object) -> APIClient:
+    token, _ = Token.objects.get_or_create(user=user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def other_user(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def api_client(user) -> APIClient:
+    return _client_for(user)
+
+
+@pytest.fixture
+def other_client(other_user) -> APIClient:
+    return _client_for(other_user)
+
+
+@pytest.fixture
+def anon_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture(autouse=True)
+def _media_root(tmp_path, settings) -> None:
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+
+
+@pytest.fixture(scope="session")
+def worker_env(django_db_setup, django_db_blocker, tmp_path_factory) -> dict[str, str]:
+    """Environment for processes that must share this test run's database,
+    broker and media folder."""
+    db = settings.DATABASES["default"]
+    media = tmp_path_factory.mktemp("shared-media")
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TABLE IF NOT EXISTS {LEDGER_TABLE} "
+            "(id bigserial PRIMARY KEY, job_id uuid NOT NULL, item_number bigint NOT NULL)"
+        )
+    redis.Redis.from_url(settings.REDIS_URL).flushdb()
+    user = db.get("USER") or "postgres"
+    host, port = db.get("HOST") or "127.0.0.1", db.get("PORT") or 5432
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": f"postgres://{user}@{host}:{port}/{db['NAME']}",
+        "DJANGO_MEDIA_ROOT": str(media),
+    }
+
+
+@pytest.fixture(scope="session")
+def _session_worker(worker_env, tmp_path_factory) -> Iterator[WorkerProcess]:
+    workdir = tmp_path_factory.mktemp("worker")
+    process = WorkerProcess(env=worker_env, workdir=workdir)
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def worker(_session_worker, worker_env, settings) -> WorkerProcess:
+    """A running Celery worker process (restarted if a test killed it). Uploads
+    of the test go where the worker reads them."""
+    settings.MEDIA_ROOT = worker_env["DJANGO_MEDIA_ROOT"]
+    proc = _session_worker.proc
+    if proc is None or proc.poll() is not None:
+        _session_worker.start()
+    return _session_worker
+
+
+@pytest.fixture
+def worker_log(worker) -> Iterator[Path]:
+    yield worker.log_path

@@ -1,6 +1,5 @@
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis
@@ -91,8 +90,3 @@ def worker(_session_worker, worker_env, settings) -> WorkerProcess:
     if proc is None or proc.poll() is not None:
         _session_worker.start()
     return _session_worker
-
-
-@pytest.fixture
-def worker_log(worker) -> Iterator[Path]:
-    yield worker.log_path

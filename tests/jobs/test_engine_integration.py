@@ -109,7 +109,8 @@ def test_cancel_mid_job_stops_between_items_and_keeps_honest_counts(api_client, 
     assert len(_ledger(job["id"])) == committed
     statuses = list(Chunk.objects.filter(job=done).values_list("status", flat=True))
     assert ChunkStatus.CANCELLED in statuses
-    assert ChunkStatus.PENDING not in statuses and ChunkStatus.RUNNING not in statuses
+    assert ChunkStatus.PENDING not in statuses
+    assert ChunkStatus.RUNNING not in statuses
 
 
 def test_retry_creates_a_job_of_only_the_failed_items_with_their_numbers(
@@ -235,6 +236,6 @@ def test_text_stats_kind_runs_on_the_shipped_sample(api_client, worker):
     assert done.status == JobStatus.COMPLETED_WITH_ERRORS
     assert (done.total_items, done.failed_items) == (9, 1)
     assert done.summary["documents"] == 8
-    first = ItemResult.objects.get(job=done, item_number=2)
-    assert first.output["id"] == "1"
-    assert first.output["words"] == 17
+    first = ItemResult.objects.get(job=done, item_number=2).output
+    assert first is not None
+    assert (first["id"], first["words"]) == ("1", 17)

@@ -45,7 +45,9 @@ class JobCreateInputSerializer(serializers.Serializer[Any]):
         help_text="Inline items, for small batches (JSON body). Larger batches: upload a file.",
     )
     file = serializers.FileField(
-        required=False, help_text="CSV (with a header row) or JSON Lines (multipart)."
+        required=False,
+        allow_empty_file=True,  # refused below with the same empty_file code as blank files
+        help_text="CSV (with a header row) or JSON Lines (multipart).",
     )
     format = serializers.ChoiceField(
         choices=["csv", "jsonl"],

@@ -1,0 +1,143 @@
+import io
+
+import pytest
+
+from bulkyard.jobs.inputs import plan_input, read_span, sniff
+from bulkyard.jobs.kinds import InputRejected
+
+
+def _plan(content: bytes, fmt: str = "csv", chunk_size: int = 2):
+    return plan_input(io.BytesIO(content), fmt, chunk_size=chunk_size)
+
+
+def _all_items(content: bytes, fmt: str = "csv", chunk_size: int = 2):
+    raw = io.BytesIO(content)
+    plan = plan_input(raw, fmt, chunk_size=chunk_size)
+    return [
+        item for span in plan.spans for item in read_span(raw, fmt, header=plan.header, span=span)
+    ]
+
+
+def test_csv_is_cut_into_spans_of_whole_records():
+    content = b"a,b\n1,x\n2,y\n3,z\n4,w\n5,v\n"
+
+    plan = _plan(content)
+
+    assert plan.header == ["a", "b"]
+    assert [span.item_count for span in plan.spans] == [2, 2, 1]
+    assert plan.total_items == 5
+    assert plan.spans[0].byte_start == len(b"a,b\n")
+    assert plan.spans[-1].byte_end == len(content)
+
+
+def test_items_are_numbered_by_the_line_they_start_on():
+    content = b'a,b\n1,x\n\n"two\nlines",y\n3,z\n'
+
+    items = _all_items(content)
+
+    assert [(item.number, item.data) for item in items] == [
+        (2, {"a": "1", "b": "x"}),
+        (4, {"a": "two\nlines", "b": "y"}),
+        (6, {"a": "3", "b": "z"}),
+    ]
+
+
+def test_reading_every_span_gives_exactly_the_items_of_a_whole_pass():
+    rows = b"".join(
+        f'{n},"v{n}\nmore"\n'.encode() if n % 3 == 0 else f"{n},v{n}\n".encode() for n in range(50)
+    )
+    content = b"\xef\xbb\xbfn,v\n" + rows
+
+    items = _all_items(content, chunk_size=7)
+
+    assert [item.data["n"] for item in items] == [str(n) for n in range(50)]
+    assert len({item.number for item in items}) == 50
+
+
+def test_a_utf8_bom_is_not_part_of_the_first_column_name():
+    plan = _plan(b"\xef\xbb\xbfid,text\n1,a\n")
+
+    assert plan.header == ["id", "text"]
+
+
+def test_undecodable_and_misshapen_rows_become_item_errors():
+    items = _all_items(b"a,b\n1,ok\n2,caf\xe9\n3\n4,x,y\n", chunk_size=10)
+
+    errors = {item.number: item.error.code for item in items if item.error}
+    assert errors == {3: "invalid_encoding", 4: "wrong_field_count", 5: "wrong_field_count"}
+    assert items[1].data == ["2", "caf\ufffd"]
+
+
+def test_a_quote_that_is_never_closed_rejects_the_input():
+    with pytest.raises(InputRejected, match="line 3: a quoted field is never closed"):
+        _plan(b'a,b\n1,x\n2,"open\n3,y\n4,z\n')
+
+
+def test_a_stray_character_after_a_quote_fails_only_that_row():
+    items = _all_items(b'a,b\n1,"x"y\n2,z\n', chunk_size=10)
+
+    assert items[0].error is not None
+    assert items[0].error.code == "malformed_csv"
+    assert items[1].data == {"a": "2", "b": "z"}
+
+
+def test_a_line_over_the_item_size_limit_fails_alone(settings):
+    settings.BULKYARD_MAX_ITEM_BYTES = 64
+    content = b"a,b\n1,x\n2," + b"y" * 200 + b"\n3,z\n"
+
+    items = _all_items(content, chunk_size=10)
+
+    assert [(item.number, item.error.code if item.error else None) for item in items] == [
+        (2, None),
+        (3, "item_too_large"),
+        (4, None),
+    ]
+
+
+def test_jsonl_lines_are_items_and_bad_lines_fail_alone():
+    content = b'{"a": 1}\n\n[1, 2]\n{"broken": \n"text"\n'
+
+    items = _all_items(content, "jsonl", chunk_size=2)
+
+    assert [(item.number, item.data) for item in items if not item.error] == [
+        (1, {"a": 1}),
+        (3, [1, 2]),
+        (5, "text"),
+    ]
+    broken = next(item for item in items if item.error)
+    assert (broken.number, broken.error.code) == (4, "invalid_json")
+    assert broken.error.message.startswith("line 4:")
+
+
+def test_retry_input_keeps_the_original_item_numbers():
+    content = b'{"n": 17, "item": {"a": 1}}\n{"n": 230, "item": {"a": 2}}\n'
+
+    items = _all_items(content, "retry")
+
+    assert [(item.number, item.data) for item in items] == [(17, {"a": 1}), (230, {"a": 2})]
+
+
+def test_header_with_duplicate_columns_is_rejected():
+    with pytest.raises(InputRejected, match="duplicate column name"):
+        _plan(b"a,b,a\n1,2,3\n")
+
+
+@pytest.mark.parametrize(
+    ("head", "fmt", "code"),
+    [
+        (b"", "csv", "empty_file"),
+        (b"\xef\xbb\xbf  \n", "jsonl", "empty_file"),
+        (b"a,b\n", "csv", "no_items"),
+        ("é,b\n1,2\n".encode("latin-1"), "csv", "invalid_encoding"),
+        (b"{nope\n", "jsonl", "invalid_json"),
+    ],
+)
+def test_sniff_rejects_unusable_files(head, fmt, code):
+    with pytest.raises(InputRejected) as caught:
+        sniff(head, fmt)
+
+    assert caught.value.code == code
+
+
+def test_sniff_returns_the_csv_header():
+    assert sniff(b"id,text\n1,hello\n", "csv") == ["id", "text"]

@@ -1,0 +1,239 @@
+"""Engine services run in-process on the real database (no worker, no broker:
+what the services would enqueue is recorded instead)."""
+
+import hashlib
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.core.files.base import ContentFile
+from django.utils import timezone
+
+from bulkyard.jobs import dispatch, services
+from bulkyard.jobs.models import Chunk, ChunkStatus, ItemResult, Job, JobStatus
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """What the services hand to the broker, by task."""
+    record: dict[str, list] = {"plan": [], "chunks": [], "finalize": []}
+    monkeypatch.setattr(dispatch, "enqueue_plan", lambda job_id: record["plan"].append(job_id))
+    monkeypatch.setattr(
+        dispatch,
+        "enqueue_chunks",
+        lambda ids, queue, countdown=0: record["chunks"].extend(ids),
+    )
+    monkeypatch.setattr(
+        dispatch, "enqueue_finalize", lambda job_id: record["finalize"].append(job_id)
+    )
+    return record
+
+
+def _planned_job(user, *, items: int = 25, params: dict | None = None, chunk_size: int = 10):
+    body = b"".join(f'{{"n": {n}}}\n'.encode() for n in range(items))
+    job, _ = services.job_create(
+        owner=user,
+        kind="test.echo",
+        params=params or {},
+        job_input=services.JobInput(
+            file=ContentFile(body),
+            format="jsonl",
+            name="items.jsonl",
+            sha256=hashlib.sha256(body).hexdigest(),
+            size=len(body),
+        ),
+        chunk_size=chunk_size,
+    )
+    assert services.job_plan(job_id=str(job.pk)) == "planned"
+    return Job.objects.get(pk=job.pk)
+
+
+def _chunks(job):
+    return list(Chunk.objects.filter(job=job).order_by("sequence"))
+
+
+def test_planning_cuts_the_input_into_pending_chunks(user, sent):
+    job = _planned_job(user, items=25)
+
+    assert job.status == JobStatus.RUNNING
+    assert (job.total_items, job.chunks_total) == (25, 3)
+    assert [c.item_count for c in _chunks(job)] == [10, 10, 5]
+    assert {c.status for c in _chunks(job)} == {ChunkStatus.PENDING}
+
+
+def test_planning_twice_creates_no_more_chunks(user, sent):
+    job = _planned_job(user)
+
+    assert services.job_plan(job_id=str(job.pk)) == "skipped"
+    assert Chunk.objects.filter(job=job).count() == 3
+
+
+def test_running_a_chunk_twice_changes_nothing(user, sent):
+    job = _planned_job(user)
+    first = _chunks(job)[0]
+
+    assert services.chunk_run(chunk_id=first.pk) == "done"
+    after_first = Job.objects.get(pk=job.pk)
+    assert services.chunk_run(chunk_id=first.pk) == "skipped"
+
+    again = Job.objects.get(pk=job.pk)
+    assert again.processed_items == after_first.processed_items == 10
+    assert ItemResult.objects.filter(job=job).count() == 10
+    assert Chunk.objects.get(pk=first.pk).attempts == 1
+
+
+def test_the_last_chunk_asks_for_finalisation_exactly_once(user, sent):
+    job = _planned_job(user)
+
+    for chunk in _chunks(job):
+        services.chunk_run(chunk_id=chunk.pk)
+
+    # on_commit callbacks do not run inside the test transaction, so run the
+    # guarded step directly, twice, as a duplicated message would.
+    assert services.job_finalize(job_id=str(job.pk)) == "succeeded"
+    assert services.job_finalize(job_id=str(job.pk)) == "skipped"
+    done = Job.objects.get(pk=job.pk)
+    assert (done.status, done.processed_items, done.chunks_finished) == ("succeeded", 25, 3)
+
+
+def test_finalising_before_every_chunk_finished_does_nothing(user, sent):
+    job = _planned_job(user)
+    services.chunk_run(chunk_id=_chunks(job)[0].pk)
+
+    assert services.job_finalize(job_id=str(job.pk)) == "skipped"
+    assert Job.objects.get(pk=job.pk).status == JobStatus.RUNNING
+
+
+def test_a_commit_after_the_lease_was_taken_over_is_dropped(user, sent):
+    job = _planned_job(user)
+    chunk = _chunks(job)[0]
+    Chunk.objects.filter(pk=chunk.pk).update(
+        status=ChunkStatus.RUNNING, lease_token=uuid.uuid4(), lease_expires_at=timezone.now()
+    )
+
+    with pytest.raises(services.LeaseLost):
+        services._chunk_commit(
+            chunk=chunk,
+            token=uuid.uuid4(),
+            status=ChunkStatus.DONE,
+            result=services.ChunkResult(),
+            kind=services.registry.get("test.echo"),
+            ctx=None,
+        )
+    assert Job.objects.get(pk=job.pk).chunks_finished == 0
+
+
+def _expire(chunk, *, attempts: int) -> None:
+    Chunk.objects.filter(pk=chunk.pk).update(
+        status=ChunkStatus.RUNNING,
+        attempts=attempts,
+        lease_token=uuid.uuid4(),
+        lease_expires_at=timezone.now() - timedelta(seconds=1),
+    )
+
+
+def test_sweeper_enqueues_again_a_chunk_whose_worker_was_lost(user, sent):
+    job = _planned_job(user)
+    chunk = _chunks(job)[0]
+    _expire(chunk, attempts=1)
+
+    report = services.sweep_stalled_work()
+
+    assert report.requeued_chunks == 1
+    assert Chunk.objects.get(pk=chunk.pk).status == ChunkStatus.PENDING
+    assert sent["chunks"] == [chunk.pk]
+    assert services.chunk_run(chunk_id=chunk.pk) == "done"
+    assert Chunk.objects.get(pk=chunk.pk).attempts == 2
+
+
+def test_sweeper_fails_the_items_of_a_chunk_that_crashed_too_often(user, sent, settings):
+    settings.BULKYARD_CHUNK_MAX_ATTEMPTS = 3
+    job = _planned_job(user)
+    chunk = _chunks(job)[1]
+    _expire(chunk, attempts=3)
+
+    report = services.sweep_stalled_work()
+
+    assert report.failed_chunks == 1
+    assert Chunk.objects.get(pk=chunk.pk).status == ChunkStatus.FAILED
+    failed = ItemResult.objects.filter(job=job, outcome="failed").order_by("item_number")
+    assert [r.item_number for r in failed] == list(range(11, 21))
+    assert {r.code for r in failed} == {"chunk_failed"}
+    assert failed[0].input == {"n": 10}
+    assert Job.objects.get(pk=job.pk).failed_items == 10
+
+
+def test_sweeper_closes_a_lost_chunk_of_a_cancelling_job(user, sent):
+    job = _planned_job(user)
+    first = _chunks(job)[0]
+    _expire(first, attempts=1)
+    services.job_cancel(job=job)
+
+    report = services.sweep_stalled_work()
+
+    assert report.cancelled_chunks == 1
+    cancelled = Job.objects.get(pk=job.pk)
+    assert cancelled.chunks_finished == cancelled.chunks_total == 3
+    assert {c.status for c in _chunks(job)} == {ChunkStatus.CANCELLED}
+
+
+def test_sweeper_enqueues_again_pending_chunks_whose_message_was_lost(user, sent, settings):
+    job = _planned_job(user)
+    Chunk.objects.filter(job=job).update(enqueued_at=timezone.now() - timedelta(hours=1))
+
+    report = services.sweep_stalled_work()
+
+    assert report.requeued_pending_chunks == 3
+    assert sorted(sent["chunks"]) == sorted(c.pk for c in _chunks(job))
+
+
+def test_sweeper_plans_again_a_job_whose_planning_message_was_lost(user, sent):
+    body = b'{"n": 1}\n'
+    job, _ = services.job_create(
+        owner=user,
+        kind="test.echo",
+        params={},
+        job_input=services.JobInput(
+            file=ContentFile(body), format="jsonl", name="x.jsonl", sha256="x", size=len(body)
+        ),
+    )
+    Job.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(hours=1))
+
+    report = services.sweep_stalled_work()
+
+    assert report.replanned_jobs == 1
+    assert sent["plan"] == [str(job.pk)]
+
+
+def test_sweeper_finalises_a_job_whose_finish_message_was_lost(user, sent):
+    job = _planned_job(user)
+    for chunk in _chunks(job):
+        services.chunk_run(chunk_id=chunk.pk)
+
+    report = services.sweep_stalled_work()
+
+    assert report.refinalized_jobs == 1
+    assert sent["finalize"][-1] == str(job.pk)
+
+
+def test_cancel_closes_chunks_that_never_started(user, sent):
+    job = _planned_job(user)
+    services.chunk_run(chunk_id=_chunks(job)[0].pk)
+
+    services.job_cancel(job=job)
+
+    cancelled = Job.objects.get(pk=job.pk)
+    assert cancelled.status == JobStatus.CANCELLING
+    assert cancelled.chunks_finished == 3
+    assert services.job_finalize(job_id=str(job.pk)) == "cancelled"
+    final = Job.objects.get(pk=job.pk)
+    assert (final.processed_items, final.total_items) == (10, 25)
+
+
+def test_a_chunk_of_a_cancelled_job_does_not_start(user, sent):
+    job = _planned_job(user)
+    services.job_cancel(job=job)
+
+    assert services.chunk_run(chunk_id=_chunks(job)[0].pk) == "skipped"

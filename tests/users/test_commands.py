@@ -1,0 +1,31 @@
+import pytest
+from django.core.management import call_command
+from rest_framework.authtoken.models import Token
+
+pytestmark = pytest.mark.django_db
+
+
+def test_create_api_user_prints_a_token_that_authenticates(capsys, anon_client):
+    call_command("create_api_user", "alice", "--token-only")
+    token = capsys.readouterr().out.strip()
+
+    anon_client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    response = anon_client.get("/api/v1/jobs/")
+
+    assert response.status_code == 200
+    assert Token.objects.get(user__username="alice").key == token
+
+
+def test_create_api_user_twice_keeps_the_same_token(capsys):
+    call_command("create_api_user", "bob", "--token-only")
+    first = capsys.readouterr().out
+    call_command("create_api_user", "bob", "--token-only")
+
+    assert capsys.readouterr().out == first
+
+
+def test_create_api_user_with_staff_and_password_can_use_the_admin(client):
+    call_command("create_api_user", "root", "--staff", "--password", "long-pass-123")
+
+    assert client.login(username="root", password="long-pass-123")
+    assert client.get("/admin/bulkyard_jobs/job/").status_code == 200

@@ -8,6 +8,8 @@ import tempfile
 _defaults = {
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/bulkyard",
     "REDIS_URL": "redis://127.0.0.1:6379/15",
+    # Its own Redis database: clearing the cache must never touch the broker.
+    "CACHE_URL": "redis://127.0.0.1:6379/13",
     "BULKYARD_VAR_DIR": os.path.join(tempfile.gettempdir(), "bulkyard-test-var"),
     "BULKYARD_CHUNK_LEASE_SECONDS": "3",
     "BULKYARD_CHUNK_CHECK_SECONDS": "0.2",

@@ -1,6 +1,6 @@
 from typing import Any
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -33,6 +33,43 @@ class HealthApi(APIView):
                 {"status": serializers.CharField(), "checks": serializers.JSONField()},
             ),
         },
+        examples=[
+            OpenApiExample(
+                "Healthy",
+                response_only=True,
+                status_codes=["200"],
+                value={
+                    "status": "ok",
+                    "checks": {
+                        "database": {"ok": True, "vendor": "postgresql", "latency_ms": 0.9},
+                        "broker": {"ok": True, "transport": "redis", "latency_ms": 0.5},
+                        "workers": {
+                            "ok": True,
+                            "count": 1,
+                            "names": ["worker@host"],
+                            "latency_ms": 1003.2,
+                        },
+                    },
+                },
+            ),
+            OpenApiExample(
+                "Broker down",
+                response_only=True,
+                status_codes=["503"],
+                value={
+                    "status": "down",
+                    "checks": {
+                        "database": {"ok": True, "vendor": "postgresql", "latency_ms": 0.9},
+                        "broker": {
+                            "ok": False,
+                            "error": "OperationalError: Error 111 connecting to redis:6379.",
+                            "latency_ms": 2.1,
+                        },
+                        "workers": {"ok": False},
+                    },
+                },
+            ),
+        ],
     )
     def get(self, request: Request) -> Response:
         serving, report = health_report()

@@ -367,6 +367,22 @@ def test_openapi_schema_documents_every_endpoint(anon_client):
         assert "202" in create["responses"]
 
 
+def test_every_operation_has_a_response_example(anon_client):
+    schema = anon_client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+
+    missing = [
+        f"{method.upper()} {path}"
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        if not any(
+            media.get("examples")
+            for response in operation["responses"].values()
+            for media in response.get("content", {}).values()
+        )
+    ]
+    assert not [m for m in missing if "/api/v1/" in m or "/health/" in m]
+
+
 def test_swagger_ui_is_served_without_a_cdn(anon_client):
     response = anon_client.get("/api/docs/")
 

@@ -53,6 +53,61 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
     ),
 )
 
+_JOB_ID = "0b6f7c1e-5d1a-4c55-9a8e-2f4b9d7e3c10"
+_JOB_URL = f"https://bulkyard.example/api/v1/jobs/{_JOB_ID}/"
+JOB_EXAMPLE = {
+    "id": _JOB_ID,
+    "url": _JOB_URL,
+    "kind": "text.stats",
+    "status": "running",
+    "params": {"text_field": "text", "id_field": "id", "words_per_minute": 230, "top_words": 5},
+    "input": {"format": "csv", "name": "texts.csv", "size": 20946363},
+    "chunk_size": 1000,
+    "total_items": 100000,
+    "processed_items": 42000,
+    "succeeded_items": 41990,
+    "failed_items": 10,
+    "progress": {
+        "percent": 42.0,
+        "items_per_second": 8400.0,
+        "eta_seconds": 6.9,
+        "duration_seconds": 5.0,
+    },
+    "chunks": {"total": 100, "finished": 42},
+    "created_at": "2026-11-25T10:00:00.000000Z",
+    "started_at": "2026-11-25T10:00:00.250000Z",
+    "finished_at": None,
+    "cancel_requested_at": None,
+    "error": None,
+    "summary": None,
+    "idempotency_key": "texts-2026-11-25",
+    "retry_of": None,
+    "links": {
+        "self": _JOB_URL,
+        "status": _JOB_URL,
+        "websocket": f"wss://bulkyard.example/ws/jobs/{_JOB_ID}/",
+        "results": f"{_JOB_URL}results/",
+        "failed_results": f"{_JOB_URL}results/?outcome=failed",
+        "succeeded_results": f"{_JOB_URL}results/?outcome=succeeded",
+        "output": None,
+        "cancel": f"{_JOB_URL}cancel/",
+        "retry": f"{_JOB_URL}retry/",
+    },
+}
+JOB_RESPONSE_EXAMPLE = OpenApiExample("A running job", value=JOB_EXAMPLE, response_only=True)
+ERROR_EXAMPLE = OpenApiExample(
+    "An error",
+    response_only=True,
+    status_codes=["400"],
+    value={
+        "error": {
+            "code": "missing_columns",
+            "message": "the input lacks required column(s): text; found: id, body",
+            "details": None,
+        }
+    },
+)
+
 ERROR_RESPONSE = inline_serializer(
     "Error",
     {
@@ -138,6 +193,18 @@ class JobListCreateApi(generics.ListAPIView[Job]):
         operation_id="jobs_list",
         summary="List your jobs",
         description="Your own jobs, newest first, filtered by status and kind, paginated.",
+        examples=[
+            OpenApiExample(
+                "A page of jobs",
+                response_only=True,
+                value={
+                    "count": 1,
+                    "next": None,
+                    "previous": None,
+                    "results": [JOB_EXAMPLE],
+                },
+            )
+        ],
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
@@ -183,6 +250,8 @@ class JobListCreateApi(generics.ListAPIView[Job]):
                 media_type="multipart/form-data",
                 value={"kind": "text.stats", "params": '{"top_words": 3}', "file": "texts.csv"},
             ),
+            JOB_RESPONSE_EXAMPLE,
+            ERROR_EXAMPLE,
         ],
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -239,6 +308,7 @@ class JobDetailApi(APIView):
         operation_id="jobs_retrieve",
         summary="Get a job's status and progress",
         responses={200: JobSerializer, 404: OpenApiResponse(ERROR_RESPONSE)},
+        examples=[JOB_RESPONSE_EXAMPLE],
     )
     def get(self, request: Request, job_id: str) -> Response:
         job = selectors.job_get(user=request.user, job_id=job_id)
@@ -260,6 +330,14 @@ class JobCancelApi(APIView):
             404: OpenApiResponse(ERROR_RESPONSE),
             409: OpenApiResponse(ERROR_RESPONSE, description="The job already finished."),
         },
+        examples=[
+            OpenApiExample(
+                "Cancelling",
+                response_only=True,
+                status_codes=["202"],
+                value={**JOB_EXAMPLE, "status": "cancelling"},
+            )
+        ],
     )
     def post(self, request: Request, job_id: str) -> Response:
         job = selectors.job_get(user=request.user, job_id=job_id)
@@ -289,6 +367,19 @@ class JobRetryApi(APIView):
                 ERROR_RESPONSE, description="Not finished, or no failed items to retry."
             ),
         },
+        examples=[
+            OpenApiExample(
+                "The retry job",
+                response_only=True,
+                status_codes=["202"],
+                value={
+                    **JOB_EXAMPLE,
+                    "status": "queued",
+                    "input": {"format": "retry", "name": f"retry-of-{_JOB_ID}.jsonl", "size": 912},
+                    "retry_of": _JOB_ID,
+                },
+            )
+        ],
     )
     def post(self, request: Request, job_id: str) -> Response:
         key = _idempotency_key(request)
@@ -323,6 +414,27 @@ class JobResultsApi(APIView):
             (200, "application/x-ndjson"): OpenApiTypes.STR,
             404: OpenApiResponse(ERROR_RESPONSE),
         },
+        examples=[
+            OpenApiExample(
+                "Failed items as CSV",
+                response_only=True,
+                media_type="text/csv",
+                value=(
+                    "item,outcome,code,message,output,input.id,input.text\n"
+                    '9,failed,wrong_field_count,"line 9: expected 2 fields as in the header, '
+                    'found 3",,"[""8"", ""one field too many"", ""extra""]",\n'
+                ),
+            ),
+            OpenApiExample(
+                "Results as JSON Lines",
+                response_only=True,
+                media_type="application/x-ndjson",
+                value=(
+                    '{"item": 2, "outcome": "succeeded", "code": null, "message": null, '
+                    '"output": {"id": "1", "words": 17}, "input": null}\n'
+                ),
+            ),
+        ],
     )
     def get(self, request: Request, job_id: str) -> StreamingHttpResponse:
         query = ResultsQuerySerializer(data=request.query_params)
@@ -361,6 +473,20 @@ class JobOutputApi(APIView):
         summary="Download the job's merged output",
         description="For kinds that produce one job-level file (an export, a ZIP of images).",
         responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 404: ERROR_RESPONSE},
+        examples=[
+            OpenApiExample(
+                "No output file",
+                response_only=True,
+                status_codes=["404"],
+                value={
+                    "error": {
+                        "code": "not_found",
+                        "message": "This job has no output file.",
+                        "details": None,
+                    }
+                },
+            )
+        ],
     )
     def get(self, request: Request, job_id: str) -> FileResponse:
         job = selectors.job_get(user=request.user, job_id=job_id)
@@ -378,6 +504,29 @@ class KindListApi(APIView):
         operation_id="kinds_list",
         summary="List job kinds and their parameter schemas",
         responses={200: KindSerializer(many=True)},
+        examples=[
+            OpenApiExample(
+                "Kinds",
+                response_only=True,
+                value=[
+                    {
+                        "name": "text.stats",
+                        "title": "Text statistics",
+                        "description": "Per document: characters, words, sentences, ...",
+                        "input_formats": ["csv", "jsonl"],
+                        "required_columns": [],
+                        "chunk_size": 1000,
+                        "max_chunk_size": 50000,
+                        "queue": "bulkyard.cpu",
+                        "params_schema": {
+                            "type": "object",
+                            "properties": {"text_field": {"type": "string", "default": "text"}},
+                        },
+                        "example_item": {"id": "doc-1", "text": "Bulk work belongs in workers."},
+                    }
+                ],
+            )
+        ],
     )
     def get(self, request: Request) -> Response:
         kinds = [

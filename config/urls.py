@@ -15,3 +15,6 @@ urlpatterns = [
     path("api-auth/", include("rest_framework.urls")),
     path("health/", HealthApi.as_view(), name="health"),
 ]
+
+handler404 = "bulkyard.core.views.not_found"
+handler500 = "bulkyard.core.views.server_error"

@@ -1,5 +1,7 @@
 from typing import Any
 
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
@@ -76,3 +78,21 @@ class HealthApi(APIView):
         return Response(
             report, status=status.HTTP_200_OK if serving else status.HTTP_503_SERVICE_UNAVAILABLE
         )
+
+
+def _api_error(request: HttpRequest, code: str, message: str, status_code: int) -> JsonResponse:
+    body = {"error": {"code": code, "message": message, "details": None}}
+    return JsonResponse(body, status=status_code)
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """API clients get the API's JSON error shape for unknown URLs too."""
+    if request.path.startswith("/api/"):
+        return _api_error(request, "not_found", "No such endpoint.", 404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return _api_error(request, "server_error", "An unexpected error occurred.", 500)
+    return defaults.server_error(request)

@@ -28,3 +28,12 @@ def test_health_is_503_when_the_broker_is_unreachable(anon_client, monkeypatch):
     assert body["status"] == "down"
     assert body["checks"]["broker"]["ok"] is False
     assert body["checks"]["database"]["ok"] is True
+
+
+def test_unknown_api_url_gets_a_json_404(anon_client, settings):
+    settings.DEBUG = False
+
+    response = anon_client.get("/api/v1/jobs/not-a-uuid/")
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"

@@ -144,6 +144,23 @@ def _accepted(request: Request, job: Job, created: bool) -> Response:
     return response
 
 
+def _errors(*codes: int) -> dict[int, OpenApiResponse]:
+    """The error responses an operation documents, besides auth and throttling."""
+    descriptions = {
+        400: "Invalid request; the message says what and where.",
+        401: "Missing or invalid credentials.",
+        404: "No such job (or not yours).",
+        409: "The job is not in a state that allows this.",
+        413: "The upload is larger than the limit.",
+        422: "Idempotency-Key reused with a different request.",
+        429: "Too many requests; retry after the Retry-After header.",
+    }
+    return {
+        code: OpenApiResponse(ERROR_RESPONSE, description=descriptions[code])
+        for code in (*codes, 401, 429)
+    }
+
+
 class JobCreateThrottle(UserRateThrottle):
     """A tighter budget for creating jobs than for reading them."""
 
@@ -193,6 +210,7 @@ class JobListCreateApi(generics.ListAPIView[Job]):
         operation_id="jobs_list",
         summary="List your jobs",
         description="Your own jobs, newest first, filtered by status and kind, paginated.",
+        responses={200: JobSerializer(many=True), **_errors(400, 404)},
         examples=[
             OpenApiExample(
                 "A page of jobs",
@@ -224,12 +242,7 @@ class JobListCreateApi(generics.ListAPIView[Job]):
             "application/json": JobCreateInputSerializer,
             "multipart/form-data": JobCreateInputSerializer,
         },
-        responses={
-            202: JobSerializer,
-            400: OpenApiResponse(ERROR_RESPONSE, description="Invalid kind, params or input."),
-            413: OpenApiResponse(ERROR_RESPONSE, description="The upload is too large."),
-            422: OpenApiResponse(ERROR_RESPONSE, description="Idempotency-Key reused."),
-        },
+        responses={202: JobSerializer, **_errors(400, 413, 422)},
         examples=[
             OpenApiExample(
                 "Inline items",
@@ -307,7 +320,7 @@ class JobDetailApi(APIView):
     @extend_schema(
         operation_id="jobs_retrieve",
         summary="Get a job's status and progress",
-        responses={200: JobSerializer, 404: OpenApiResponse(ERROR_RESPONSE)},
+        responses={200: JobSerializer, **_errors(404)},
         examples=[JOB_RESPONSE_EXAMPLE],
     )
     def get(self, request: Request, job_id: str) -> Response:
@@ -325,11 +338,7 @@ class JobCancelApi(APIView):
             "Cancelling a cancelled job is a no-op; a finished job answers 409."
         ),
         request=None,
-        responses={
-            202: JobSerializer,
-            404: OpenApiResponse(ERROR_RESPONSE),
-            409: OpenApiResponse(ERROR_RESPONSE, description="The job already finished."),
-        },
+        responses={202: JobSerializer, **_errors(404, 409)},
         examples=[
             OpenApiExample(
                 "Cancelling",
@@ -360,13 +369,7 @@ class JobRetryApi(APIView):
         ),
         parameters=[IDEMPOTENCY_HEADER],
         request=None,
-        responses={
-            202: JobSerializer,
-            404: OpenApiResponse(ERROR_RESPONSE),
-            409: OpenApiResponse(
-                ERROR_RESPONSE, description="Not finished, or no failed items to retry."
-            ),
-        },
+        responses={202: JobSerializer, **_errors(400, 404, 409, 422)},
         examples=[
             OpenApiExample(
                 "The retry job",
@@ -412,7 +415,7 @@ class JobResultsApi(APIView):
         responses={
             (200, "text/csv"): OpenApiTypes.STR,
             (200, "application/x-ndjson"): OpenApiTypes.STR,
-            404: OpenApiResponse(ERROR_RESPONSE),
+            **_errors(400, 404),
         },
         examples=[
             OpenApiExample(
@@ -472,7 +475,7 @@ class JobOutputApi(APIView):
         operation_id="jobs_output",
         summary="Download the job's merged output",
         description="For kinds that produce one job-level file (an export, a ZIP of images).",
-        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 404: ERROR_RESPONSE},
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, **_errors(404)},
         examples=[
             OpenApiExample(
                 "No output file",
@@ -503,7 +506,7 @@ class KindListApi(APIView):
     @extend_schema(
         operation_id="kinds_list",
         summary="List job kinds and their parameter schemas",
-        responses={200: KindSerializer(many=True)},
+        responses={200: KindSerializer(many=True), **_errors()},
         examples=[
             OpenApiExample(
                 "Kinds",

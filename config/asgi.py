@@ -1,4 +1,4 @@
-"""ASGI entry point: one process serves HTTP (and, through Channels, WebSockets)."""
+"""ASGI entry point: one process serves HTTP and WebSockets."""
 
 import os
 
@@ -6,4 +6,21 @@ from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 
-application = get_asgi_application()
+# Django must be set up before anything imports models.
+django_asgi_app = get_asgi_application()
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+
+from bulkyard.core.origins import BrowserOriginValidator  # noqa: E402
+from bulkyard.jobs.routing import websocket_urlpatterns  # noqa: E402
+from bulkyard.users.tickets import TicketAuthMiddleware  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": BrowserOriginValidator(
+            AuthMiddlewareStack(TicketAuthMiddleware(URLRouter(websocket_urlpatterns)))
+        ),
+    }
+)

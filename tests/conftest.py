@@ -50,6 +50,18 @@ def _media_root(tmp_path, settings) -> None:
     settings.MEDIA_ROOT = str(tmp_path / "media")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _close_stray_connections(django_db_setup, django_db_blocker) -> Iterator[None]:
+    """Before the test database is dropped, end sessions that threads of the
+    ASGI app or child processes left open, or the drop would fail."""
+    yield
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
 @pytest.fixture(scope="session")
 def worker_env(django_db_setup, django_db_blocker, tmp_path_factory) -> dict[str, str]:
     """Environment for processes that must share this test run's database,

@@ -121,3 +121,44 @@ def test_run_command_serves_jobs_on_the_embedded_defaults(tmp_path):
     assert health["checks"]["database"]["vendor"] == "sqlite"
     assert health["checks"]["broker"]["transport"] == "filesystem"
     assert health["status"] == "ok"
+
+
+def test_a_websocket_client_follows_a_job_from_start_to_finish(asgi_server):
+    """A client outside Django (the `websockets` library) against the running
+    ASGI server, authenticated with a ticket, while a real worker runs the job."""
+    import asyncio
+    import json
+
+    import websockets
+
+    token = Token.objects.create(user=UserFactory()).key
+    headers = {"Authorization": f"Token {token}"}
+    with httpx.Client(base_url=asgi_server, headers=headers, timeout=30) as client:
+        items = [{"n": n} for n in range(60)]
+        created = client.post(
+            "/api/v1/jobs/",
+            json={"kind": "test.echo", "items": items, "params": {"sleep_per_item": 0.03}},
+        ).json()
+        ticket = client.post("/api/v1/ws-ticket/").json()["ticket"]
+    url = created["links"]["websocket"] + f"?ticket={ticket}"
+    assert url.startswith("ws://127.0.0.1:")
+
+    async def follow() -> tuple[list[dict], int | None]:
+        messages = []
+        async with websockets.connect(url, open_timeout=10) as socket:
+            async for raw in socket:
+                messages.append(json.loads(raw))
+            return messages, socket.close_code
+
+    messages, close_code = asyncio.run(asyncio.wait_for(follow(), timeout=90))
+
+    types = [message["type"] for message in messages]
+    assert types[0] == "job.snapshot"
+    assert types[-1] == "job.finished"
+    assert "job.progress" in types
+    assert "job.status" in types
+    progress = [m["processed_items"] for m in messages if m["type"] == "job.progress"]
+    assert progress == sorted(progress)
+    assert messages[-1]["job"]["status"] == "succeeded"
+    assert messages[-1]["job"]["processed_items"] == 60
+    assert close_code == 1000

@@ -31,7 +31,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from bulkyard.jobs import dispatch, registry
+from bulkyard.jobs import dispatch, events, registry
 from bulkyard.jobs.inputs import SNIFF_BYTES, Span, plan_input, read_span, sniff
 from bulkyard.jobs.kinds import (
     ChunkContext,
@@ -221,6 +221,8 @@ def job_fail(*, job_id: str, code: str, message: str) -> None:
     Job.objects.filter(pk=job_id, status__in=JOB_ACTIVE_STATUSES).update(
         status=JobStatus.FAILED, error_code=code, error_message=message, finished_at=timezone.now()
     )
+    owner_id = Job.objects.values_list("owner_id", flat=True).get(pk=job_id)
+    events.job_changed(job_id=job_id, owner_id=owner_id, force=True)
 
 
 def job_plan(*, job_id: str) -> str:
@@ -275,6 +277,7 @@ def job_plan(*, job_id: str) -> str:
             Chunk.objects.filter(job_id=job_id).order_by("sequence").values_list("pk", flat=True)
         )
         transaction.on_commit(lambda: dispatch.enqueue_chunks(chunk_ids, queue=job_kind.queue))
+    events.job_changed(job_id=job_id, owner_id=job.owner_id, force=True)
     return "planned"
 
 
@@ -417,6 +420,8 @@ def _chunk_commit(
             error_message=error_message,
         )
         _job_count_finished_chunks(job_id, chunks=1, succeeded=succeeded, failed=failed)
+        owner_id = chunk.job.owner_id
+        transaction.on_commit(lambda: events.job_changed(job_id=job_id, owner_id=owner_id))
 
 
 def _job_count_finished_chunks(job_id: str, *, chunks: int, succeeded: int, failed: int) -> None:
@@ -540,6 +545,7 @@ def job_finalize(*, job_id: str) -> str:
         error_code=error_code,
         error_message=error_message,
     )
+    events.job_changed(job_id=job_id, owner_id=job.owner_id, force=True)
     return str(status)
 
 
@@ -581,6 +587,10 @@ def job_cancel(*, job: Job) -> Job:
                 status=ChunkStatus.CANCELLED, finished_at=now
             )
             _job_count_finished_chunks(str(job.pk), chunks=never_started, succeeded=0, failed=0)
+        job_id, owner_id = str(job.pk), locked.owner_id
+        transaction.on_commit(
+            lambda: events.job_changed(job_id=job_id, owner_id=owner_id, force=True)
+        )
     return Job.objects.get(pk=job.pk)
 
 

@@ -1,0 +1,206 @@
+"""WebSocket streams of job state (``/ws/jobs/{id}/`` and ``/ws/jobs/``).
+
+Every message is built from a fresh read of PostgreSQL. Events from the
+channel layer only say "look now"; a periodic re-read covers lost events and
+the in-memory layer of the embedded default, where workers in other
+processes cannot reach the web process. See docs/websocket.md for the
+message schema.
+"""
+
+import asyncio
+import contextlib
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.db.models import Q
+
+from bulkyard.jobs.api.serializers import JobSerializer
+from bulkyard.jobs.events import job_group, user_group
+from bulkyard.jobs.models import JOB_ACTIVE_STATUSES, JOB_FINISHED_STATUSES, Job
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_NOT_FOUND = 4404
+FINISHED = {str(status) for status in JOB_FINISHED_STATUSES}
+PROGRESS_FIELDS = ("total_items", "processed_items", "succeeded_items", "failed_items")
+
+
+def _job_state(job: Job) -> dict[str, Any]:
+    return dict(JobSerializer(job).data)
+
+
+def _progress_message(state: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "job.progress",
+        "job_id": state["id"],
+        "status": state["status"],
+        **{field: state[field] for field in PROGRESS_FIELDS},
+        **state["progress"],
+        "chunks": state["chunks"],
+    }
+
+
+class _FollowingConsumer(AsyncJsonWebsocketConsumer):
+    """Shared plumbing: authenticate, subscribe, then re-read on events or polls."""
+
+    group = ""
+
+    async def connect(self) -> None:
+        # Accept first: close codes only reach the client after the handshake.
+        await self.accept()
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self._refuse(
+                CLOSE_UNAUTHENTICATED,
+                "unauthenticated",
+                "log in, or connect with ?ticket= from POST /api/v1/ws-ticket/",
+            )
+            return
+        self.user_id = user.pk
+        self.changed = asyncio.Event()
+        if not await self.start():
+            return
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        self.follower = asyncio.create_task(self._follow())
+
+    async def _refuse(self, code: int, reason: str, message: str) -> None:
+        await self.send_json({"type": "error", "code": reason, "message": message})
+        await self.close(code=code)
+
+    async def disconnect(self, code: int) -> None:
+        follower = getattr(self, "follower", None)
+        if follower is not None:
+            follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await follower
+        if self.group:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def job_changed(self, event: dict[str, Any]) -> None:
+        self.note_change(event["job_id"])
+        self.changed.set()
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        # {"type": "refresh"} asks for a re-read now; anything else is ignored.
+        if isinstance(content, dict) and content.get("type") == "refresh":
+            self.changed.set()
+
+    async def _follow(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), settings.BULKYARD_WS_POLL_SECONDS)
+            self.changed.clear()
+            if not await self.refresh():
+                return
+            await asyncio.sleep(settings.BULKYARD_WS_MIN_INTERVAL_SECONDS)
+
+    def note_change(self, job_id: str) -> None:
+        pass
+
+    async def start(self) -> bool:
+        raise NotImplementedError
+
+    async def refresh(self) -> bool:
+        """Send what changed; False to stop following."""
+        raise NotImplementedError
+
+
+class JobConsumer(_FollowingConsumer):
+    """One job: a snapshot on connect, then progress and status changes, then
+    the final state, after which the server closes with 1000."""
+
+    async def start(self) -> bool:
+        self.job_id = str(self.scope["url_route"]["kwargs"]["job_id"])
+        state = await self._read()
+        if state is None:
+            await self._refuse(CLOSE_NOT_FOUND, "not_found", "no such job")
+            return False
+        self.group = job_group(self.job_id)
+        self.last = state
+        await self.send_json({"type": "job.snapshot", "job": state})
+        if state["status"] in FINISHED:
+            await self._finish(state)
+            return False
+        return True
+
+    @database_sync_to_async
+    def _read(self) -> dict[str, Any] | None:
+        # Ownership is checked on every read: no way to follow another's job.
+        job = Job.objects.filter(pk=self.job_id, owner_id=self.user_id).first()
+        return None if job is None else _job_state(job)
+
+    async def refresh(self) -> bool:
+        state = await self._read()
+        if state is None:
+            await self._refuse(CLOSE_NOT_FOUND, "not_found", "the job no longer exists")
+            return False
+        if state["status"] != self.last["status"]:
+            await self.send_json(
+                {
+                    "type": "job.status",
+                    "job_id": self.job_id,
+                    "status": state["status"],
+                    "previous_status": self.last["status"],
+                }
+            )
+        if any(state[f] != self.last[f] for f in PROGRESS_FIELDS) or (
+            state["chunks"] != self.last["chunks"]
+        ):
+            await self.send_json(_progress_message(state))
+        self.last = state
+        if state["status"] in FINISHED:
+            await self._finish(state)
+            return False
+        return True
+
+    async def _finish(self, state: dict[str, Any]) -> None:
+        await self.send_json({"type": "job.finished", "job": state})
+        await self.close(code=1000)
+
+
+class UserJobsConsumer(_FollowingConsumer):
+    """All of the user's jobs: the recent ones on connect, then every job that
+    is created or changes, as a whole job."""
+
+    recent = 50
+
+    async def start(self) -> bool:
+        self.group = user_group(self.user_id)
+        self.dirty: set[str] = set()
+        jobs = await self._read_recent()
+        self.last = {job["id"]: job for job in jobs}
+        await self.send_json({"type": "jobs.snapshot", "jobs": jobs})
+        return True
+
+    def note_change(self, job_id: str) -> None:
+        self.dirty.add(job_id)
+
+    @database_sync_to_async
+    def _read_recent(self) -> list[dict[str, Any]]:
+        jobs = Job.objects.filter(owner_id=self.user_id).order_by("-created_at")[: self.recent]
+        return [_job_state(job) for job in jobs]
+
+    @database_sync_to_async
+    def _read_changed(self, ids: set[str]) -> list[dict[str, Any]]:
+        jobs = Job.objects.filter(owner_id=self.user_id).filter(
+            Q(pk__in=ids) | Q(status__in=JOB_ACTIVE_STATUSES)
+        )[:500]
+        return [_job_state(job) for job in jobs]
+
+    async def refresh(self) -> bool:
+        watched = {
+            job_id for job_id, job in self.last.items() if job["status"] not in FINISHED
+        } | self.dirty
+        self.dirty = set()
+        for state in await self._read_changed(watched):
+            previous = self.last.get(state["id"])
+            if previous is None or _changed(previous, state):
+                await self.send_json({"type": "job.updated", "job": state})
+            self.last[state["id"]] = state
+        return True
+
+
+def _changed(before: dict[str, Any], after: dict[str, Any]) -> bool:
+    keys = ("status", "chunks", *PROGRESS_FIELDS)
+    return any(before[key] != after[key] for key in keys)

@@ -1,0 +1,26 @@
+"""Channels (WebSockets): the channel layer that carries job events from workers
+to the web processes. Redis when configured; otherwise in-process memory, in
+which case consumers still see workers' progress by reading the database."""
+
+from config.env import env
+
+_layer_url = env.str("CHANNEL_LAYER_URL", default="") or env.str("REDIS_URL", default="")
+if _layer_url:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [_layer_url], "prefix": "bulkyard-asgi"},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# A consumer re-reads its job at least this often, so a lost event (or a
+# worker in another process on the in-memory layer) only delays the view.
+BULKYARD_WS_POLL_SECONDS = env.float("BULKYARD_WS_POLL_SECONDS", default=1.0)
+# At most one progress message per job per this many seconds, however fast
+# chunks finish.
+BULKYARD_WS_MIN_INTERVAL_SECONDS = env.float("BULKYARD_WS_MIN_INTERVAL_SECONDS", default=0.25)
+# WebSocket tickets: short-lived and single-use, so a long-lived API token
+# never travels in a URL.
+BULKYARD_WS_TICKET_SECONDS = env.int("BULKYARD_WS_TICKET_SECONDS", default=60)

@@ -1,0 +1,196 @@
+"""WebSocket streams, through the real ASGI application and channel layer (Redis)."""
+
+import asyncio
+import json
+import time
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+
+from bulkyard.jobs import events
+from bulkyard.jobs.models import Job
+from bulkyard.users.tickets import ws_ticket_issue
+from config.asgi import application
+from tests.support.jobs import submit_items
+
+pytestmark = [pytest.mark.anyio, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+@pytest.fixture
+def job(api_client):
+    created = submit_items(api_client, [{"n": n} for n in range(10)])
+    Job.objects.filter(pk=created["id"]).update(status="running", total_items=10, chunks_total=2)
+    return Job.objects.get(pk=created["id"])
+
+
+async def _connect(path: str, *, user=None, origin: str | None = None):
+    if user is not None:
+        ticket = await sync_to_async(ws_ticket_issue)(user=user)
+        path = f"{path}?ticket={ticket}"
+    headers = [(b"origin", origin.encode())] if origin else []
+    communicator = WebsocketCommunicator(application, path, headers=headers)
+    connected, _ = await communicator.connect()
+    return communicator, connected
+
+
+async def _messages_until_close(communicator, timeout: float = 5.0) -> list:
+    received = []
+    while True:
+        message = await communicator.receive_output(timeout)
+        if message["type"] == "websocket.close":
+            received.append(("close", message.get("code")))
+            return received
+        received.append(json.loads(message["text"]))
+
+
+async def test_unauthenticated_connection_is_closed_with_4401(job):
+    communicator, connected = await _connect(f"/ws/jobs/{job.pk}/")
+
+    assert connected
+    error = await communicator.receive_json_from()
+    assert error["code"] == "unauthenticated"
+    assert (await communicator.receive_output())["code"] == 4401
+
+
+async def test_another_users_job_is_closed_with_4404(job, other_user):
+    communicator, _ = await _connect(f"/ws/jobs/{job.pk}/", user=other_user)
+
+    error = await communicator.receive_json_from()
+    assert error["code"] == "not_found"
+    assert (await communicator.receive_output())["code"] == 4404
+
+
+async def test_a_ticket_works_only_once(job, user):
+    ticket = await sync_to_async(ws_ticket_issue)(user=user)
+    first = WebsocketCommunicator(application, f"/ws/jobs/{job.pk}/?ticket={ticket}")
+    await first.connect()
+    assert (await first.receive_json_from())["type"] == "job.snapshot"
+    await first.disconnect()
+
+    second = WebsocketCommunicator(application, f"/ws/jobs/{job.pk}/?ticket={ticket}")
+    await second.connect()
+    assert (await second.receive_json_from())["code"] == "unauthenticated"
+    await second.disconnect()
+
+
+async def test_a_forged_ticket_is_refused(job):
+    communicator = WebsocketCommunicator(application, f"/ws/jobs/{job.pk}/?ticket=1:2:3")
+    await communicator.connect()
+
+    assert (await communicator.receive_json_from())["code"] == "unauthenticated"
+    await communicator.disconnect()
+
+
+async def test_a_foreign_origin_is_refused(job, user):
+    _, connected = await _connect(f"/ws/jobs/{job.pk}/", user=user, origin="https://evil.test")
+
+    assert not connected
+
+
+async def test_an_allowed_origin_is_accepted(job, user):
+    communicator, connected = await _connect(
+        f"/ws/jobs/{job.pk}/", user=user, origin="http://localhost"
+    )
+
+    assert connected
+    await communicator.disconnect()
+
+
+async def test_connect_sends_a_snapshot_of_the_current_state(job, user):
+    communicator, _ = await _connect(f"/ws/jobs/{job.pk}/", user=user)
+
+    snapshot = await communicator.receive_json_from()
+
+    assert snapshot["type"] == "job.snapshot"
+    assert snapshot["job"]["id"] == str(job.pk)
+    assert snapshot["job"]["status"] == "running"
+    assert snapshot["job"]["total_items"] == 10
+    await communicator.disconnect()
+
+
+async def test_progress_and_the_final_state_are_pushed_then_the_socket_closes(job, user):
+    communicator, _ = await _connect(f"/ws/jobs/{job.pk}/", user=user)
+    await communicator.receive_json_from()
+
+    await sync_to_async(_set)(job, processed_items=5, succeeded_items=5, chunks_finished=1)
+    await sync_to_async(events.job_changed)(job_id=str(job.pk), owner_id=user.pk, force=True)
+    progress = await communicator.receive_json_from(timeout=3)
+    await sync_to_async(_set)(job, status="succeeded", processed_items=10, succeeded_items=10)
+    rest = await _messages_until_close(communicator)
+
+    assert progress["type"] == "job.progress"
+    assert (progress["processed_items"], progress["percent"]) == (5, 50.0)
+    types = [m["type"] for m in rest[:-1]]
+    assert types == ["job.status", "job.progress", "job.finished"]
+    assert rest[0]["status"] == "succeeded"
+    assert rest[0]["previous_status"] == "running"
+    assert rest[2]["job"]["processed_items"] == 10
+    assert rest[-1] == ("close", 1000)
+
+
+async def test_changes_are_seen_without_any_event_by_reading_the_database(job, user):
+    communicator, _ = await _connect(f"/ws/jobs/{job.pk}/", user=user)
+    await communicator.receive_json_from()
+
+    await sync_to_async(_set)(job, processed_items=3, succeeded_items=3)  # no event sent
+    progress = await communicator.receive_json_from(timeout=3)
+
+    assert progress["processed_items"] == 3
+    await communicator.disconnect()
+
+
+async def test_a_burst_of_changes_is_throttled_to_a_few_messages_a_second(job, user, settings):
+    communicator, _ = await _connect(f"/ws/jobs/{job.pk}/", user=user)
+    await communicator.receive_json_from()
+
+    started = time.monotonic()
+    for processed in range(1, 41):
+        await sync_to_async(_set)(job, processed_items=processed)
+        await sync_to_async(events.job_changed)(job_id=str(job.pk), owner_id=user.pk, force=True)
+        await asyncio.sleep(0.025)
+    elapsed = time.monotonic() - started
+    received = []
+    while not await communicator.receive_nothing(timeout=1.5):
+        received.append(await communicator.receive_json_from())
+
+    assert received[-1]["processed_items"] == 40
+    ceiling = elapsed / settings.BULKYARD_WS_MIN_INTERVAL_SECONDS + 2
+    assert len(received) <= ceiling < 40
+    await communicator.disconnect()
+
+
+async def test_a_finished_job_gets_its_snapshot_and_final_state_then_closes(job, user):
+    await sync_to_async(_set)(job, status="cancelled")
+    communicator, _ = await _connect(f"/ws/jobs/{job.pk}/", user=user)
+
+    messages = await _messages_until_close(communicator)
+
+    assert [m["type"] for m in messages[:-1]] == ["job.snapshot", "job.finished"]
+    assert messages[1]["job"]["status"] == "cancelled"
+    assert messages[-1] == ("close", 1000)
+
+
+async def test_the_user_stream_lists_own_jobs_then_pushes_changes(job, user, other_client):
+    await sync_to_async(submit_items)(other_client, [1])
+    communicator, _ = await _connect("/ws/jobs/", user=user)
+
+    snapshot = await communicator.receive_json_from()
+    await sync_to_async(_set)(job, processed_items=7)
+    await sync_to_async(events.job_changed)(job_id=str(job.pk), owner_id=user.pk, force=True)
+    update = await communicator.receive_json_from(timeout=3)
+
+    assert snapshot["type"] == "jobs.snapshot"
+    assert [j["id"] for j in snapshot["jobs"]] == [str(job.pk)]
+    assert update["type"] == "job.updated"
+    assert update["job"]["processed_items"] == 7
+    await communicator.disconnect()
+
+
+def _set(job, **fields):
+    Job.objects.filter(pk=job.pk).update(**fields)

@@ -12,13 +12,14 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from bulkyard.core.asgi import BodySizeLimitMiddleware  # noqa: E402
 from bulkyard.core.origins import BrowserOriginValidator  # noqa: E402
 from bulkyard.jobs.routing import websocket_urlpatterns  # noqa: E402
 from bulkyard.users.tickets import TicketAuthMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": BodySizeLimitMiddleware(django_asgi_app),
         "websocket": BrowserOriginValidator(
             AuthMiddlewareStack(TicketAuthMiddleware(URLRouter(websocket_urlpatterns)))
         ),

@@ -55,6 +55,8 @@ def _close_stray_connections(django_db_setup, django_db_blocker) -> Iterator[Non
     """Before the test database is dropped, end sessions that threads of the
     ASGI app or child processes left open, or the drop would fail."""
     yield
+    if not str(connection.settings_dict["NAME"]).startswith("test_"):
+        return  # no test used the database
     with django_db_blocker.unblock(), connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "

@@ -1,5 +1,6 @@
 """Reachability of what the service depends on: database, broker, workers."""
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -7,6 +8,12 @@ from typing import Any
 from django.db import connection
 
 from config.celery import app as celery_app
+
+# Pinging workers is a broadcast that waits up to a second: answer repeated
+# probes (load balancers, dashboards) from a short-lived copy.
+CACHE_SECONDS = 5.0
+_cache_lock = threading.Lock()
+_cached: tuple[float, bool, dict[str, Any]] | None = None
 
 
 def _timed(check: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -40,12 +47,27 @@ def _workers() -> dict[str, Any]:
     return {"count": len(names), "names": names}
 
 
-def health_report() -> tuple[bool, dict[str, Any]]:
+def health_report(*, fresh: bool = False) -> tuple[bool, dict[str, Any]]:
     """``(serving, report)``: serving is false when the database or the broker is
     unreachable. Missing workers only degrade the service: jobs are still
-    accepted and wait in the queue."""
+    accepted and wait in the queue. Reports are reused for ``CACHE_SECONDS``."""
+    global _cached
+    with _cache_lock:
+        if not fresh and _cached and time.monotonic() - _cached[0] < CACHE_SECONDS:
+            return _cached[1], _cached[2]
     checks = {"database": _timed(_database), "broker": _timed(_broker)}
     checks["workers"] = _timed(_workers) if checks["broker"]["ok"] else {"ok": False}
     serving = checks["database"]["ok"] and checks["broker"]["ok"]
     state = "ok" if serving and checks["workers"]["ok"] else ("degraded" if serving else "down")
-    return serving, {"status": state, "checks": checks}
+    report = {"status": state, "checks": checks}
+    with _cache_lock:
+        _cached = (time.monotonic(), serving, report)
+    return serving, report
+
+
+def public_view(report: dict[str, Any]) -> dict[str, Any]:
+    """What anyone may see: states only, no host names or error texts."""
+    return {
+        "status": report["status"],
+        "checks": {name: {"ok": check["ok"]} for name, check in report["checks"].items()},
+    }

@@ -9,12 +9,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from bulkyard.core.health import health_report
+from bulkyard.core.health import health_report, public_view
 
 
 class HealthApi(APIView):
     permission_classes = [AllowAny]
-    authentication_classes: list[Any] = []
     throttle_classes: list[Any] = []
 
     @extend_schema(
@@ -23,7 +22,8 @@ class HealthApi(APIView):
         description=(
             "`200` with status `ok` (all reachable) or `degraded` (no worker answered: jobs "
             "are accepted and wait); `503` with status `down` when the database or the broker "
-            "is unreachable."
+            "is unreachable. Anyone sees the states; staff also see latencies, worker names "
+            "and errors. Reports are reused for 5 seconds."
         ),
         responses={
             200: inline_serializer(
@@ -75,6 +75,8 @@ class HealthApi(APIView):
     )
     def get(self, request: Request) -> Response:
         serving, report = health_report()
+        if not request.user.is_staff:
+            report = public_view(report)
         return Response(
             report, status=status.HTTP_200_OK if serving else status.HTTP_503_SERVICE_UNAVAILABLE
         )

@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,13 +12,17 @@ from bulkyard.jobs.models import ItemResult, Job
 
 # Cells a spreadsheet would run as a formula (OWASP "CSV injection").
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+# A plain signed number ("-5", "+1.5") is only a number; it stays as it is.
+PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 BATCH = 2000
 
 
 def neutralise(value: str) -> str:
     """Make a CSV cell inert in spreadsheets by prefixing a quote when it could
     start a formula."""
-    return "'" + value if value.startswith(FORMULA_TRIGGERS) else value
+    if value.startswith(FORMULA_TRIGGERS) and not PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
 
 
 def _cell(value: Any) -> str:

@@ -24,6 +24,18 @@ from bulkyard.jobs.kinds import InputRejected, Item, ItemError
 from bulkyard.jobs.models import InputFormat
 
 UTF8_BOM = codecs.BOM_UTF8
+# Codes of items the reader could not turn into data. Retrying them is
+# pointless: the same bytes fail the same way.
+READER_ERROR_CODES = frozenset(
+    {
+        "invalid_encoding",
+        "invalid_json",
+        "invalid_characters",
+        "wrong_field_count",
+        "malformed_csv",
+        "item_too_large",
+    }
+)
 SNIFF_BYTES = 64 * 1024
 
 
@@ -53,6 +65,10 @@ class _OversizedLine(Exception):
         self.line_number = line_number
 
 
+class _OversizedRecord(Exception):
+    """A record that runs over many lines past the size limit."""
+
+
 class _LineFeeder:
     """Hands decoded lines to ``csv.reader`` while counting bytes and lines.
 
@@ -62,12 +78,24 @@ class _LineFeeder:
     belongs to is failed afterwards.
     """
 
-    def __init__(self, raw: IO[bytes], *, start: int, end: int | None, next_line: int) -> None:
+    def __init__(
+        self,
+        raw: IO[bytes],
+        *,
+        start: int,
+        end: int | None,
+        next_line: int,
+        limited: bool = True,
+    ) -> None:
         self.raw = raw
         self.offset = start
         self.end = end
         self.line_number = next_line - 1
-        self.max_line = settings.BULKYARD_MAX_ITEM_BYTES
+        # Our own retry files are exempt: their envelope may push a line that
+        # was within the limit in the user's file over it.
+        self.max_bytes: int | None = settings.BULKYARD_MAX_ITEM_BYTES if limited else None
+        # Bytes of the record being read; the reader resets it per record.
+        self.record_bytes = 0
 
     @property
     def position(self) -> tuple[int, int]:
@@ -80,14 +108,22 @@ class _LineFeeder:
     def __next__(self) -> str:
         if self.end is not None and self.offset >= self.end:
             raise StopIteration
-        line = self.raw.readline(self.max_line + 1)
+        limit = self.max_bytes
+        line = self.raw.readline(-1 if limit is None else limit + 1)
         if not line:
             raise StopIteration
         self.offset += len(line)
         self.line_number += 1
-        if len(line) > self.max_line and not line.endswith(b"\n"):
-            self.offset += _skip_rest_of_line(self.raw)
-            raise _OversizedLine(self.line_number)
+        first_of_record = self.record_bytes == 0
+        self.record_bytes += len(line)
+        if limit is not None:
+            if len(line) > limit and not line.endswith(b"\n"):
+                self.offset += _skip_rest_of_line(self.raw)
+                if first_of_record:
+                    raise _OversizedLine(self.line_number)
+                raise _OversizedRecord
+            if self.record_bytes > limit:
+                raise _OversizedRecord
         return line.decode("utf-8", errors="surrogateescape")
 
 
@@ -162,10 +198,18 @@ def _csv_items(
     width = len(header)
     while True:
         number = feeder.line_number + 1
+        feeder.record_bytes = 0
         try:
             row = next(reader)
         except StopIteration:
             return
+        except _OversizedRecord:
+            limit = settings.BULKYARD_MAX_ITEM_BYTES
+            raise InputRejected(
+                "record_too_large",
+                f"line {number}: a CSV record runs on over more than {limit} bytes; "
+                "a quote is probably not closed",
+            ) from None
         except _OversizedLine as exc:
             reader = _new_csv_reader(feeder)
             yield Item(exc.line_number, None, _too_large(exc.line_number)), feeder.position
@@ -180,14 +224,15 @@ def _csv_items(
             error = ItemError("malformed_csv", f"line {number}: {exc}")
             yield Item(number, None, error), feeder.position
             continue
-        if not row:
+        if not row or (width > 1 and len(row) == 1 and not row[0].strip()):
             continue  # a blank line is not an item
         yield _csv_item(number, row, header, width), feeder.position
 
 
 def _csv_item(number: int, row: list[str], header: list[str], width: int) -> Item:
+    joined = "".join(row)
     try:
-        "".join(row).encode("utf-8")
+        joined.encode("utf-8")
     except UnicodeEncodeError:
         readable = [
             value.encode("utf-8", "surrogateescape").decode("utf-8", "replace") for value in row
@@ -197,6 +242,8 @@ def _csv_item(number: int, row: list[str], header: list[str], width: int) -> Ite
             readable,
             ItemError("invalid_encoding", f"line {number} is not valid UTF-8"),
         )
+    if "\x00" in joined:
+        return Item(number, None, _nul_error(number))
     if len(row) != width:
         return Item(
             number,
@@ -213,8 +260,9 @@ def _jsonl_items(
     raw: IO[bytes], *, start: int, end: int | None, next_line: int, envelope: bool
 ) -> Iterator[tuple[Item, tuple[int, int]]]:
     raw.seek(start)
-    feeder = _LineFeeder(raw, start=start, end=end, next_line=next_line)
+    feeder = _LineFeeder(raw, start=start, end=end, next_line=next_line, limited=not envelope)
     while True:
+        feeder.record_bytes = 0
         try:
             line = next(feeder)
         except StopIteration:
@@ -235,16 +283,49 @@ def _jsonl_item(number: int, line: str, envelope: bool) -> Item:
             number, None, ItemError("invalid_encoding", f"line {number} is not valid UTF-8")
         )
     try:
-        data = json.loads(line)
+        data = json.loads(line, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
         return Item(
             number,
             None,
             ItemError("invalid_json", f"line {number}: {exc.msg} (column {exc.colno})"),
         )
+    except (ValueError, RecursionError) as exc:
+        message = str(exc) if isinstance(exc, ValueError) else "nested too deeply"
+        return Item(number, None, ItemError("invalid_json", f"line {number}: {message}"))
+    if "\\u" in line and _has_unstorable_text(data):
+        return Item(number, None, _nul_error(number))
     if envelope:
         return Item(int(data["n"]), data["item"])
     return Item(number, data)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _has_unstorable_text(value: Any) -> bool:
+    """True if a string holds NUL or a lone surrogate, which databases refuse."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return True
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_has_unstorable_text(k) or _has_unstorable_text(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_unstorable_text(v) for v in value)
+    return False
+
+
+def _nul_error(number: int) -> ItemError:
+    return ItemError(
+        "invalid_characters",
+        f"line {number} holds a NUL character or a lone UTF-16 surrogate, which cannot be stored",
+    )
 
 
 def _items(
@@ -263,8 +344,16 @@ def _items(
     return _jsonl_items(raw, start=start, end=end, next_line=start_line, envelope=envelope)
 
 
-def plan_input(raw: IO[bytes], input_format: str, *, chunk_size: int) -> Plan:
-    """Walk the whole input once and cut it into spans of ``chunk_size`` items."""
+def plan_input(
+    raw: IO[bytes], input_format: str, *, chunk_size: int, max_chunks: int | None = None
+) -> Plan:
+    """Walk the whole input once and cut it into spans of ``chunk_size`` items.
+
+    With ``max_chunks``, neighbouring spans are merged (doubling the chunk
+    size) whenever there would be more, so a huge file of tiny items cannot
+    create millions of chunks and messages.
+    """
+    max_chunks = max_chunks or settings.BULKYARD_MAX_CHUNKS_PER_JOB
     header: list[str] | None = None
     if input_format == InputFormat.CSV:
         header, offset, line = csv_read_header(raw)
@@ -284,9 +373,31 @@ def plan_input(raw: IO[bytes], input_format: str, *, chunk_size: int) -> Plan:
         if count == chunk_size:
             spans.append(Span(span_start[0], offset, span_start[1], span_first, count))
             span_start = None
+            if len(spans) >= 2 * max_chunks:
+                spans = _merge_pairs(spans)
+                chunk_size *= 2
     if span_start is not None:
         spans.append(Span(span_start[0], offset, span_start[1], span_first, count))
+    while len(spans) > max_chunks:
+        spans = _merge_pairs(spans)
     return Plan(header=header, spans=spans)
+
+
+def _merge_pairs(spans: list[Span]) -> list[Span]:
+    merged = []
+    for first, second in zip(spans[::2], spans[1::2], strict=False):
+        merged.append(
+            Span(
+                first.byte_start,
+                second.byte_end,
+                first.start_line,
+                first.first_item_number,
+                first.item_count + second.item_count,
+            )
+        )
+    if len(spans) % 2:
+        merged.append(spans[-1])
+    return merged
 
 
 def read_span(
@@ -312,6 +423,7 @@ def sniff(head: bytes, input_format: str) -> list[str] | None:
     instead of a failed job. A few bad lines are left to fail one by one.
     Returns the CSV header, if any.
     """
+    truncated = len(head) >= SNIFF_BYTES
     if head.startswith(UTF8_BOM):
         head = head[len(UTF8_BOM) :]
     if not head.strip():
@@ -322,7 +434,7 @@ def sniff(head: bytes, input_format: str) -> list[str] | None:
             "the file holds NUL bytes: it looks like UTF-16 or binary, not UTF-8 text",
         )
     lines = head.split(b"\n")
-    if len(head) >= SNIFF_BYTES:
+    if truncated:
         lines = lines[:-1]  # the last line may be cut in the middle
     bad = [number for number, line in enumerate(lines, start=1) if not _is_utf8(line)]
     if bad and (bad[0] == 1 or len(bad) * 5 >= len(lines)):
@@ -334,7 +446,7 @@ def sniff(head: bytes, input_format: str) -> list[str] | None:
     texts = [line.decode("utf-8", "replace") for line in lines]
     if input_format == InputFormat.CSV:
         columns, _, _ = csv_read_header(io.BytesIO(head))
-        if len(head) < SNIFF_BYTES and not any(text.strip() for text in texts[1:]):
+        if not truncated and not any(text.strip() for text in texts[1:]):
             raise InputRejected("no_items", "the file has a CSV header but no rows")
         return columns
     first = next((n for n, text in enumerate(texts, start=1) if text.strip()), None)
@@ -347,6 +459,8 @@ def sniff(head: bytes, input_format: str) -> list[str] | None:
                 f"line {first}: not JSON Lines ({exc.msg} at column {exc.colno}); "
                 "each line must be one JSON value",
             ) from None
+        except RecursionError:
+            raise InputRejected("invalid_json", f"line {first}: nested too deeply") from None
     return None
 
 

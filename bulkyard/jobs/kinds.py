@@ -200,7 +200,8 @@ class JobKind(Generic[ParamsT]):
             # items of the chunk; it is reported on that item and logged.
             logger.exception("%s: item %s raised", self.name, item.number)
             return failure(item, "unexpected_error", f"{type(exc).__name__}: {exc}")
-        return ItemResultData(number=item.number, succeeded=True, input=item.data, output=output)
+        # A success keeps no input: only failures are retried or reported with it.
+        return ItemResultData(number=item.number, succeeded=True, output=output)
 
     def summarize_chunk(
         self, result: ChunkResult, ctx: ChunkContext[ParamsT]

@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -27,12 +28,20 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files import File
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db import connection as db_connection
 from django.db.models import F, Q
 from django.utils import timezone
 
 from bulkyard.jobs import dispatch, events, registry
-from bulkyard.jobs.inputs import SNIFF_BYTES, Span, plan_input, read_span, sniff
+from bulkyard.jobs.inputs import (
+    READER_ERROR_CODES,
+    SNIFF_BYTES,
+    Span,
+    plan_input,
+    read_span,
+    sniff,
+)
 from bulkyard.jobs.kinds import (
     ChunkContext,
     ChunkResult,
@@ -196,7 +205,9 @@ def job_create(
         with transaction.atomic():
             job.save(force_insert=True)
             job_id = str(job.pk)
-            transaction.on_commit(lambda: dispatch.enqueue_plan(job_id))
+            # robust: a broker outage must not turn an accepted job into a 500;
+            # the sweeper plans jobs whose message never left.
+            transaction.on_commit(lambda: dispatch.enqueue_plan(job_id), robust=True)
     except IntegrityError:
         job.input_file.delete(save=False)
         if not idempotency_key:
@@ -245,6 +256,12 @@ def job_plan(*, job_id: str) -> str:
     except OSError as exc:
         job_fail(job_id=job_id, code="input_unreadable", message=f"cannot read the input: {exc}")
         return "failed"
+    except Exception as exc:
+        # Planning reads only the input: an error here would recur on every
+        # retry, so the job fails with the reason instead of being re-planned.
+        logger.exception("job %s: planning failed", job_id)
+        job_fail(job_id=job_id, code="planning_failed", message=f"{type(exc).__name__}: {exc}")
+        return "failed"
 
     now = timezone.now()
     with transaction.atomic():
@@ -276,7 +293,9 @@ def job_plan(*, job_id: str) -> str:
         chunk_ids = list(
             Chunk.objects.filter(job_id=job_id).order_by("sequence").values_list("pk", flat=True)
         )
-        transaction.on_commit(lambda: dispatch.enqueue_chunks(chunk_ids, queue=job_kind.queue))
+        transaction.on_commit(
+            lambda: dispatch.enqueue_chunks(chunk_ids, queue=job_kind.queue), robust=True
+        )
     events.job_changed(job_id=job_id, owner_id=job.owner_id, force=True)
     return "planned"
 
@@ -291,9 +310,16 @@ def _span(chunk: Chunk) -> Span:
     )
 
 
-class _LeaseKeeper:
-    """Between items: renews the chunk's lease and notices cancellation, at most
-    once per ``BULKYARD_CHUNK_CHECK_SECONDS`` so the check costs nothing per item."""
+class _Lease:
+    """Holds a chunk's lease while a worker runs it.
+
+    A background thread renews the lease every third of its length, so a slow
+    item, or a kind that processes a whole batch at once, never loses it while
+    the worker lives; when the worker dies, renewals stop and the sweeper takes
+    the chunk over. Called between items, it reports cancellation (checked at
+    most once per ``BULKYARD_CHUNK_CHECK_SECONDS``) and raises ``LeaseLost``
+    if another worker took the chunk.
+    """
 
     def __init__(self, *, chunk_id: int, job_id: str, token: uuid.UUID) -> None:
         self.chunk_id = chunk_id
@@ -301,18 +327,46 @@ class _LeaseKeeper:
         self.token = token
         self.last_check = time.monotonic()
         self.cancelled = False
+        self.lost = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._renew, name=f"lease-chunk-{chunk_id}", daemon=True
+        )
+
+    def __enter__(self) -> _Lease:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _renew(self) -> None:
+        interval = settings.BULKYARD_CHUNK_LEASE_SECONDS / 3
+        try:
+            while not self._stop.wait(interval):
+                try:
+                    renewed = Chunk.objects.filter(
+                        pk=self.chunk_id, status=ChunkStatus.RUNNING, lease_token=self.token
+                    ).update(lease_expires_at=_lease_expiry())
+                except Exception:
+                    logger.warning("chunk %s: lease renewal failed", self.chunk_id, exc_info=True)
+                    continue
+                if not renewed:
+                    self.lost = True
+                    return
+        finally:
+            db_connection.close()  # this thread's own connection
 
     def __call__(self) -> bool:
-        now = time.monotonic()
-        if now - self.last_check < settings.BULKYARD_CHUNK_CHECK_SECONDS:
-            return self.cancelled
-        self.last_check = now
-        renewed = Chunk.objects.filter(
-            pk=self.chunk_id, status=ChunkStatus.RUNNING, lease_token=self.token
-        ).update(lease_expires_at=_lease_expiry())
-        if not renewed:
+        if self.lost:
             raise LeaseLost
-        self.cancelled = Job.objects.filter(pk=self.job_id, status=JobStatus.CANCELLING).exists()
+        now = time.monotonic()
+        if now - self.last_check >= settings.BULKYARD_CHUNK_CHECK_SECONDS:
+            self.last_check = now
+            self.cancelled = Job.objects.filter(
+                pk=self.job_id, status=JobStatus.CANCELLING
+            ).exists()
         return self.cancelled
 
 
@@ -328,8 +382,13 @@ def chunk_run(*, chunk_id: int) -> str:
     """
     token = uuid.uuid4()
     now = timezone.now()
+    # The job test is a subquery on job ids, not a join: PostgreSQL re-checks
+    # conditions on the updated row itself after waiting for a concurrent
+    # writer, so two claims can never both win.
     claimed = Chunk.objects.filter(
-        pk=chunk_id, status=ChunkStatus.PENDING, job__status=JobStatus.RUNNING
+        pk=chunk_id,
+        status=ChunkStatus.PENDING,
+        job_id__in=Job.objects.filter(status=JobStatus.RUNNING).values("pk"),
     ).update(
         status=ChunkStatus.RUNNING,
         attempts=F("attempts") + 1,
@@ -342,21 +401,22 @@ def chunk_run(*, chunk_id: int) -> str:
     chunk = Chunk.objects.select_related("job").get(pk=chunk_id)
     job = chunk.job
     job_kind = registry.get(job.kind)
+    lease = _Lease(chunk_id=chunk_id, job_id=str(job.pk), token=token)
     ctx: ChunkContext[Any] = ChunkContext(
         job_id=str(job.pk),
         chunk_sequence=chunk.sequence,
         params=job_kind.parse_params(job.params),
         attempt=chunk.attempts,
-        stop_check=_LeaseKeeper(chunk_id=chunk_id, job_id=str(job.pk), token=token),
+        stop_check=lease,
     )
     try:
-        with job.input_file.storage.open(job.input_file.name, "rb") as raw:
+        with lease, job.input_file.storage.open(job.input_file.name, "rb") as raw:
             items = read_span(raw, job.input_format, header=job.input_header, span=_span(chunk))
             result = job_kind.process_chunk(items, ctx)
-        status = ChunkStatus.CANCELLED if ctx.stopped else ChunkStatus.DONE
-        _chunk_commit(
-            chunk=chunk, token=token, status=status, result=result, kind=job_kind, ctx=ctx
-        )
+            status = ChunkStatus.CANCELLED if ctx.stopped else ChunkStatus.DONE
+            _chunk_commit(
+                chunk=chunk, token=token, status=status, result=result, kind=job_kind, ctx=ctx
+            )
     except LeaseLost:
         logger.warning("chunk %s: lease lost to another worker; dropping this run", chunk_id)
         return "lease_lost"
@@ -435,12 +495,19 @@ def _job_count_finished_chunks(job_id: str, *, chunks: int, succeeded: int, fail
     )
     finished, total = Job.objects.values_list("chunks_finished", "chunks_total").get(pk=job_id)
     if chunks and finished == total:
-        transaction.on_commit(lambda: dispatch.enqueue_finalize(job_id))
+        transaction.on_commit(lambda: dispatch.enqueue_finalize(job_id), robust=True)
 
 
 def _chunk_release_after_error(*, chunk: Chunk, token: uuid.UUID, error: Exception) -> str:
-    """A chunk raised: try it again later with backoff, or fail it for good."""
+    """A chunk raised: try it again later with backoff, or fail it for good
+    (or, if its job is being cancelled, close it as cancelled)."""
     message = f"{type(error).__name__}: {error}"[:2000]
+    if Job.objects.filter(pk=chunk.job_id, status=JobStatus.CANCELLING).exists():
+        try:
+            _chunk_close_cancelled(chunk=chunk, token=token)
+        except LeaseLost:
+            return "lease_lost"
+        return "cancelled"
     if chunk.attempts >= settings.BULKYARD_CHUNK_MAX_ATTEMPTS:
         try:
             _chunk_fail_exhausted(chunk=chunk, token=token, reason=message)
@@ -475,14 +542,42 @@ def _chunk_fail_exhausted(*, chunk: Chunk, token: uuid.UUID, reason: str) -> Non
                 result.items.append(failure(item, item.error.code, item.error.message))
             else:
                 result.items.append(failure(item, "chunk_failed", message))
+    try:
+        _chunk_commit(
+            chunk=chunk,
+            token=token,
+            status=ChunkStatus.FAILED,
+            result=result,
+            kind=job_kind,
+            ctx=None,
+            error_message=message,
+        )
+    except DatabaseError:
+        # An input the database refuses must not keep the chunk from closing.
+        logger.exception("chunk %s: storing failed inputs failed; storing without", chunk.pk)
+        for stored in result.items:
+            stored.input = None
+        _chunk_commit(
+            chunk=chunk,
+            token=token,
+            status=ChunkStatus.FAILED,
+            result=result,
+            kind=job_kind,
+            ctx=None,
+            error_message=message,
+        )
+
+
+def _chunk_close_cancelled(*, chunk: Chunk, token: uuid.UUID) -> None:
+    """Close a chunk of a cancelling job whose run was lost or crashed: what
+    that run did was never committed, so it counts as not done."""
     _chunk_commit(
         chunk=chunk,
         token=token,
-        status=ChunkStatus.FAILED,
-        result=result,
-        kind=job_kind,
+        status=ChunkStatus.CANCELLED,
+        result=ChunkResult(),
+        kind=registry.get(chunk.job.kind),
         ctx=None,
-        error_message=message,
     )
 
 
@@ -583,15 +678,22 @@ def job_cancel(*, job: Job) -> Job:
             Job.objects.filter(pk=job.pk).update(
                 status=JobStatus.CANCELLING, cancel_requested_at=now
             )
-            never_started = Chunk.objects.filter(job_id=job.pk, status=ChunkStatus.PENDING).update(
-                status=ChunkStatus.CANCELLED, finished_at=now
-            )
-            _job_count_finished_chunks(str(job.pk), chunks=never_started, succeeded=0, failed=0)
+            _cancel_pending_chunks(str(job.pk))
         job_id, owner_id = str(job.pk), locked.owner_id
         transaction.on_commit(
             lambda: events.job_changed(job_id=job_id, owner_id=owner_id, force=True)
         )
     return Job.objects.get(pk=job.pk)
+
+
+def _cancel_pending_chunks(job_id: str) -> int:
+    """Close the chunks of a cancelling job that never started. The caller's
+    transaction must hold the job row."""
+    never_started = Chunk.objects.filter(job_id=job_id, status=ChunkStatus.PENDING).update(
+        status=ChunkStatus.CANCELLED, finished_at=timezone.now()
+    )
+    _job_count_finished_chunks(job_id, chunks=never_started, succeeded=0, failed=0)
+    return never_started
 
 
 def job_retry_failed(
@@ -600,13 +702,14 @@ def job_retry_failed(
     """Create a new job of the failed items of a finished job.
 
     The new job keeps the original item numbers (line numbers), kind and params.
-    Items whose input could not be read at all (bad encoding, bad JSON) are not
-    retried: the same bytes would fail the same way.
+    Items the reader could not turn into data (bad encoding, bad JSON, a wrong
+    number of CSV fields) are not retried: the same bytes would fail the same way.
     """
     if not job.is_finished:
         raise JobConflict("job_not_finished", "only a finished job can be retried")
     failed = (
         ItemResult.objects.filter(job=job, outcome=ItemOutcome.FAILED, input__isnull=False)
+        .exclude(code__in=READER_ERROR_CODES)
         .order_by("item_number")
         .values_list("item_number", "input")
     )
@@ -668,7 +771,12 @@ def sweep_stalled_work(*, now: datetime | None = None, limit: int = 500) -> Swee
         .order_by("lease_expires_at")[:limit]
     )
     for chunk in expired:
-        outcome = _chunk_recover(chunk=chunk, now=now)
+        try:
+            outcome = _chunk_recover(chunk=chunk, now=now)
+        except Exception:
+            # One broken chunk must not stop the sweep of all the others.
+            logger.exception("sweeper: could not recover chunk %s", chunk.pk)
+            continue
         if outcome == "requeued":
             report.requeued_chunks += 1
         elif outcome == "failed":
@@ -690,11 +798,23 @@ def sweep_stalled_work(*, now: datetime | None = None, limit: int = 500) -> Swee
             dispatch.enqueue_chunks([chunk.pk], queue=registry.get(chunk.job.kind).queue)
             report.requeued_pending_chunks += 1
 
-    for job_id in Job.objects.filter(status=JobStatus.QUEUED, created_at__lt=stale).values_list(
-        "pk", flat=True
-    )[:limit]:
-        dispatch.enqueue_plan(str(job_id))
-        report.replanned_jobs += 1
+    for job_id, sent in Job.objects.filter(
+        status=JobStatus.QUEUED, plan_enqueued_at__lt=stale
+    ).values_list("pk", "plan_enqueued_at")[:limit]:
+        if Job.objects.filter(pk=job_id, plan_enqueued_at=sent).update(plan_enqueued_at=now):
+            dispatch.enqueue_plan(str(job_id))
+            report.replanned_jobs += 1
+
+    # A chunk released back to pending just as its job was cancelled would
+    # never start (its job is not running) nor be closed: close it here.
+    for job_id in (
+        Job.objects.filter(status=JobStatus.CANCELLING, chunks__status=ChunkStatus.PENDING)
+        .values_list("pk", flat=True)
+        .distinct()[:limit]
+    ):
+        with transaction.atomic():
+            Job.objects.select_for_update().filter(pk=job_id).first()
+            report.cancelled_chunks += _cancel_pending_chunks(str(job_id))
 
     finalize_stuck = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
     for job_id, started in Job.objects.filter(
@@ -724,16 +844,8 @@ def _chunk_recover(*, chunk: Chunk, now: datetime) -> str:
         return "skipped"
     job_kind = registry.get(chunk.job.kind)
     try:
-        if chunk.job.status == JobStatus.CANCELLING:
-            # What the lost run did was never committed: it counts as not done.
-            _chunk_commit(
-                chunk=chunk,
-                token=token,
-                status=ChunkStatus.CANCELLED,
-                result=ChunkResult(),
-                kind=job_kind,
-                ctx=None,
-            )
+        if Job.objects.filter(pk=chunk.job_id, status=JobStatus.CANCELLING).exists():
+            _chunk_close_cancelled(chunk=chunk, token=token)
             return "cancelled"
         if chunk.attempts >= settings.BULKYARD_CHUNK_MAX_ATTEMPTS:
             _chunk_fail_exhausted(chunk=chunk, token=token, reason="the worker running it was lost")

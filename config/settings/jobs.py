@@ -18,3 +18,6 @@ BULKYARD_EXTRA_KIND_MODULES = env.list("BULKYARD_EXTRA_KIND_MODULES", default=[]
 BULKYARD_CHUNK_CHECK_SECONDS = env.float("BULKYARD_CHUNK_CHECK_SECONDS", default=1.0)
 # The largest single item (one CSV record or JSONL line) accepted.
 BULKYARD_MAX_ITEM_BYTES = env.int("BULKYARD_MAX_ITEM_BYTES", default=1024 * 1024)
+# A job never has more chunks than this: for a huge file of tiny items, chunks
+# grow instead (planning doubles the chunk size as often as needed).
+BULKYARD_MAX_CHUNKS_PER_JOB = env.int("BULKYARD_MAX_CHUNKS_PER_JOB", default=10_000)

@@ -1,13 +1,32 @@
 import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
+from bulkyard.core import health
 from config.celery import app as celery_app
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_reports():
+    health._cached = None
+    yield
+    health._cached = None
+
+
+@pytest.fixture
+def staff_client():
+    user = UserFactory(is_staff=True)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    return client
+
+
 @pytest.mark.integration
-def test_health_reports_database_broker_and_workers(anon_client, worker):
-    response = anon_client.get("/health/")
+def test_health_reports_database_broker_and_workers_to_staff(staff_client, worker):
+    response = staff_client.get("/health/")
 
     assert response.status_code == 200
     body = response.json()
@@ -17,16 +36,28 @@ def test_health_reports_database_broker_and_workers(anon_client, worker):
     assert worker.name in body["checks"]["workers"]["names"]
 
 
-def test_health_is_503_when_the_broker_is_unreachable(anon_client, monkeypatch):
+@pytest.mark.integration
+def test_anyone_sees_the_states_but_no_names_or_errors(anon_client, worker):
+    response = anon_client.get("/health/")
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "ok",
+        "checks": {"database": {"ok": True}, "broker": {"ok": True}, "workers": {"ok": True}},
+    }
+
+
+def test_health_is_503_when_the_broker_is_unreachable(staff_client, monkeypatch):
     # Port 9 (discard) has no listener here: a real connection attempt fails.
     monkeypatch.setattr(celery_app.conf, "broker_url", "redis://127.0.0.1:9/0")
 
-    response = anon_client.get("/health/")
+    response = staff_client.get("/health/")
 
     assert response.status_code == 503
     body = response.json()
     assert body["status"] == "down"
     assert body["checks"]["broker"]["ok"] is False
+    assert "error" in body["checks"]["broker"]
     assert body["checks"]["database"]["ok"] is True
 
 

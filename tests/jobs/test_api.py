@@ -390,3 +390,62 @@ def test_swagger_ui_is_served_without_a_cdn(anon_client):
     page = response.content.decode()
     assert "swagger-ui" in page
     assert "cdn" not in page.lower()
+
+
+def test_a_json_body_nested_absurdly_deep_is_400(api_client):
+    body = '{"kind": "test.echo", "items": ' + "[" * 50_000 + "]" * 50_000 + "}"
+
+    response = api_client.post("/api/v1/jobs/", body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert "nested too deeply" in _error(response)["message"]
+
+
+def test_params_nested_absurdly_deep_in_multipart_are_400(api_client):
+    response = submit_file(api_client, b"a\n1\n", params="[" * 50_000 + "]" * 50_000)
+
+    assert response.status_code == 400
+
+
+def test_an_inline_item_with_a_lone_surrogate_is_400(api_client):
+    body = '{"kind": "test.echo", "items": [{"text": "ok"}, {"text": "\\ud800"}]}'
+
+    response = api_client.post("/api/v1/jobs/", body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert "item 2" in _error(response)["message"]
+
+
+def test_a_json_body_over_the_memory_limit_is_413(api_client, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
+
+    response = api_client.post(
+        "/api/v1/jobs/", {"kind": "test.echo", "items": ["x" * 200]}, format="json"
+    )
+
+    assert response.status_code == 413
+    assert "upload a CSV or JSON Lines file" in _error(response)["message"]
+
+
+def test_retry_of_a_job_whose_params_no_longer_validate_is_409(api_client):
+    job = submit_items(api_client, ITEMS)
+    Job.objects.filter(pk=job["id"]).update(status="failed", params={"no_such_param": 1})
+    from bulkyard.jobs.models import Chunk, ItemResult
+
+    chunk = Chunk.objects.create(
+        job_id=job["id"],
+        sequence=0,
+        byte_start=0,
+        byte_end=1,
+        start_line=1,
+        first_item_number=1,
+        item_count=1,
+    )
+    ItemResult.objects.create(
+        job_id=job["id"], chunk=chunk, item_number=1, outcome="failed", input={"n": 1}
+    )
+
+    response = api_client.post(f"/api/v1/jobs/{job['id']}/retry/")
+
+    assert response.status_code == 409
+    assert _error(response)["code"] == "invalid_params"

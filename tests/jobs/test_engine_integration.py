@@ -221,7 +221,7 @@ def test_results_download_as_csv_neutralises_formulas(api_client, worker):
     assert rows[0] == ["item", "outcome", "code", "message", "output", "input.name", "input.city"]
     assert [row[5:] for row in rows[1:]] == [
         ["'=1+2", "'@SUM(A1)"],
-        ["'-3", "'\tTab"],
+        ["-3", "'\tTab"],
         ["plain", "'+cmd"],
     ]
 

@@ -141,3 +141,78 @@ def test_sniff_rejects_unusable_files(head, fmt, code):
 
 def test_sniff_returns_the_csv_header():
     assert sniff(b"id,text\n1,hello\n", "csv") == ["id", "text"]
+
+
+@pytest.mark.parametrize(
+    ("line", "code"),
+    [
+        (b'{"x": NaN}', "invalid_json"),
+        (b'{"x": -Infinity}', "invalid_json"),
+        (b"[" * 100_000, "invalid_json"),
+        (b'{"x": "a\\u0000b"}', "invalid_characters"),
+        (b'{"x": "\\ud800"}', "invalid_characters"),
+        (b'{"\\u0000": 1}', "invalid_characters"),
+    ],
+)
+def test_json_values_a_database_cannot_store_fail_the_item(line, code):
+    items = _all_items(line + b'\n{"ok": "\\\\u0000 is just text"}\n', "jsonl")
+
+    assert items[0].error is not None
+    assert items[0].error.code == code
+    assert items[1].data == {"ok": "\\u0000 is just text"}
+
+
+def test_a_nul_character_in_a_csv_row_fails_the_row():
+    items = _all_items(b"a,b\n1,x\x00y\n2,z\n", chunk_size=10)
+
+    assert items[0].error is not None
+    assert items[0].error.code == "invalid_characters"
+    assert items[1].data == {"a": "2", "b": "z"}
+
+
+def test_a_csv_record_spanning_lines_past_the_limit_rejects_the_input(settings):
+    settings.BULKYARD_MAX_ITEM_BYTES = 100
+    content = b'a,b\n1,"starts here\n' + b"and goes on\n" * 20 + b'"\n'
+
+    with pytest.raises(InputRejected, match="line 2: a CSV record runs on"):
+        _plan(content)
+
+
+def test_whitespace_only_lines_are_skipped_like_blank_ones():
+    items = _all_items(b"a,b\n1,x\n   \n2,y\n", chunk_size=10)
+
+    assert [item.number for item in items] == [2, 4]
+    assert all(item.error is None for item in items)
+
+
+def test_retry_lines_are_not_held_to_the_item_size_limit(settings):
+    settings.BULKYARD_MAX_ITEM_BYTES = 40
+    long_value = "x" * 60
+    content = f'{{"n": 7, "item": "{long_value}"}}\n{{"n": 9, "item": "y"}}\n'.encode()
+
+    items = _all_items(content, "retry")
+
+    assert [(item.number, item.error) for item in items] == [(7, None), (9, None)]
+
+
+def test_spans_are_merged_to_stay_under_the_chunk_cap():
+    content = b"".join(f'{{"n": {n}}}\n'.encode() for n in range(100))
+
+    plan = plan_input(io.BytesIO(content), "jsonl", chunk_size=1, max_chunks=8)
+
+    assert len(plan.spans) <= 8
+    assert plan.total_items == 100
+    items = [
+        item
+        for span in plan.spans
+        for item in read_span(io.BytesIO(content), "jsonl", header=None, span=span)
+    ]
+    assert [item.data["n"] for item in items] == list(range(100))
+
+
+def test_sniff_accepts_a_bom_file_whose_head_ends_inside_a_character():
+    row = ("12," + "漢" * 12_000 + "\n").encode()  # long rows: few lines in the head
+    head = (b"\xef\xbb\xbfid,text\n" + row * 3)[:65536]
+    assert head[-1] >= 0x80  # the head ends inside a three-byte character
+
+    assert sniff(head, "csv") == ["id", "text"]

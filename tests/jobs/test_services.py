@@ -199,7 +199,7 @@ def test_sweeper_plans_again_a_job_whose_planning_message_was_lost(user, sent):
             file=ContentFile(body), format="jsonl", name="x.jsonl", sha256="x", size=len(body)
         ),
     )
-    Job.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(hours=1))
+    Job.objects.filter(pk=job.pk).update(plan_enqueued_at=timezone.now() - timedelta(hours=1))
 
     report = services.sweep_stalled_work()
 
@@ -237,3 +237,127 @@ def test_a_chunk_of_a_cancelled_job_does_not_start(user, sent):
     services.job_cancel(job=job)
 
     assert services.chunk_run(chunk_id=_chunks(job)[0].pk) == "skipped"
+
+
+def test_sweeper_sends_a_lost_plan_again_only_once_per_interval(user, sent):
+    body = b'{"n": 1}\n'
+    job, _ = services.job_create(
+        owner=user,
+        kind="test.echo",
+        params={},
+        job_input=services.JobInput(
+            file=ContentFile(body), format="jsonl", name="x.jsonl", sha256="y", size=len(body)
+        ),
+    )
+    Job.objects.filter(pk=job.pk).update(plan_enqueued_at=timezone.now() - timedelta(hours=1))
+
+    services.sweep_stalled_work()
+    services.sweep_stalled_work()
+
+    assert sent["plan"] == [str(job.pk)]
+
+
+def test_a_chunk_that_raises_while_its_job_is_cancelled_is_closed(user, sent):
+    job = _planned_job(user, params={"crash_attempts": 1})
+    chunks = _chunks(job)
+    token = uuid.uuid4()  # the chunk was claimed and is running when the job is cancelled
+    Chunk.objects.filter(pk=chunks[0].pk).update(
+        status=ChunkStatus.RUNNING, lease_token=token, attempts=1
+    )
+    services.job_cancel(job=job)
+
+    chunk = Chunk.objects.select_related("job").get(pk=chunks[0].pk)
+    outcome = services._chunk_release_after_error(
+        chunk=chunk, token=token, error=RuntimeError("boom")
+    )
+
+    assert outcome == "cancelled"
+    assert Chunk.objects.get(pk=chunk.pk).status == ChunkStatus.CANCELLED
+    final = Job.objects.get(pk=job.pk)
+    assert final.chunks_finished == final.chunks_total
+
+
+def test_sweeper_closes_pending_chunks_left_behind_in_a_cancelling_job(user, sent):
+    job = _planned_job(user)
+    services.job_cancel(job=job)
+    # As if a crashed run had put its chunk back to pending after the cancel.
+    Chunk.objects.filter(pk=_chunks(job)[0].pk).update(status=ChunkStatus.PENDING)
+    Job.objects.filter(pk=job.pk).update(chunks_finished=2)
+
+    report = services.sweep_stalled_work()
+
+    assert report.cancelled_chunks == 1
+    final = Job.objects.get(pk=job.pk)
+    assert final.chunks_finished == final.chunks_total == 3
+
+
+def test_planning_an_input_that_breaks_the_reader_fails_the_job(user, sent, monkeypatch):
+    body = b'{"n": 1}\n'
+    job, _ = services.job_create(
+        owner=user,
+        kind="test.echo",
+        params={},
+        job_input=services.JobInput(
+            file=ContentFile(body), format="jsonl", name="x.jsonl", sha256="z", size=len(body)
+        ),
+    )
+
+    def explode(*args, **kwargs):
+        raise MemoryError("simulated")
+
+    monkeypatch.setattr(services, "plan_input", explode)
+
+    assert services.job_plan(job_id=str(job.pk)) == "failed"
+    failed = Job.objects.get(pk=job.pk)
+    assert (failed.status, failed.error_code) == ("failed", "planning_failed")
+
+
+def test_a_failed_chunk_whose_inputs_the_database_refuses_still_closes(user, sent, monkeypatch):
+    job = _planned_job(user, items=5)
+    chunk = Chunk.objects.select_related("job").get(job=job)
+    token = uuid.uuid4()
+    Chunk.objects.filter(pk=chunk.pk).update(
+        status=ChunkStatus.RUNNING, lease_token=token, attempts=3
+    )
+    chunk.refresh_from_db()
+    real_commit = services._chunk_commit
+    calls = []
+
+    def commit_refusing_inputs(**kwargs):
+        calls.append([item.input for item in kwargs["result"].items])
+        if any(item.input is not None for item in kwargs["result"].items):
+            from django.db import DataError
+
+            raise DataError("unsupported Unicode escape sequence")
+        return real_commit(**kwargs)
+
+    monkeypatch.setattr(services, "_chunk_commit", commit_refusing_inputs)
+
+    services._chunk_fail_exhausted(chunk=chunk, token=token, reason="boom")
+
+    assert Chunk.objects.get(pk=chunk.pk).status == ChunkStatus.FAILED
+    assert ItemResult.objects.filter(job=job, outcome="failed").count() == 5
+    assert len(calls) == 2
+
+
+def test_retry_leaves_out_items_the_reader_could_not_read(user, sent):
+    body = b"a,b\n1,x\n2,y,extra\n3,z\n"
+    job, _ = services.job_create(
+        owner=user,
+        kind="test.echo",
+        params={"fail_items": [4]},
+        job_input=services.JobInput(
+            file=ContentFile(body), format="csv", name="x.csv", sha256="r", size=len(body)
+        ),
+    )
+    services.job_plan(job_id=str(job.pk))
+    for chunk in Chunk.objects.filter(job=job):
+        services.chunk_run(chunk_id=chunk.pk)
+    services.job_finalize(job_id=str(job.pk))
+
+    retry, created = services.job_retry_failed(job=Job.objects.get(pk=job.pk), owner=user)
+    services.job_plan(job_id=str(retry.pk))
+
+    assert created
+    assert Job.objects.get(pk=job.pk).failed_items == 2
+    assert Job.objects.get(pk=retry.pk).total_items == 1

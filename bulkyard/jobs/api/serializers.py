@@ -27,6 +27,8 @@ class ParamsField(serializers.Field):
                 data = json.loads(data) if data.strip() else {}
             except json.JSONDecodeError as exc:
                 self.fail("invalid_json", error=exc.msg)
+            except RecursionError:
+                self.fail("invalid_json", error="nested too deeply")
         if not isinstance(data, dict):
             self.fail("not_object", type=type(data).__name__)
         return data
@@ -64,6 +66,13 @@ class JobCreateInputSerializer(serializers.Serializer[Any]):
             raise serializers.ValidationError(
                 f"at most {limit} inline items; upload a CSV or JSON Lines file for more"
             )
+        for position, item in enumerate(items, start=1):
+            try:
+                json.dumps(item, ensure_ascii=False).encode("utf-8")
+            except UnicodeEncodeError:
+                raise serializers.ValidationError(
+                    f"item {position} holds a lone UTF-16 surrogate, which is not text"
+                ) from None
         return items
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:

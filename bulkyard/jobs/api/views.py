@@ -20,7 +20,7 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import generics, serializers, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
@@ -32,6 +32,7 @@ from bulkyard.core.exceptions import (
     InvalidRequest,
     PayloadTooLarge,
 )
+from bulkyard.core.parsers import SafeJSONParser
 from bulkyard.jobs import registry, selectors, services
 from bulkyard.jobs.api.serializers import (
     JobCreateInputSerializer,
@@ -186,7 +187,7 @@ class JobFilter(filters.FilterSet):
 class JobListCreateApi(generics.ListAPIView[Job]):
     serializer_class = JobSerializer
     filterset_class = JobFilter
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [SafeJSONParser, MultiPartParser, FormParser]
     throttle_classes = [UserRateThrottle, JobCreateThrottle]
 
     def get_queryset(self) -> Any:
@@ -203,6 +204,13 @@ class JobListCreateApi(generics.ListAPIView[Job]):
         if request.method == "POST" and length > limit:
             raise PayloadTooLarge(
                 f"the request body has {length} bytes; the limit is {limit} bytes"
+            )
+        json_limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if request.content_type == "application/json" and length > json_limit:
+            # JSON is parsed in memory: big batches belong in a file upload.
+            raise PayloadTooLarge(
+                f"a JSON body may have at most {json_limit} bytes; upload a CSV or "
+                "JSON Lines file for larger batches"
             )
         super().initial(request, *args, **kwargs)
 
@@ -395,6 +403,9 @@ class JobRetryApi(APIView):
             )
         except services.JobConflict as exc:
             raise Conflict(exc.message, exc.code) from None
+        except services.InvalidJobRequest as exc:
+            # The job's kind or its limits changed since it ran.
+            raise Conflict(f"the job cannot be retried: {exc.message}", exc.code) from None
         except services.IdempotencyKeyMismatch as exc:
             raise IdempotencyKeyReused(
                 f"this Idempotency-Key was used for job {exc.job.pk} with a different request"

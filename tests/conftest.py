@@ -55,7 +55,7 @@ def _close_stray_connections(django_db_setup, django_db_blocker) -> Iterator[Non
     """Before the test database is dropped, end sessions that threads of the
     ASGI app or child processes left open, or the drop would fail."""
     yield
-    if not str(connection.settings_dict["NAME"]).startswith("test_"):
+    if not str(connection.settings_dict["NAME"]).startswith("test_bulkyard_"):
         return  # no test used the database
     with django_db_blocker.unblock(), connection.cursor() as cursor:
         cursor.execute(
@@ -75,7 +75,9 @@ def worker_env(django_db_setup, django_db_blocker, tmp_path_factory) -> dict[str
             f"CREATE TABLE IF NOT EXISTS {LEDGER_TABLE} "
             "(id bigserial PRIMARY KEY, job_id uuid NOT NULL, item_number bigint NOT NULL)"
         )
-    redis.Redis.from_url(settings.REDIS_URL).flushdb()
+    server = redis.Redis.from_url(settings.REDIS_URL)
+    for key in server.scan_iter(f"{settings.BULKYARD_REDIS_PREFIX}*"):
+        server.delete(key)
     user = db.get("USER") or "postgres"
     host, port = db.get("HOST") or "127.0.0.1", db.get("PORT") or 5432
     return {

@@ -28,8 +28,8 @@ class NoParams(BaseModel):
 ParamsT = TypeVar("ParamsT", bound=BaseModel)
 
 
-class ItemError(Exception):
-    """Raised by a kind to fail one item with a machine-readable code and a message."""
+class CodedError(Exception):
+    """An error with a machine-readable code and a message for people."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -37,13 +37,12 @@ class ItemError(Exception):
         self.message = message
 
 
-class InputRejected(Exception):
+class ItemError(CodedError):
+    """Raised by a kind to fail one item."""
+
+
+class InputRejected(CodedError):
     """The input as a whole cannot be processed (bad header, missing column...)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,6 +45,7 @@ from bulkyard.jobs.inputs import (
 from bulkyard.jobs.kinds import (
     ChunkContext,
     ChunkResult,
+    CodedError,
     FinishContext,
     FinishResult,
     InputRejected,
@@ -65,13 +66,8 @@ from bulkyard.jobs.models import (
 logger = logging.getLogger(__name__)
 
 
-class JobConflict(Exception):
+class JobConflict(CodedError):
     """The job is not in a state that allows the requested change."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 class IdempotencyKeyMismatch(Exception):
@@ -82,11 +78,11 @@ class IdempotencyKeyMismatch(Exception):
         self.job = job
 
 
-class InvalidJobRequest(Exception):
+class InvalidJobRequest(CodedError):
+    """The request names an unknown kind, bad params or an unusable input."""
+
     def __init__(self, code: str, message: str, details: Any = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(code, message)
         self.details = details
 
 
@@ -542,7 +538,8 @@ def _chunk_fail_exhausted(*, chunk: Chunk, token: uuid.UUID, reason: str) -> Non
                 result.items.append(failure(item, item.error.code, item.error.message))
             else:
                 result.items.append(failure(item, "chunk_failed", message))
-    try:
+
+    def commit() -> None:
         _chunk_commit(
             chunk=chunk,
             token=token,
@@ -552,20 +549,15 @@ def _chunk_fail_exhausted(*, chunk: Chunk, token: uuid.UUID, reason: str) -> Non
             ctx=None,
             error_message=message,
         )
+
+    try:
+        commit()
     except DatabaseError:
         # An input the database refuses must not keep the chunk from closing.
         logger.exception("chunk %s: storing failed inputs failed; storing without", chunk.pk)
         for stored in result.items:
             stored.input = None
-        _chunk_commit(
-            chunk=chunk,
-            token=token,
-            status=ChunkStatus.FAILED,
-            result=result,
-            kind=job_kind,
-            ctx=None,
-            error_message=message,
-        )
+        commit()
 
 
 def _chunk_close_cancelled(*, chunk: Chunk, token: uuid.UUID) -> None:

@@ -9,7 +9,7 @@ if _redis:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": _redis,
-            "KEY_PREFIX": "bulkyard",
+            "KEY_PREFIX": env.str("BULKYARD_REDIS_PREFIX", default="") + "bulkyard",
         }
     }
 else:

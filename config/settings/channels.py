@@ -9,7 +9,10 @@ if _layer_url:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [_layer_url], "prefix": "bulkyard-asgi"},
+            "CONFIG": {
+                "hosts": [_layer_url],
+                "prefix": env.str("BULKYARD_REDIS_PREFIX", default="") + "bulkyard-asgi",
+            },
         }
     }
 else:

@@ -35,6 +35,9 @@ CELERY_TASK_TIME_LIMIT = env.int("BULKYARD_TASK_HARD_TIME_LIMIT", default=30 * 6
 CELERY_TASK_SOFT_TIME_LIMIT = env.int(
     "BULKYARD_TASK_SOFT_TIME_LIMIT", default=CELERY_TASK_TIME_LIMIT - 60
 )
+# Prefix of every key Bulkyard writes to Redis (broker, channel layer, cache),
+# so that several deployments (or test runs) can share one Redis server.
+BULKYARD_REDIS_PREFIX = env.str("BULKYARD_REDIS_PREFIX", default="")
 if not BROKER_IS_EMBEDDED:
     # Redis re-delivers an unacknowledged message after the visibility timeout.
     # It must outlive the hard time limit, or a long chunk would be delivered to
@@ -44,6 +47,8 @@ if not BROKER_IS_EMBEDDED:
             "CELERY_VISIBILITY_TIMEOUT", default=CELERY_TASK_TIME_LIMIT * 2 + 600
         ),
     }
+    if BULKYARD_REDIS_PREFIX:
+        CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = BULKYARD_REDIS_PREFIX
 
 # Acknowledge only after the task ran, and give the message back if the worker
 # process died under it: a crash never loses accepted work. Combined with

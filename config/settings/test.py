@@ -2,15 +2,22 @@
 timings so recovery paths (leases, sweeper) run in seconds. Values still come
 from the environment; these are only defaults."""
 
+import hashlib
 import os
 import tempfile
+from pathlib import Path
+
+# Runs from different checkouts on one machine must not share a database or
+# Redis keys: both are named after the checkout.
+_checkout = hashlib.sha256(str(Path(__file__).resolve().parents[2]).encode()).hexdigest()[:8]
 
 _defaults = {
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/bulkyard",
     "REDIS_URL": "redis://127.0.0.1:6379/15",
     # Its own Redis database: clearing the cache must never touch the broker.
     "CACHE_URL": "redis://127.0.0.1:6379/13",
-    "BULKYARD_VAR_DIR": os.path.join(tempfile.gettempdir(), "bulkyard-test-var"),
+    "BULKYARD_REDIS_PREFIX": f"test-{_checkout}:",
+    "BULKYARD_VAR_DIR": os.path.join(tempfile.gettempdir(), f"bulkyard-test-var-{_checkout}"),
     "BULKYARD_CHUNK_LEASE_SECONDS": "3",
     "BULKYARD_CHUNK_CHECK_SECONDS": "0.2",
     "BULKYARD_SWEEP_INTERVAL_SECONDS": "1",
@@ -26,3 +33,4 @@ for _name, _value in _defaults.items():
 from config.settings.base import *  # noqa: E402, F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+DATABASES["default"]["TEST"] = {"NAME": f"test_bulkyard_{_checkout}"}  # noqa: F405

@@ -31,19 +31,30 @@ def sent(monkeypatch):
     return record
 
 
+def _input(body: bytes, fmt: str = "jsonl") -> services.JobInput:
+    return services.JobInput(
+        file=ContentFile(body),
+        format=fmt,
+        name=f"items.{fmt}",
+        sha256=hashlib.sha256(body).hexdigest(),
+        size=len(body),
+    )
+
+
+def _created_job(user, body: bytes, *, fmt: str = "jsonl", params: dict | None = None):
+    job, _ = services.job_create(
+        owner=user, kind="test.echo", params=params or {}, job_input=_input(body, fmt)
+    )
+    return job
+
+
 def _planned_job(user, *, items: int = 25, params: dict | None = None, chunk_size: int = 10):
     body = b"".join(f'{{"n": {n}}}\n'.encode() for n in range(items))
     job, _ = services.job_create(
         owner=user,
         kind="test.echo",
         params=params or {},
-        job_input=services.JobInput(
-            file=ContentFile(body),
-            format="jsonl",
-            name="items.jsonl",
-            sha256=hashlib.sha256(body).hexdigest(),
-            size=len(body),
-        ),
+        job_input=_input(body),
         chunk_size=chunk_size,
     )
     assert services.job_plan(job_id=str(job.pk)) == "planned"
@@ -191,14 +202,7 @@ def test_sweeper_enqueues_again_pending_chunks_whose_message_was_lost(user, sent
 
 def test_sweeper_plans_again_a_job_whose_planning_message_was_lost(user, sent):
     body = b'{"n": 1}\n'
-    job, _ = services.job_create(
-        owner=user,
-        kind="test.echo",
-        params={},
-        job_input=services.JobInput(
-            file=ContentFile(body), format="jsonl", name="x.jsonl", sha256="x", size=len(body)
-        ),
-    )
+    job = _created_job(user, body)
     Job.objects.filter(pk=job.pk).update(plan_enqueued_at=timezone.now() - timedelta(hours=1))
 
     report = services.sweep_stalled_work()
@@ -241,14 +245,7 @@ def test_a_chunk_of_a_cancelled_job_does_not_start(user, sent):
 
 def test_sweeper_sends_a_lost_plan_again_only_once_per_interval(user, sent):
     body = b'{"n": 1}\n'
-    job, _ = services.job_create(
-        owner=user,
-        kind="test.echo",
-        params={},
-        job_input=services.JobInput(
-            file=ContentFile(body), format="jsonl", name="x.jsonl", sha256="y", size=len(body)
-        ),
-    )
+    job = _created_job(user, body)
     Job.objects.filter(pk=job.pk).update(plan_enqueued_at=timezone.now() - timedelta(hours=1))
 
     services.sweep_stalled_work()
@@ -293,14 +290,7 @@ def test_sweeper_closes_pending_chunks_left_behind_in_a_cancelling_job(user, sen
 
 def test_planning_an_input_that_breaks_the_reader_fails_the_job(user, sent, monkeypatch):
     body = b'{"n": 1}\n'
-    job, _ = services.job_create(
-        owner=user,
-        kind="test.echo",
-        params={},
-        job_input=services.JobInput(
-            file=ContentFile(body), format="jsonl", name="x.jsonl", sha256="z", size=len(body)
-        ),
-    )
+    job = _created_job(user, body)
 
     def explode(*args, **kwargs):
         raise MemoryError("simulated")
@@ -342,14 +332,7 @@ def test_a_failed_chunk_whose_inputs_the_database_refuses_still_closes(user, sen
 
 def test_retry_leaves_out_items_the_reader_could_not_read(user, sent):
     body = b"a,b\n1,x\n2,y,extra\n3,z\n"
-    job, _ = services.job_create(
-        owner=user,
-        kind="test.echo",
-        params={"fail_items": [4]},
-        job_input=services.JobInput(
-            file=ContentFile(body), format="csv", name="x.csv", sha256="r", size=len(body)
-        ),
-    )
+    job = _created_job(user, body, fmt="csv", params={"fail_items": [4]})
     services.job_plan(job_id=str(job.pk))
     for chunk in Chunk.objects.filter(job=job):
         services.chunk_run(chunk_id=chunk.pk)

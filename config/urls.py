@@ -7,7 +7,7 @@ from bulkyard.core.views import HealthApi
 from bulkyard.users.api import WsTicketApi
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="swagger-ui", permanent=False)),
+    path("", RedirectView.as_view(pattern_name="web:job-list", permanent=False)),
     path("admin/", admin.site.urls),
     path("api/v1/", include("bulkyard.jobs.api.urls")),
     path("api/v1/ws-ticket/", WsTicketApi.as_view(), name="ws-ticket"),
@@ -15,6 +15,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("api-auth/", include("rest_framework.urls")),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("jobs/", include("bulkyard.web.urls")),
     path("health/", HealthApi.as_view(), name="health"),
 ]
 

@@ -1,44 +1,197 @@
-"""Staff view of every job. Issue 8 grows this into the live admin panel."""
+"""The staff panel: every job, live progress, chunks, failures, and actions."""
 
 from typing import Any
 
 from django.contrib import admin, messages
+from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
 
-from bulkyard.jobs import services
-from bulkyard.jobs.models import Chunk, ItemResult, Job
-from bulkyard.jobs.selectors import job_progress
+from bulkyard.jobs import registry, selectors, services
+from bulkyard.jobs.exports import results_response
+from bulkyard.jobs.models import Chunk, ItemOutcome, ItemResult, Job, JobStatus
+from bulkyard.jobs.secrets import mask_secrets
+
+FAILURES_PER_PAGE = 50
+STATUS_COLOURS = {
+    JobStatus.QUEUED: "#6b7280",
+    JobStatus.RUNNING: "#2563eb",
+    JobStatus.CANCELLING: "#d97706",
+    JobStatus.SUCCEEDED: "#16a34a",
+    JobStatus.COMPLETED_WITH_ERRORS: "#ca8a04",
+    JobStatus.FAILED: "#dc2626",
+    JobStatus.CANCELLED: "#6b7280",
+}
+
+
+def masked_params(job: Job) -> dict[str, Any]:
+    try:
+        extra = registry.get(job.kind).secret_params
+    except registry.UnknownKind:
+        extra = ()
+    masked = mask_secrets(job.params, extra_names=extra)
+    return masked if isinstance(masked, dict) else {}
 
 
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin[Job]):
     list_display = [
-        "id",
+        "short_id",
         "kind",
         "owner",
-        "status",
-        "percent",
-        "total_items",
-        "succeeded_items",
-        "failed_items",
+        "status_badge",
+        "progress_bar",
+        "counts",
+        "throughput",
+        "duration",
         "created_at",
-        "finished_at",
     ]
     list_filter = ["status", "kind", "owner", "created_at"]
-    search_fields = ["id", "idempotency_key"]
+    search_fields = ["=id", "idempotency_key"]
     date_hierarchy = "created_at"
     list_select_related = ["owner"]
-    actions = ["cancel_jobs", "retry_failed_items"]
-    readonly_fields = [f.name for f in Job._meta.fields]
+    list_per_page = 50
+    actions = ["cancel_jobs", "retry_failed_items", "rerun_stalled_chunks"]
+    change_form_template = "admin/bulkyard_jobs/job/change_form.html"
+
+    class Media:
+        css = {"all": ["bulkyard/bulkyard.css"]}
+
+    fieldsets = [
+        (None, {"fields": ["id", "kind", "owner", "status", "error_code", "error_message"]}),
+        ("Input", {"fields": ["input_name", "input_format", "input_size", "chunk_size"]}),
+        ("Parameters", {"fields": ["params_display", "idempotency_key", "retry_of"]}),
+        (
+            "Counts",
+            {
+                "fields": [
+                    "total_items",
+                    "processed_items",
+                    "succeeded_items",
+                    "failed_items",
+                    "chunks_total",
+                    "chunks_finished",
+                ]
+            },
+        ),
+        (
+            "Timing",
+            {"fields": ["created_at", "started_at", "finished_at", "cancel_requested_at"]},
+        ),
+        ("Summary", {"fields": ["summary"]}),
+    ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Job | None = None) -> list[str]:
+        return [
+            field
+            for _, options in self.fieldsets
+            for field in options["fields"]
+            if isinstance(field, str)
+        ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
+    def has_change_permission(self, request: HttpRequest, obj: Job | None = None) -> bool:
+        # Jobs change only through actions, never through the form.
+        return False
+
+    @admin.display(description="id", ordering="id")
+    def short_id(self, job: Job) -> str:
+        return str(job.pk)[:8]
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, job: Job) -> str:
+        return format_html(
+            '<span class="by-badge" style="background:{}">{}</span>',
+            STATUS_COLOURS.get(JobStatus(job.status), "#6b7280"),
+            job.get_status_display(),
+        )
+
     @admin.display(description="progress")
-    def percent(self, job: Job) -> str:
-        percent = job_progress(job).percent
-        return "-" if percent is None else f"{percent:.0f}%"
+    def progress_bar(self, job: Job) -> str:
+        percent = selectors.job_progress(job).percent or 0.0
+        return format_html(
+            '<div class="by-bar" title="{}%"><div style="width:{}%"></div></div> {}%',
+            f"{percent:.1f}",
+            f"{percent:.1f}",
+            f"{percent:.0f}",
+        )
+
+    @admin.display(description="ok / failed / total")
+    def counts(self, job: Job) -> str:
+        total = "?" if job.total_items is None else f"{job.total_items:,}"
+        return f"{job.succeeded_items:,} / {job.failed_items:,} / {total}"
+
+    @admin.display(description="items/s")
+    def throughput(self, job: Job) -> str:
+        rate = selectors.job_progress(job).items_per_second
+        return "-" if rate is None else f"{rate:,.0f}"
+
+    @admin.display(description="duration")
+    def duration(self, job: Job) -> str:
+        seconds = selectors.job_progress(job).duration_seconds
+        return "-" if seconds is None else _human_duration(seconds)
+
+    @admin.display(description="parameters")
+    def params_display(self, job: Job) -> str:
+        import json
+
+        shown = json.dumps(masked_params(job), indent=2, ensure_ascii=False)
+        return format_html("<pre class='by-pre'>{}</pre>", shown)
+
+    def get_urls(self) -> list[URLPattern]:
+        results = path(
+            "<uuid:job_id>/results/",
+            self.admin_site.admin_view(self.results_view),
+            name="bulkyard_jobs_job_results",
+        )
+        return [results, *super().get_urls()]
+
+    def results_view(self, request: HttpRequest, job_id: str) -> StreamingHttpResponse:
+        job = get_object_or_404(Job, pk=job_id)
+        outcome = request.GET.get("outcome") or None
+        if outcome not in (None, *ItemOutcome.values):
+            outcome = None
+        fmt = "jsonl" if request.GET.get("format") == "jsonl" else "csv"
+        return results_response(job, outcome=outcome, fmt=fmt, request=request)
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        job = self.get_object(request, object_id)
+        context = dict(extra_context or {})
+        if job is not None:
+            failures = Paginator(
+                selectors.item_results(job=job, outcome=ItemOutcome.FAILED).only(
+                    "item_number", "code", "message"
+                ),
+                FAILURES_PER_PAGE,
+            )
+            # Counting a huge table is slow; the job's own counter is exact.
+            failures.count = job.failed_items
+            results = reverse("admin:bulkyard_jobs_job_results", args=[job.pk])
+            context.update(
+                job=job,
+                progress=selectors.job_progress(job),
+                chunks=Chunk.objects.filter(job=job).order_by("sequence")[:200],
+                chunk_count=job.chunks_total or 0,
+                failures_page=failures.get_page(request.GET.get("failures")),
+                downloads=[
+                    ("All results (CSV)", f"{results}?format=csv"),
+                    ("Failed items (CSV)", f"{results}?outcome=failed&format=csv"),
+                    ("Failed items (JSON Lines)", f"{results}?outcome=failed&format=jsonl"),
+                ],
+                websocket_path=f"/ws/jobs/{job.pk}/",
+            )
+        return super().change_view(request, object_id, form_url, context)
 
     @admin.action(description="Cancel selected jobs")
     def cancel_jobs(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
@@ -61,25 +214,44 @@ class JobAdmin(admin.ModelAdmin[Job]):
             else:
                 self.message_user(request, f"{job.pk}: retry job {retry.pk} created.")
 
+    @admin.action(description="Re-run stalled chunks of selected jobs")
+    def rerun_stalled_chunks(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
+        total = sum(services.job_rerun_stalled_chunks(job=job) for job in queryset)
+        self.message_user(request, f"Sent {total} stalled chunk(s) to the workers again.")
+
+
+def _human_duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, seconds = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {seconds:02d} s"
+
+
+class _ReadOnlyAdmin(admin.ModelAdmin[Any]):
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
 
 @admin.register(Chunk)
-class ChunkAdmin(admin.ModelAdmin[Chunk]):
+class ChunkAdmin(_ReadOnlyAdmin):
     list_display = ["job", "sequence", "status", "attempts", "item_count", "failed_items"]
     list_filter = ["status"]
-    search_fields = ["job__id"]
-    readonly_fields = [f.name for f in Chunk._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
+    search_fields = ["=job__id"]
+    list_select_related = ["job"]
 
 
 @admin.register(ItemResult)
-class ItemResultAdmin(admin.ModelAdmin[ItemResult]):
+class ItemResultAdmin(_ReadOnlyAdmin):
     list_display = ["job", "item_number", "outcome", "code", "message"]
     list_filter = ["outcome"]
-    search_fields = ["job__id", "code"]
-    readonly_fields = [f.name for f in ItemResult._meta.fields]
+    search_fields = ["=job__id", "code"]
+    list_select_related = ["job"]
     show_full_result_count = False  # a count over millions of rows is slow
+    exclude = ["input"]  # inputs may carry what the params mask
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in ItemResult._meta.fields if f.name != "input"]

@@ -58,6 +58,8 @@ class _FollowingConsumer(AsyncJsonWebsocketConsumer):
             )
             return
         self.user_id = user.pk
+        # Staff follow any job (the admin's job page); others only their own.
+        self.is_staff = user.is_staff
         self.changed = asyncio.Event()
         if not await self.start():
             return
@@ -127,7 +129,10 @@ class JobConsumer(_FollowingConsumer):
     @database_sync_to_async
     def _read(self) -> dict[str, Any] | None:
         # Ownership is checked on every read: no way to follow another's job.
-        job = Job.objects.filter(pk=self.job_id, owner_id=self.user_id).first()
+        jobs = Job.objects.filter(pk=self.job_id)
+        if not self.is_staff:
+            jobs = jobs.filter(owner_id=self.user_id)
+        job = jobs.first()
         return None if job is None else _job_state(job)
 
     async def refresh(self) -> bool:

@@ -4,10 +4,14 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from bulkyard.jobs import registry
+from asgiref.sync import sync_to_async
+from django.core.handlers.asgi import ASGIRequest
+from django.http import HttpRequest, StreamingHttpResponse
+
+from bulkyard.jobs import registry, selectors
 from bulkyard.jobs.models import ItemResult, Job
 
 # Cells a spreadsheet would run as a formula (OWASP "CSV injection").
@@ -83,6 +87,35 @@ def results_csv(job: Job, results: Iterator[ItemResult]) -> Iterator[bytes]:
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue().encode()
+
+
+def results_response(
+    job: Job, *, outcome: str | None, fmt: str, request: HttpRequest
+) -> StreamingHttpResponse:
+    """A streamed download of a job's per-item results."""
+    rows = selectors.item_results(job=job, outcome=outcome).iterator(chunk_size=BATCH)
+    if fmt == "csv":
+        body, content_type = results_csv(job, rows), "text/csv; charset=utf-8"
+    else:
+        body, content_type = results_jsonl(rows), "application/x-ndjson"
+    streamed: Iterator[bytes] | AsyncIterator[bytes] = body
+    if isinstance(request, ASGIRequest):
+        # Under ASGI Django would buffer a sync iterator whole; hand it an
+        # async one that pulls each batch from the database in a thread.
+        streamed = _in_thread(body)
+    response = StreamingHttpResponse(streamed, content_type=content_type)
+    name = f"job-{job.pk}-{outcome or 'all'}-results.{fmt}"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+async def _in_thread(parts: Iterator[bytes]) -> AsyncIterator[bytes]:
+    def take() -> bytes | None:
+        return next(parts, None)
+
+    pull = sync_to_async(take, thread_sensitive=True)
+    while (part := await pull()) is not None:
+        yield part
 
 
 def _spread(value: Any, columns: list[str]) -> list[str]:

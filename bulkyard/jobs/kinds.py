@@ -144,6 +144,9 @@ class JobKind(Generic[ParamsT]):
     # Kinds with an output per item store successes too; others only count them.
     stores_successes: ClassVar[bool] = True
     example_item: ClassVar[dict[str, Any] | None] = None
+    # Params that hold credentials, masked wherever a job is shown (names that
+    # look secret, like "password" or "api_key", are masked anyway).
+    secret_params: ClassVar[tuple[str, ...]] = ()
     # Keys of the per-item output, spread into their own CSV result columns.
     output_columns: ClassVar[tuple[str, ...]] = ()
 

@@ -734,6 +734,27 @@ def job_retry_failed(
         )
 
 
+def job_rerun_stalled_chunks(*, job: Job) -> int:
+    """Send a job's stuck chunks to the workers again now, without waiting for
+    the sweeper: running chunks whose lease expired, and pending chunks.
+    Safe at any time: a chunk that is really running keeps its lease."""
+    now = timezone.now()
+    count = 0
+    for chunk in Chunk.objects.filter(
+        job=job, status=ChunkStatus.RUNNING, lease_expires_at__lt=now
+    ).select_related("job"):
+        if _chunk_recover(chunk=chunk, now=now) != "skipped":
+            count += 1
+    if job.status == JobStatus.RUNNING:
+        pending = list(
+            Chunk.objects.filter(job=job, status=ChunkStatus.PENDING).values_list("pk", flat=True)
+        )
+        Chunk.objects.filter(pk__in=pending).update(enqueued_at=now)
+        dispatch.enqueue_chunks(pending, queue=registry.get(job.kind).queue)
+        count += len(pending)
+    return count
+
+
 @dataclass(slots=True)
 class SweepReport:
     requeued_chunks: int = 0

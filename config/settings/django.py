@@ -35,7 +35,12 @@ INSTALLED_APPS = [
     "bulkyard.users",
     "bulkyard.jobs",
     "bulkyard.text",
+    "bulkyard.web",
 ]
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "web:job-list"
+LOGOUT_REDIRECT_URL = "login"
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -2,13 +2,10 @@
 
 import hashlib
 import json
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.core.handlers.asgi import ASGIRequest
 from django.http import FileResponse, Http404, StreamingHttpResponse
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
@@ -40,7 +37,7 @@ from bulkyard.jobs.api.serializers import (
     KindSerializer,
     ResultsQuerySerializer,
 )
-from bulkyard.jobs.exports import results_csv, results_jsonl
+from bulkyard.jobs.exports import results_response
 from bulkyard.jobs.models import Job, JobStatus
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
@@ -454,31 +451,12 @@ class JobResultsApi(APIView):
         query = ResultsQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         job = selectors.job_get(user=request.user, job_id=job_id)
-        outcome = query.validated_data.get("outcome")
-        fmt = query.validated_data["format"]
-        rows = selectors.item_results(job=job, outcome=outcome).iterator(chunk_size=2000)
-        if fmt == "csv":
-            body, content_type = results_csv(job, rows), "text/csv; charset=utf-8"
-        else:
-            body, content_type = results_jsonl(rows), "application/x-ndjson"
-        streamed: Iterator[bytes] | AsyncIterator[bytes] = body
-        if isinstance(request._request, ASGIRequest):
-            # Under ASGI Django would buffer a sync iterator whole; hand it an
-            # async one that pulls each batch from the database in a thread.
-            streamed = _in_thread(body)
-        response = StreamingHttpResponse(streamed, content_type=content_type)
-        name = f"job-{job.pk}-{outcome or 'all'}-results.{fmt}"
-        response["Content-Disposition"] = f'attachment; filename="{name}"'
-        return response
-
-
-async def _in_thread(parts: Iterator[bytes]) -> AsyncIterator[bytes]:
-    def take() -> bytes | None:
-        return next(parts, None)
-
-    pull = sync_to_async(take, thread_sensitive=True)
-    while (part := await pull()) is not None:
-        yield part
+        return results_response(
+            job,
+            outcome=query.validated_data.get("outcome"),
+            fmt=query.validated_data["format"],
+            request=request._request,
+        )
 
 
 class JobOutputApi(APIView):

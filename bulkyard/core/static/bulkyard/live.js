@@ -1,0 +1,76 @@
+// Follows a job over its WebSocket and keeps the page's numbers current.
+// Elements: [data-job-ws="/ws/jobs/<id>/"] on a container, [data-job-field=name]
+// for values, [data-job-bar] for the progress bar. No framework, no CDN.
+(function () {
+  "use strict";
+  const root = document.querySelector("[data-job-ws]");
+  if (!root) return;
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  const url = scheme + "//" + location.host + root.dataset.jobWs;
+  const finished = ["succeeded", "completed_with_errors", "failed", "cancelled"];
+  let delay = 1000;
+
+  function number(value) {
+    return value === null || value === undefined ? "–" : Number(value).toLocaleString("en");
+  }
+  function duration(seconds) {
+    if (seconds === null || seconds === undefined) return "–";
+    seconds = Math.round(seconds);
+    if (seconds < 60) return seconds + " s";
+    const minutes = Math.floor(seconds / 60);
+    if (minutes < 60) return minutes + " min " + (seconds % 60) + " s";
+    return Math.floor(minutes / 60) + " h " + (minutes % 60) + " min";
+  }
+  function set(field, text) {
+    root.querySelectorAll('[data-job-field="' + field + '"]').forEach(function (el) {
+      el.textContent = text;
+    });
+  }
+  function show(state) {
+    const percent = state.percent === null || state.percent === undefined ? 0 : state.percent;
+    root.querySelectorAll("[data-job-bar]").forEach(function (bar) {
+      bar.style.width = percent + "%";
+    });
+    set("percent", percent.toFixed(1) + "%");
+    ["processed_items", "succeeded_items", "failed_items", "total_items"].forEach(function (f) {
+      set(f, number(state[f]));
+    });
+    set("items_per_second", number(state.items_per_second && Math.round(state.items_per_second)));
+    set("eta", finished.includes(state.status) ? "done" : duration(state.eta_seconds));
+    if (state.status) {
+      set("status", state.status.replace(/_/g, " "));
+      root.dataset.status = state.status;
+    }
+  }
+  function flatten(job) {
+    return Object.assign({}, job, job.progress);
+  }
+  function connect() {
+    const socket = new WebSocket(url);
+    socket.onopen = function () {
+      delay = 1000;
+      root.dataset.connection = "live";
+    };
+    socket.onmessage = function (event) {
+      const message = JSON.parse(event.data);
+      if (message.type === "job.snapshot" || message.type === "job.finished") {
+        show(flatten(message.job));
+      } else if (message.type === "job.progress") {
+        show(message);
+      } else if (message.type === "job.status") {
+        show({ status: message.status, percent: undefined });
+      }
+      if (message.type === "job.finished") root.dataset.connection = "finished";
+    };
+    socket.onclose = function (event) {
+      if (event.code === 1000 || event.code >= 4000) {
+        if (root.dataset.connection !== "finished") root.dataset.connection = "closed";
+        return;
+      }
+      root.dataset.connection = "reconnecting";
+      setTimeout(connect, delay);
+      delay = Math.min(delay * 2, 15000);
+    };
+  }
+  connect();
+})();

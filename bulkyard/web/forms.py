@@ -1,0 +1,48 @@
+import json
+from typing import Any
+
+from django import forms
+
+from bulkyard.jobs import registry
+
+
+class JobUploadForm(forms.Form):
+    kind = forms.ChoiceField(help_text="What to do with each item.")
+    params = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "placeholder": "{}"}),
+        help_text="The kind's parameters as a JSON object; empty for the defaults.",
+    )
+    file = forms.FileField(help_text="CSV with a header row, or JSON Lines (.jsonl).")
+    chunk_size = forms.IntegerField(required=False, min_value=1, help_text="Optional.")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        kind_field = self.fields["kind"]
+        assert isinstance(kind_field, forms.ChoiceField)
+        kind_field.choices = [
+            (k.name, f"{k.title or k.name} ({k.name})") for k in registry.all_kinds()
+        ]
+
+    def clean_params(self) -> dict[str, Any]:
+        raw = self.cleaned_data["params"].strip()
+        if not raw:
+            return {}
+        try:
+            params = json.loads(raw)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            raise forms.ValidationError(f"Not valid JSON: {exc}") from None
+        if not isinstance(params, dict):
+            raise forms.ValidationError("Parameters must be a JSON object, like {}.")
+        return params
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        name = upload.name.lower()
+        if name.endswith(".csv"):
+            upload.bulkyard_format = "csv"
+        elif name.endswith((".jsonl", ".ndjson")):
+            upload.bulkyard_format = "jsonl"
+        else:
+            raise forms.ValidationError("Upload a .csv or .jsonl file.")
+        return upload

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from bulkyard.web import views
+
+app_name = "web"
+
+urlpatterns = [
+    path("", views.job_list, name="job-list"),
+    path("new/", views.job_new, name="job-new"),
+    path("<uuid:job_id>/", views.job_detail, name="job-detail"),
+    path("<uuid:job_id>/cancel/", views.job_cancel, name="job-cancel"),
+]

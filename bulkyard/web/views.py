@@ -1,0 +1,86 @@
+"""Server-rendered pages for people: start a job, watch it, get its results."""
+
+import hashlib
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from bulkyard.jobs import selectors, services
+from bulkyard.web.forms import JobUploadForm
+
+
+@login_required
+def job_list(request: HttpRequest) -> HttpResponse:
+    jobs = selectors.job_list(user=request.user)[:100]
+    return render(request, "web/job_list.html", {"jobs": jobs})
+
+
+@login_required
+def job_new(request: HttpRequest) -> HttpResponse:
+    form = JobUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        sha256 = getattr(upload, "sha256", None) or _sha256(upload)
+        try:
+            job, _ = services.job_create(
+                owner=request.user,  # type: ignore[arg-type]
+                kind=form.cleaned_data["kind"],
+                params=form.cleaned_data["params"],
+                job_input=services.JobInput(
+                    file=upload,
+                    format=upload.bulkyard_format,
+                    name=upload.name,
+                    sha256=sha256,
+                    size=upload.size,
+                ),
+                chunk_size=form.cleaned_data["chunk_size"],
+            )
+        except services.InvalidJobRequest as exc:
+            form.add_error(None, exc.message)
+        else:
+            return redirect("web:job-detail", job_id=job.pk)
+    return render(request, "web/job_new.html", {"form": form})
+
+
+def _sha256(upload: object) -> str:
+    digest = hashlib.sha256()
+    for piece in upload.chunks():  # type: ignore[attr-defined]
+        digest.update(piece)
+    return digest.hexdigest()
+
+
+@login_required
+def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
+    job = selectors.job_get(user=request.user, job_id=job_id)
+    results = reverse("jobs:job-results", kwargs={"job_id": job.pk})
+    return render(
+        request,
+        "web/job_detail.html",
+        {
+            "job": job,
+            "progress": selectors.job_progress(job),
+            "websocket_path": f"/ws/jobs/{job.pk}/",
+            "downloads": [
+                ("All results (CSV)", f"{results}?format=csv"),
+                ("Failed items (CSV)", f"{results}?outcome=failed&format=csv"),
+                ("All results (JSON Lines)", f"{results}?format=jsonl"),
+            ],
+        },
+    )
+
+
+@login_required
+@require_POST
+def job_cancel(request: HttpRequest, job_id: str) -> HttpResponse:
+    job = selectors.job_get(user=request.user, job_id=job_id)
+    try:
+        services.job_cancel(job=job)
+    except services.JobConflict as exc:
+        messages.warning(request, exc.message)
+    else:
+        messages.success(request, "Cancelling: running chunks stop after their current item.")
+    return redirect("web:job-detail", job_id=job.pk)

@@ -1,0 +1,143 @@
+import hashlib
+
+import pytest
+from django.core.files.base import ContentFile
+
+from bulkyard.jobs import dispatch, services
+from bulkyard.jobs.models import Chunk, ItemResult, Job
+from bulkyard.jobs.secrets import MASK
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff(client):
+    admin = UserFactory(is_staff=True, is_superuser=True)
+    client.force_login(admin)
+    return client
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    chunks: list[int] = []
+    monkeypatch.setattr(
+        dispatch, "enqueue_chunks", lambda ids, queue, countdown=0: chunks.extend(ids)
+    )
+    monkeypatch.setattr(dispatch, "enqueue_finalize", lambda job_id: None)
+    monkeypatch.setattr(dispatch, "enqueue_plan", lambda job_id: None)
+    return chunks
+
+
+def _job(user, *, items: int = 30, params: dict | None = None) -> Job:
+    body = b"".join(f'{{"n": {n}}}\n'.encode() for n in range(items))
+    job, _ = services.job_create(
+        owner=user,
+        kind="test.echo",
+        params=params or {},
+        job_input=services.JobInput(
+            file=ContentFile(body),
+            format="jsonl",
+            name="items.jsonl",
+            sha256=hashlib.sha256(body).hexdigest(),
+            size=len(body),
+        ),
+        chunk_size=10,
+    )
+    services.job_plan(job_id=str(job.pk))
+    return job
+
+
+def test_the_job_list_shows_progress_and_filters(staff, user, sent):
+    job = _job(user)
+    services.chunk_run(chunk_id=Chunk.objects.filter(job=job).first().pk)
+
+    page = staff.get("/admin/bulkyard_jobs/job/?status__exact=running").content.decode()
+
+    assert str(job.pk)[:8] in page
+    assert 'class="by-bar"' in page
+    assert "33%" in page
+    assert "10 / 0 / 30" in page
+
+
+def test_search_by_id_finds_the_job(staff, user, sent):
+    wanted, other = _job(user), _job(user)
+
+    page = staff.get(f"/admin/bulkyard_jobs/job/?q={wanted.pk}").content.decode()
+
+    assert str(wanted.pk)[:8] in page
+    assert str(other.pk)[:8] not in page
+
+
+def test_the_job_page_shows_chunks_paginated_failures_and_downloads(staff, user, sent):
+    job = _job(user, items=130, params={"fail_items": list(range(1, 131))})
+    for chunk in Chunk.objects.filter(job=job):
+        services.chunk_run(chunk_id=chunk.pk)
+
+    page = staff.get(f"/admin/bulkyard_jobs/job/{job.pk}/change/").content.decode()
+    second = staff.get(f"/admin/bulkyard_jobs/job/{job.pk}/change/?failures=2").content.decode()
+
+    assert page.count("<code>requested_failure</code>") == 50
+    assert "page 1 of 3" in page
+    assert "page 2 of 3" in second
+    assert 'id="chunks"' in page
+    assert f'data-job-ws="/ws/jobs/{job.pk}/"' in page
+    assert f"/admin/bulkyard_jobs/job/{job.pk}/results/?outcome=failed&amp;format=csv" in page
+
+
+def test_the_job_page_masks_secret_params(staff, user, sent):
+    job = _job(user)
+    Job.objects.filter(pk=job.pk).update(
+        params={"smtp_password": "hunter2", "headers": {"Authorization": "Bearer abc"}, "n": 1}
+    )
+
+    page = staff.get(f"/admin/bulkyard_jobs/job/{job.pk}/change/").content.decode()
+
+    assert "hunter2" not in page
+    assert "Bearer abc" not in page
+    assert MASK in page
+
+
+def test_staff_can_download_any_jobs_results(staff, user, sent):
+    job = _job(user, items=3, params={"fail_items": [2]})
+    services.chunk_run(chunk_id=Chunk.objects.get(job=job).pk)
+
+    response = staff.get(f"/admin/bulkyard_jobs/job/{job.pk}/results/?outcome=failed")
+
+    body = b"".join(response.streaming_content).decode()
+    assert response.status_code == 200
+    assert body.splitlines()[1].startswith("2,failed,requested_failure")
+
+
+def test_rerun_stalled_chunks_action_sends_pending_chunks_again(staff, user, sent):
+    job = _job(user)
+
+    response = staff.post(
+        "/admin/bulkyard_jobs/job/",
+        {"action": "rerun_stalled_chunks", "_selected_action": [str(job.pk)]},
+        follow=True,
+    )
+
+    assert sorted(sent) == sorted(Chunk.objects.filter(job=job).values_list("pk", flat=True))
+    assert "Sent 3 stalled chunk(s)" in response.content.decode()
+
+
+def test_cancel_action_cancels(staff, user, sent):
+    job = _job(user)
+
+    staff.post(
+        "/admin/bulkyard_jobs/job/", {"action": "cancel_jobs", "_selected_action": [str(job.pk)]}
+    )
+
+    assert Job.objects.get(pk=job.pk).status == "cancelling"
+
+
+def test_item_inputs_are_not_shown_in_the_admin(staff, user, sent):
+    job = _job(user, items=1, params={"fail_items": [1]})
+    services.chunk_run(chunk_id=Chunk.objects.get(job=job).pk)
+    result = ItemResult.objects.get(job=job)
+
+    page = staff.get(f"/admin/bulkyard_jobs/itemresult/{result.pk}/change/").content.decode()
+
+    assert "requested_failure" in page
+    assert '"n": 0' not in page

@@ -1,0 +1,100 @@
+import io
+
+import pytest
+
+from bulkyard.jobs.models import Job
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def browser_client(client, user):
+    client.force_login(user)
+    return client
+
+
+def _upload(name: str, content: bytes) -> io.BytesIO:
+    upload = io.BytesIO(content)
+    upload.name = name
+    return upload
+
+
+def test_pages_need_a_login(client):
+    response = client.get("/jobs/")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_the_upload_form_starts_a_job_and_shows_its_page(browser_client, user):
+    response = browser_client.post(
+        "/jobs/new/",
+        {
+            "kind": "text.stats",
+            "params": '{"top_words": 2}',
+            "file": _upload("t.csv", b"id,text\n1,hi\n"),
+        },
+    )
+
+    job = Job.objects.get(owner=user)
+    assert response.status_code == 302
+    assert response["Location"] == f"/jobs/{job.pk}/"
+    assert job.params["top_words"] == 2
+    page = browser_client.get(response["Location"]).content.decode()
+    assert f'data-job-ws="/ws/jobs/{job.pk}/"' in page
+    assert f"/api/v1/jobs/{job.pk}/results/?outcome=failed&amp;format=csv" in page
+
+
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [
+        ({"params": "{nope"}, "Not valid JSON"),
+        ({"params": "[1]"}, "must be a JSON object"),
+        ({"name": "t.xlsx"}, "Upload a .csv or .jsonl file"),
+        ({"content": b"id,body\n1,x\n"}, "lacks required column"),
+        ({"params": '{"words_per_minute": 1}'}, "params.words_per_minute"),
+    ],
+)
+def test_the_upload_form_explains_what_is_wrong(browser_client, fields, error):
+    upload = _upload(fields.get("name", "t.csv"), fields.get("content", b"id,text\n1,hi\n"))
+    response = browser_client.post(
+        "/jobs/new/", {"kind": "text.stats", "params": fields.get("params", ""), "file": upload}
+    )
+
+    assert response.status_code == 200
+    assert error in response.content.decode()
+    assert not Job.objects.exists()
+
+
+def test_another_users_job_page_is_404(browser_client, other_client):
+    other = other_client.post(
+        "/api/v1/jobs/", {"kind": "test.echo", "items": [1]}, format="json"
+    ).json()
+
+    assert browser_client.get(f"/jobs/{other['id']}/").status_code == 404
+    assert browser_client.post(f"/jobs/{other['id']}/cancel/").status_code == 404
+
+
+def test_the_cancel_button_cancels(browser_client, api_client):
+    job = api_client.post(
+        "/api/v1/jobs/", {"kind": "test.echo", "items": [1]}, format="json"
+    ).json()
+
+    response = browser_client.post(f"/jobs/{job['id']}/cancel/", follow=True)
+
+    assert Job.objects.get(pk=job["id"]).status == "cancelled"
+    assert "Cancelled" in response.content.decode()
+
+
+def test_the_job_list_shows_only_own_jobs(browser_client, api_client, other_client):
+    mine = api_client.post(
+        "/api/v1/jobs/", {"kind": "test.echo", "items": [1]}, format="json"
+    ).json()
+    theirs = other_client.post(
+        "/api/v1/jobs/", {"kind": "test.echo", "items": [1]}, format="json"
+    ).json()
+
+    page = browser_client.get("/jobs/").content.decode()
+
+    assert mine["id"][:8] in page
+    assert theirs["id"][:8] not in page

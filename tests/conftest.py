@@ -9,6 +9,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from tests.factories import UserFactory
+from tests.support import servers
 from tests.support.kinds import LEDGER_TABLE
 from tests.support.worker import WorkerProcess
 
@@ -106,3 +107,18 @@ def worker(_session_worker, worker_env, settings) -> WorkerProcess:
     if proc is None or proc.poll() is not None:
         _session_worker.start()
     return _session_worker
+
+
+@pytest.fixture
+def asgi_server(worker, worker_env, tmp_path) -> Iterator[str]:
+    """The ASGI app under uvicorn, on this run's database and broker, with a
+    real worker behind it. Yields its base URL."""
+    port = servers.free_port()
+    log = tmp_path / "uvicorn.log"
+    proc = servers.start(servers.uvicorn_command(port), env=worker_env, log=log)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        servers.wait_http(f"{base}/health/", proc=proc, log=log)
+        yield base
+    finally:
+        servers.stop(proc)

@@ -36,19 +36,6 @@ def _text_csv(rows: int) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-@pytest.fixture
-def asgi_server(worker, worker_env, tmp_path):
-    port = servers.free_port()
-    log = tmp_path / "uvicorn.log"
-    proc = servers.start(servers.uvicorn_command(port), env=worker_env, log=log)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        servers.wait_http(f"{base}/health/", proc=proc, log=log)
-        yield base
-    finally:
-        servers.stop(proc)
-
-
 def test_upload_over_http_is_processed_by_a_worker_and_results_download(asgi_server):
     token = Token.objects.create(user=UserFactory()).key
     headers = {"Authorization": f"Token {token}"}

@@ -64,19 +64,8 @@ class JobAdmin(admin.ModelAdmin[Job]):
         (None, {"fields": ["id", "kind", "owner", "status", "error_code", "error_message"]}),
         ("Input", {"fields": ["input_name", "input_format", "input_size", "chunk_size"]}),
         ("Parameters", {"fields": ["params_display", "idempotency_key", "retry_of"]}),
-        (
-            "Counts",
-            {
-                "fields": [
-                    "total_items",
-                    "processed_items",
-                    "succeeded_items",
-                    "failed_items",
-                    "chunks_total",
-                    "chunks_finished",
-                ]
-            },
-        ),
+        # Item counts are in the live panel above the form, always current.
+        ("Chunks", {"fields": ["chunks_total", "chunks_finished"]}),
         (
             "Timing",
             {"fields": ["created_at", "started_at", "finished_at", "cancel_requested_at"]},

@@ -9,6 +9,25 @@
   const url = scheme + "//" + location.host + root.dataset.jobWs;
   const finished = ["succeeded", "completed_with_errors", "failed", "cancelled"];
   let delay = 1000;
+  const labels = {
+    connecting: "connecting…",
+    live: "live",
+    reconnecting: "reconnecting…",
+    finished: "finished",
+    closed: "not live: reload the page",
+  };
+
+  function connection(state) {
+    root.dataset.connection = state;
+    document.querySelectorAll(".by-connection").forEach(function (el) {
+      el.textContent = labels[state] || state;
+    });
+    if (state === "finished") {
+      document.querySelectorAll("[data-hide-when-finished]").forEach(function (el) {
+        el.hidden = true;
+      });
+    }
+  }
 
   function number(value) {
     return value === null || value === undefined ? "–" : Number(value).toLocaleString("en");
@@ -49,7 +68,7 @@
     const socket = new WebSocket(url);
     socket.onopen = function () {
       delay = 1000;
-      root.dataset.connection = "live";
+      connection("live");
     };
     socket.onmessage = function (event) {
       const message = JSON.parse(event.data);
@@ -60,14 +79,14 @@
       } else if (message.type === "job.status") {
         show({ status: message.status, percent: undefined });
       }
-      if (message.type === "job.finished") root.dataset.connection = "finished";
+      if (message.type === "job.finished") connection("finished");
     };
     socket.onclose = function (event) {
       if (event.code === 1000 || event.code >= 4000) {
-        if (root.dataset.connection !== "finished") root.dataset.connection = "closed";
+        if (root.dataset.connection !== "finished") connection("closed");
         return;
       }
-      root.dataset.connection = "reconnecting";
+      connection("reconnecting");
       setTimeout(connect, delay);
       delay = Math.min(delay * 2, 15000);
     };

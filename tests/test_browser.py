@@ -1,0 +1,129 @@
+"""A person in a real browser: headless Debian Chromium driven by Playwright,
+against the running ASGI server and a real worker. Screenshots are kept in
+test-artifacts/."""
+
+import re
+from pathlib import Path
+
+import pytest
+from rest_framework.authtoken.models import Token
+
+from tests.factories import UserFactory
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+PASSWORD = "secret-password-1"  # the factory's
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    """One browser per test: Playwright's sync API holds an event loop on this
+    thread while it runs, which must be gone before other (async) tests run."""
+    from playwright.sync_api import sync_playwright
+
+    # The test's own database calls are plain sync code between browser steps.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    yield page
+    context.close()
+
+
+def _log_in(page, base: str, user, *, path: str) -> None:
+    page.goto(f"{base}{path}")
+    page.fill("#id_username", user.username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit], input[type=submit]")
+
+
+def test_a_user_uploads_a_file_watches_it_finish_and_downloads_results(page, asgi_server, tmp_path):
+    from playwright.sync_api import expect
+
+    user = UserFactory()
+    rows = "id,text\n" + "".join(f"{n},document {n}\n" for n in range(150))
+    upload = tmp_path / "documents.csv"
+    upload.write_text(rows)
+
+    _log_in(page, asgi_server, user, path="/jobs/new/")
+    expect(page).to_have_url(f"{asgi_server}/jobs/new/")
+    page.select_option("#id_kind", "test.echo")
+    page.fill("#id_params", '{"sleep_per_item": 0.02, "fail_items": [5]}')
+    page.set_input_files("#id_file", str(upload))
+    page.click("#new-job button[type=submit]")
+
+    page.wait_for_url(re.compile(r".*/jobs/[0-9a-f-]{36}/$"))
+    live = page.locator("[data-job-ws]")
+    expect(live).to_have_attribute("data-connection", "live")
+    expect(page.locator('[data-job-field="percent"]').first).to_have_text("100.0%")
+    expect(page.locator('[data-job-field="status"]').first).to_have_text("completed with errors")
+    expect(page.locator('[data-job-field="failed_items"]').first).to_have_text("1")
+    expect(page.locator("#cancel")).to_be_hidden()
+    page.screenshot(path=str(ARTIFACTS / "user-job-page.png"), full_page=True)
+
+    with page.expect_download() as download:
+        page.click("text=All results (CSV)")
+    lines = Path(download.value.path()).read_text().splitlines()
+    assert len(lines) == 151
+    assert lines[0].startswith("item,outcome")
+    assert "5,failed,requested_failure" in "\n".join(lines)
+
+
+def test_staff_watch_a_running_job_live_in_the_admin(page, asgi_server):
+    from playwright.sync_api import expect
+
+    staff = UserFactory(is_staff=True, is_superuser=True)
+    owner = UserFactory()
+    import httpx
+
+    token = Token.objects.create(user=owner).key
+    job = httpx.post(
+        f"{asgi_server}/api/v1/jobs/",
+        headers={"Authorization": f"Token {token}"},
+        json={
+            "kind": "test.echo",
+            "items": [{"n": n} for n in range(200)],
+            "params": {"sleep_per_item": 0.03, "fail_items": [3, 4]},
+        },
+        timeout=30,
+    ).json()
+
+    _log_in(page, asgi_server, staff, path="/admin/login/?next=/admin/bulkyard_jobs/job/")
+    page.goto(f"{asgi_server}/admin/bulkyard_jobs/job/")
+    expect(page.locator("#result_list")).to_contain_text(job["id"][:8])
+    page.screenshot(path=str(ARTIFACTS / "admin-job-list.png"), full_page=True)
+
+    page.goto(f"{asgi_server}/admin/bulkyard_jobs/job/{job['id']}/change/")
+    percent = page.locator('[data-job-field="percent"]').first
+    first_seen = percent.inner_text()
+    expect(page.locator("[data-job-ws]")).to_have_attribute("data-connection", "live")
+    expect(percent).to_have_text("100.0%")
+    expect(page.locator('[data-job-field="failed_items"]').first).to_have_text("2")
+    expect(page.locator(".by-connection")).to_have_text("finished")
+    page.screenshot(path=str(ARTIFACTS / "admin-job-page.png"), full_page=True)
+
+    assert first_seen != "100.0%"  # the page changed live, without a reload
+    page.reload()
+    expect(page.locator("#failures")).to_contain_text("requested_failure")

@@ -127,3 +127,10 @@ def test_staff_watch_a_running_job_live_in_the_admin(page, asgi_server):
     assert first_seen != "100.0%"  # the page changed live, without a reload
     page.reload()
     expect(page.locator("#failures")).to_contain_text("requested_failure")
+    with page.expect_download() as download:
+        page.click("text=Failed items (CSV)")
+    lines = Path(download.value.path()).read_text().splitlines()
+    assert [line.split(",")[:3] for line in lines[1:]] == [
+        ["3", "failed", "requested_failure"],
+        ["4", "failed", "requested_failure"],
+    ]

@@ -29,3 +29,16 @@ def test_create_api_user_with_staff_and_password_can_use_the_admin(client):
 
     assert client.login(username="root", password="long-pass-123")
     assert client.get("/admin/bulkyard_jobs/job/").status_code == 200
+
+
+def test_the_admin_never_shows_api_token_keys(client):
+    call_command("create_api_user", "root2", "--staff", "--password", "long-pass-123")
+    key = Token.objects.get(user__username="root2").key
+    client.login(username="root2", password="long-pass-123")
+
+    listing = client.get("/admin/authtoken/tokenproxy/").content.decode()
+    detail = client.get(f"/admin/authtoken/tokenproxy/{key}/change/").content.decode()
+
+    assert key[:4] in listing
+    assert key not in listing
+    assert key not in detail.replace(f"/tokenproxy/{key}/", "")

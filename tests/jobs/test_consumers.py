@@ -7,6 +7,7 @@ import time
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.core.files.base import ContentFile
 
 from bulkyard.jobs import events
 from bulkyard.jobs.models import Job
@@ -23,10 +24,20 @@ def anyio_backend():
 
 
 @pytest.fixture
-def job(api_client):
-    created = submit_items(api_client, [{"n": n} for n in range(10)])
-    Job.objects.filter(pk=created["id"]).update(status="running", total_items=10, chunks_total=2)
-    return Job.objects.get(pk=created["id"])
+def job(user):
+    """A running job that no worker touches: the tests move its counters."""
+    job = Job(
+        owner=user,
+        kind="test.echo",
+        status="running",
+        input_format="jsonl",
+        chunk_size=5,
+        total_items=10,
+        chunks_total=2,
+    )
+    job.input_file.save("items.jsonl", ContentFile(b'{"n": 1}\n'), save=False)
+    job.save()
+    return job
 
 
 async def _connect(path: str, *, user=None, origin: str | None = None):

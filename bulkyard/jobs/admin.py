@@ -1,8 +1,10 @@
 """The staff panel: every job, live progress, chunks, failures, and actions."""
 
+import uuid
 from typing import Any
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
@@ -10,10 +12,10 @@ from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
-from bulkyard.jobs import registry, selectors, services
+from bulkyard.jobs import selectors, services
 from bulkyard.jobs.exports import results_response
-from bulkyard.jobs.models import Chunk, ItemOutcome, ItemResult, Job, JobStatus
-from bulkyard.jobs.secrets import mask_secrets
+from bulkyard.jobs.models import Chunk, ItemOutcome, Job, JobStatus
+from bulkyard.jobs.secrets import masked_params
 
 FAILURES_PER_PAGE = 50
 STATUS_COLOURS = {
@@ -25,15 +27,6 @@ STATUS_COLOURS = {
     JobStatus.FAILED: "#dc2626",
     JobStatus.CANCELLED: "#6b7280",
 }
-
-
-def masked_params(job: Job) -> dict[str, Any]:
-    try:
-        extra = registry.get(job.kind).secret_params
-    except registry.UnknownKind:
-        extra = ()
-    masked = mask_secrets(job.params, extra_names=extra)
-    return masked if isinstance(masked, dict) else {}
 
 
 @admin.register(Job)
@@ -49,8 +42,13 @@ class JobAdmin(admin.ModelAdmin[Job]):
         "duration",
         "created_at",
     ]
-    list_filter = ["status", "kind", "owner", "created_at"]
-    search_fields = ["=id", "idempotency_key"]
+    list_filter = [
+        "status",
+        "kind",
+        ("owner", admin.RelatedOnlyFieldListFilter),  # only users who own jobs
+        "created_at",
+    ]
+    search_fields = ["idempotency_key"]
     date_hierarchy = "created_at"
     list_select_related = ["owner"]
     list_per_page = 50
@@ -87,6 +85,23 @@ class JobAdmin(admin.ModelAdmin[Job]):
     def has_change_permission(self, request: HttpRequest, obj: Job | None = None) -> bool:
         # Jobs change only through actions, never through the form.
         return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Job | None = None) -> bool:
+        # Deleting through the admin would load every item result on the
+        # confirmation page; old jobs are removed by a retention command.
+        return False
+
+    def has_manage_permission(self, request: HttpRequest) -> bool:
+        """Who may run the actions (cancel, retry, re-run): viewing is not enough."""
+        return bool(request.user.has_perm("bulkyard_jobs.change_job"))
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Job], search_term: str
+    ) -> tuple[QuerySet[Job], bool]:
+        job_id = _as_uuid(search_term)
+        if job_id is not None:
+            return queryset.filter(pk=job_id), False  # an indexed lookup, not a scan
+        return super().get_search_results(request, queryset, search_term)
 
     @admin.display(description="id", ordering="id")
     def short_id(self, job: Job) -> str:
@@ -141,12 +156,14 @@ class JobAdmin(admin.ModelAdmin[Job]):
         return [results, *super().get_urls()]
 
     def results_view(self, request: HttpRequest, job_id: str) -> StreamingHttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         job = get_object_or_404(Job, pk=job_id)
         outcome = request.GET.get("outcome") or None
         if outcome not in (None, *ItemOutcome.values):
             outcome = None
         fmt = "jsonl" if request.GET.get("format") == "jsonl" else "csv"
-        return results_response(job, outcome=outcome, fmt=fmt, request=request)
+        return results_response(job, outcome=outcome, fmt=fmt, request=request, mask_inputs=True)
 
     def change_view(
         self,
@@ -182,7 +199,7 @@ class JobAdmin(admin.ModelAdmin[Job]):
             )
         return super().change_view(request, object_id, form_url, context)
 
-    @admin.action(description="Cancel selected jobs")
+    @admin.action(description="Cancel selected jobs", permissions=["manage"])
     def cancel_jobs(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
         cancelled = 0
         for job in queryset:
@@ -193,7 +210,7 @@ class JobAdmin(admin.ModelAdmin[Job]):
                 self.message_user(request, f"{job.pk}: {exc.message}", messages.WARNING)
         self.message_user(request, f"Cancelled {cancelled} job(s).")
 
-    @admin.action(description="Retry failed items of selected jobs")
+    @admin.action(description="Retry failed items of selected jobs", permissions=["manage"])
     def retry_failed_items(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
         for job in queryset:
             try:
@@ -203,7 +220,7 @@ class JobAdmin(admin.ModelAdmin[Job]):
             else:
                 self.message_user(request, f"{job.pk}: retry job {retry.pk} created.")
 
-    @admin.action(description="Re-run stalled chunks of selected jobs")
+    @admin.action(description="Re-run stalled chunks of selected jobs", permissions=["manage"])
     def rerun_stalled_chunks(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
         total = sum(services.job_rerun_stalled_chunks(job=job) for job in queryset)
         self.message_user(request, f"Sent {total} stalled chunk(s) to the workers again.")
@@ -217,30 +234,37 @@ def _human_duration(seconds: float) -> str:
     return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {seconds:02d} s"
 
 
-class _ReadOnlyAdmin(admin.ModelAdmin[Any]):
+def _as_uuid(term: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(term.strip())
+    except ValueError:
+        return None
+
+
+@admin.register(Chunk)
+class ChunkAdmin(admin.ModelAdmin[Chunk]):
+    """Chunks across jobs, e.g. every failed or long-running one. Item results
+    have no list of their own: millions of rows belong on their job's page
+    (paginated) or in its downloads."""
+
+    list_display = ["job", "sequence", "status", "attempts", "item_count", "failed_items"]
+    list_filter = ["status"]
+    list_select_related = ["job"]
+    search_fields = ["error_message"]
+
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
-@admin.register(Chunk)
-class ChunkAdmin(_ReadOnlyAdmin):
-    list_display = ["job", "sequence", "status", "attempts", "item_count", "failed_items"]
-    list_filter = ["status"]
-    search_fields = ["=job__id"]
-    list_select_related = ["job"]
-
-
-@admin.register(ItemResult)
-class ItemResultAdmin(_ReadOnlyAdmin):
-    list_display = ["job", "item_number", "outcome", "code", "message"]
-    list_filter = ["outcome"]
-    search_fields = ["=job__id", "code"]
-    list_select_related = ["job"]
-    show_full_result_count = False  # a count over millions of rows is slow
-    exclude = ["input"]  # inputs may carry what the params mask
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [f.name for f in ItemResult._meta.fields if f.name != "input"]
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Chunk], search_term: str
+    ) -> tuple[QuerySet[Chunk], bool]:
+        job_id = _as_uuid(search_term)
+        if job_id is not None:
+            return queryset.filter(job_id=job_id), False
+        return super().get_search_results(request, queryset, search_term)

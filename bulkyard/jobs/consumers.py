@@ -9,6 +9,8 @@ message schema.
 
 import asyncio
 import contextlib
+import json
+import logging
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -19,15 +21,23 @@ from django.db.models import Q
 from bulkyard.jobs.api.serializers import JobSerializer
 from bulkyard.jobs.events import job_group, user_group
 from bulkyard.jobs.models import JOB_ACTIVE_STATUSES, JOB_FINISHED_STATUSES, Job
+from bulkyard.jobs.secrets import masked_params
+
+logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
 FINISHED = {str(status) for status in JOB_FINISHED_STATUSES}
 PROGRESS_FIELDS = ("total_items", "processed_items", "succeeded_items", "failed_items")
+# What must differ for a job to be sent again on the user stream.
+SIGNATURE_FIELDS = ("status", *PROGRESS_FIELDS, "chunks_finished")
 
 
 def _job_state(job: Job) -> dict[str, Any]:
-    return dict(JobSerializer(job).data)
+    state = dict(JobSerializer(job).data)
+    # Streams reach browsers (the admin's too): credentials in params never do.
+    state["params"] = masked_params(job)
+    return state
 
 
 def _progress_message(state: dict[str, Any]) -> dict[str, Any]:
@@ -46,6 +56,12 @@ class _FollowingConsumer(AsyncJsonWebsocketConsumer):
 
     group = ""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.changed = asyncio.Event()
+        self.follower: asyncio.Task[None] | None = None
+        self.user_id: int | None = None
+
     async def connect(self) -> None:
         # Accept first: close codes only reach the client after the handshake.
         await self.accept()
@@ -58,9 +74,8 @@ class _FollowingConsumer(AsyncJsonWebsocketConsumer):
             )
             return
         self.user_id = user.pk
-        # Staff follow any job (the admin's job page); others only their own.
-        self.is_staff = user.is_staff
-        self.changed = asyncio.Event()
+        # Staff who may view jobs in the admin follow any job; others their own.
+        self.sees_all = await database_sync_to_async(user.has_perm)("bulkyard_jobs.view_job")
         if not await self.start():
             return
         await self.channel_layer.group_add(self.group, self.channel_name)
@@ -71,13 +86,19 @@ class _FollowingConsumer(AsyncJsonWebsocketConsumer):
         await self.close(code=code)
 
     async def disconnect(self, code: int) -> None:
-        follower = getattr(self, "follower", None)
-        if follower is not None:
-            follower.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await follower
+        if self.follower is not None:
+            self.follower.cancel()
+            await asyncio.gather(self.follower, return_exceptions=True)
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        # Clients may send only {"type": "refresh"}; anything unreadable is
+        # ignored rather than allowed to end the consumer without cleanup.
+        if text_data is None:
+            return
+        with contextlib.suppress(ValueError, RecursionError):
+            await self.receive_json(json.loads(text_data))
 
     async def job_changed(self, event: dict[str, Any]) -> None:
         self.note_change(event["job_id"])
@@ -89,13 +110,21 @@ class _FollowingConsumer(AsyncJsonWebsocketConsumer):
             self.changed.set()
 
     async def _follow(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.changed.wait(), settings.BULKYARD_WS_POLL_SECONDS)
-            self.changed.clear()
-            if not await self.refresh():
-                return
-            await asyncio.sleep(settings.BULKYARD_WS_MIN_INTERVAL_SECONDS)
+        try:
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.changed.wait(), settings.BULKYARD_WS_POLL_SECONDS)
+                self.changed.clear()
+                if not await self.refresh():
+                    return
+                await asyncio.sleep(settings.BULKYARD_WS_MIN_INTERVAL_SECONDS)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # A socket that looks live but never updates is worse than a
+            # closed one: clients reconnect and get a fresh snapshot.
+            logger.exception("job stream failed; closing it")
+            await self.close(code=1011)
 
     def note_change(self, job_id: str) -> None:
         pass
@@ -130,7 +159,7 @@ class JobConsumer(_FollowingConsumer):
     def _read(self) -> dict[str, Any] | None:
         # Ownership is checked on every read: no way to follow another's job.
         jobs = Job.objects.filter(pk=self.job_id)
-        if not self.is_staff:
+        if not self.sees_all:
             jobs = jobs.filter(owner_id=self.user_id)
         job = jobs.first()
         return None if job is None else _job_state(job)
@@ -169,12 +198,21 @@ class UserJobsConsumer(_FollowingConsumer):
     is created or changes, as a whole job."""
 
     recent = 50
+    watch_limit = 500
 
     async def start(self) -> bool:
         self.group = user_group(self.user_id)
         self.dirty: set[str] = set()
         jobs = await self._read_recent()
-        self.last = {job["id"]: job for job in jobs}
+        self.active = {job["id"] for job in jobs if job["status"] not in FINISHED}
+        self.signatures: dict[str, tuple[Any, ...]] = {
+            job["id"]: (
+                job["status"],
+                *(job[field] for field in PROGRESS_FIELDS),
+                job["chunks"]["finished"],
+            )
+            for job in jobs
+        }
         await self.send_json({"type": "jobs.snapshot", "jobs": jobs})
         return True
 
@@ -188,24 +226,29 @@ class UserJobsConsumer(_FollowingConsumer):
 
     @database_sync_to_async
     def _read_changed(self, ids: set[str]) -> list[dict[str, Any]]:
-        jobs = Job.objects.filter(owner_id=self.user_id).filter(
-            Q(pk__in=ids) | Q(status__in=JOB_ACTIVE_STATUSES)
-        )[:500]
-        return [_job_state(job) for job in jobs]
+        """Jobs that are watched, dirty or active and whose counters moved; a
+        cheap signature is compared before anything is serialized."""
+        candidates = (
+            Job.objects.filter(owner_id=self.user_id)
+            .filter(Q(pk__in=list(ids)[: self.watch_limit]) | Q(status__in=JOB_ACTIVE_STATUSES))
+            .order_by("-created_at")
+            .values_list("pk", *SIGNATURE_FIELDS)[: self.watch_limit]
+        )
+        changed = []
+        for pk, *signature in candidates:
+            job_id = str(pk)
+            if self.signatures.get(job_id) != tuple(signature):
+                self.signatures[job_id] = tuple(signature)
+                changed.append(pk)
+        return [_job_state(job) for job in Job.objects.filter(pk__in=changed)]
 
     async def refresh(self) -> bool:
-        watched = {
-            job_id for job_id, job in self.last.items() if job["status"] not in FINISHED
-        } | self.dirty
+        watched = self.active | self.dirty
         self.dirty = set()
         for state in await self._read_changed(watched):
-            previous = self.last.get(state["id"])
-            if previous is None or _changed(previous, state):
-                await self.send_json({"type": "job.updated", "job": state})
-            self.last[state["id"]] = state
+            if state["status"] in FINISHED:
+                self.active.discard(state["id"])
+            else:
+                self.active.add(state["id"])
+            await self.send_json({"type": "job.updated", "job": state})
         return True
-
-
-def _changed(before: dict[str, Any], after: dict[str, Any]) -> bool:
-    keys = ("status", "chunks", *PROGRESS_FIELDS)
-    return any(before[key] != after[key] for key in keys)

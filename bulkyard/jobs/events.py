@@ -40,8 +40,12 @@ def job_changed(*, job_id: str, owner_id: int, force: bool = False) -> None:
     if layer is None:
         return
     event = {"type": "job.changed", "job_id": job_id}
+
+    async def send_both() -> None:
+        await layer.group_send(job_group(job_id), event)
+        await layer.group_send(user_group(owner_id), event)
+
     try:
-        async_to_sync(layer.group_send)(job_group(job_id), event)
-        async_to_sync(layer.group_send)(user_group(owner_id), event)
+        async_to_sync(send_both)()
     except Exception:
         logger.warning("could not publish a change of job %s", job_id, exc_info=True)

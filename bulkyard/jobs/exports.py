@@ -13,6 +13,7 @@ from django.http import HttpRequest, StreamingHttpResponse
 
 from bulkyard.jobs import registry, selectors
 from bulkyard.jobs.models import ItemResult, Job
+from bulkyard.jobs.secrets import mask_secrets
 
 # Cells a spreadsheet would run as a formula (OWASP "CSV injection").
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -43,7 +44,7 @@ def _json_default(value: Any) -> str:
     return str(value)
 
 
-def results_jsonl(results: Iterator[ItemResult]) -> Iterator[bytes]:
+def results_jsonl(results: Iterator[ItemResult], *, mask_inputs: bool = False) -> Iterator[bytes]:
     batch: list[bytes] = []
     for result in results:
         record = {
@@ -52,7 +53,7 @@ def results_jsonl(results: Iterator[ItemResult]) -> Iterator[bytes]:
             "code": result.code or None,
             "message": result.message or None,
             "output": result.output,
-            "input": result.input,
+            "input": mask_secrets(result.input) if mask_inputs else result.input,
         }
         batch.append(json.dumps(record, ensure_ascii=False, default=_json_default).encode())
         if len(batch) >= BATCH:
@@ -62,7 +63,9 @@ def results_jsonl(results: Iterator[ItemResult]) -> Iterator[bytes]:
         yield b"\n".join(batch) + b"\n"
 
 
-def results_csv(job: Job, results: Iterator[ItemResult]) -> Iterator[bytes]:
+def results_csv(
+    job: Job, results: Iterator[ItemResult], *, mask_inputs: bool = False
+) -> Iterator[bytes]:
     """One row per item. A kind's declared output columns and a CSV input's own
     columns become columns of their own; anything else is a JSON cell."""
     try:
@@ -80,7 +83,7 @@ def results_csv(job: Job, results: Iterator[ItemResult]) -> Iterator[bytes]:
     for rows, result in enumerate(results, start=1):
         row = [str(result.item_number), result.outcome, _cell(result.code), _cell(result.message)]
         row += _spread(result.output, output_columns)
-        row += _spread(result.input, input_columns)
+        row += _spread(mask_secrets(result.input) if mask_inputs else result.input, input_columns)
         writer.writerow(row)
         if rows % BATCH == 0:
             yield buffer.getvalue().encode()
@@ -90,14 +93,16 @@ def results_csv(job: Job, results: Iterator[ItemResult]) -> Iterator[bytes]:
 
 
 def results_response(
-    job: Job, *, outcome: str | None, fmt: str, request: HttpRequest
+    job: Job, *, outcome: str | None, fmt: str, request: HttpRequest, mask_inputs: bool = False
 ) -> StreamingHttpResponse:
-    """A streamed download of a job's per-item results."""
+    """A streamed download of a job's per-item results. ``mask_inputs`` for
+    anyone but the job's owner: inputs may carry credentials."""
     rows = selectors.item_results(job=job, outcome=outcome).iterator(chunk_size=BATCH)
     if fmt == "csv":
-        body, content_type = results_csv(job, rows), "text/csv; charset=utf-8"
+        body = results_csv(job, rows, mask_inputs=mask_inputs)
+        content_type = "text/csv; charset=utf-8"
     else:
-        body, content_type = results_jsonl(rows), "application/x-ndjson"
+        body, content_type = results_jsonl(rows, mask_inputs=mask_inputs), "application/x-ndjson"
     streamed: Iterator[bytes] | AsyncIterator[bytes] = body
     if isinstance(request, ASGIRequest):
         # Under ASGI Django would buffer a sync iterator whole; hand it an

@@ -96,7 +96,11 @@ class Job(models.Model):
                 name="job_unique_idempotency_key_per_owner",
             ),
         ]
-        indexes = [models.Index(fields=["owner", "-created_at"], name="job_owner_created")]
+        indexes = [
+            models.Index(fields=["owner", "-created_at"], name="job_owner_created"),
+            # The user stream's scan of a user's active jobs.
+            models.Index(fields=["owner", "status"], name="job_owner_status"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.id} ({self.status})"

@@ -20,7 +20,8 @@ else:
 
 # A consumer re-reads its job at least this often, so a lost event (or a
 # worker in another process on the in-memory layer) only delays the view.
-BULKYARD_WS_POLL_SECONDS = env.float("BULKYARD_WS_POLL_SECONDS", default=1.0)
+# With Redis, events arrive at once and the re-read is only a safety net.
+BULKYARD_WS_POLL_SECONDS = env.float("BULKYARD_WS_POLL_SECONDS", default=5.0 if _layer_url else 1.0)
 # At most one progress message per job per this many seconds, however fast
 # chunks finish.
 BULKYARD_WS_MIN_INTERVAL_SECONDS = env.float("BULKYARD_WS_MIN_INTERVAL_SECONDS", default=0.25)

@@ -132,12 +132,37 @@ def test_cancel_action_cancels(staff, user, sent):
     assert Job.objects.get(pk=job.pk).status == "cancelling"
 
 
-def test_item_inputs_are_not_shown_in_the_admin(staff, user, sent):
+def test_admin_downloads_mask_credentials_in_item_inputs(staff, user, sent):
     job = _job(user, items=1, params={"fail_items": [1]})
     services.chunk_run(chunk_id=Chunk.objects.get(job=job).pk)
-    result = ItemResult.objects.get(job=job)
+    ItemResult.objects.filter(job=job).update(input={"to": "a@b.test", "api_key": "sk-123"})
 
-    page = staff.get(f"/admin/bulkyard_jobs/itemresult/{result.pk}/change/").content.decode()
+    response = staff.get(f"/admin/bulkyard_jobs/job/{job.pk}/results/?format=jsonl")
 
-    assert "requested_failure" in page
-    assert '"n": 0' not in page
+    body = b"".join(response.streaming_content).decode()
+    assert "sk-123" not in body
+    assert "a@b.test" in body
+
+
+def test_viewing_staff_may_not_run_actions_or_download(client, user, sent):
+    from django.contrib.auth.models import Permission
+
+    viewer = UserFactory(is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_job"))
+    client.force_login(viewer)
+    job = _job(user)
+
+    response = client.post(
+        "/admin/bulkyard_jobs/job/", {"action": "cancel_jobs", "_selected_action": [str(job.pk)]}
+    )
+
+    assert Job.objects.get(pk=job.pk).status == "running"
+    assert response.status_code == 200  # the list again, with "no action selected"
+    assert client.get(f"/admin/bulkyard_jobs/job/{job.pk}/change/").status_code == 200
+
+
+def test_staff_without_job_permissions_cannot_download_results(client, user, sent):
+    client.force_login(UserFactory(is_staff=True))
+    job = _job(user)
+
+    assert client.get(f"/admin/bulkyard_jobs/job/{job.pk}/results/").status_code == 403

@@ -13,6 +13,7 @@ from bulkyard.jobs import events
 from bulkyard.jobs.models import Job
 from bulkyard.users.tickets import ws_ticket_issue
 from config.asgi import application
+from tests.factories import UserFactory
 from tests.support.jobs import submit_items
 
 pytestmark = [pytest.mark.anyio, pytest.mark.django_db(transaction=True)]
@@ -205,3 +206,43 @@ async def test_the_user_stream_lists_own_jobs_then_pushes_changes(job, user, oth
 
 def _set(job, **fields):
     Job.objects.filter(pk=job.pk).update(**fields)
+
+
+async def test_streams_never_carry_credentials_from_params(job, user):
+    await sync_to_async(_set)(job, params={"smtp_password": "hunter2", "n": 1})
+    communicator, _ = await _connect(f"/ws/jobs/{job.pk}/", user=user)
+
+    snapshot = await communicator.receive_json_from()
+
+    assert snapshot["job"]["params"]["smtp_password"] != "hunter2"
+    assert snapshot["job"]["params"]["n"] == 1
+    await communicator.disconnect()
+
+
+async def test_garbage_frames_are_ignored_and_the_stream_goes_on(job, user):
+    communicator, _ = await _connect(f"/ws/jobs/{job.pk}/", user=user)
+    await communicator.receive_json_from()
+
+    await communicator.send_to(bytes_data=b"\x00\x01")
+    await communicator.send_to(text_data="{not json")
+    await sync_to_async(_set)(job, processed_items=4)
+    await communicator.send_json_to({"type": "refresh"})
+    progress = await communicator.receive_json_from(timeout=3)
+
+    assert progress["processed_items"] == 4
+    await communicator.disconnect()
+
+
+async def test_staff_with_view_permission_follow_any_job(job):
+    staff = await sync_to_async(UserFactory)(is_staff=True, is_superuser=True)
+    communicator, _ = await _connect(f"/ws/jobs/{job.pk}/", user=staff)
+
+    assert (await communicator.receive_json_from())["type"] == "job.snapshot"
+    await communicator.disconnect()
+
+
+async def test_staff_without_view_permission_cannot_follow_others_jobs(job):
+    staff = await sync_to_async(UserFactory)(is_staff=True)
+    communicator, _ = await _connect(f"/ws/jobs/{job.pk}/", user=staff)
+
+    assert (await communicator.receive_json_from())["code"] == "not_found"

@@ -67,17 +67,21 @@
   function connect() {
     const socket = new WebSocket(url);
     socket.onopen = function () {
-      delay = 1000;
       connection("live");
     };
     socket.onmessage = function (event) {
+      // Back-off resets only once the server really streams: a server that
+      // accepts and then fails at once must not be retried every second.
+      delay = 1000;
       const message = JSON.parse(event.data);
       if (message.type === "job.snapshot" || message.type === "job.finished") {
         show(flatten(message.job));
       } else if (message.type === "job.progress") {
         show(message);
       } else if (message.type === "job.status") {
-        show({ status: message.status, percent: undefined });
+        // Only the status changed: the counters on the page stay as they are.
+        set("status", message.status.replace(/_/g, " "));
+        root.dataset.status = message.status;
       }
       if (message.type === "job.finished") connection("finished");
     };

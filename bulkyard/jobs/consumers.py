@@ -160,7 +160,8 @@ class JobConsumer(_FollowingConsumer):
         # Ownership is checked on every read: no way to follow another's job.
         jobs = Job.objects.filter(pk=self.job_id)
         if not self.sees_all:
-            jobs = jobs.filter(owner_id=self.user_id)
+            # A user deactivated while connected stops seeing updates at once.
+            jobs = jobs.filter(owner_id=self.user_id, owner__is_active=True)
         job = jobs.first()
         return None if job is None else _job_state(job)
 

@@ -54,6 +54,7 @@ from bulkyard.jobs.kinds import (
 )
 from bulkyard.jobs.models import (
     JOB_ACTIVE_STATUSES,
+    JOB_FINISHED_STATUSES,
     Chunk,
     ChunkStatus,
     InputFormat,
@@ -753,6 +754,34 @@ def job_rerun_stalled_chunks(*, job: Job) -> int:
         dispatch.enqueue_chunks(pending, queue=registry.get(job.kind).queue)
         count += len(pending)
     return count
+
+
+def jobs_purge(*, finished_before: datetime, batch: int = 100) -> int:
+    """Delete finished jobs (with their chunks, item results and files) that
+    finished before the given time. Returns how many jobs were deleted.
+
+    Item results go first in plain set-based deletes: a cascade through the
+    ORM would load every row of a big job into memory.
+    """
+    deleted = 0
+    while True:
+        jobs = list(
+            Job.objects.filter(status__in=JOB_FINISHED_STATUSES, finished_at__lt=finished_before)
+            .order_by("finished_at")
+            .only("pk", "input_file", "output_file")[:batch]
+        )
+        if not jobs:
+            return deleted
+        ids = [job.pk for job in jobs]
+        with transaction.atomic():
+            ItemResult.objects.filter(job_id__in=ids).delete()
+            Chunk.objects.filter(job_id__in=ids).delete()
+            Job.objects.filter(pk__in=ids).delete()
+        for job in jobs:
+            for stored in (job.input_file, job.output_file):
+                if stored:
+                    stored.storage.delete(stored.name)
+        deleted += len(jobs)
 
 
 @dataclass(slots=True)

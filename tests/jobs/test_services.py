@@ -344,3 +344,24 @@ def test_retry_leaves_out_items_the_reader_could_not_read(user, sent):
     assert created
     assert Job.objects.get(pk=job.pk).failed_items == 2
     assert Job.objects.get(pk=retry.pk).total_items == 1
+
+
+def test_purge_deletes_old_finished_jobs_with_their_rows_and_files(user, sent):
+    from django.core.management import call_command
+
+    old = _planned_job(user, items=5, params={"fail_items": [1]})
+    for chunk in _chunks(old):
+        services.chunk_run(chunk_id=chunk.pk)
+    services.job_finalize(job_id=str(old.pk))
+    Job.objects.filter(pk=old.pk).update(finished_at=timezone.now() - timedelta(days=40))
+    recent = _planned_job(user, items=5)
+    stored = Job.objects.get(pk=old.pk).input_file
+    assert stored.storage.exists(stored.name)
+
+    call_command("purge_jobs", "--older-than-days", "30")
+
+    assert not Job.objects.filter(pk=old.pk).exists()
+    assert not ItemResult.objects.filter(job_id=old.pk).exists()
+    assert not Chunk.objects.filter(job_id=old.pk).exists()
+    assert not stored.storage.exists(stored.name)
+    assert Job.objects.filter(pk=recent.pk).exists()

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import codecs
 import csv
+import gzip
 import io
 import json
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
@@ -413,6 +415,51 @@ def read_span(
         start_line=span.start_line,
     ):
         yield item
+
+
+GZIP_MAGIC = b"\x1f\x8b"
+_GZIP_ERRORS = (OSError, EOFError, zlib.error)
+
+
+def is_gzip(head: bytes) -> bool:
+    return head.startswith(GZIP_MAGIC)
+
+
+def gunzip_head(compressed: IO[bytes]) -> bytes:
+    """The first decompressed bytes of a gzip upload, for ``sniff``."""
+    try:
+        with gzip.GzipFile(fileobj=compressed, mode="rb") as stream:
+            return stream.read(SNIFF_BYTES)
+    except _GZIP_ERRORS as exc:
+        raise InputRejected("invalid_gzip", f"the file is not valid gzip: {exc}") from None
+    finally:
+        compressed.seek(0)
+
+
+def gunzip(source: IO[bytes], target: IO[bytes]) -> int:
+    """Decompress a gzip input in bounded pieces; returns the bytes written.
+
+    Refuses a stream that is corrupt or truncated, and one that grows past
+    ``BULKYARD_MAX_DECOMPRESSED_BYTES`` (a decompression bomb), before any
+    item is processed.
+    """
+    limit = settings.BULKYARD_MAX_DECOMPRESSED_BYTES
+    written = 0
+    try:
+        with gzip.GzipFile(fileobj=source, mode="rb") as stream:
+            while piece := stream.read(1024 * 1024):
+                written += len(piece)
+                if written > limit:
+                    raise InputRejected(
+                        "decompressed_too_large",
+                        f"the file decompresses to more than {limit} bytes",
+                    )
+                target.write(piece)
+    except _GZIP_ERRORS as exc:
+        raise InputRejected(
+            "invalid_gzip", f"the gzip stream is corrupt after {written} bytes: {exc}"
+        ) from None
+    return written
 
 
 def sniff(head: bytes, input_format: str) -> list[str] | None:

@@ -54,6 +54,8 @@ class Job(models.Model):
     input_format = models.CharField(max_length=16, choices=InputFormat.choices)
     input_name = models.CharField(max_length=255, blank=True, help_text="Name the client gave.")
     input_size = models.BigIntegerField(default=0)
+    # "gzip" until planning has decompressed the input next to it.
+    input_compression = models.CharField(max_length=16, blank=True)
     # Column names of a CSV input, read once at planning for every chunk.
     input_header = models.JSONField(null=True, blank=True)
     chunk_size = models.PositiveIntegerField()

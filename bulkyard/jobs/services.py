@@ -35,9 +35,13 @@ from django.utils import timezone
 
 from bulkyard.jobs import dispatch, events, registry
 from bulkyard.jobs.inputs import (
+    GZIP_MAGIC,
     READER_ERROR_CODES,
     SNIFF_BYTES,
     Span,
+    gunzip,
+    gunzip_head,
+    is_gzip,
     plan_input,
     read_span,
     sniff,
@@ -142,6 +146,8 @@ def _validate_request(
     head = job_input.file.read(SNIFF_BYTES)
     job_input.file.seek(0)
     try:
+        if is_gzip(head):
+            head = gunzip_head(job_input.file)
         header = sniff(head, job_input.format)
         if header is not None:
             job_kind.check_columns(header, parsed)
@@ -197,6 +203,10 @@ def job_create(
         retry_of=retry_of,
     )
     extension = "csv" if job_input.format == InputFormat.CSV else "jsonl"
+    job_input.file.seek(0)
+    if is_gzip(job_input.file.read(len(GZIP_MAGIC))):
+        job.input_compression, extension = "gzip", f"{extension}.gz"
+    job_input.file.seek(0)
     job.input_file.save(f"{job.pk}.{extension}", job_input.file, save=False)
     try:
         with transaction.atomic():
@@ -241,6 +251,8 @@ def job_plan(*, job_id: str) -> str:
     job_kind = registry.get(job.kind)
     params = job_kind.parse_params(job.params)
     try:
+        if job.input_compression == "gzip":
+            _job_decompress_input(job)
         with job.input_file.storage.open(job.input_file.name, "rb") as raw:
             plan = plan_input(raw, job.input_format, chunk_size=job.chunk_size)
         if plan.header is not None:
@@ -295,6 +307,24 @@ def job_plan(*, job_id: str) -> str:
         )
     events.job_changed(job_id=job_id, owner_id=job.owner_id, force=True)
     return "planned"
+
+
+def _job_decompress_input(job: Job) -> None:
+    """Replace a gzip input by its decompressed form, so that chunks can seek
+    to their byte ranges. Streams through a temporary file: memory stays flat."""
+    storage = job.input_file.storage
+    compressed = job.input_file.name
+    plain = compressed.removesuffix(".gz")
+    with tempfile.TemporaryFile() as spool:
+        with storage.open(compressed, "rb") as source:
+            gunzip(source, spool)
+        spool.seek(0)
+        if storage.exists(plain):  # left by an earlier, interrupted planning
+            storage.delete(plain)
+        saved = storage.save(plain, File(spool))
+    Job.objects.filter(pk=job.pk).update(input_file=saved, input_compression="")
+    storage.delete(compressed)
+    job.input_file.name, job.input_compression = saved, ""
 
 
 def _span(chunk: Chunk) -> Span:

@@ -38,7 +38,7 @@ class JobUploadForm(forms.Form):
 
     def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]
-        name = upload.name.lower()
+        name = upload.name.lower().removesuffix(".gz")
         if name.endswith(".csv"):
             upload.bulkyard_format = "csv"
         elif name.endswith((".jsonl", ".ndjson")):

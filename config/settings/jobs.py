@@ -16,6 +16,10 @@ BULKYARD_CHUNK_SIZES: dict[str, int] = env.json("BULKYARD_CHUNK_SIZES", default=
 BULKYARD_EXTRA_KIND_MODULES = env.list("BULKYARD_EXTRA_KIND_MODULES", default=[])
 # How often a running chunk checks for cancellation and renews its lease.
 BULKYARD_CHUNK_CHECK_SECONDS = env.float("BULKYARD_CHUNK_CHECK_SECONDS", default=1.0)
+# A gzip input may not decompress to more than this (decompression bombs).
+BULKYARD_MAX_DECOMPRESSED_BYTES = env.int(
+    "BULKYARD_MAX_DECOMPRESSED_BYTES", default=20 * 1024 * 1024 * 1024
+)
 # The largest single item (one CSV record or JSONL line) accepted.
 BULKYARD_MAX_ITEM_BYTES = env.int("BULKYARD_MAX_ITEM_BYTES", default=1024 * 1024)
 # A job never has more chunks than this: for a huge file of tiny items, chunks

@@ -449,3 +449,33 @@ def test_retry_of_a_job_whose_params_no_longer_validate_is_409(api_client):
 
     assert response.status_code == 409
     assert _error(response)["code"] == "invalid_params"
+
+
+def test_a_gzip_file_is_accepted_and_its_format_read_from_the_inner_name(api_client):
+    import gzip
+
+    response = submit_file(
+        api_client, gzip.compress(b"id,text\n1,hello\n"), name="docs.csv.gz", kind="text.stats"
+    )
+
+    assert response.status_code == 202, response.content
+    assert response.json()["input"]["format"] == "csv"
+    assert Job.objects.get(pk=response.json()["id"]).input_compression == "gzip"
+
+
+def test_a_gzip_file_whose_content_is_not_utf8_is_400(api_client):
+    import gzip
+
+    content = gzip.compress("é,b\n1,2\n".encode("latin-1"))
+
+    response = submit_file(api_client, content, name="x.csv.gz")
+
+    assert response.status_code == 400
+    assert _error(response)["code"] == "invalid_encoding"
+
+
+def test_a_corrupt_gzip_file_is_400(api_client):
+    response = submit_file(api_client, b"\x1f\x8b\x08\x00garbage", name="x.csv.gz")
+
+    assert response.status_code == 400
+    assert _error(response)["code"] == "invalid_gzip"

@@ -239,3 +239,36 @@ def test_text_stats_kind_runs_on_the_shipped_sample(api_client, worker):
     first = ItemResult.objects.get(job=done, item_number=2).output
     assert first is not None
     assert (first["id"], first["words"]) == ("1", 17)
+
+
+def test_a_gzip_upload_is_processed_with_its_line_numbers(api_client, worker):
+    import gzip
+
+    rows = b"name,city\n" + b"".join(f"n{n},c{n}\n".encode() for n in range(30)) + b"x,y,z\n"
+    response = submit_file(api_client, gzip.compress(rows), name="people.csv.gz")
+    assert response.status_code == 202, response.content
+
+    done = wait_for_job(response.json()["id"])
+
+    assert (done.total_items, done.succeeded_items, done.failed_items) == (31, 30, 1)
+    assert done.input_compression == ""
+    assert done.input_file.name.endswith(".csv")
+    failed = ItemResult.objects.get(job=done, outcome="failed")
+    assert (failed.item_number, failed.code) == (32, "wrong_field_count")
+    assert ItemResult.objects.get(job=done, item_number=2).output == {"name": "n0", "city": "c0"}
+
+
+def test_a_gzip_upload_truncated_after_its_head_fails_at_planning(api_client, worker):
+    import gzip
+
+    data = gzip.compress(
+        b"a,b\n" + b"".join(f"{n},{n * 7919 % 10007}\n".encode() for n in range(200_000))
+    )
+    response = submit_file(api_client, data[: len(data) - 2000], name="cut.csv.gz")
+    assert response.status_code == 202, response.content
+
+    done = wait_for_job(response.json()["id"])
+
+    assert done.status == JobStatus.FAILED
+    assert done.error_code == "invalid_gzip"
+    assert not Chunk.objects.filter(job=done).exists()

@@ -216,3 +216,28 @@ def test_sniff_accepts_a_bom_file_whose_head_ends_inside_a_character():
     assert head[-1] >= 0x80  # the head ends inside a three-byte character
 
     assert sniff(head, "csv") == ["id", "text"]
+
+
+def test_gunzip_refuses_a_decompression_bomb(settings):
+    import gzip as gz
+
+    from bulkyard.jobs.inputs import gunzip
+
+    settings.BULKYARD_MAX_DECOMPRESSED_BYTES = 10_000
+    bomb = io.BytesIO(gz.compress(b"0" * 1_000_000))
+
+    with pytest.raises(InputRejected, match="decompresses to more than 10000 bytes"):
+        gunzip(bomb, io.BytesIO())
+
+
+def test_gunzip_refuses_a_truncated_stream():
+    import gzip as gz
+
+    from bulkyard.jobs.inputs import gunzip
+
+    data = gz.compress(b"a,b\n" + b"1,2\n" * 50_000)
+
+    with pytest.raises(InputRejected) as caught:
+        gunzip(io.BytesIO(data[: len(data) // 2]), io.BytesIO())
+
+    assert caught.value.code == "invalid_gzip"

@@ -49,7 +49,7 @@ class JobCreateInputSerializer(serializers.Serializer[Any]):
     file = serializers.FileField(
         required=False,
         allow_empty_file=True,  # refused below with the same empty_file code as blank files
-        help_text="CSV (with a header row) or JSON Lines (multipart).",
+        help_text="CSV (with a header row) or JSON Lines (multipart), optionally gzip-compressed.",
     )
     format = serializers.ChoiceField(
         choices=["csv", "jsonl"],
@@ -83,7 +83,7 @@ class JobCreateInputSerializer(serializers.Serializer[Any]):
                 code="invalid_input",
             )
         if has_file and "format" not in attrs:
-            name = attrs["file"].name.lower()
+            name = attrs["file"].name.lower().removesuffix(".gz")
             if name.endswith((".csv", ".csv.txt")):
                 attrs["format"] = "csv"
             elif name.endswith((".jsonl", ".ndjson")):

@@ -110,12 +110,18 @@ def worker(_session_worker, worker_env, settings) -> WorkerProcess:
 
 
 @pytest.fixture
-def asgi_server(worker, worker_env, tmp_path) -> Iterator[str]:
+def server_env(worker_env) -> dict[str, str]:
+    """The environment of the ASGI server; tests may change it before use."""
+    return dict(worker_env)
+
+
+@pytest.fixture
+def asgi_server(worker, server_env, tmp_path) -> Iterator[str]:
     """The ASGI app under uvicorn, on this run's database and broker, with a
     real worker behind it. Yields its base URL."""
     port = servers.free_port()
     log = tmp_path / "uvicorn.log"
-    proc = servers.start(servers.uvicorn_command(port), env=worker_env, log=log)
+    proc = servers.start(servers.uvicorn_command(port), env=server_env, log=log)
     base = f"http://127.0.0.1:{port}"
     try:
         servers.wait_http(f"{base}/health/", proc=proc, log=log)

@@ -479,3 +479,19 @@ def test_a_corrupt_gzip_file_is_400(api_client):
 
     assert response.status_code == 400
     assert _error(response)["code"] == "invalid_gzip"
+
+
+@pytest.mark.parametrize(
+    ("when", "status"),
+    [
+        ("0026-06-24T10:20:25+18:22", 200),  # legal ISO 8601, beyond PostgreSQL's offsets
+        ("0001-01-01T00:00:00+05:00", 400),  # before year 1 in UTC
+        ("not-a-date", 400),
+    ],
+)
+def test_listing_dates_are_normalised_to_utc_or_refused(api_client, when, status):
+    from urllib.parse import quote
+
+    response = api_client.get(f"/api/v1/jobs/?created_after={quote(when)}")
+
+    assert response.status_code == status

@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "bulkyard.users",
     "bulkyard.jobs",
     "bulkyard.text",
+    "bulkyard.data",
     "bulkyard.web",
 ]
 

@@ -1,0 +1,20 @@
+from decimal import Decimal
+
+from django.db import models
+
+
+class Contact(models.Model):
+    """The example import target: try imports and exports on it in minutes
+    (``manage.py generate_contacts``). Your own models register the same way."""
+
+    email = models.EmailField(unique=True)
+    name = models.CharField(max_length=200)
+    age = models.PositiveSmallIntegerField(null=True, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    amount = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
+
+    class Meta:
+        ordering = ["email"]
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>"

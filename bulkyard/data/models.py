@@ -18,3 +18,20 @@ class Contact(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} <{self.email}>"
+
+
+class ImportKey(models.Model):
+    """Which line of a running import holds each key: the highest line wins,
+    whatever order chunks commit in. Deleted when the job finishes."""
+
+    job = models.ForeignKey("bulkyard_jobs.Job", on_delete=models.CASCADE, db_index=False)
+    key = models.TextField()
+    line = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["job", "key"], name="import_key_unique_per_job"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} @ line {self.line}"

@@ -1,0 +1,139 @@
+"""Writing a chunk of converted rows into an import target.
+
+PostgreSQL: ``COPY`` into a temporary staging table, one set-based claim of the
+keys in the job's ledger, one ``INSERT … ON CONFLICT``. Everything runs in the
+caller's transaction, the one that marks the chunk done, so a chunk retried
+after a crash neither loses nor duplicates rows. Other databases (SQLite, the
+embedded default) get the same rules through the ORM.
+
+Rule for a key that appears on several lines of one file: the highest line
+wins. A row is written only while it holds the highest line seen so far for
+its key (the ledger), so the result does not depend on which chunk commits
+first; the ledger row lock serialises competing chunks.
+"""
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import connection, models
+
+from bulkyard.data.models import ImportKey
+from bulkyard.data.registry import ImportTarget
+
+Rows = Sequence[tuple[int, tuple[Any, ...]]]
+# line -> (code, message) of rows the database refused
+Rejections = dict[int, tuple[str, str]]
+
+
+def write_rows(*, target: ImportTarget, job_id: str, rows: Rows, mode: str) -> Rejections:
+    """Write valid rows (``(line, values)``) of one chunk; returns the lines the
+    target refused (in insert-only mode: keys that already exist)."""
+    if not rows:
+        return {}
+    if connection.vendor == "postgresql":
+        return _write_postgres(target=target, job_id=job_id, rows=rows, mode=mode)
+    return _write_portable(target=target, job_id=job_id, rows=rows, mode=mode)
+
+
+def _write_postgres(*, target: ImportTarget, job_id: str, rows: Rows, mode: str) -> Rejections:
+    qn = connection.ops.quote_name
+    columns = [qn(column.db_column) for column in target.columns]
+    names = ", ".join(columns)
+    key_index = target.field_names.index(target.key)
+    key = columns[key_index]
+    ledger = qn(ImportKey._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE bulkyard_stage ON COMMIT DROP AS "  # noqa: S608 - quoted names
+            f"SELECT 0::bigint AS by_line, {names} FROM {qn(target.table)} WITH NO DATA"
+        )
+        raw = cursor.cursor  # psycopg's own cursor, for COPY
+        with raw.copy(f"COPY bulkyard_stage (by_line, {names}) FROM STDIN") as copy:
+            for line, values in rows:
+                copy.write_row((line, *values))
+        # Claim keys in key order: competing chunks lock ledger rows in the
+        # same order and cannot deadlock.
+        cursor.execute(
+            f"INSERT INTO {ledger} (job_id, key, line) "  # noqa: S608
+            f"SELECT %s, latest.{key}::text, latest.by_line FROM ("
+            f"  SELECT DISTINCT ON ({key}) {key}, by_line FROM bulkyard_stage"
+            f"  ORDER BY {key}, by_line DESC) AS latest ORDER BY latest.{key} "
+            f"ON CONFLICT (job_id, key) DO UPDATE SET line = EXCLUDED.line "
+            f"WHERE {ledger}.line < EXCLUDED.line",
+            [job_id],
+        )
+        winners = (
+            f"SELECT {', '.join(f's.{c}' for c in columns)} FROM bulkyard_stage s "  # noqa: S608
+            f"JOIN {ledger} k ON k.job_id = %s AND k.key = s.{key}::text AND k.line = s.by_line"
+        )
+        if mode == "insert":
+            cursor.execute(
+                f"INSERT INTO {qn(target.table)} ({names}) {winners} "
+                f"ON CONFLICT ({key}) DO NOTHING RETURNING {key}",
+                [job_id],
+            )
+            inserted = {str(row[0]) for row in cursor.fetchall()}
+            cursor.execute(
+                f"SELECT s.by_line, s.{key}::text FROM bulkyard_stage s JOIN {ledger} k "  # noqa: S608
+                f"ON k.job_id = %s AND k.key = s.{key}::text AND k.line = s.by_line",
+                [job_id],
+            )
+            return {
+                line: _exists(target, value)
+                for line, value in cursor.fetchall()
+                if value not in inserted
+            }
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c != key)
+        cursor.execute(
+            f"INSERT INTO {qn(target.table)} ({names}) {winners} "
+            f"ON CONFLICT ({key}) DO UPDATE SET {updates}",
+            [job_id],
+        )
+    return {}
+
+
+def _write_portable(*, target: ImportTarget, job_id: str, rows: Rows, mode: str) -> Rejections:
+    """The same rules through the ORM, for databases without COPY. The caller's
+    transaction (SQLite: one writer at a time) makes check-then-write safe."""
+    key_index = target.field_names.index(target.key)
+    latest: dict[str, tuple[int, tuple[Any, ...]]] = {}
+    for line, values in rows:
+        key = str(values[key_index])
+        if key not in latest or latest[key][0] < line:
+            latest[key] = (line, values)
+    held = dict(
+        ImportKey.objects.filter(job_id=job_id, key__in=list(latest)).values_list("key", "line")
+    )
+    winners = {key: row for key, row in latest.items() if held.get(key, -1) < row[0]}
+    ImportKey.objects.bulk_create(
+        [ImportKey(job_id=job_id, key=key, line=line) for key, (line, _) in winners.items()],
+        update_conflicts=True,
+        unique_fields=["job", "key"],
+        update_fields=["line"],
+    )
+    model: type[models.Model] = target.model
+    objects = {
+        key: model(**dict(zip(target.field_names, values, strict=True)))
+        for key, (_, values) in winners.items()
+    }
+    if mode == "insert":
+        existing = set(
+            model._default_manager.filter(**{f"{target.key}__in": list(objects)}).values_list(
+                target.key, flat=True
+            )
+        )
+        model._default_manager.bulk_create(
+            [obj for key, obj in objects.items() if key not in existing]
+        )
+        return {winners[key][0]: _exists(target, key) for key in existing}
+    model._default_manager.bulk_create(
+        list(objects.values()),
+        update_conflicts=True,
+        unique_fields=[target.key],
+        update_fields=[name for name in target.field_names if name != target.key],
+    )
+    return {}
+
+
+def _exists(target: ImportTarget, value: str) -> tuple[str, str]:
+    return "already_exists", f"a row with {target.key} = {value!r} already exists"

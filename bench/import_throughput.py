@@ -42,7 +42,6 @@ import argparse
 import csv
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -68,11 +67,11 @@ from submit_latency import (  # the sibling module, found through sys.path
     PYTHON,
     REDIS_URL,
     REPO_ROOT,
-    drop_database,
     flush_redis,
     manage,
     recreate_database,
     service_env,
+    tear_down,
     uvicorn_server,
 )
 
@@ -761,31 +760,16 @@ def print_summary(main: EndToEnd, baselines: Baselines | None, big: EndToEnd | N
     for name, value in lines:
         print(f"  {name:<50s} {value:>20s}")
     print()
+
+    def at_least(name: str, measured: float | None, target: float) -> tuple[Any, ...]:
+        passed = None if measured is None else measured >= target
+        return (name, times(measured), f">= {target:g}", passed)
+
     checks = [
-        (
-            "e2e / ceiling",
-            times(r_ceiling),
-            f">= {TARGET_CEILING_RATIO}",
-            None if r_ceiling is None else r_ceiling >= TARGET_CEILING_RATIO,
-        ),
-        (
-            "e2e / bulk_create",
-            times(r_bulk),
-            f">= {TARGET_BULK_CREATE_RATIO:g}",
-            None if r_bulk is None else r_bulk >= TARGET_BULK_CREATE_RATIO,
-        ),
-        (
-            "e2e / import-export (cached)",
-            times(r_ie),
-            f">= {TARGET_IMPORT_EXPORT_RATIO:g}",
-            None if r_ie is None else r_ie >= TARGET_IMPORT_EXPORT_RATIO,
-        ),
-        (
-            "e2e / import-export (default)",
-            times(r_ie_default),
-            f">= {TARGET_IMPORT_EXPORT_RATIO:g}",
-            None if r_ie_default is None else r_ie_default >= TARGET_IMPORT_EXPORT_RATIO,
-        ),
+        at_least("e2e / ceiling", r_ceiling, TARGET_CEILING_RATIO),
+        at_least("e2e / bulk_create", r_bulk, TARGET_BULK_CREATE_RATIO),
+        at_least("e2e / import-export (cached)", r_ie, TARGET_IMPORT_EXPORT_RATIO),
+        at_least("e2e / import-export (default)", r_ie_default, TARGET_IMPORT_EXPORT_RATIO),
         (
             "worker peak RSS per process",
             f"{rss_mb:.1f} MB",
@@ -887,17 +871,7 @@ def main(argv: list[str] | None = None) -> int:
             print(log.read_text(errors="replace")[-8000:])
         raise
     finally:
-        try:
-            left = flush_redis()
-            print(f"redis {REDIS_URL}: flushed at the end ({left} keys)")
-        finally:
-            if args.keep:
-                print(f"kept: database {DB_NAME} and {scratch}")
-            else:
-                if db_created:
-                    drop_database()
-                    print(f"database {DB_NAME}: dropped")
-                shutil.rmtree(scratch, ignore_errors=True)
+        tear_down(keep=args.keep, db_created=db_created, scratch=scratch)
     return 0
 
 

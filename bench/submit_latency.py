@@ -400,18 +400,24 @@ def main(argv: list[str] | None = None) -> int:
                     timings.append(submit(client, csv_path))
         passed = report(args.items, size, timings)
     finally:
-        try:
-            left = flush_redis()
-            print(f"redis {REDIS_URL}: flushed at the end ({left} keys, nothing left queued)")
-        finally:
-            if args.keep:
-                print(f"kept: database {DB_NAME} and {scratch}")
-            else:
-                if db_created:
-                    drop_database()
-                    print(f"database {DB_NAME}: dropped")
-                shutil.rmtree(scratch, ignore_errors=True)
+        tear_down(keep=args.keep, db_created=db_created, scratch=scratch)
     return 0 if passed else 1
+
+
+def tear_down(*, keep: bool, db_created: bool, scratch: Path) -> None:
+    """Flush the bench's Redis db, then drop the database and the scratch
+    folder (unless ``keep``), even when the flush fails."""
+    try:
+        left = flush_redis()
+        print(f"redis {REDIS_URL}: flushed at the end ({left} keys, nothing left queued)")
+    finally:
+        if keep:
+            print(f"kept: database {DB_NAME} and {scratch}")
+        else:
+            if db_created:
+                drop_database()
+                print(f"database {DB_NAME}: dropped")
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 if __name__ == "__main__":

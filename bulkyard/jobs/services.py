@@ -35,7 +35,6 @@ from django.utils import timezone
 
 from bulkyard.jobs import dispatch, events, registry
 from bulkyard.jobs.inputs import (
-    GZIP_MAGIC,
     READER_ERROR_CODES,
     SNIFF_BYTES,
     Span,
@@ -113,7 +112,9 @@ def _fingerprint(**parts: Any) -> str:
 
 def _validate_request(
     *, kind: str, params: dict[str, Any] | None, job_input: JobInput, chunk_size: int | None
-) -> tuple[JobKind[Any], dict[str, Any], int]:
+) -> tuple[JobKind[Any], dict[str, Any], int, bool]:
+    """The kind, the validated params, the chunk size and whether the input is
+    gzip-compressed; raises ``InvalidJobRequest``."""
     from pydantic import ValidationError
 
     try:
@@ -145,15 +146,16 @@ def _validate_request(
     job_input.file.seek(0)
     head = job_input.file.read(SNIFF_BYTES)
     job_input.file.seek(0)
+    compressed = is_gzip(head)
     try:
-        if is_gzip(head):
+        if compressed:
             head = gunzip_head(job_input.file)
         header = sniff(head, job_input.format)
         if header is not None:
             job_kind.check_columns(header, parsed)
     except InputRejected as exc:
         raise InvalidJobRequest(exc.code, exc.message) from None
-    return job_kind, parsed.model_dump(mode="json"), size
+    return job_kind, parsed.model_dump(mode="json"), size, compressed
 
 
 def job_create(
@@ -174,7 +176,7 @@ def job_create(
     ``InvalidJobRequest`` for an unknown kind, bad params or an unusable input;
     nothing is stored then.
     """
-    job_kind, clean_params, size = _validate_request(
+    job_kind, clean_params, size, compressed = _validate_request(
         kind=kind, params=params, job_input=job_input, chunk_size=chunk_size
     )
     fingerprint = _fingerprint(
@@ -203,10 +205,8 @@ def job_create(
         retry_of=retry_of,
     )
     extension = "csv" if job_input.format == InputFormat.CSV else "jsonl"
-    job_input.file.seek(0)
-    if is_gzip(job_input.file.read(len(GZIP_MAGIC))):
+    if compressed:
         job.input_compression, extension = "gzip", f"{extension}.gz"
-    job_input.file.seek(0)
     job.input_file.save(f"{job.pk}.{extension}", job_input.file, save=False)
     try:
         with transaction.atomic():

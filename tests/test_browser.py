@@ -134,3 +134,30 @@ def test_staff_watch_a_running_job_live_in_the_admin(page, asgi_server):
         ["3", "failed", "requested_failure"],
         ["4", "failed", "requested_failure"],
     ]
+
+
+def test_a_user_exports_contacts_and_downloads_the_file_when_it_appears(page, asgi_server):
+    from playwright.sync_api import expect
+
+    from tests.factories import ContactFactory
+
+    user = UserFactory()
+    ContactFactory.create_batch(40, city="Oslo")
+    ContactFactory.create_batch(5, city="Rome")
+
+    _log_in(page, asgi_server, user, path="/jobs/new/")
+    page.select_option("#id_kind", "data.export")
+    page.fill("#id_params", '{"target": "contacts", "filter": {"city": "Oslo"}}')
+    page.fill("#id_chunk_size", "10")
+    page.click("#new-job button[type=submit]")
+
+    page.wait_for_url(re.compile(r".*/jobs/[0-9a-f-]{36}/$"))
+    expect(page.locator('[data-job-field="status"]').first).to_have_text("succeeded")
+    output = page.locator("#output")
+    expect(output).to_be_visible()
+    with page.expect_download() as download:
+        output.click()
+    lines = Path(download.value.path()).read_text().splitlines()
+    assert lines[0] == "email,name,age,city,amount"
+    assert len(lines) == 41
+    assert {line.split(",")[3] for line in lines[1:]} == {"Oslo"}

@@ -1,13 +1,27 @@
-"""The ``data.import`` job kind: CSV / JSON Lines rows into a registered model."""
+"""The data job kinds: ``data.import`` (CSV / JSON Lines rows into a registered
+model) and ``data.export`` (a registered model's rows into a file)."""
 
+import io
+import tempfile
 from collections.abc import Iterable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from bulkyard.data.exports import (
+    InvalidFilter,
+    chunk_rows,
+    csv_header,
+    export_plan,
+    export_queryset,
+    part_save,
+    parts_delete,
+    parts_merge,
+    write_rows,
+)
 from bulkyard.data.models import ImportKey
 from bulkyard.data.registry import get_target
-from bulkyard.data.writers import write_rows
+from bulkyard.data.writers import write_chunk
 from bulkyard.jobs.kinds import (
     ChunkContext,
     ChunkResult,
@@ -18,9 +32,18 @@ from bulkyard.jobs.kinds import (
     ItemError,
     ItemResultData,
     JobKind,
+    WorkPlan,
     failure,
 )
 from bulkyard.jobs.registry import register
+
+
+def _registered(name: str) -> str:
+    try:
+        get_target(name)
+    except LookupError as exc:
+        raise ValueError(str(exc)) from None
+    return name
 
 
 class ImportParams(BaseModel):
@@ -38,14 +61,7 @@ class ImportParams(BaseModel):
         description="Input column (or JSON key) -> target field, where the names differ.",
     )
 
-    @field_validator("target")
-    @classmethod
-    def _known_target(cls, name: str) -> str:
-        try:
-            get_target(name)
-        except LookupError as exc:
-            raise ValueError(str(exc)) from None
-        return name
+    _known_target = field_validator("target")(_registered)
 
     @model_validator(mode="after")
     def _mapping_names_fields(self) -> "ImportParams":
@@ -136,7 +152,7 @@ class DataImportKind(JobKind[ImportParams]):
             rejected: dict[int, tuple[str, str]] = {}
         else:
             target = get_target(ctx.params.target)
-            rejected = write_rows(
+            rejected = write_chunk(
                 target=target, job_id=ctx.job_id, rows=valid, mode=ctx.params.mode
             )
         names = get_target(ctx.params.target).field_names
@@ -169,3 +185,140 @@ class DataImportKind(JobKind[ImportParams]):
 
 def _jsonable(value: Any) -> Any:
     return value if isinstance(value, str | int | float | bool) or value is None else str(value)
+
+
+class ExportParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    target: str = Field(description="A registered target, e.g. 'contacts'.")
+    format: Literal["csv", "jsonl"] = Field("csv", description="Format of the exported file.")
+    fields: list[str] | None = Field(
+        None, description="Fields to export, in this order; all of the target's when omitted."
+    )
+    filter: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Which rows: field lookups, ANDed, e.g. "
+        '{"city": "Paris", "age__gte": 30, "email__iendswith": "@example.com"}.',
+    )
+    gzip: bool = Field(False, description="Compress the file with gzip.")
+    formula_safe: bool = Field(
+        True,
+        description="CSV only: prefix text cells that a spreadsheet would run as a formula "
+        "(=, +, -, @) with a quote.",
+    )
+
+    _known_target = field_validator("target")(_registered)
+
+    @model_validator(mode="after")
+    def _fields_and_filter_exist(self) -> "ExportParams":
+        target = get_target(self.target)
+        if self.fields is not None:
+            unknown = [name for name in self.fields if name not in target.field_names]
+            if unknown or not self.fields or len(set(self.fields)) != len(self.fields):
+                raise ValueError(
+                    f"fields must name distinct fields of {self.target!r} "
+                    f"({', '.join(target.field_names)}); unknown: {', '.join(unknown) or 'none'}"
+                )
+        try:
+            export_queryset(target, self.filter)
+        except InvalidFilter as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(self.fields) if self.fields else get_target(self.target).field_names
+
+
+@register
+class DataExportKind(JobKind[ExportParams]):
+    """The rows of a registered model that match a filter, into one file."""
+
+    name = "data.export"
+    title = "Data export"
+    description = (
+        "Rows of a registered model matching a filter, written by workers in primary-key "
+        "ranges to CSV or JSON Lines (gzip optional), downloadable from the job's output link. "
+        "CSV cells that could run as spreadsheet formulas are neutralised."
+    )
+    params_model = ExportParams
+    input_formats = ()
+    reads_input = False
+    chunk_size = 50_000
+    max_chunk_size = 500_000
+    queue_class = "io"
+    stores_successes = False
+
+    def plan_work(self, params: ExportParams, *, chunk_size: int) -> WorkPlan:
+        queryset = export_queryset(get_target(params.target), params.filter)
+        return export_plan(queryset, chunk_size=chunk_size)
+
+    def process_chunk(self, items: Iterable[Item], ctx: ChunkContext[ExportParams]) -> ChunkResult:
+        params = ctx.params
+        assert ctx.work is not None
+        queryset = export_queryset(get_target(params.target), params.filter)
+        rows = chunk_rows(queryset, ctx.work, params.columns)
+        with tempfile.TemporaryFile() as spool:
+            text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
+            count = write_rows(
+                _checking_stop(rows, ctx),
+                text,
+                fields=params.columns,
+                format=params.format,
+                formula_safe=params.formula_safe,
+            )
+            text.flush()
+            if ctx.stopped:
+                return ChunkResult()
+            part = part_save(job_id=ctx.job_id, sequence=ctx.chunk_sequence, spool=spool)
+            text.detach()
+        # The part is named in the chunk's summary, committed with the chunk:
+        # the finish step merges exactly the parts of committed chunks.
+        return ChunkResult(counted_successes=count, summary={"part": part, "rows": count})
+
+    def finish(self, ctx: FinishContext[ExportParams]) -> FinishResult:
+        params = ctx.params
+        try:
+            if ctx.cancelled:
+                return FinishResult(summary={"target": params.target, "cancelled": True})
+            if ctx.counts["failed"]:
+                raise ExportIncomplete(
+                    f"{ctx.counts['failed']} row(s) were in chunks that kept failing; "
+                    "no file was written; run the export again"
+                )
+            parts = [summary["part"] for summary in ctx.chunk_summaries]
+            header = csv_header(params.columns) if params.format == "csv" else b""
+            extension = params.format + (".gz" if params.gzip else "")
+            output, size = parts_merge(
+                parts=parts,
+                output_name=f"jobs/{ctx.owner_id}/outputs/{params.target}-{ctx.job_id}.{extension}",
+                header=header,
+                compress=params.gzip,
+            )
+        finally:
+            parts_delete(ctx.job_id)
+        rows = sum(int(summary["rows"]) for summary in ctx.chunk_summaries)
+        return FinishResult(
+            summary={
+                "target": params.target,
+                "format": params.format,
+                "gzip": params.gzip,
+                "fields": list(params.columns),
+                "filter": params.filter,
+                "rows": rows,
+                "bytes": size,
+            },
+            output_file=output,
+        )
+
+
+class ExportIncomplete(Exception):
+    """Some rows could not be exported; a partial file would look complete."""
+
+
+def _checking_stop(rows: Iterable[tuple[Any, ...]], ctx: ChunkContext[Any]) -> Iterable[Any]:
+    for number, row in enumerate(rows):
+        # Every row would be too often: should_stop() is cheap but not free.
+        if number % 1000 == 0 and ctx.should_stop():
+            return
+        yield row

@@ -25,7 +25,7 @@ Rows = Sequence[tuple[int, tuple[Any, ...]]]
 Rejections = dict[int, tuple[str, str]]
 
 
-def write_rows(*, target: ImportTarget, job_id: str, rows: Rows, mode: str) -> Rejections:
+def write_chunk(*, target: ImportTarget, job_id: str, rows: Rows, mode: str) -> Rejections:
     """Write valid rows (``(line, values)``) of one chunk; returns the lines the
     target refused (in insert-only mode: keys that already exist)."""
     if not rows:

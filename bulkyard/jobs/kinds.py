@@ -69,14 +69,33 @@ class ChunkResult:
     items: list[ItemResultData] = field(default_factory=list)
     # Partial job-wide figures of this chunk, handed to the kind's finish step.
     summary: dict[str, Any] | None = None
+    # Items counted without a record each: the successes of a kind that works
+    # in bulk and stores none (an export), the items of a chunk that failed.
+    counted_successes: int = 0
+    counted_failures: int = 0
 
     @property
     def succeeded(self) -> int:
-        return sum(1 for item in self.items if item.succeeded)
+        return sum(1 for item in self.items if item.succeeded) + self.counted_successes
 
     @property
     def failed(self) -> int:
-        return len(self.items) - self.succeeded
+        return sum(1 for item in self.items if not item.succeeded) + self.counted_failures
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedChunk:
+    """One chunk of a kind that plans its own work: how many items it holds and
+    what they are, as JSON the kind reads back in ``process_chunk`` (``ctx.work``)."""
+
+    item_count: int
+    work: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkPlan:
+    total_items: int
+    chunks: list[PlannedChunk]
 
 
 class ChunkContext(Generic[ParamsT]):
@@ -90,8 +109,11 @@ class ChunkContext(Generic[ParamsT]):
         params: ParamsT,
         attempt: int = 1,
         stop_check: Any = None,
+        work: dict[str, Any] | None = None,
     ) -> None:
         self.job_id = job_id
+        # The chunk's planned work, for kinds that take no input.
+        self.work = work
         self.chunk_sequence = chunk_sequence
         # 1 on the first run of this chunk, more when it is run again after a crash.
         self.attempt = attempt
@@ -135,6 +157,9 @@ class JobKind(Generic[ParamsT]):
     description: ClassVar[str] = ""
     params_model: ClassVar[type[BaseModel]] = NoParams
     input_formats: ClassVar[tuple[str, ...]] = ("csv", "jsonl")
+    # False for kinds that find their own items (an export reads a query):
+    # they take no upload, and ``plan_work`` cuts their work into chunks.
+    reads_input: ClassVar[bool] = True
     # Columns (CSV) a file must have, checked before any item is processed.
     required_columns: ClassVar[tuple[str, ...]] = ()
     chunk_size: ClassVar[int] = 500
@@ -175,6 +200,11 @@ class JobKind(Generic[ParamsT]):
 
     def columns_needed(self, params: ParamsT) -> tuple[str, ...]:
         return self.required_columns
+
+    def plan_work(self, params: ParamsT, *, chunk_size: int) -> WorkPlan:
+        """The chunks of a kind that takes no input (``reads_input = False``).
+        Raise ``InputRejected`` when there is nothing sensible to do."""
+        raise NotImplementedError
 
     def process_item(self, item: Item, ctx: ChunkContext[ParamsT]) -> Any:
         """Process one item and return its output (or None); raise ItemError to fail it."""

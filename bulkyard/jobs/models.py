@@ -33,6 +33,8 @@ class InputFormat(models.TextChoices):
     # JSON Lines of ``{"n": <original item number>, "item": ...}``: the input of
     # a retry job, which keeps the item numbers of the job it retries.
     RETRY = "retry", "Retry of failed items"
+    # Kinds that find their own items (an export reads a query) take no upload.
+    NONE = "none", "No input"
 
 
 def job_input_path(job: "Job", filename: str) -> str:
@@ -50,7 +52,8 @@ class Job(models.Model):
         max_length=32, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True
     )
 
-    input_file = models.FileField(upload_to=job_input_path, max_length=500)
+    # Empty for kinds that take no input (they plan their own chunks).
+    input_file = models.FileField(upload_to=job_input_path, max_length=500, blank=True)
     input_format = models.CharField(max_length=16, choices=InputFormat.choices)
     input_name = models.CharField(max_length=255, blank=True, help_text="Name the client gave.")
     input_size = models.BigIntegerField(default=0)
@@ -133,6 +136,9 @@ class Chunk(models.Model):
     start_line = models.BigIntegerField()
     first_item_number = models.BigIntegerField()
     item_count = models.PositiveIntegerField()
+    # For kinds that take no input: the kind's own description of this chunk's
+    # work (e.g. a range of primary keys), set when the job is planned.
+    work = models.JSONField(null=True, blank=True)
 
     status = models.CharField(
         max_length=16, choices=ChunkStatus.choices, default=ChunkStatus.PENDING

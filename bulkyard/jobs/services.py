@@ -21,6 +21,8 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -52,6 +54,7 @@ from bulkyard.jobs.kinds import (
     FinishContext,
     FinishResult,
     InputRejected,
+    Item,
     JobKind,
     failure,
 )
@@ -111,7 +114,11 @@ def _fingerprint(**parts: Any) -> str:
 
 
 def _validate_request(
-    *, kind: str, params: dict[str, Any] | None, job_input: JobInput, chunk_size: int | None
+    *,
+    kind: str,
+    params: dict[str, Any] | None,
+    job_input: JobInput | None,
+    chunk_size: int | None,
 ) -> tuple[JobKind[Any], dict[str, Any], int, bool]:
     """The kind, the validated params, the chunk size and whether the input is
     gzip-compressed; raises ``InvalidJobRequest``."""
@@ -133,15 +140,26 @@ def _validate_request(
         raise InvalidJobRequest(
             "invalid_params", f"params.{first['field']}: {first['message']}", details
         ) from None
-    if job_input.format != InputFormat.RETRY and job_input.format not in job_kind.input_formats:
-        raise InvalidJobRequest(
-            "unsupported_format",
-            f"kind {kind!r} reads {', '.join(job_kind.input_formats)}, not {job_input.format}",
-        )
     size = chunk_size or job_kind.effective_chunk_size()
     if not 1 <= size <= job_kind.max_chunk_size:
         raise InvalidJobRequest(
             "invalid_chunk_size", f"chunk_size must be between 1 and {job_kind.max_chunk_size}"
+        )
+    if not job_kind.reads_input:
+        if job_input is not None:
+            raise InvalidJobRequest(
+                "input_not_accepted",
+                f"kind {kind!r} finds its own items; send no 'items' and no 'file'",
+            )
+        return job_kind, parsed.model_dump(mode="json"), size, False
+    if job_input is None:
+        raise InvalidJobRequest(
+            "input_required", f"kind {kind!r} needs items: send inline 'items' or a 'file'"
+        )
+    if job_input.format != InputFormat.RETRY and job_input.format not in job_kind.input_formats:
+        raise InvalidJobRequest(
+            "unsupported_format",
+            f"kind {kind!r} reads {', '.join(job_kind.input_formats)}, not {job_input.format}",
         )
     job_input.file.seek(0)
     head = job_input.file.read(SNIFF_BYTES)
@@ -163,7 +181,7 @@ def job_create(
     owner: User,
     kind: str,
     params: dict[str, Any] | None,
-    job_input: JobInput,
+    job_input: JobInput | None,
     chunk_size: int | None = None,
     idempotency_key: str | None = None,
     retry_of: Job | None = None,
@@ -174,7 +192,7 @@ def job_create(
     owner for the same request, returns the first job and ``created=False``; for
     a different request, raises ``IdempotencyKeyMismatch``. Raises
     ``InvalidJobRequest`` for an unknown kind, bad params or an unusable input;
-    nothing is stored then.
+    nothing is stored then. ``job_input`` is None for kinds that take no input.
     """
     job_kind, clean_params, size, compressed = _validate_request(
         kind=kind, params=params, job_input=job_input, chunk_size=chunk_size
@@ -183,8 +201,8 @@ def job_create(
         kind=kind,
         params=clean_params,
         chunk_size=chunk_size,
-        format=job_input.format,
-        input=job_input.sha256,
+        format=job_input.format if job_input else None,
+        input=job_input.sha256 if job_input else None,
         retry_of=str(retry_of.pk) if retry_of else None,
     )
     if idempotency_key:
@@ -196,18 +214,19 @@ def job_create(
         owner=owner,
         kind=job_kind.name,
         params=clean_params,
-        input_format=job_input.format,
-        input_name=job_input.name[:255],
-        input_size=job_input.size,
+        input_format=job_input.format if job_input else InputFormat.NONE,
+        input_name=job_input.name[:255] if job_input else "",
+        input_size=job_input.size if job_input else 0,
         chunk_size=size,
         idempotency_key=idempotency_key or None,
         request_fingerprint=fingerprint,
         retry_of=retry_of,
     )
-    extension = "csv" if job_input.format == InputFormat.CSV else "jsonl"
-    if compressed:
-        job.input_compression, extension = "gzip", f"{extension}.gz"
-    job.input_file.save(f"{job.pk}.{extension}", job_input.file, save=False)
+    if job_input is not None:
+        extension = "csv" if job_input.format == InputFormat.CSV else "jsonl"
+        if compressed:
+            job.input_compression, extension = "gzip", f"{extension}.gz"
+        job.input_file.save(f"{job.pk}.{extension}", job_input.file, save=False)
     try:
         with transaction.atomic():
             job.save(force_insert=True)
@@ -216,7 +235,8 @@ def job_create(
             # the sweeper plans jobs whose message never left.
             transaction.on_commit(lambda: dispatch.enqueue_plan(job_id), robust=True)
     except IntegrityError:
-        job.input_file.delete(save=False)
+        if job.input_file:
+            job.input_file.delete(save=False)
         if not idempotency_key:
             raise
         # Another request with the same key won the race; answer as it did.
@@ -250,15 +270,12 @@ def job_plan(*, job_id: str) -> str:
         return "skipped"
     job_kind = registry.get(job.kind)
     params = job_kind.parse_params(job.params)
+    header: list[str] | None = None
     try:
-        if job.input_compression == "gzip":
-            _job_decompress_input(job)
-        with job.input_file.storage.open(job.input_file.name, "rb") as raw:
-            plan = plan_input(raw, job.input_format, chunk_size=job.chunk_size)
-        if plan.header is not None:
-            job_kind.check_columns(plan.header, params)
-        if not plan.spans:
-            raise InputRejected("no_items", "the input holds no items")
+        if job_kind.reads_input:
+            header, total_items, chunks = _plan_input(job, job_kind, params)
+        else:
+            total_items, chunks = _plan_work(job, job_kind, params)
     except InputRejected as exc:
         job_fail(job_id=job_id, code=exc.code, message=exc.message)
         return "failed"
@@ -277,28 +294,15 @@ def job_plan(*, job_id: str) -> str:
         started = Job.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
             status=JobStatus.RUNNING,
             started_at=now,
-            total_items=plan.total_items,
-            chunks_total=len(plan.spans),
-            input_header=plan.header,
+            total_items=total_items,
+            chunks_total=len(chunks),
+            input_header=header,
         )
         if not started:
             return "skipped"  # cancelled while we were reading
-        Chunk.objects.bulk_create(
-            [
-                Chunk(
-                    job_id=job_id,
-                    sequence=sequence,
-                    byte_start=span.byte_start,
-                    byte_end=span.byte_end,
-                    start_line=span.start_line,
-                    first_item_number=span.first_item_number,
-                    item_count=span.item_count,
-                    enqueued_at=now,
-                )
-                for sequence, span in enumerate(plan.spans)
-            ],
-            batch_size=1000,
-        )
+        for sequence, chunk in enumerate(chunks):
+            chunk.job_id, chunk.sequence, chunk.enqueued_at = job.pk, sequence, now
+        Chunk.objects.bulk_create(chunks, batch_size=1000)
         chunk_ids = list(
             Chunk.objects.filter(job_id=job_id).order_by("sequence").values_list("pk", flat=True)
         )
@@ -307,6 +311,54 @@ def job_plan(*, job_id: str) -> str:
         )
     events.job_changed(job_id=job_id, owner_id=job.owner_id, force=True)
     return "planned"
+
+
+def _plan_input(
+    job: Job, job_kind: JobKind[Any], params: Any
+) -> tuple[list[str] | None, int, list[Chunk]]:
+    """Cut a job's input file into byte ranges: the header, the item count and
+    the (unsaved) chunks."""
+    if job.input_compression == "gzip":
+        _job_decompress_input(job)
+    with job.input_file.storage.open(job.input_file.name, "rb") as raw:
+        plan = plan_input(raw, job.input_format, chunk_size=job.chunk_size)
+    if plan.header is not None:
+        job_kind.check_columns(plan.header, params)
+    if not plan.spans:
+        raise InputRejected("no_items", "the input holds no items")
+    chunks = [
+        Chunk(
+            byte_start=span.byte_start,
+            byte_end=span.byte_end,
+            start_line=span.start_line,
+            first_item_number=span.first_item_number,
+            item_count=span.item_count,
+        )
+        for span in plan.spans
+    ]
+    return plan.header, plan.total_items, chunks
+
+
+def _plan_work(job: Job, job_kind: JobKind[Any], params: Any) -> tuple[int, list[Chunk]]:
+    """Let a kind that takes no input cut its own work into chunks; items are
+    numbered from 1 across them."""
+    plan = job_kind.plan_work(params, chunk_size=job.chunk_size)
+    if not plan.chunks:
+        raise InputRejected("no_work", "the kind planned no work")
+    chunks, first = [], 1
+    for planned in plan.chunks:
+        chunks.append(
+            Chunk(
+                byte_start=0,
+                byte_end=0,
+                start_line=first,
+                first_item_number=first,
+                item_count=planned.item_count,
+                work=planned.work,
+            )
+        )
+        first += planned.item_count
+    return plan.total_items, chunks
 
 
 def _job_decompress_input(job: Job) -> None:
@@ -435,10 +487,10 @@ def chunk_run(*, chunk_id: int) -> str:
         params=job_kind.parse_params(job.params),
         attempt=chunk.attempts,
         stop_check=lease,
+        work=chunk.work,
     )
     try:
-        with lease, job.input_file.storage.open(job.input_file.name, "rb") as raw:
-            items = read_span(raw, job.input_format, header=job.input_header, span=_span(chunk))
+        with lease, _chunk_items(job, chunk) as items:
             result = job_kind.process_chunk(items, ctx)
             status = ChunkStatus.CANCELLED if ctx.stopped else ChunkStatus.DONE
             _chunk_commit(
@@ -451,6 +503,17 @@ def chunk_run(*, chunk_id: int) -> str:
         logger.exception("chunk %s (attempt %s) failed", chunk_id, chunk.attempts)
         return _chunk_release_after_error(chunk=chunk, token=token, error=exc)
     return str(status)
+
+
+@contextmanager
+def _chunk_items(job: Job, chunk: Chunk) -> Iterator[Iterator[Item]]:
+    """The items of a chunk, read from the job's input; none for kinds that
+    take no input (they read ``ctx.work``)."""
+    if not job.input_file:
+        yield iter(())
+        return
+    with job.input_file.storage.open(job.input_file.name, "rb") as raw:
+        yield read_span(raw, job.input_format, header=job.input_header, span=_span(chunk))
 
 
 def _chunk_commit(
@@ -563,8 +626,11 @@ def _chunk_fail_exhausted(*, chunk: Chunk, token: uuid.UUID, reason: str) -> Non
     job_kind = registry.get(job.kind)
     message = f"processing failed {chunk.attempts} times; last error: {reason}"
     result = ChunkResult()
-    with job.input_file.storage.open(job.input_file.name, "rb") as raw:
-        for item in read_span(raw, job.input_format, header=job.input_header, span=_span(chunk)):
+    if not job.input_file:
+        # Nothing to keep for a retry: the items are the kind's own.
+        result.counted_failures = chunk.item_count
+    with _chunk_items(job, chunk) as items:
+        for item in items:
             if item.error is not None:
                 result.items.append(failure(item, item.error.code, item.error.message))
             else:
@@ -730,6 +796,10 @@ def job_retry_failed(
     """
     if not job.is_finished:
         raise JobConflict("job_not_finished", "only a finished job can be retried")
+    if not job.input_file:
+        raise JobConflict(
+            "nothing_to_retry", "this kind finds its own items: create the job again instead"
+        )
     failed = (
         ItemResult.objects.filter(job=job, outcome=ItemOutcome.FAILED, input__isnull=False)
         .exclude(code__in=READER_ERROR_CODES)

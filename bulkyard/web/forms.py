@@ -13,7 +13,10 @@ class JobUploadForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4, "placeholder": "{}"}),
         help_text="The kind's parameters as a JSON object; empty for the defaults.",
     )
-    file = forms.FileField(help_text="CSV with a header row, or JSON Lines (.jsonl).")
+    file = forms.FileField(
+        required=False,
+        help_text="CSV with a header row, or JSON Lines (.jsonl). None for an export.",
+    )
     chunk_size = forms.IntegerField(required=False, min_value=1, help_text="Optional.")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -38,6 +41,8 @@ class JobUploadForm(forms.Form):
 
     def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]
+        if upload is None:
+            return None
         name = upload.name.lower().removesuffix(".gz")
         if name.endswith(".csv"):
             upload.bulkyard_format = "csv"

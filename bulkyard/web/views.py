@@ -24,19 +24,21 @@ def job_new(request: HttpRequest) -> HttpResponse:
     form = JobUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
-        sha256 = getattr(upload, "sha256", None) or _sha256(upload)
+        job_input = None
+        if upload is not None:  # kinds that find their own items (exports) take none
+            job_input = services.JobInput(
+                file=upload,
+                format=upload.bulkyard_format,
+                name=upload.name,
+                sha256=getattr(upload, "sha256", None) or _sha256(upload),
+                size=upload.size,
+            )
         try:
             job, _ = services.job_create(
                 owner=request.user,  # type: ignore[arg-type]
                 kind=form.cleaned_data["kind"],
                 params=form.cleaned_data["params"],
-                job_input=services.JobInput(
-                    file=upload,
-                    format=upload.bulkyard_format,
-                    name=upload.name,
-                    sha256=sha256,
-                    size=upload.size,
-                ),
+                job_input=job_input,
                 chunk_size=form.cleaned_data["chunk_size"],
             )
         except services.InvalidJobRequest as exc:
@@ -64,6 +66,7 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
             "job": job,
             "progress": selectors.job_progress(job),
             "websocket_path": f"/ws/jobs/{job.pk}/",
+            "output_url": reverse("jobs:job-output", kwargs={"job_id": job.pk}),
             "downloads": [
                 ("All results (CSV)", f"{results}?format=csv"),
                 ("Failed items (CSV)", f"{results}?outcome=failed&format=csv"),

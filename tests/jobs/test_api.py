@@ -58,7 +58,7 @@ def test_unauthenticated_request_is_refused(anon_client):
         ({"kind": "test.echo", "items": ITEMS, "params": {"fail_items": "x"}}, "invalid_params"),
         ({"kind": "test.echo", "items": ITEMS, "params": "not-json"}, "invalid"),
         ({"kind": "test.echo", "items": ITEMS, "params": [1]}, "invalid"),
-        ({"kind": "test.echo"}, "invalid"),
+        ({"kind": "test.echo"}, "input_required"),
         ({"kind": "test.echo", "items": []}, "invalid"),
         ({"kind": "test.echo", "items": ITEMS, "chunk_size": 0}, "invalid"),
         ({"kind": "test.echo", "items": ITEMS, "chunk_size": 10**6}, "invalid_chunk_size"),

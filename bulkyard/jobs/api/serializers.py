@@ -77,9 +77,11 @@ class JobCreateInputSerializer(serializers.Serializer[Any]):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         has_items, has_file = "items" in attrs, "file" in attrs
-        if has_items == has_file:
+        # Sending neither is for kinds that find their own items (an export);
+        # job_create tells the other kinds that they need an input.
+        if has_items and has_file:
             raise serializers.ValidationError(
-                {"non_field_errors": ["send either inline 'items' or a 'file', not both or none"]},
+                {"non_field_errors": ["send either inline 'items' or a 'file', not both"]},
                 code="invalid_input",
             )
         if has_file and "format" not in attrs:
@@ -252,6 +254,9 @@ class KindSerializer(serializers.Serializer[Any]):
     title = serializers.CharField()
     description = serializers.CharField()
     input_formats = serializers.ListField(child=serializers.CharField())
+    reads_input = serializers.BooleanField(
+        help_text="False for kinds that find their own items: send no items and no file."
+    )
     required_columns = serializers.ListField(child=serializers.CharField())
     chunk_size = serializers.IntegerField()
     max_chunk_size = serializers.IntegerField()

@@ -317,7 +317,9 @@ class JobListCreateApi(generics.ListAPIView[Job]):
         return _accepted(request, job, created)
 
 
-def _job_input(data: dict[str, Any]) -> services.JobInput:
+def _job_input(data: dict[str, Any]) -> services.JobInput | None:
+    if "items" not in data and "file" not in data:
+        return None
     if "file" in data:
         upload = data["file"]
         sha256 = getattr(upload, "sha256", None)
@@ -527,6 +529,7 @@ class KindListApi(APIView):
                         "title": "Text statistics",
                         "description": "Per document: characters, words, sentences, ...",
                         "input_formats": ["csv", "jsonl"],
+                        "reads_input": True,
                         "required_columns": [],
                         "chunk_size": 1000,
                         "max_chunk_size": 50000,
@@ -548,6 +551,7 @@ class KindListApi(APIView):
                 "title": kind.title or kind.name,
                 "description": kind.description,
                 "input_formats": list(kind.input_formats),
+                "reads_input": kind.reads_input,
                 "required_columns": list(kind.required_columns),
                 "chunk_size": kind.effective_chunk_size(),
                 "max_chunk_size": kind.max_chunk_size,

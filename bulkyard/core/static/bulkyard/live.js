@@ -83,7 +83,15 @@
         set("status", message.status.replace(/_/g, " "));
         root.dataset.status = message.status;
       }
-      if (message.type === "job.finished") connection("finished");
+      if (message.type === "job.finished") {
+        // A job-level file (an export) exists only once the job has finished.
+        if (message.job.links && message.job.links.output) {
+          document.querySelectorAll("[data-job-output]").forEach(function (link) {
+            link.hidden = false;
+          });
+        }
+        connection("finished");
+      }
     };
     socket.onclose = function (event) {
       if (event.code === 1000 || event.code >= 4000) {

@@ -397,8 +397,9 @@ def postmaster_pid() -> int:
     """The PostgreSQL server process (the parent of our backend), for CPU accounting."""
     with connect() as conn:
         row = conn.execute("SELECT pg_backend_pid()").fetchone()
-    assert row is not None
-    return int(read_status(int(row[0]))["PPid"])
+        assert row is not None
+        # Read while connected: the backend process ends with the connection.
+        return int(read_status(int(row[0]))["PPid"])
 
 
 # --- End to end ---------------------------------------------------------------------------

@@ -37,6 +37,9 @@ from bulkyard.jobs.kinds import (
 )
 from bulkyard.jobs.registry import register
 
+# Rows between two checks for cancellation: the check is cheap, not free.
+STOP_CHECK_EVERY = 500
+
 
 def _registered(name: str) -> str:
     try:
@@ -116,8 +119,8 @@ class DataImportKind(JobKind[ImportParams]):
         fields = set(target.field_names)
         mapping = ctx.params.mapping
         result = ChunkResult()
-        for item in items:
-            if ctx.should_stop():
+        for position, item in enumerate(items):
+            if position % STOP_CHECK_EVERY == 0 and ctx.should_stop():
                 break
             if item.error is not None:
                 result.items.append(failure(item, item.error.code, item.error.message))
@@ -127,12 +130,12 @@ class DataImportKind(JobKind[ImportParams]):
                     failure(item, "invalid_item", f"line {item.number}: expected an object")
                 )
                 continue
-            row: dict[str, Any] = {
-                str(mapping.get(name, name)): value for name, value in item.data.items()
-            }
-            unknown = sorted(set(row) - fields)
+            row: dict[str, Any] = item.data
+            if mapping:
+                row = {str(mapping.get(name, name)): value for name, value in row.items()}
             try:
-                if unknown:
+                if not fields.issuperset(row):
+                    unknown = sorted(set(row) - fields)
                     raise ItemError(
                         "unknown_fields",
                         f"line {item.number}: unknown field(s) {', '.join(unknown)}",
@@ -318,7 +321,6 @@ class ExportIncomplete(Exception):
 
 def _checking_stop(rows: Iterable[tuple[Any, ...]], ctx: ChunkContext[Any]) -> Iterable[Any]:
     for number, row in enumerate(rows):
-        # Every row would be too often: should_stop() is cheap but not free.
-        if number % 1000 == 0 and ctx.should_stop():
+        if number % STOP_CHECK_EVERY == 0 and ctx.should_stop():
             return
         yield row

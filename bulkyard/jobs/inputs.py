@@ -15,9 +15,11 @@ import csv
 import gzip
 import io
 import json
+import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import IO, Any
 
 from django.conf import settings
@@ -39,6 +41,12 @@ READER_ERROR_CODES = frozenset(
     }
 )
 SNIFF_BYTES = 64 * 1024
+# Planning reads the file in blocks this big and counts lines where it can.
+PLAN_BLOCK_BYTES = 4 * 1024 * 1024
+# A line holding nothing but whitespace (or only non-ASCII bytes, which could
+# be Unicode whitespace): the reader may skip it, so the block is read in full.
+# Searched in "\n" + block: starting with a literal, it is tried at newlines only.
+_BLANKISH_LINE = re.compile(rb"\n[ \t\r\x0b\x0c\x1c-\x1f\x80-\xff]*\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -346,14 +354,97 @@ def _items(
     return _jsonl_items(raw, start=start, end=end, next_line=start_line, envelope=envelope)
 
 
+def _plain_line_lengths(block: bytes, *, csv_format: bool, limit: int) -> list[int] | None:
+    """The byte lengths of the lines of ``block`` (which ends with a newline)
+    when each line is exactly one item, or None when the block needs the full
+    reader: a quote (a CSV record may run over several lines), a lone carriage
+    return, a blank or whitespace-only line (not an item), a line over the size
+    limit (an error of its own)."""
+    if not block:
+        return None
+    if csv_format and (
+        b'"' in block or (b"\r" in block and block.count(b"\r") != block.count(b"\r\n"))
+    ):
+        return None
+    if _BLANKISH_LINE.search(b"\n" + block):
+        return None
+    lines = block.split(b"\n")
+    lines.pop()  # the empty tail after the last newline
+    lengths = list(map((1).__add__, map(len, lines)))
+    if max(lengths) > limit:
+        return None
+    return lengths
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """Consecutive items as planning sees them: item ``i`` of the run is
+    numbered ``first_number + i``, ends at byte ``ends[i]`` and is followed by
+    line ``line_after_first + i``."""
+
+    first_number: int
+    ends: list[int]
+    line_after_first: int
+
+
+def _item_runs(
+    raw: IO[bytes],
+    input_format: str,
+    *,
+    header: list[str] | None,
+    start: int,
+    start_line: int,
+    block_bytes: int,
+) -> Iterator[_Run]:
+    """Where every item from ``start`` ends: what the item reader would give,
+    without decoding items where the file is plain (one item per line, which
+    is most files): those blocks come as one run of many items."""
+    plain = input_format in (InputFormat.CSV, InputFormat.JSONL) and block_bytes > 0
+    limit = settings.BULKYARD_MAX_ITEM_BYTES
+    offset, line = start, start_line
+    while True:
+        block = b""
+        if plain:
+            raw.seek(offset)
+            data = raw.read(block_bytes)
+            if not data:
+                return
+            block = data[: data.rfind(b"\n") + 1]
+            lengths = _plain_line_lengths(
+                block, csv_format=input_format == InputFormat.CSV, limit=limit
+            )
+            if lengths is not None:
+                ends = list(accumulate(lengths, initial=offset))[1:]
+                yield _Run(first_number=line, ends=ends, line_after_first=line + 1)
+                offset, line = ends[-1], line + len(ends)
+                continue
+            # Read item by item up to the end of this block, then try again.
+            block_end = offset + (len(block) or len(data))
+        for item, (after, next_line) in _items(
+            raw, input_format, header=header, start=offset, end=None, start_line=line
+        ):
+            yield _Run(first_number=item.number, ends=[after], line_after_first=next_line)
+            offset, line = after, next_line
+            if plain and offset >= block_end:
+                break
+        else:
+            return
+
+
 def plan_input(
-    raw: IO[bytes], input_format: str, *, chunk_size: int, max_chunks: int | None = None
+    raw: IO[bytes],
+    input_format: str,
+    *,
+    chunk_size: int,
+    max_chunks: int | None = None,
+    block_bytes: int = PLAN_BLOCK_BYTES,
 ) -> Plan:
     """Walk the whole input once and cut it into spans of ``chunk_size`` items.
 
     With ``max_chunks``, neighbouring spans are merged (doubling the chunk
     size) whenever there would be more, so a huge file of tiny items cannot
-    create millions of chunks and messages.
+    create millions of chunks and messages. ``block_bytes`` = 0 reads every
+    item in full (the reference the fast path is tested against).
     """
     max_chunks = max_chunks or settings.BULKYARD_MAX_CHUNKS_PER_JOB
     header: list[str] | None = None
@@ -364,20 +455,24 @@ def plan_input(
     spans: list[Span] = []
     span_start: tuple[int, int] | None = None
     span_first = count = 0
-    for item, (offset_after, line_after) in _items(
-        raw, input_format, header=header, start=offset, end=None, start_line=line
+    for run in _item_runs(
+        raw, input_format, header=header, start=offset, start_line=line, block_bytes=block_bytes
     ):
-        if span_start is None:
-            # A span begins where the previous one ended, blank lines included.
-            span_start, span_first, count = (offset, line), item.number, 0
-        count += 1
-        offset, line = offset_after, line_after
-        if count == chunk_size:
-            spans.append(Span(span_start[0], offset, span_start[1], span_first, count))
-            span_start = None
-            if len(spans) >= 2 * max_chunks:
-                spans = _merge_pairs(spans)
-                chunk_size *= 2
+        taken, available = 0, len(run.ends)
+        while taken < available:
+            if span_start is None:
+                # A span begins where the previous one ended, blank lines included.
+                span_start, span_first, count = (offset, line), run.first_number + taken, 0
+            step = min(chunk_size - count, available - taken)
+            taken += step
+            count += step
+            offset, line = run.ends[taken - 1], run.line_after_first + taken - 1
+            if count == chunk_size:
+                spans.append(Span(span_start[0], offset, span_start[1], span_first, count))
+                span_start = None
+                if len(spans) >= 2 * max_chunks:
+                    spans = _merge_pairs(spans)
+                    chunk_size *= 2
     if span_start is not None:
         spans.append(Span(span_start[0], offset, span_start[1], span_first, count))
     while len(spans) > max_chunks:

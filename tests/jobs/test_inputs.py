@@ -1,6 +1,9 @@
 import io
 
 import pytest
+from django.test import override_settings
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bulkyard.jobs.inputs import plan_input, read_span, sniff
 from bulkyard.jobs.kinds import InputRejected
@@ -241,3 +244,58 @@ def test_gunzip_refuses_a_truncated_stream():
         gunzip(io.BytesIO(data[: len(data) // 2]), io.BytesIO())
 
     assert caught.value.code == "invalid_gzip"
+
+
+# Lines that keep planning on its fast path (plain) and lines that make it read
+# item by item (quotes, blank and whitespace-only lines, lone carriage returns,
+# non-ASCII, lines over the size limit).
+PLAN_LINES = st.sampled_from(
+    [
+        b"a,b\n",
+        b"1,2\n",
+        b"x,y\r\n",
+        b"only-one-field\n",
+        b",\n",
+        b"\n",
+        b"   \n",
+        b"\r\n",
+        b"\xc2\xa0\n",
+        b"caf\xc3\xa9,\xc3\xa9\n",
+        b'"quoted, with comma",2\n',
+        b'"a record\nover two lines",2\n',
+        b'"unfinished\n',
+        b'1,"x"y\n',
+        b"lone\rreturn,1\n",
+        b"\xff\xfe,bad bytes\n",
+        b"%s,long\n" % (b"z" * 70),
+        b'{"json": "line", "n": 1}\n',
+        b"not json\n",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lines=st.lists(PLAN_LINES, max_size=40),
+    last=st.sampled_from([b"", b"tail,no newline"]),
+    fmt=st.sampled_from(["csv", "jsonl"]),
+    chunk_size=st.integers(min_value=1, max_value=7),
+    block_bytes=st.integers(min_value=1, max_value=200),
+)
+def test_fast_planning_cuts_the_same_spans_as_reading_every_item(
+    lines, last, fmt, chunk_size, block_bytes
+):
+    content = (b"h1,h2\n" if fmt == "csv" else b"") + b"".join(lines) + last
+    with override_settings(BULKYARD_MAX_ITEM_BYTES=64):
+        reference = _plan_or_rejection(content, fmt, chunk_size, block_bytes=0)
+        fast = _plan_or_rejection(content, fmt, chunk_size, block_bytes=block_bytes)
+
+    assert fast == reference
+
+
+def _plan_or_rejection(content: bytes, fmt: str, chunk_size: int, *, block_bytes: int):
+    try:
+        plan = plan_input(io.BytesIO(content), fmt, chunk_size=chunk_size, block_bytes=block_bytes)
+    except InputRejected as exc:
+        return exc.code, exc.message
+    return plan.header, plan.spans

@@ -49,6 +49,8 @@ def test_json_values_are_accepted_as_well_as_strings():
             "invalid_value",
             "more than 12 digits",
         ),
+        ({"email": "a@b.co", "name": "A", "amount": "1e40"}, "invalid_value", "12 digits"),
+        ({"email": "a@b.co", "name": "A", "amount": "1e-40"}, "invalid_value", "decimal places"),
     ],
 )
 def test_bad_values_fail_with_line_column_and_reason(row, code, message):
@@ -58,6 +60,12 @@ def test_bad_values_fail_with_line_column_and_reason(row, code, message):
     assert caught.value.code == code
     assert message in caught.value.message
     assert caught.value.message.startswith("line 7, column ")
+
+
+def test_a_decimal_in_exponent_notation_is_accepted_within_the_limits():
+    row = {"email": "a@b.co", "name": "A", "amount": "-0.5e1"}
+
+    assert CONTACTS.convert_row(row, line=7)[4] == Decimal("-5.00")
 
 
 def test_the_target_knows_its_required_fields_and_key():

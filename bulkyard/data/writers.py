@@ -51,41 +51,41 @@ def _write_postgres(*, target: ImportTarget, job_id: str, rows: Rows, mode: str)
         with raw.copy(f"COPY bulkyard_stage (by_line, {names}) FROM STDIN") as copy:
             for line, values in rows:
                 copy.write_row((line, *values))
-        # Claim keys in key order: competing chunks lock ledger rows in the
-        # same order and cannot deadlock.
-        cursor.execute(
-            f"INSERT INTO {ledger} (job_id, key, line) "  # noqa: S608
-            f"SELECT %s, latest.{key}::text, latest.by_line FROM ("
-            f"  SELECT DISTINCT ON ({key}) {key}, by_line FROM bulkyard_stage"
-            f"  ORDER BY {key}, by_line DESC) AS latest ORDER BY latest.{key} "
-            f"ON CONFLICT (job_id, key) DO UPDATE SET line = EXCLUDED.line "
-            f"WHERE {ledger}.line < EXCLUDED.line",
-            [job_id],
+        # Sorting a chunk's keys must not spill to disk at the default 4 MB.
+        cursor.execute("SET LOCAL work_mem = '64MB'")
+        # Claim keys in key order (competing chunks lock ledger rows in the
+        # same order and cannot deadlock). The claim returns the keys this
+        # chunk now holds, and only those rows are written: joining the
+        # ledger instead would read every key the job has claimed so far, a
+        # cost that grows with each chunk.
+        claimed = (
+            f"WITH claimed AS ("  # noqa: S608 - quoted names
+            f"  INSERT INTO {ledger} (job_id, key, line)"
+            f"  SELECT %s, latest.{key}::text, latest.by_line FROM ("
+            f"    SELECT DISTINCT ON ({key}) {key}, by_line FROM bulkyard_stage"
+            f"    ORDER BY {key}, by_line DESC) AS latest ORDER BY latest.{key}"
+            f"  ON CONFLICT (job_id, key) DO UPDATE SET line = EXCLUDED.line"
+            f"  WHERE {ledger}.line < EXCLUDED.line"
+            f"  RETURNING key, line"
+            f"), winners AS ("
+            f"  SELECT s.* FROM bulkyard_stage s"
+            f"  JOIN claimed c ON c.key = s.{key}::text AND c.line = s.by_line"
+            f") "
         )
-        winners = (
-            f"SELECT {', '.join(f's.{c}' for c in columns)} FROM bulkyard_stage s "  # noqa: S608
-            f"JOIN {ledger} k ON k.job_id = %s AND k.key = s.{key}::text AND k.line = s.by_line"
-        )
+        from_winners = f"SELECT {names} FROM winners"  # noqa: S608
         if mode == "insert":
             cursor.execute(
-                f"INSERT INTO {qn(target.table)} ({names}) {winners} "
-                f"ON CONFLICT ({key}) DO NOTHING RETURNING {key}",
+                f"{claimed}, inserted AS ("  # noqa: S608
+                f"  INSERT INTO {qn(target.table)} ({names}) {from_winners}"
+                f"  ON CONFLICT ({key}) DO NOTHING RETURNING {key}"
+                f") SELECT w.by_line, w.{key}::text FROM winners w "
+                f"WHERE NOT EXISTS (SELECT FROM inserted i WHERE i.{key} = w.{key})",
                 [job_id],
             )
-            inserted = {str(row[0]) for row in cursor.fetchall()}
-            cursor.execute(
-                f"SELECT s.by_line, s.{key}::text FROM bulkyard_stage s JOIN {ledger} k "  # noqa: S608
-                f"ON k.job_id = %s AND k.key = s.{key}::text AND k.line = s.by_line",
-                [job_id],
-            )
-            return {
-                line: _exists(target, value)
-                for line, value in cursor.fetchall()
-                if value not in inserted
-            }
+            return {line: _exists(target, value) for line, value in cursor.fetchall()}
         updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c != key)
         cursor.execute(
-            f"INSERT INTO {qn(target.table)} ({names}) {winners} "
+            f"{claimed} INSERT INTO {qn(target.table)} ({names}) {from_winners} "
             f"ON CONFLICT ({key}) DO UPDATE SET {updates}",
             [job_id],
         )

@@ -267,6 +267,7 @@ PLAN_LINES = st.sampled_from(
         b'1,"x"y\n',
         b"lone\rreturn,1\n",
         b"\xff\xfe,bad bytes\n",
+        b"nul\x00inside,1\n",
         b"%s,long\n" % (b"z" * 70),
         b'{"json": "line", "n": 1}\n',
         b"not json\n",
@@ -299,3 +300,35 @@ def _plan_or_rejection(content: bytes, fmt: str, chunk_size: int, *, block_bytes
     except InputRejected as exc:
         return exc.code, exc.message
     return plan.header, plan.spans
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lines=st.lists(PLAN_LINES, max_size=40),
+    last=st.sampled_from([b"", b"tail,no newline"]),
+    chunk_size=st.integers(min_value=1, max_value=7),
+    block_bytes=st.integers(min_value=1, max_value=200),
+)
+def test_fast_csv_reading_gives_the_same_items_as_reading_line_by_line(
+    lines, last, chunk_size, block_bytes
+):
+    content = b"h1,h2\n" + b"".join(lines) + last
+    with override_settings(BULKYARD_MAX_ITEM_BYTES=64):
+        try:
+            plan = plan_input(io.BytesIO(content), "csv", chunk_size=chunk_size)
+        except InputRejected:
+            return  # nothing to read
+        for span in plan.spans:
+            reference = _read(content, plan.header, span, block_bytes=0)
+            fast = _read(content, plan.header, span, block_bytes=block_bytes)
+
+            assert fast == reference
+
+
+def _read(content: bytes, header, span, *, block_bytes: int) -> list[tuple]:
+    return [
+        (item.number, item.data, item.error and (item.error.code, item.error.message))
+        for item in read_span(
+            io.BytesIO(content), "csv", header=header, span=span, block_bytes=block_bytes
+        )
+    ]

@@ -6,8 +6,11 @@ import tempfile
 from collections.abc import Iterable
 from typing import Any, Literal
 
+from django.conf import settings
+from django.db import transaction
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from bulkyard.data import tasks
 from bulkyard.data.exports import (
     InvalidFilter,
     chunk_rows,
@@ -176,13 +179,18 @@ class DataImportKind(JobKind[ImportParams]):
             "invalid_rows": ctx.counts["failed"],
         }
         if not params.dry_run:
-            ledger = ImportKey.objects.filter(job_id=ctx.job_id)
-            keys = ledger.count()
+            keys = ImportKey.objects.filter(job_id=ctx.job_id).count()
             # Rows whose key came again on a later line: valid, but not the
             # values that were kept.
             summary["distinct_keys"] = keys
             summary["superseded_rows"] = max(ctx.counts["succeeded"] - keys, 0)
-            ledger.delete()
+            job_id = ctx.job_id
+            transaction.on_commit(
+                lambda: tasks.clear_import_ledger.apply_async(
+                    args=(job_id,), queue=settings.BULKYARD_QUEUE_CONTROL
+                ),
+                robust=True,
+            )
         return FinishResult(summary=summary)
 
 

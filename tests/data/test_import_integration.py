@@ -10,7 +10,7 @@ import pytest
 from bulkyard.data.models import Contact, ImportKey
 from bulkyard.data.samples import write_contacts
 from bulkyard.jobs.models import ItemResult, JobStatus
-from tests.support.jobs import submit_file, wait_for_job
+from tests.support.jobs import submit_file, wait_for_job, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -54,7 +54,8 @@ def test_upsert_inserts_new_keys_and_updates_existing_ones(api_client, worker):
     assert (ada.name, ada.age, ada.amount) == ("Ada", 36, Decimal("10.50"))
     assert Contact.objects.get(email="grace@example.com").age is None
     assert job.summary["distinct_keys"] == 3
-    assert not ImportKey.objects.filter(job=job).exists()  # the ledger is cleaned up
+    # The ledger is cleared by a task after the job has finished.
+    wait_until(lambda: not ImportKey.objects.filter(job=job).exists(), message="ledger cleared")
 
 
 def test_insert_only_leaves_existing_rows_and_reports_them(api_client, worker):
@@ -174,7 +175,6 @@ def test_a_generated_file_over_several_chunks_imports_every_row_once(api_client,
 
 def test_a_worker_killed_mid_import_ends_with_the_exact_row_count(api_client, worker):
     from bulkyard.jobs.models import Chunk
-    from tests.support.jobs import wait_until
 
     out = io.StringIO()
     write_contacts(out, rows=150_000, seed=3)

@@ -795,6 +795,84 @@ def print_summary(main: EndToEnd, baselines: Baselines | None, big: EndToEnd | N
     )
 
 
+# --- Export (reported, no target) -------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Export:
+    rows: int
+    seconds: float
+    download_seconds: float
+    file_bytes: int
+    ceiling: Timed
+
+    @property
+    def rate(self) -> float:
+        return self.rows / self.seconds
+
+
+def run_export(client: httpx.Client, rows: int, *, chunk_size: int) -> Export:
+    """data.export of the whole table to CSV (POST until succeeded), the download, and
+    psycopg's ``COPY (SELECT ...) TO STDOUT (FORMAT csv)`` of the same rows to compare."""
+    started = time.perf_counter()
+    response = client.post(
+        "/api/v1/jobs/",
+        json={
+            "kind": "data.export",
+            "params": {"target": "contacts", "format": "csv"},
+            "chunk_size": chunk_size,
+        },
+    )
+    if response.status_code != 202:
+        raise RuntimeError(f"POST answered {response.status_code}: {response.text[:2000]}")
+    url = response.json()["url"]
+    while (job := client.get(url).json())["status"] not in FINAL_STATUSES:
+        time.sleep(POLL_SECONDS)
+    finished = time.perf_counter()
+    if job["status"] != "succeeded" or job["summary"]["rows"] != rows:
+        raise RuntimeError(f"export ended {job['status']}: {json.dumps(job, indent=2)}")
+    lines = size = 0
+    with client.stream("GET", job["links"]["output"]) as download:
+        for piece in download.iter_bytes():
+            lines += piece.count(b"\n")
+            size += len(piece)
+    downloaded = time.perf_counter()
+    if lines != rows + 1:
+        raise RuntimeError(f"the export file has {lines:,} lines, expected {rows + 1:,}")
+    names = ", ".join(COLUMNS)
+    with psycopg.connect(DB_URL) as conn, conn.cursor() as cursor:
+        copy_started = time.perf_counter()
+        copied = 0
+        with cursor.copy(
+            f"COPY (SELECT {names} FROM {TABLE} ORDER BY id) TO STDOUT (FORMAT csv)"  # noqa: S608
+        ) as copy:
+            for data in copy:
+                copied += bytes(data).count(b"\n")
+        ceiling = Timed(rows=copied, seconds=time.perf_counter() - copy_started)
+    return Export(
+        rows=rows,
+        seconds=finished - started,
+        download_seconds=downloaded - finished,
+        file_bytes=size,
+        ceiling=ceiling,
+    )
+
+
+def print_export(result: Export) -> None:
+    print()
+    print(f"Export, {result.rows:,} rows to CSV (data.export, chunk_size as above)")
+    print(f"  POST -> succeeded: {result.seconds:.2f} s -> {result.rate:,.0f} rows/s")
+    print(
+        f"  download of the file: {result.file_bytes / MB:.1f} MB in "
+        f"{result.download_seconds:.2f} s (checked: header + {result.rows:,} lines)"
+    )
+    print(
+        f"  psycopg COPY (SELECT ...) TO STDOUT (FORMAT csv), same rows: "
+        f"{result.ceiling.seconds:.2f} s -> {result.ceiling.rate:,.0f} rows/s "
+        f"(export / COPY: {result.rate / result.ceiling.rate:.2f}x; no target)"
+    )
+
+
 # --- Main ---------------------------------------------------------------------------------
 
 
@@ -842,6 +920,7 @@ def main(argv: list[str] | None = None) -> int:
                     pids=pids,
                 )
                 print_end_to_end(f"End to end, {args.rows:,} rows", main_run)
+                print_export(run_export(client, args.rows, chunk_size=args.chunk_size))
 
                 baselines = None
                 if not args.skip_baselines:

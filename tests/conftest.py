@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 from tests.factories import UserFactory
 from tests.support import servers
 from tests.support.kinds import LEDGER_TABLE
+from tests.support.smtp import RecordingHandler, SmtpServer
 from tests.support.worker import WorkerProcess
 
 
@@ -66,7 +67,24 @@ def _close_stray_connections(django_db_setup, django_db_blocker) -> Iterator[Non
 
 
 @pytest.fixture(scope="session")
-def worker_env(django_db_setup, django_db_blocker, tmp_path_factory) -> dict[str, str]:
+def _session_smtp() -> Iterator[SmtpServer]:
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def smtp(_session_smtp) -> RecordingHandler:
+    """The SMTP server the worker sends to, emptied and with default answers."""
+    _session_smtp.handler.reset()
+    return _session_smtp.handler
+
+
+@pytest.fixture(scope="session")
+def worker_env(
+    django_db_setup, django_db_blocker, tmp_path_factory, _session_smtp
+) -> dict[str, str]:
     """Environment for processes that must share this test run's database,
     broker and media folder."""
     db = settings.DATABASES["default"]
@@ -86,6 +104,8 @@ def worker_env(django_db_setup, django_db_blocker, tmp_path_factory) -> dict[str
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "DATABASE_URL": f"postgres://{user}@{host}:{port}/{db['NAME']}",
         "DJANGO_MEDIA_ROOT": str(media),
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(_session_smtp.port),
     }
 
 

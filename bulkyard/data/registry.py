@@ -15,17 +15,16 @@ calls: no model instance and no ``full_clean`` per row.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.core.exceptions import FieldDoesNotExist, ValidationError
-from django.core.validators import EmailValidator, validate_email
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.db.models.fields import PositiveIntegerRelDbTypeMixin
 
+from bulkyard.core.emails import is_email, normalise_email
 from bulkyard.jobs.kinds import ItemError
 
 MISSING = object()
@@ -194,42 +193,16 @@ def _string(max_length: int | None) -> Callable[[Any], str]:
     return convert
 
 
-# Django's own email patterns, compiled once: its validator reaches them through
-# lazy objects, which made it a third of the per-row cost of an import. An
-# address they match is one Django accepts; anything else goes to
-# ``validate_email`` itself, so both accept and refuse exactly the same.
-_EMAIL_USER = re.compile(EmailValidator.user_regex.pattern, EmailValidator.user_regex.flags)
-_EMAIL_DOMAIN = re.compile(EmailValidator.domain_regex.pattern, EmailValidator.domain_regex.flags)
-_EMAIL_MAX_LENGTH = 320  # EmailValidator's limit (RFC 3696 errata)
-
-
-def _valid_email(text: str) -> bool:
-    local, at, domain = text.rpartition("@")
-    if (
-        at
-        and len(text) <= _EMAIL_MAX_LENGTH
-        and _EMAIL_USER.match(local)
-        and _EMAIL_DOMAIN.match(domain)
-    ):
-        return True
-    try:
-        validate_email(text)
-    except ValidationError:
-        return False
-    return True
-
-
 def _email(max_length: int | None) -> Callable[[Any], str]:
     as_string = _string(max_length)
 
     def convert(value: Any) -> str:
         text = as_string(value)
-        if not _valid_email(text):
+        if not is_email(text):
             raise ValueProblem(f"{text!r} is not an email address")
-        # The domain part is case-insensitive: one spelling per address keeps
-        # "A@X.COM" and "a@x.com" from becoming two rows.
-        local, _, domain = text.rpartition("@")
-        return f"{local}@{domain.lower()}"
+        # One spelling per address keeps "A@X.COM" and "a@x.com" from
+        # becoming two rows.
+        return normalise_email(text)
 
     return convert
 

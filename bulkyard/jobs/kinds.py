@@ -174,6 +174,9 @@ class JobKind(Generic[ParamsT]):
     secret_params: ClassVar[tuple[str, ...]] = ()
     # Keys of the per-item output, spread into their own CSV result columns.
     output_columns: ClassVar[tuple[str, ...]] = ()
+    # Failure codes that "retry failed items" leaves out: trying again could
+    # not help, or would do harm (an email to an address already emailed).
+    not_retried_codes: ClassVar[frozenset[str]] = frozenset()
 
     @property
     def queue(self) -> str:

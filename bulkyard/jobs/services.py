@@ -792,7 +792,8 @@ def job_retry_failed(
 
     The new job keeps the original item numbers (line numbers), kind and params.
     Items the reader could not turn into data (bad encoding, bad JSON, a wrong
-    number of CSV fields) are not retried: the same bytes would fail the same way.
+    number of CSV fields) are not retried: the same bytes would fail the same way;
+    nor are failures the kind lists in ``not_retried_codes``.
     """
     if not job.is_finished:
         raise JobConflict("job_not_finished", "only a finished job can be retried")
@@ -800,9 +801,10 @@ def job_retry_failed(
         raise JobConflict(
             "nothing_to_retry", "this kind finds its own items: create the job again instead"
         )
+    not_retried = READER_ERROR_CODES | registry.get(job.kind).not_retried_codes
     failed = (
         ItemResult.objects.filter(job=job, outcome=ItemOutcome.FAILED, input__isnull=False)
-        .exclude(code__in=READER_ERROR_CODES)
+        .exclude(code__in=not_retried)
         .order_by("item_number")
         .values_list("item_number", "input")
     )

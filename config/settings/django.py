@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "bulkyard.jobs",
     "bulkyard.text",
     "bulkyard.data",
+    "bulkyard.mail",
     "bulkyard.web",
 ]
 

@@ -27,6 +27,11 @@ _defaults = {
     "BULKYARD_TASK_HARD_TIME_LIMIT": "120",
     "CELERY_WORKER_SEND_TASK_EVENTS": "false",
     "LOG_LEVEL": "WARNING",
+    # Bulk email: a test SMTP server answers at once; retries need not wait long.
+    "BULKYARD_EMAIL_RETRY_BASE_SECONDS": "0.05",
+    "BULKYARD_EMAIL_RETRY_MAX_SECONDS": "0.5",
+    "BULKYARD_EMAIL_RATE_PER_SECOND": "2000",
+    "EMAIL_TIMEOUT": "10",
 }
 for _name, _value in _defaults.items():
     os.environ.setdefault(_name, _value)

@@ -1,0 +1,178 @@
+"""The ``email.send`` job kind: one templated email per recipient row."""
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.conf import settings
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from bulkyard.core.emails import is_email, normalise_email
+from bulkyard.jobs.kinds import (
+    ChunkContext,
+    ChunkResult,
+    FinishContext,
+    FinishResult,
+    Item,
+    ItemResultData,
+    JobKind,
+    failure,
+)
+from bulkyard.jobs.registry import register
+from bulkyard.mail.services import ChunkSender, Letter, Outcome, Recipient
+from bulkyard.mail.templates import EmailTemplates, TemplateProblem
+
+
+def _address(value: str, *, what: str) -> str:
+    if "\n" in value or "\r" in value:
+        raise ValueError(f"{what} holds a line break, which could forge email headers")
+    name, _, bracketed = value.rpartition("<")
+    address = bracketed.rstrip(">") if bracketed.endswith(">") and name else value
+    if not is_email(address.strip()):
+        raise ValueError(f"{what} {value!r} is not an email address")
+    return value
+
+
+class EmailParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    subject: str = Field(
+        max_length=998, description="Django template, e.g. 'Your order {{ order_id }}'."
+    )
+    text: str = Field(description="Plain-text body: a Django template (not HTML-escaped).")
+    html: str | None = Field(
+        None, description="HTML body, a Django template (variables HTML-escaped); optional."
+    )
+    from_email: str | None = Field(
+        None, description="Sender, e.g. 'Shop <shop@example.com>'; DEFAULT_FROM_EMAIL if omitted."
+    )
+    reply_to: list[str] = Field(default_factory=list, max_length=10)
+    email_field: str = Field(
+        "email", description="The column (or JSON key) that holds each recipient's address."
+    )
+
+    @field_validator("from_email")
+    @classmethod
+    def _sender(cls, value: str | None) -> str | None:
+        return None if value is None else _address(value, what="from_email")
+
+    @field_validator("reply_to")
+    @classmethod
+    def _reply_to(cls, values: list[str]) -> list[str]:
+        return [_address(value, what="reply_to") for value in values]
+
+    @model_validator(mode="after")
+    def _templates_compile(self) -> "EmailParams":
+        try:
+            self.templates()
+        except TemplateProblem as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+    def templates(self) -> EmailTemplates:
+        return EmailTemplates.compile(subject=self.subject, text=self.text, html=self.html)
+
+
+@register
+class SendEmailKind(JobKind[EmailParams]):
+    """A personalised email to every recipient of the input, sent at most once each."""
+
+    name = "email.send"
+    title = "Bulk email"
+    description = (
+        "One email per row of a CSV / JSON Lines file (the address in the 'email' column, the "
+        "other columns as template variables), subject and bodies rendered as Django "
+        "templates. One SMTP connection per chunk, a shared rate limit per sending account, "
+        "temporary errors retried with backoff, nobody emailed twice. The results list each "
+        "recipient: sent (with its Message-ID) or failed (with the SMTP code and reason)."
+    )
+    params_model = EmailParams
+    chunk_size = 200
+    max_chunk_size = 5_000
+    queue_class = "io"
+    output_columns = ("recipient", "message_id", "smtp_code")
+    # Retrying these would not help, or could email someone twice (an unknown
+    # delivery may have arrived: look its Message-ID up before sending again).
+    not_retried_codes = frozenset(
+        {"duplicate_recipient", "invalid_address", "missing_address", "delivery_unknown"}
+    )
+    example_item = {"email": "ada@example.com", "name": "Ada", "order_id": "A-1001"}
+
+    def columns_needed(self, params: EmailParams) -> tuple[str, ...]:
+        return (params.email_field,)
+
+    def process_chunk(self, items: Iterable[Item], ctx: ChunkContext[EmailParams]) -> ChunkResult:
+        params = ctx.params
+        result = ChunkResult()
+        recipients: list[Recipient] = []
+        inputs: dict[int, Any] = {}
+        for item in items:
+            if item.error is not None:
+                result.items.append(failure(item, item.error.code, item.error.message))
+                continue
+            recipient = _recipient(item, params.email_field)
+            if isinstance(recipient, ItemResultData):
+                result.items.append(recipient)
+                continue
+            recipients.append(recipient)
+            inputs[item.number] = item.data
+        letter = Letter(
+            templates=params.templates(),
+            from_email=params.from_email or settings.DEFAULT_FROM_EMAIL,
+            reply_to=tuple(params.reply_to),
+        )
+        sender = ChunkSender(job_id=ctx.job_id, letter=letter, should_stop=ctx.should_stop)
+        for outcome in sender.send(recipients):
+            result.items.append(_item_result(outcome, inputs[outcome.number]))
+        result.items.sort(key=lambda item: item.number)
+        result.summary = _summary(result)
+        return result
+
+    def finish(self, ctx: FinishContext[EmailParams]) -> FinishResult:
+        totals: dict[str, int] = {}
+        for summary in ctx.chunk_summaries:
+            for key, count in summary.items():
+                totals[key] = totals.get(key, 0) + int(count)
+        return FinishResult(summary={"sent": ctx.counts["succeeded"], "failed_by_code": totals})
+
+
+def _recipient(item: Item, email_field: str) -> Recipient | ItemResultData:
+    data = item.data
+    if not isinstance(data, dict):
+        return failure(item, "invalid_item", f"line {item.number}: expected an object")
+    value = data.get(email_field)
+    if not isinstance(value, str) or not value.strip():
+        return failure(
+            item, "missing_address", f"line {item.number}: no address in {email_field!r}"
+        )
+    address = value.strip()
+    if "\n" in address or "\r" in address or not is_email(address):
+        return failure(
+            item, "invalid_address", f"line {item.number}: {address!r} is not an email address"
+        )
+    return Recipient(number=item.number, address=normalise_email(address), variables=data)
+
+
+def _item_result(outcome: Outcome, data: Any) -> ItemResultData:
+    output = {
+        "recipient": outcome.address,
+        "message_id": outcome.message_id or None,
+        "smtp_code": outcome.smtp_code,
+    }
+    if outcome.sent:
+        return ItemResultData(number=outcome.number, succeeded=True, output=output)
+    return ItemResultData(
+        number=outcome.number,
+        succeeded=False,
+        input=data,
+        output=output,
+        code=outcome.code,
+        message=outcome.message,
+    )
+
+
+def _summary(result: ChunkResult) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for item in result.items:
+        if not item.succeeded:
+            counts[item.code] = counts.get(item.code, 0) + 1
+    return counts

@@ -1,0 +1,200 @@
+"""email.send end to end: API upload, a real worker, a real SMTP server (aiosmtpd)."""
+
+import json
+
+import pytest
+
+from bulkyard.jobs.models import ItemResult, JobStatus
+from bulkyard.mail.models import DeliveryStatus, EmailDelivery
+from tests.support.jobs import submit_file, wait_for_job
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+PARAMS = {
+    "subject": "Order {{ order }} for {{ name }}",
+    "text": "Dear {{ name }},\nyour order {{ order }} has shipped.",
+    "html": "<p>Dear {{ name }}, order <b>{{ order }}</b> has shipped.</p>",
+    "from_email": "Shop <shop@example.com>",
+}
+
+
+def _recipients(count: int, *, start: int = 0) -> bytes:
+    rows = [f"user{n}@example.com,User {n},A-{n}" for n in range(start, start + count)]
+    return ("email,name,order\n" + "\n".join(rows) + "\n").encode()
+
+
+def _send(client, content: bytes, *, chunk_size: int = 5, **params):
+    response = submit_file(
+        client,
+        content,
+        name="recipients.csv",
+        kind="email.send",
+        params=json.dumps({**PARAMS, **params}),
+        chunk_size=str(chunk_size),
+    )
+    assert response.status_code == 202, response.content
+    return wait_for_job(response.json()["id"])
+
+
+def _failures(job) -> dict[int, tuple[str, str]]:
+    return {
+        r.item_number: (r.code, r.message)
+        for r in ItemResult.objects.filter(job=job, outcome="failed")
+    }
+
+
+def test_every_recipient_gets_one_message_rendered_for_them(api_client, worker, smtp):
+    job = _send(api_client, _recipients(12))
+
+    assert (job.status, job.succeeded_items) == (JobStatus.SUCCEEDED, 12)
+    assert all(count == 1 for count in smtp.recipient_counts().values())
+    [message] = smtp.messages_to("user7@example.com")
+    assert message["Subject"] == "Order A-7 for User 7"
+    assert message["From"] == "Shop <shop@example.com>"
+    text = message.get_body(("plain",)).get_content().replace("\r\n", "\n")  # CRLF on the wire
+    assert text == "Dear User 7,\nyour order A-7 has shipped."
+    assert "order <b>A-7</b>" in message.get_body(("html",)).get_content()
+
+
+def test_the_report_gives_each_sent_message_its_message_id(api_client, worker, smtp):
+    job = _send(api_client, _recipients(3))
+
+    results = {r.item_number: r.output for r in ItemResult.objects.filter(job=job)}
+    [message] = smtp.messages_to("user1@example.com")
+    assert results[3]["recipient"] == "user1@example.com"
+    assert results[3]["message_id"] == message["Message-ID"]
+
+
+def test_variables_are_escaped_in_the_html_body_only(api_client, worker, smtp):
+    content = b"email,name,order\nada@example.com,<script>x</script>,1\n"
+
+    _send(api_client, content)
+
+    [message] = smtp.messages_to("ada@example.com")
+    assert "&lt;script&gt;" in message.get_body(("html",)).get_content()
+    assert "<script>x</script>" in message.get_body(("plain",)).get_content()
+
+
+def test_temporary_451_answers_are_retried_until_every_message_is_delivered_once(
+    api_client, worker, smtp
+):
+    smtp.script.temporary_failures.update({"user2@example.com": 2, "user5@example.com": 1})
+
+    job = _send(api_client, _recipients(8))
+
+    assert (job.status, job.succeeded_items, job.failed_items) == (JobStatus.SUCCEEDED, 8, 0)
+    assert smtp.recipient_counts() == {f"user{n}@example.com": 1 for n in range(8)}
+    assert EmailDelivery.objects.get(job=job, recipient="user2@example.com").attempts == 1
+
+
+def test_a_refused_recipient_fails_alone_with_the_smtp_code(api_client, worker, smtp):
+    smtp.script.refused.add("user3@example.com")
+
+    job = _send(api_client, _recipients(6))
+
+    assert (job.status, job.succeeded_items, job.failed_items) == (
+        JobStatus.COMPLETED_WITH_ERRORS,
+        5,
+        1,
+    )
+    code, message = _failures(job)[5]
+    assert code == "smtp_550"
+    assert "Recipient address rejected" in message
+    assert "user3@example.com" not in smtp.recipient_counts()
+    delivery = EmailDelivery.objects.get(job=job, recipient="user3@example.com")
+    assert (delivery.status, delivery.smtp_code) == (DeliveryStatus.FAILED, 550)
+
+
+def test_a_temporary_failure_that_never_clears_fails_that_recipient(
+    api_client, worker, smtp, settings
+):
+    smtp.script.temporary_failures["user1@example.com"] = 100
+
+    job = _send(api_client, _recipients(3))
+
+    assert job.failed_items == 1
+    assert _failures(job)[3][0] == "smtp_451"
+    assert smtp.recipient_counts() == {"user0@example.com": 1, "user2@example.com": 1}
+
+
+def test_invalid_and_repeated_addresses_are_reported_and_not_sent(api_client, worker, smtp):
+    content = (
+        b"email,name,order\n"
+        b"ada@example.com,Ada,1\n"
+        b"not-an-address,X,2\n"
+        b"ADA@EXAMPLE.COM,Ada again,3\n"
+        b",Nobody,4\n"
+    )
+
+    job = _send(api_client, content, chunk_size=2)
+
+    failures = _failures(job)
+    assert failures[3][0] == "invalid_address"
+    assert failures[4][0] == "duplicate_recipient"
+    assert failures[5][0] == "missing_address"
+    assert smtp.recipient_counts() == {"ada@example.com": 1}
+
+
+def test_a_subject_template_with_a_line_break_is_refused_before_the_job_exists(api_client):
+    response = submit_file(
+        api_client,
+        _recipients(1),
+        kind="email.send",
+        params=json.dumps({**PARAMS, "subject": "Hi\nBcc: everyone@example.com"}),
+    )
+
+    assert response.status_code == 400
+    assert "line break" in response.json()["error"]["message"]
+
+
+def test_a_variable_with_a_line_break_cannot_forge_a_header(api_client, worker, smtp):
+    content = b'email,name,order\nada@example.com,"Ada\nBcc: victim@example.com",1\n'
+
+    job = _send(api_client, content)
+
+    assert _failures(job)[2][0] == "invalid_message"
+    assert smtp.recipient_counts() == {}
+
+
+def test_a_template_tag_that_reads_the_server_is_refused(api_client):
+    response = submit_file(
+        api_client,
+        _recipients(1),
+        kind="email.send",
+        params=json.dumps({**PARAMS, "text": "{% debug %}"}),
+    )
+
+    assert response.status_code == 400
+    assert "debug" in response.json()["error"]["message"]
+
+
+def test_a_worker_killed_mid_job_never_makes_anyone_receive_two_messages(api_client, worker, smtp):
+    from bulkyard.jobs.models import Chunk
+    from tests.support.jobs import wait_until
+
+    smtp.script.seconds_per_message = 0.004
+    response = submit_file(
+        api_client,
+        _recipients(600),
+        name="recipients.csv",
+        kind="email.send",
+        params=json.dumps(PARAMS),
+        chunk_size="100",
+    )
+    job_id = response.json()["id"]
+    wait_until(lambda: sum(smtp.recipient_counts().values()) >= 60, timeout=60, message="sending")
+
+    worker.kill_hard()
+    worker.start()
+
+    job = wait_for_job(job_id, timeout=120)
+    counts = smtp.recipient_counts()
+    assert max(counts.values()) == 1
+    unknown = {
+        r.output["recipient"] for r in ItemResult.objects.filter(job=job, code="delivery_unknown")
+    }
+    sent = {r.output["recipient"] for r in ItemResult.objects.filter(job=job, outcome="succeeded")}
+    assert len(sent) + len(unknown) == 600
+    assert sent <= set(counts)
+    assert set(counts) <= sent | unknown
+    assert max(Chunk.objects.filter(job=job).values_list("attempts", flat=True)) >= 2

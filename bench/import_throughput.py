@@ -294,8 +294,11 @@ class RssSampler:
 
 
 @contextmanager
-def celery_worker(env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """Run a Celery worker (prefork, two pool processes) for the duration of the block."""
+def celery_worker(
+    env: dict[str, str], log_path: Path, *, concurrency: int = 2
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run a Celery worker (prefork, ``concurrency`` pool processes) for the duration
+    of the block."""
     worker_env = {**env, "DATABASE_CONN_MAX_AGE": "60"}
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
@@ -309,7 +312,7 @@ def celery_worker(env: dict[str, str], log_path: Path) -> Iterator[subprocess.Po
                 "--queues",
                 "bulkyard,bulkyard.io,bulkyard.cpu",
                 "--concurrency",
-                "2",
+                str(concurrency),
                 "--loglevel",
                 "WARNING",
                 "--without-mingle",

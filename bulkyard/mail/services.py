@@ -27,7 +27,7 @@ from email.utils import make_msgid
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail import BadHeaderError, EmailMultiAlternatives, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db.models import F
 
@@ -153,8 +153,7 @@ class ChunkSender:
     def _deliver(self, recipient: Recipient, message_id: str) -> Outcome:
         try:
             message = _message(self.letter, recipient, message_id)
-            message.message()  # header checks (line breaks) happen here
-        except Exception as exc:  # a template filter or a header that cannot be
+        except Exception as exc:  # a template filter that raised, say
             return Outcome(
                 number=recipient.number,
                 address=recipient.address,
@@ -176,6 +175,17 @@ class ChunkSender:
                         message_id=message_id,
                     )
                 failure = _Attempt(False, None, "the backend reported no message sent")
+            except BadHeaderError as exc:
+                # Raised while the message is built, before any SMTP command:
+                # a line break in a header (a variable that forges one).
+                return Outcome(
+                    number=recipient.number,
+                    address=recipient.address,
+                    sent=False,
+                    message_id=message_id,
+                    code="invalid_message",
+                    message=f"the message for {recipient.address} cannot be built: {exc}",
+                )
             except Exception as exc:
                 failure = _classify(exc)
                 if not failure.permanent:

@@ -1,0 +1,260 @@
+"""Throughput of ``email.send``: messages/second to a local SMTP sink, end to end, against
+a naive loop of ``django.core.mail.send_mail`` (one connection per message).
+
+What is measured (one run, one machine)
+    1. End to end, N messages (default 10,000): from starting the multipart
+       ``POST /api/v1/jobs/`` (``kind=email.send``, a CSV of N recipients with two
+       template variables, subject + text + HTML templates, ``chunk_size`` 500) until
+       polling ``GET <job url>`` every 0.2 s sees a final status, through uvicorn and a
+       real Celery worker (prefork, ``--concurrency`` pool processes, default 4: sending
+       waits on the network). The job must succeed with N sent, and the sink must have
+       accepted exactly one message per recipient.
+    2. The naive loop: one process, Django set up on the same settings, for each of the
+       first ``--naive`` recipients (default 2,000) render the same templates and call
+       ``send_mail`` — a new SMTP connection per message, as code written without a bulk
+       tool does.
+    The SMTP sink is aiosmtpd in its own process (bench/_smtp_sink.py), accepting every
+    message and logging its recipient. The account rate limit is set far above what is
+    reached (``BULKYARD_EMAIL_RATE_PER_SECOND`` = 1,000,000), so the limiter's cost is
+    included, not its waiting. Prints the figures and the ratios against the targets of
+    issue 4 (>= 10x the naive loop, >= 1,000 messages/s); exit status 0 whatever the
+    verdicts (1 only when the bench itself breaks).
+
+Setup and teardown are those of ``submit_latency.py`` (throwaway database
+``bulkyard_bench``, Redis db 14, a scratch folder, uvicorn); all removed at the end unless
+``--keep``. Run from the repository root::
+
+    .venv/bin/python bench/email_throughput.py [--messages N] [--naive N] [--concurrency N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from import_throughput import (  # the sibling module, found through sys.path
+    FINAL_STATUSES,
+    POLL_SECONDS,
+    celery_worker,
+    stop_process_group,
+    tree_cpu_seconds,
+    wait_for_worker,
+)
+from submit_latency import (
+    PYTHON,
+    REDIS_URL,
+    REPO_ROOT,
+    flush_redis,
+    free_port,
+    manage,
+    recreate_database,
+    service_env,
+    tear_down,
+    uvicorn_server,
+)
+
+TARGET_NAIVE_RATIO = 10.0
+TARGET_RATE = 1000.0
+SUBJECT = "Your order {{ order }}"
+TEXT = "Hello {{ name }},\n\nyour order {{ order }} has shipped.\n\n-- The shop"
+HTML = "<p>Hello {{ name }},</p><p>your order <b>{{ order }}</b> has shipped.</p>"
+FROM = "Shop <shop@example.com>"
+
+NAIVE_LOOP = """
+import csv, sys, time
+import django
+django.setup()
+from django.core.mail import send_mail
+from django.template import Context, Template
+
+subject, text, html = Template(sys.argv[2]), Template(sys.argv[3]), Template(sys.argv[4])
+with open(sys.argv[1], newline="") as source:
+    rows = list(csv.DictReader(source))[: int(sys.argv[5])]
+started = time.perf_counter()
+for row in rows:
+    context = Context(row)
+    send_mail(
+        subject.render(context), text.render(context), sys.argv[6], [row["email"]],
+        html_message=html.render(context),
+    )
+print(len(rows), time.perf_counter() - started)
+"""
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--messages", type=int, default=10_000, help="recipients of the job")
+    parser.add_argument("--naive", type=int, default=2_000, help="messages of the naive loop")
+    parser.add_argument("--chunk-size", type=int, default=500)
+    parser.add_argument("--concurrency", type=int, default=4, help="worker pool processes")
+    parser.add_argument("--keep", action="store_true", help="keep the database and folder")
+    return parser.parse_args(argv)
+
+
+def write_recipients(path: Path, count: int) -> None:
+    with path.open("w", encoding="utf-8") as out:
+        out.write("email,name,order\n")
+        for number in range(count):
+            out.write(f"customer{number}@example.com,Customer {number},A-{number:06d}\n")
+
+
+def accepted(log: Path) -> Counter[str]:
+    if not log.exists():
+        return Counter()
+    return Counter(word for line in log.read_text().splitlines() for word in line.split())
+
+
+def run_job(client: httpx.Client, csv_path: Path, *, chunk_size: int) -> tuple[float, dict]:
+    started = time.perf_counter()
+    with csv_path.open("rb") as upload:
+        response = client.post(
+            "/api/v1/jobs/",
+            data={
+                "kind": "email.send",
+                "params": httpx_json(
+                    {"subject": SUBJECT, "text": TEXT, "html": HTML, "from_email": FROM}
+                ),
+                "chunk_size": str(chunk_size),
+            },
+            files={"file": (csv_path.name, upload, "text/csv")},
+        )
+    if response.status_code != 202:
+        raise RuntimeError(f"POST answered {response.status_code}: {response.text[:2000]}")
+    url = response.json()["url"]
+    while (job := client.get(url).json())["status"] not in FINAL_STATUSES:
+        time.sleep(POLL_SECONDS)
+    return time.perf_counter() - started, job
+
+
+def httpx_json(value: object) -> str:
+    import json
+
+    return json.dumps(value)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    scratch = Path(tempfile.mkdtemp(prefix="bulkyard-bench-email-"))
+    print("Bench: email.send throughput (messages/s) against a naive send_mail loop.")
+    print(f"scratch folder: {scratch}")
+    db_created = False
+    sink = None
+    try:
+        recipients = scratch / "recipients.csv"
+        write_recipients(recipients, args.messages)
+        stale = flush_redis()
+        print(f"redis {REDIS_URL}: flushed ({stale} keys were there)")
+        recreate_database()
+        db_created = True
+        port = free_port()
+        env = {
+            **service_env(scratch, recipients.stat().st_size),
+            "EMAIL_HOST": "127.0.0.1",
+            "EMAIL_PORT": str(port),
+            "BULKYARD_EMAIL_RATE_PER_SECOND": "1000000",
+        }
+        manage(env, "migrate", "--no-input")
+        token = manage(env, "create_api_user", "bench", "--token-only").strip()
+        job_log, naive_log = scratch / "accepted-job.txt", scratch / "accepted-naive.txt"
+
+        def start_sink(log: Path) -> subprocess.Popen[bytes]:
+            proc = subprocess.Popen(
+                [PYTHON, "bench/_smtp_sink.py", "--port", str(port), "--log", str(log)],
+                cwd=REPO_ROOT,
+                stdout=subprocess.PIPE,
+                start_new_session=True,
+            )
+            assert proc.stdout is not None
+            proc.stdout.readline()  # "listening on ..."
+            return proc
+
+        sink = start_sink(job_log)
+        worker_log = scratch / "worker.log"
+        with (
+            uvicorn_server(env, scratch / "uvicorn.log") as base_url,
+            celery_worker(env, worker_log, concurrency=args.concurrency) as worker,
+        ):
+            wait_for_worker(base_url, worker, worker_log)
+            print(f"uvicorn at {base_url}; worker with {args.concurrency} pool processes")
+            headers = {"Authorization": f"Token {token}"}
+            with httpx.Client(base_url=base_url, headers=headers, timeout=600) as client:
+                print(f"\nEnd to end, {args.messages:,} messages ...")
+                cpu_before = {
+                    "worker": tree_cpu_seconds(worker.pid),
+                    "sink": tree_cpu_seconds(sink.pid),
+                }
+                seconds, job = run_job(client, recipients, chunk_size=args.chunk_size)
+                cpu = {
+                    "worker": tree_cpu_seconds(worker.pid) - cpu_before["worker"],
+                    "SMTP sink (aiosmtpd)": tree_cpu_seconds(sink.pid) - cpu_before["sink"],
+                }
+        time.sleep(0.5)  # the sink's last lines
+        stop_process_group(sink, timeout=10)
+        counts = accepted(job_log)
+        if job["status"] != "succeeded" or job["succeeded_items"] != args.messages:
+            raise RuntimeError(f"the job ended {job['status']}: {job}")
+        if len(counts) != args.messages or max(counts.values()) != 1:
+            raise RuntimeError(
+                f"the sink accepted {sum(counts.values())} messages for {len(counts)} "
+                f"recipients (expected {args.messages} once each)"
+            )
+        rate = args.messages / seconds
+        print(f"  {seconds:.2f} s -> {rate:,.0f} messages/s; the sink got each recipient once")
+        per_message = ", ".join(
+            f"{name} {used / args.messages * 1000:.2f} ms" for name, used in cpu.items()
+        )
+        print(f"  CPU per message (2 cores): {per_message}")
+
+        print(f"\nNaive loop, {args.naive:,} messages (send_mail, one connection each) ...")
+        sink = start_sink(naive_log)
+        result = subprocess.run(
+            [PYTHON, "-c", NAIVE_LOOP, str(recipients), SUBJECT, TEXT, HTML, str(args.naive), FROM],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        stop_process_group(sink, timeout=10)
+        sink = None
+        sent, naive_seconds = result.stdout.split()
+        naive_rate = int(sent) / float(naive_seconds)
+        print(f"  {float(naive_seconds):.2f} s -> {naive_rate:,.0f} messages/s")
+
+        ratio = rate / naive_rate
+        print("\n" + "=" * 78)
+        print(f"Summary ({args.messages:,} messages, chunk_size {args.chunk_size})")
+        print("=" * 78)
+        print(f"  {'email.send end to end':<46s} {rate:>12,.0f} messages/s")
+        print(f"  {'naive send_mail loop':<46s} {naive_rate:>12,.0f} messages/s")
+        print()
+        print(f"  {'check':<30s} {'measured':>12s} {'target':>10s}  verdict")
+        checks = [
+            (
+                "end to end / naive loop",
+                f"{ratio:.1f}x",
+                f">= {TARGET_NAIVE_RATIO:g}x",
+                ratio >= TARGET_NAIVE_RATIO,
+            ),
+            ("end to end rate", f"{rate:,.0f}/s", f">= {TARGET_RATE:,.0f}/s", rate >= TARGET_RATE),
+        ]
+        for name, measured, target, passed in checks:
+            print(f"  {name:<30s} {measured:>12s} {target:>10s}  {'PASS' if passed else 'FAIL'}")
+    finally:
+        if sink is not None:
+            stop_process_group(sink, timeout=10)
+        tear_down(keep=args.keep, db_created=db_created, scratch=scratch)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -159,6 +159,7 @@ class JobKind(Generic[ParamsT]):
     input_formats: ClassVar[tuple[str, ...]] = ("csv", "jsonl")
     # False for kinds that find their own items (an export reads a query):
     # they take no upload, and ``plan_work`` cuts their work into chunks.
+    # Kinds that do either, as their params say, override ``takes_input``.
     reads_input: ClassVar[bool] = True
     # Columns (CSV) a file must have, checked before any item is processed.
     required_columns: ClassVar[tuple[str, ...]] = ()
@@ -204,8 +205,12 @@ class JobKind(Generic[ParamsT]):
     def columns_needed(self, params: ParamsT) -> tuple[str, ...]:
         return self.required_columns
 
+    def takes_input(self, params: ParamsT) -> bool:
+        """Whether a job with these params reads an upload (or inline items)."""
+        return self.reads_input
+
     def plan_work(self, params: ParamsT, *, chunk_size: int) -> WorkPlan:
-        """The chunks of a kind that takes no input (``reads_input = False``).
+        """The chunks of a job that takes no input (see ``takes_input``).
         Raise ``InputRejected`` when there is nothing sensible to do."""
         raise NotImplementedError
 

@@ -145,11 +145,11 @@ def _validate_request(
         raise InvalidJobRequest(
             "invalid_chunk_size", f"chunk_size must be between 1 and {job_kind.max_chunk_size}"
         )
-    if not job_kind.reads_input:
+    if not job_kind.takes_input(parsed):
         if job_input is not None:
             raise InvalidJobRequest(
                 "input_not_accepted",
-                f"kind {kind!r} finds its own items; send no 'items' and no 'file'",
+                f"kind {kind!r} finds its own items here; send no 'items' and no 'file'",
             )
         return job_kind, parsed.model_dump(mode="json"), size, False
     if job_input is None:
@@ -272,7 +272,7 @@ def job_plan(*, job_id: str) -> str:
     params = job_kind.parse_params(job.params)
     header: list[str] | None = None
     try:
-        if job_kind.reads_input:
+        if job_kind.takes_input(params):
             header, total_items, chunks = _plan_input(job, job_kind, params)
         else:
             total_items, chunks = _plan_work(job, job_kind, params)

@@ -1,12 +1,15 @@
 """The ``email.send`` job kind: one templated email per recipient row."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.conf import settings
+from django.db.models import IntegerField, QuerySet
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bulkyard.core.emails import is_email, normalise_email
+from bulkyard.data.exports import InvalidFilter, chunk_rows, export_plan, export_queryset
+from bulkyard.data.registry import get_target
 from bulkyard.jobs.kinds import (
     ChunkContext,
     ChunkResult,
@@ -15,6 +18,7 @@ from bulkyard.jobs.kinds import (
     Item,
     ItemResultData,
     JobKind,
+    WorkPlan,
     failure,
 )
 from bulkyard.jobs.registry import register
@@ -30,6 +34,41 @@ def _address(value: str, *, what: str) -> str:
     if not is_email(address.strip()):
         raise ValueError(f"{what} {value!r} is not an email address")
     return value
+
+
+class RecipientQuery(BaseModel):
+    """Recipients from a registered model instead of an upload."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    target: str = Field(description="A registered target, e.g. 'contacts'.")
+    filter: dict[str, Any] = Field(
+        default_factory=dict,
+        description='Field lookups, ANDed, as for data.export: {"city": "Paris"}.',
+    )
+    email_field: str = Field("email", description="The field that holds the address.")
+
+    @model_validator(mode="after")
+    def _query_is_valid(self) -> "RecipientQuery":
+        try:
+            target = get_target(self.target)
+            export_queryset(target, self.filter)
+        except (LookupError, InvalidFilter) as exc:
+            raise ValueError(str(exc)) from None
+        if not isinstance(target.model._meta.pk, IntegerField):
+            raise ValueError(
+                f"{self.target!r} has no integer primary key; recipients from it would "
+                "have no item numbers (upload them instead)"
+            )
+        if self.email_field not in target.field_names:
+            raise ValueError(
+                f"email_field {self.email_field!r} is not a field of {self.target!r} "
+                f"({', '.join(target.field_names)})"
+            )
+        return self
+
+    def queryset(self) -> QuerySet[Any]:
+        return export_queryset(get_target(self.target), self.filter)
 
 
 class EmailParams(BaseModel):
@@ -48,6 +87,11 @@ class EmailParams(BaseModel):
     reply_to: list[str] = Field(default_factory=list, max_length=10)
     email_field: str = Field(
         "email", description="The column (or JSON key) that holds each recipient's address."
+    )
+    recipients: RecipientQuery | None = Field(
+        None,
+        description="Send to a registered model's rows instead of an upload (then send no "
+        "file); every field is a template variable and the item number is the row's id.",
     )
 
     @field_validator("from_email")
@@ -100,8 +144,19 @@ class SendEmailKind(JobKind[EmailParams]):
     def columns_needed(self, params: EmailParams) -> tuple[str, ...]:
         return (params.email_field,)
 
+    def takes_input(self, params: EmailParams) -> bool:
+        return params.recipients is None
+
+    def plan_work(self, params: EmailParams, *, chunk_size: int) -> WorkPlan:
+        assert params.recipients is not None
+        return export_plan(params.recipients.queryset(), chunk_size=chunk_size)
+
     def process_chunk(self, items: Iterable[Item], ctx: ChunkContext[EmailParams]) -> ChunkResult:
         params = ctx.params
+        email_field = params.email_field
+        if params.recipients is not None and ctx.work is not None:
+            items = _query_items(params.recipients, ctx.work)
+            email_field = params.recipients.email_field
         result = ChunkResult()
         recipients: list[Recipient] = []
         inputs: dict[int, Any] = {}
@@ -109,7 +164,7 @@ class SendEmailKind(JobKind[EmailParams]):
             if item.error is not None:
                 result.items.append(failure(item, item.error.code, item.error.message))
                 continue
-            recipient = _recipient(item, params.email_field)
+            recipient = _recipient(item, email_field)
             if isinstance(recipient, ItemResultData):
                 result.items.append(recipient)
                 continue
@@ -133,6 +188,13 @@ class SendEmailKind(JobKind[EmailParams]):
             for key, count in summary.items():
                 totals[key] = totals.get(key, 0) + int(count)
         return FinishResult(summary={"sent": ctx.counts["succeeded"], "failed_by_code": totals})
+
+
+def _query_items(query: RecipientQuery, work: dict[str, Any]) -> Iterator[Item]:
+    """The rows of one planned range as items numbered by their primary key."""
+    fields = get_target(query.target).field_names
+    for pk, *values in chunk_rows(query.queryset(), work, ("pk", *fields)):
+        yield Item(int(pk), dict(zip(fields, values, strict=True)))
 
 
 def _recipient(item: Item, email_field: str) -> Recipient | ItemResultData:

@@ -198,3 +198,41 @@ def test_a_worker_killed_mid_job_never_makes_anyone_receive_two_messages(api_cli
     assert sent <= set(counts)
     assert set(counts) <= sent | unknown
     assert max(Chunk.objects.filter(job=job).values_list("attempts", flat=True)) >= 2
+
+
+def test_recipients_can_come_from_a_registered_model_instead_of_an_upload(api_client, worker, smtp):
+    from tests.factories import ContactFactory
+
+    oslo = ContactFactory.create_batch(7, city="Oslo")
+    ContactFactory.create_batch(3, city="Rome")
+    params = {
+        **PARAMS,
+        "subject": "Hello {{ name }} in {{ city }}",
+        "recipients": {"target": "contacts", "filter": {"city": "Oslo"}},
+    }
+
+    response = api_client.post(
+        "/api/v1/jobs/",
+        {"kind": "email.send", "params": params, "chunk_size": 3},
+        format="json",
+    )
+    assert response.status_code == 202, response.content
+    job = wait_for_job(response.json()["id"])
+
+    assert (job.status, job.chunks_total, job.succeeded_items) == (JobStatus.SUCCEEDED, 3, 7)
+    assert set(smtp.recipient_counts()) == {contact.email for contact in oslo}
+    [message] = smtp.messages_to(oslo[0].email)
+    assert message["Subject"] == f"Hello {oslo[0].name} in Oslo"
+    numbers = set(ItemResult.objects.filter(job=job).values_list("item_number", flat=True))
+    assert numbers == {contact.pk for contact in oslo}
+
+
+def test_a_recipient_query_on_an_unknown_field_is_refused(api_client):
+    params = {**PARAMS, "recipients": {"target": "contacts", "filter": {"password": "x"}}}
+
+    response = api_client.post(
+        "/api/v1/jobs/", {"kind": "email.send", "params": params}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert "unknown field 'password'" in response.json()["error"]["message"]

@@ -175,6 +175,8 @@ class JobKind(Generic[ParamsT]):
     secret_params: ClassVar[tuple[str, ...]] = ()
     # Keys of the per-item output, spread into their own CSV result columns.
     output_columns: ClassVar[tuple[str, ...]] = ()
+    # Whether jobs of this kind may carry files besides their input.
+    accepts_attachments: ClassVar[bool] = False
     # Failure codes that "retry failed items" leaves out: trying again could
     # not help, or would do harm (an email to an address already emailed).
     not_retried_codes: ClassVar[frozenset[str]] = frozenset()

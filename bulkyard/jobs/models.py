@@ -213,3 +213,28 @@ class ItemResult(models.Model):
 
     def __str__(self) -> str:
         return f"item {self.item_number} of {self.job_id}: {self.outcome}"
+
+
+def job_attachment_path(attachment: "JobAttachment", filename: str) -> str:
+    return f"jobs/{attachment.job.owner_id}/attachments/{attachment.job_id}/{filename}"
+
+
+class JobAttachment(models.Model):
+    """A file sent with a job besides its input, for kinds that use them (the
+    attachments of a bulk email)."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="attachments")
+    # The name the client gave, unique within the job: rows refer to it.
+    name = models.CharField(max_length=255)
+    file = models.FileField(upload_to=job_attachment_path, max_length=500)
+    content_type = models.CharField(max_length=255, blank=True)
+    size = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["job", "name"], name="job_attachment_unique_name"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.size} bytes)"

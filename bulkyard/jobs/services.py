@@ -14,6 +14,7 @@ Guarantees, and how they are kept:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -21,7 +22,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -67,6 +68,7 @@ from bulkyard.jobs.models import (
     ItemOutcome,
     ItemResult,
     Job,
+    JobAttachment,
     JobStatus,
 )
 
@@ -106,6 +108,47 @@ class JobInput:
     name: str
     sha256: str
     size: int
+
+
+@dataclass(frozen=True, slots=True)
+class AttachmentInput:
+    """A file sent with a job besides its input (see ``JobKind.accepts_attachments``)."""
+
+    file: File[Any]
+    name: str
+    content_type: str
+    sha256: str
+    size: int
+
+
+def _validate_attachments(job_kind: JobKind[Any], attachments: Sequence[AttachmentInput]) -> None:
+    if not attachments:
+        return
+    if not job_kind.accepts_attachments:
+        raise InvalidJobRequest(
+            "attachments_not_accepted", f"kind {job_kind.name!r} takes no attachments"
+        )
+    limit = settings.BULKYARD_MAX_ATTACHMENTS
+    if len(attachments) > limit:
+        raise InvalidJobRequest("too_many_attachments", f"at most {limit} attachments")
+    total, budget = sum(a.size for a in attachments), settings.BULKYARD_MAX_ATTACHMENT_BYTES
+    if total > budget:
+        raise InvalidJobRequest(
+            "attachments_too_large",
+            f"attachments total {total} bytes; at most {budget} bytes are accepted",
+        )
+    names = [a.name for a in attachments]
+    for name in names:
+        if not name or len(name) > 200 or any(c in name for c in '/\\\r\n\x00"'):
+            raise InvalidJobRequest(
+                "invalid_attachment_name",
+                f"attachment name {name!r}: 1 to 200 characters, no slashes, quotes or line breaks",
+            )
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise InvalidJobRequest(
+            "duplicate_attachment_name", f"attachment name(s) sent twice: {', '.join(repeated)}"
+        )
 
 
 def _fingerprint(**parts: Any) -> str:
@@ -185,6 +228,7 @@ def job_create(
     chunk_size: int | None = None,
     idempotency_key: str | None = None,
     retry_of: Job | None = None,
+    attachments: Sequence[AttachmentInput] = (),
 ) -> tuple[Job, bool]:
     """Validate and store a new job, and enqueue its planning after commit.
 
@@ -192,11 +236,13 @@ def job_create(
     owner for the same request, returns the first job and ``created=False``; for
     a different request, raises ``IdempotencyKeyMismatch``. Raises
     ``InvalidJobRequest`` for an unknown kind, bad params or an unusable input;
-    nothing is stored then. ``job_input`` is None for kinds that take no input.
+    nothing is stored then. ``job_input`` is None for kinds that take no input;
+    ``attachments`` are files kept with the job for kinds that accept them.
     """
     job_kind, clean_params, size, compressed = _validate_request(
         kind=kind, params=params, job_input=job_input, chunk_size=chunk_size
     )
+    _validate_attachments(job_kind, attachments)
     fingerprint = _fingerprint(
         kind=kind,
         params=clean_params,
@@ -204,6 +250,7 @@ def job_create(
         format=job_input.format if job_input else None,
         input=job_input.sha256 if job_input else None,
         retry_of=str(retry_of.pk) if retry_of else None,
+        attachments=[(a.name, a.sha256) for a in attachments],
     )
     if idempotency_key:
         existing = _job_for_key(owner, idempotency_key, fingerprint)
@@ -227,9 +274,21 @@ def job_create(
         if compressed:
             job.input_compression, extension = "gzip", f"{extension}.gz"
         job.input_file.save(f"{job.pk}.{extension}", job_input.file, save=False)
+    stored_attachments = []
+    for attachment in attachments:
+        stored = JobAttachment(
+            job=job,
+            name=attachment.name,
+            content_type=attachment.content_type[:255],
+            size=attachment.size,
+            sha256=attachment.sha256,
+        )
+        stored.file.save(attachment.name, attachment.file, save=False)
+        stored_attachments.append(stored)
     try:
         with transaction.atomic():
             job.save(force_insert=True)
+            JobAttachment.objects.bulk_create(stored_attachments)
             job_id = str(job.pk)
             # robust: a broker outage must not turn an accepted job into a 500;
             # the sweeper plans jobs whose message never left.
@@ -237,6 +296,8 @@ def job_create(
     except IntegrityError:
         if job.input_file:
             job.input_file.delete(save=False)
+        for stored in stored_attachments:
+            stored.file.delete(save=False)
         if not idempotency_key:
             raise
         # Another request with the same key won the race; answer as it did.
@@ -820,21 +881,34 @@ def job_retry_failed(
         if not count:
             raise JobConflict("nothing_to_retry", "the job has no failed items that can be retried")
         spool.seek(0)
-        return job_create(
-            owner=owner,
-            kind=job.kind,
-            params=job.params,
-            job_input=JobInput(
-                file=File(spool),
-                format=InputFormat.RETRY,
-                name=f"retry-of-{job.pk}.jsonl",
-                sha256=digest.hexdigest(),
-                size=size,
-            ),
-            chunk_size=job.chunk_size,
-            idempotency_key=idempotency_key,
-            retry_of=job,
-        )
+        with contextlib.ExitStack() as opened:
+            # The new job gets the same attachments (an email's files).
+            attachments = [
+                AttachmentInput(
+                    file=File(opened.enter_context(a.file.open("rb")), name=a.name),
+                    name=a.name,
+                    content_type=a.content_type,
+                    sha256=a.sha256,
+                    size=a.size,
+                )
+                for a in job.attachments.order_by("pk")
+            ]
+            return job_create(
+                owner=owner,
+                kind=job.kind,
+                params=job.params,
+                job_input=JobInput(
+                    file=File(spool),
+                    format=InputFormat.RETRY,
+                    name=f"retry-of-{job.pk}.jsonl",
+                    sha256=digest.hexdigest(),
+                    size=size,
+                ),
+                chunk_size=job.chunk_size,
+                idempotency_key=idempotency_key,
+                retry_of=job,
+                attachments=attachments,
+            )
 
 
 def job_rerun_stalled_chunks(*, job: Job) -> int:
@@ -875,7 +949,11 @@ def jobs_purge(*, finished_before: datetime, batch: int = 100) -> int:
         if not jobs:
             return deleted
         ids = [job.pk for job in jobs]
+        attachment_files = list(
+            JobAttachment.objects.filter(job_id__in=ids).values_list("file", flat=True)
+        )
         with transaction.atomic():
+            JobAttachment.objects.filter(job_id__in=ids).delete()
             ItemResult.objects.filter(job_id__in=ids).delete()
             Chunk.objects.filter(job_id__in=ids).delete()
             Job.objects.filter(pk__in=ids).delete()
@@ -883,6 +961,8 @@ def jobs_purge(*, finished_before: datetime, batch: int = 100) -> int:
             for stored in (job.input_file, job.output_file):
                 if stored:
                     stored.storage.delete(stored.name)
+        for name in attachment_files:
+            JobAttachment.file.field.storage.delete(name)
         deleted += len(jobs)
 
 

@@ -1,5 +1,6 @@
 """The ``email.send`` job kind: one templated email per recipient row."""
 
+import dataclasses
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -21,8 +22,9 @@ from bulkyard.jobs.kinds import (
     WorkPlan,
     failure,
 )
+from bulkyard.jobs.models import JobAttachment
 from bulkyard.jobs.registry import register
-from bulkyard.mail.services import ChunkSender, Letter, Outcome, Recipient
+from bulkyard.mail.services import Attachment, ChunkSender, Letter, Outcome, Recipient
 from bulkyard.mail.templates import EmailTemplates, TemplateProblem
 
 
@@ -88,6 +90,11 @@ class EmailParams(BaseModel):
     email_field: str = Field(
         "email", description="The column (or JSON key) that holds each recipient's address."
     )
+    attachment_field: str | None = Field(
+        None,
+        description="A column naming which attachments (sent with the job, by file name, "
+        "separated by ';') each recipient gets; without it, everyone gets all of them.",
+    )
     recipients: RecipientQuery | None = Field(
         None,
         description="Send to a registered model's rows instead of an upload (then send no "
@@ -134,6 +141,7 @@ class SendEmailKind(JobKind[EmailParams]):
     max_chunk_size = 5_000
     queue_class = "io"
     output_columns = ("recipient", "message_id", "smtp_code")
+    accepts_attachments = True
     # Retrying these would not help, or could email someone twice (an unknown
     # delivery may have arrived: look its Message-ID up before sending again).
     not_retried_codes = frozenset(
@@ -157,6 +165,12 @@ class SendEmailKind(JobKind[EmailParams]):
         if params.recipients is not None and ctx.work is not None:
             items = _query_items(params.recipients, ctx.work)
             email_field = params.recipients.email_field
+        letter = Letter(
+            templates=params.templates(),
+            from_email=params.from_email or settings.DEFAULT_FROM_EMAIL,
+            reply_to=tuple(params.reply_to),
+            attachments=_attachments(ctx.job_id),
+        )
         result = ChunkResult()
         recipients: list[Recipient] = []
         inputs: dict[int, Any] = {}
@@ -168,13 +182,14 @@ class SendEmailKind(JobKind[EmailParams]):
             if isinstance(recipient, ItemResultData):
                 result.items.append(recipient)
                 continue
+            if params.attachment_field:
+                chosen = _chosen_attachments(item, params.attachment_field, letter)
+                if isinstance(chosen, ItemResultData):
+                    result.items.append(chosen)
+                    continue
+                recipient = dataclasses.replace(recipient, attachments=chosen)
             recipients.append(recipient)
             inputs[item.number] = item.data
-        letter = Letter(
-            templates=params.templates(),
-            from_email=params.from_email or settings.DEFAULT_FROM_EMAIL,
-            reply_to=tuple(params.reply_to),
-        )
         sender = ChunkSender(job_id=ctx.job_id, letter=letter, should_stop=ctx.should_stop)
         for outcome in sender.send(recipients):
             result.items.append(_item_result(outcome, inputs[outcome.number]))
@@ -188,6 +203,32 @@ class SendEmailKind(JobKind[EmailParams]):
             for key, count in summary.items():
                 totals[key] = totals.get(key, 0) + int(count)
         return FinishResult(summary={"sent": ctx.counts["succeeded"], "failed_by_code": totals})
+
+
+def _attachments(job_id: str) -> dict[str, Attachment]:
+    """The job's attachments, read once per chunk (their total size is capped)."""
+    loaded = {}
+    for stored in JobAttachment.objects.filter(job_id=job_id).order_by("pk"):
+        with stored.file.open("rb") as source:
+            content = source.read()
+        loaded[stored.name] = Attachment(stored.name, content, stored.content_type)
+    return loaded
+
+
+def _chosen_attachments(
+    item: Item, field_name: str, letter: Letter
+) -> tuple[str, ...] | ItemResultData:
+    raw = item.data.get(field_name) if isinstance(item.data, dict) else None
+    names = tuple(n.strip() for n in str(raw or "").split(";") if n.strip())
+    unknown = [name for name in names if name not in letter.attachments]
+    if unknown:
+        return failure(
+            item,
+            "unknown_attachment",
+            f"line {item.number}: no attachment named {', '.join(map(repr, unknown))} was "
+            f"sent with the job (sent: {', '.join(letter.attachments) or 'none'})",
+        )
+    return names
 
 
 def _query_items(query: RecipientQuery, work: dict[str, Any]) -> Iterator[Item]:

@@ -44,6 +44,15 @@ class Recipient:
     number: int  # the input line (item number)
     address: str  # checked and normalised
     variables: dict[str, Any]
+    # Names of the job's attachments this recipient gets; None: all of them.
+    attachments: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    name: str
+    content: bytes
+    content_type: str
 
 
 @dataclass(slots=True)
@@ -57,13 +66,14 @@ class Outcome:
     message: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Letter:
     """What every message of a job shares."""
 
     templates: EmailTemplates
     from_email: str
     reply_to: tuple[str, ...] = ()
+    attachments: dict[str, Attachment] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -230,6 +240,10 @@ def _message(letter: Letter, recipient: Recipient, message_id: str) -> EmailMult
     )
     if rendered.html is not None:
         message.attach_alternative(rendered.html, "text/html")
+    names = letter.attachments if recipient.attachments is None else recipient.attachments
+    for name in names:
+        attachment = letter.attachments[name]
+        message.attach(attachment.name, attachment.content, attachment.content_type or None)
     return message
 
 

@@ -50,5 +50,9 @@ SPECTACULAR_SETTINGS = {
 BULKYARD_MAX_UPLOAD_BYTES = env.int("BULKYARD_MAX_UPLOAD_BYTES", default=512 * 1024 * 1024)
 # Inline JSON items are for small batches; larger ones belong in a file upload.
 BULKYARD_MAX_INLINE_ITEMS = env.int("BULKYARD_MAX_INLINE_ITEMS", default=10_000)
+# Files sent with a job besides its input (e.g. email attachments): how many,
+# and their total size (mail servers commonly refuse messages over ~25 MB).
+BULKYARD_MAX_ATTACHMENTS = env.int("BULKYARD_MAX_ATTACHMENTS", default=10)
+BULKYARD_MAX_ATTACHMENT_BYTES = env.int("BULKYARD_MAX_ATTACHMENT_BYTES", default=20 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=16 * 1024 * 1024)
 FILE_UPLOAD_HANDLERS = ["bulkyard.jobs.uploads.LimitedHashingUploadHandler"]

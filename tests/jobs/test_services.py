@@ -365,3 +365,63 @@ def test_purge_deletes_old_finished_jobs_with_their_rows_and_files(user, sent):
     assert not Chunk.objects.filter(job_id=old.pk).exists()
     assert not stored.storage.exists(stored.name)
     assert Job.objects.filter(pk=recent.pk).exists()
+
+
+def test_purge_deletes_a_jobs_attachments_too(user):
+    from bulkyard.jobs.models import JobAttachment
+
+    body = b"email\nada@example.com\n"
+    job, _ = services.job_create(
+        owner=user,
+        kind="email.send",
+        params={"subject": "Hi", "text": "Hello"},
+        job_input=_input(body, "csv"),
+        attachments=[
+            services.AttachmentInput(
+                file=ContentFile(b"terms"),
+                name="terms.pdf",
+                content_type="application/pdf",
+                sha256=hashlib.sha256(b"terms").hexdigest(),
+                size=5,
+            )
+        ],
+    )
+    stored = JobAttachment.objects.get(job=job).file
+    assert stored.storage.exists(stored.name)
+    Job.objects.filter(pk=job.pk).update(
+        status="succeeded", finished_at=timezone.now() - timedelta(days=40)
+    )
+
+    services.jobs_purge(finished_before=timezone.now() - timedelta(days=30))
+
+    assert not JobAttachment.objects.exists()
+    assert not stored.storage.exists(stored.name)
+
+
+@pytest.mark.parametrize(
+    ("names", "code"),
+    [
+        (["a.pdf", "a.pdf"], "duplicate_attachment_name"),
+        (["../etc/passwd"], "invalid_attachment_name"),
+        (["bad\nname.pdf"], "invalid_attachment_name"),
+    ],
+)
+def test_attachments_with_unusable_names_are_refused(user, names, code):
+    attachments = [
+        services.AttachmentInput(
+            file=ContentFile(b"x"), name=name, content_type="", sha256="0" * 64, size=1
+        )
+        for name in names
+    ]
+
+    with pytest.raises(services.InvalidJobRequest) as caught:
+        services.job_create(
+            owner=user,
+            kind="email.send",
+            params={"subject": "Hi", "text": "Hello"},
+            job_input=_input(b"email\nada@example.com\n", "csv"),
+            attachments=attachments,
+        )
+
+    assert caught.value.code == code
+    assert not Job.objects.exists()

@@ -1,5 +1,6 @@
 """email.send end to end: API upload, a real worker, a real SMTP server (aiosmtpd)."""
 
+import io
 import json
 
 import pytest
@@ -236,3 +237,100 @@ def test_a_recipient_query_on_an_unknown_field_is_refused(api_client):
 
     assert response.status_code == 400
     assert "unknown field 'password'" in response.json()["error"]["message"]
+
+
+def _send_with_attachments(client, content: bytes, files: dict[str, bytes], **params):
+    uploads = []
+    for name, data in files.items():
+        upload = io.BytesIO(data)
+        upload.name = name
+        uploads.append(upload)
+    response = client.post(
+        "/api/v1/jobs/",
+        {
+            "kind": "email.send",
+            "params": json.dumps({**PARAMS, **params}),
+            "file": _named(content, "recipients.csv"),
+            "attachments": uploads,
+            "chunk_size": "2",
+        },
+        format="multipart",
+    )
+    assert response.status_code == 202, response.content
+    return wait_for_job(response.json()["id"])
+
+
+def _named(data: bytes, name: str) -> io.BytesIO:
+    upload = io.BytesIO(data)
+    upload.name = name
+    return upload
+
+
+def _attached(message) -> dict[str, bytes]:
+    return {part.get_filename(): part.get_content() for part in message.iter_attachments()}
+
+
+def test_attachments_sent_with_the_job_go_to_every_recipient(api_client, worker, smtp):
+    files = {"terms.pdf": b"%PDF-1.4 fake terms", "prices.csv": b"item,price\nwidget,3\n"}
+
+    job = _send_with_attachments(api_client, _recipients(3), files)
+
+    assert job.succeeded_items == 3
+    for number in range(3):
+        [message] = smtp.messages_to(f"user{number}@example.com")
+        attached = _attached(message)
+        assert attached["terms.pdf"] == b"%PDF-1.4 fake terms"
+        assert attached["prices.csv"].replace("\r\n", "\n") == "item,price\nwidget,3\n"
+
+
+def test_a_column_can_choose_each_recipients_attachments(api_client, worker, smtp):
+    content = (
+        b"email,name,order,files\n"
+        b"ada@example.com,Ada,1,invoice-1.pdf\n"
+        b"alan@example.com,Alan,2,invoice-2.pdf;terms.pdf\n"
+        b"grace@example.com,Grace,3,\n"
+        b"linus@example.com,Linus,4,invoice-9.pdf\n"
+    )
+    files = {"invoice-1.pdf": b"one", "invoice-2.pdf": b"two", "terms.pdf": b"terms"}
+
+    job = _send_with_attachments(api_client, content, files, attachment_field="files")
+
+    assert set(_attached(smtp.messages_to("ada@example.com")[0])) == {"invoice-1.pdf"}
+    assert set(_attached(smtp.messages_to("alan@example.com")[0])) == {
+        "invoice-2.pdf",
+        "terms.pdf",
+    }
+    assert _attached(smtp.messages_to("grace@example.com")[0]) == {}
+    assert _failures(job)[5][0] == "unknown_attachment"
+    assert "linus@example.com" not in smtp.recipient_counts()
+
+
+def test_a_kind_without_attachments_refuses_them(api_client):
+    response = api_client.post(
+        "/api/v1/jobs/",
+        {
+            "kind": "text.stats",
+            "file": _named(b"id,text\n1,hello\n", "texts.csv"),
+            "attachments": [_named(b"x", "x.txt")],
+        },
+        format="multipart",
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "attachments_not_accepted"
+
+
+def test_retrying_failed_recipients_sends_the_same_attachments(api_client, worker, smtp):
+    smtp.script.refused.add("user1@example.com")
+    job = _send_with_attachments(api_client, _recipients(2), {"terms.pdf": b"terms v1"})
+    assert job.failed_items == 1
+    smtp.script.refused.clear()
+
+    response = api_client.post(f"/api/v1/jobs/{job.pk}/retry/")
+    assert response.status_code == 202, response.content
+    retry = wait_for_job(response.json()["id"])
+
+    assert (retry.succeeded_items, retry.failed_items) == (1, 0)
+    [message] = smtp.messages_to("user1@example.com")
+    assert _attached(message) == {"terms.pdf": b"terms v1"}
+    assert smtp.recipient_counts()["user0@example.com"] == 1

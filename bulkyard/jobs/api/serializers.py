@@ -59,6 +59,12 @@ class JobCreateInputSerializer(serializers.Serializer[Any]):
     chunk_size = serializers.IntegerField(
         min_value=1, required=False, help_text="Items per chunk; the kind's default if omitted."
     )
+    attachments = serializers.ListField(
+        child=serializers.FileField(allow_empty_file=True),
+        required=False,
+        help_text="Files kept with the job for kinds that use them (multipart; repeat the "
+        "field): the attachments of email.send, referred to by file name.",
+    )
 
     def validate_items(self, items: list[Any]) -> list[Any]:
         limit = settings.BULKYARD_MAX_INLINE_ITEMS

@@ -307,6 +307,7 @@ class JobListCreateApi(generics.ListAPIView[Job]):
                 job_input=job_input,
                 chunk_size=data.get("chunk_size"),
                 idempotency_key=key,
+                attachments=[_attachment(upload) for upload in data.get("attachments", [])],
             )
         except services.InvalidJobRequest as exc:
             raise InvalidRequest(exc.code, exc.message, exc.details) from None
@@ -317,19 +318,37 @@ class JobListCreateApi(generics.ListAPIView[Job]):
         return _accepted(request, job, created)
 
 
+def _sha256(upload: Any) -> str:
+    sha256 = getattr(upload, "sha256", None)
+    if sha256 is None:  # an upload that bypassed the hashing handler
+        digest = hashlib.sha256()
+        for piece in upload.chunks():
+            digest.update(piece)
+        sha256 = digest.hexdigest()
+    return str(sha256)
+
+
+def _attachment(upload: Any) -> services.AttachmentInput:
+    return services.AttachmentInput(
+        file=upload,
+        name=upload.name,
+        content_type=upload.content_type or "",
+        sha256=_sha256(upload),
+        size=upload.size,
+    )
+
+
 def _job_input(data: dict[str, Any]) -> services.JobInput | None:
     if "items" not in data and "file" not in data:
         return None
     if "file" in data:
         upload = data["file"]
-        sha256 = getattr(upload, "sha256", None)
-        if sha256 is None:  # an upload that bypassed the hashing handler
-            digest = hashlib.sha256()
-            for piece in upload.chunks():
-                digest.update(piece)
-            sha256 = digest.hexdigest()
         return services.JobInput(
-            file=upload, format=data["format"], name=upload.name, sha256=sha256, size=upload.size
+            file=upload,
+            format=data["format"],
+            name=upload.name,
+            sha256=_sha256(upload),
+            size=upload.size,
         )
     body = b"".join(
         json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"

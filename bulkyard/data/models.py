@@ -24,6 +24,10 @@ class ImportKey(models.Model):
     """Which line of a running import holds each key: the highest line wins,
     whatever order chunks commit in. Deleted when the job finishes."""
 
+    # (job, key) is the primary key: no surrogate id, so one index and no
+    # sequence to maintain per row (5 % of an import's time).
+    pk = models.CompositePrimaryKey("job", "key")
+
     # No constraint in the database: PostgreSQL would check it once per ledger
     # row at commit (Django's foreign keys are deferred), an eighth of an import
     # chunk's time. The rows live only while their job runs; the ORM still
@@ -33,11 +37,6 @@ class ImportKey(models.Model):
     )
     key = models.TextField()
     line = models.BigIntegerField()
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["job", "key"], name="import_key_unique_per_job"),
-        ]
 
     def __str__(self) -> str:
         return f"{self.key} @ line {self.line}"

@@ -164,14 +164,7 @@ class ChunkSender:
         try:
             message = _message(self.letter, recipient, message_id)
         except Exception as exc:  # a template filter that raised, say
-            return Outcome(
-                number=recipient.number,
-                address=recipient.address,
-                sent=False,
-                message_id=message_id,
-                code="invalid_message",
-                message=f"the message for {recipient.address} cannot be built: {exc}",
-            )
+            return _unbuildable(recipient, message_id, exc)
         max_attempts = settings.BULKYARD_EMAIL_MAX_ATTEMPTS
         for attempt in range(1, max_attempts + 1):
             self.rate.acquire()
@@ -188,14 +181,7 @@ class ChunkSender:
             except BadHeaderError as exc:
                 # Raised while the message is built, before any SMTP command:
                 # a line break in a header (a variable that forges one).
-                return Outcome(
-                    number=recipient.number,
-                    address=recipient.address,
-                    sent=False,
-                    message_id=message_id,
-                    code="invalid_message",
-                    message=f"the message for {recipient.address} cannot be built: {exc}",
-                )
+                return _unbuildable(recipient, message_id, exc)
             except Exception as exc:
                 failure = _classify(exc)
                 if not failure.permanent:
@@ -285,6 +271,17 @@ def _failed(recipient: Recipient, message_id: str, failure: _Attempt, *, code: s
         smtp_code=failure.smtp_code,
         code=code,
         message=failure.reason,
+    )
+
+
+def _unbuildable(recipient: Recipient, message_id: str, error: Exception) -> Outcome:
+    return Outcome(
+        number=recipient.number,
+        address=recipient.address,
+        sent=False,
+        message_id=message_id,
+        code="invalid_message",
+        message=f"the message for {recipient.address} cannot be built: {error}",
     )
 
 

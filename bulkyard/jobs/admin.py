@@ -10,7 +10,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from bulkyard.jobs import selectors, services
 from bulkyard.jobs.exports import results_response
@@ -60,7 +61,18 @@ class JobAdmin(admin.ModelAdmin[Job]):
 
     fieldsets = [
         (None, {"fields": ["id", "kind", "owner", "status", "error_code", "error_message"]}),
-        ("Input", {"fields": ["input_name", "input_format", "input_size", "chunk_size"]}),
+        (
+            "Input",
+            {
+                "fields": [
+                    "input_name",
+                    "input_format",
+                    "input_size",
+                    "attachments_display",
+                    "chunk_size",
+                ]
+            },
+        ),
         ("Parameters", {"fields": ["params_display", "idempotency_key", "retry_of"]}),
         # Item counts are in the live panel above the form, always current.
         ("Chunks", {"fields": ["chunks_total", "chunks_finished"]}),
@@ -102,6 +114,17 @@ class JobAdmin(admin.ModelAdmin[Job]):
         if job_id is not None:
             return queryset.filter(pk=job_id), False  # an indexed lookup, not a scan
         return super().get_search_results(request, queryset, search_term)
+
+    @admin.display(description="attachments")
+    def attachments_display(self, job: Job) -> str:
+        rows = list(job.attachments.order_by("pk").values_list("name", "size", "content_type"))
+        if not rows:
+            return "none"
+        return format_html_join(
+            mark_safe("<br>"),
+            "{} ({} bytes, {})",
+            ((name, size, content_type or "unknown type") for name, size, content_type in rows),
+        )
 
     @admin.display(description="id", ordering="id")
     def short_id(self, job: Job) -> str:

@@ -166,3 +166,19 @@ def test_staff_without_job_permissions_cannot_download_results(client, user, sen
     job = _job(user)
 
     assert client.get(f"/admin/bulkyard_jobs/job/{job.pk}/results/").status_code == 403
+
+
+def test_the_job_page_lists_the_jobs_attachments(staff, user, sent):
+    from django.core.files.base import ContentFile
+
+    from bulkyard.jobs.models import JobAttachment
+
+    job = _job(user)
+    attachment = JobAttachment(
+        job=job, name="<b>terms</b>.pdf", content_type="application/pdf", size=5, sha256="0" * 64
+    )
+    attachment.file.save("terms.pdf", ContentFile(b"terms"))
+
+    page = staff.get(f"/admin/bulkyard_jobs/job/{job.pk}/change/").content.decode()
+
+    assert "&lt;b&gt;terms&lt;/b&gt;.pdf (5 bytes, application/pdf)" in page

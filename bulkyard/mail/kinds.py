@@ -2,6 +2,7 @@
 
 import dataclasses
 from collections.abc import Iterable, Iterator
+from email.utils import parseaddr
 from typing import Any
 
 from django.conf import settings
@@ -31,9 +32,8 @@ from bulkyard.mail.templates import EmailTemplates, TemplateProblem
 def _address(value: str, *, what: str) -> str:
     if "\n" in value or "\r" in value:
         raise ValueError(f"{what} holds a line break, which could forge email headers")
-    name, _, bracketed = value.rpartition("<")
-    address = bracketed.rstrip(">") if bracketed.endswith(">") and name else value
-    if not is_email(address.strip()):
+    _, address = parseaddr(value)
+    if not address or not is_email(address):
         raise ValueError(f"{what} {value!r} is not an email address")
     return value
 

@@ -334,3 +334,19 @@ def test_retrying_failed_recipients_sends_the_same_attachments(api_client, worke
     [message] = smtp.messages_to("user1@example.com")
     assert _attached(message) == {"terms.pdf": b"terms v1"}
     assert smtp.recipient_counts()["user0@example.com"] == 1
+
+
+@pytest.mark.parametrize(
+    ("sender", "reason"),
+    [("shop@example.com\nBcc: all@example.com", "line break"), ("Shop <nope>", "not an email")],
+)
+def test_a_sender_that_could_forge_headers_or_is_no_address_is_refused(api_client, sender, reason):
+    response = submit_file(
+        api_client,
+        _recipients(1),
+        kind="email.send",
+        params=json.dumps({**PARAMS, "from_email": sender}),
+    )
+
+    assert response.status_code == 400
+    assert reason in response.json()["error"]["message"]

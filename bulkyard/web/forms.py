@@ -6,6 +6,24 @@ from django import forms
 from bulkyard.jobs import registry
 
 
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one field (Django's documented recipe)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> list[Any]:
+        single = super().clean
+        if isinstance(data, list | tuple):
+            return [single(item, initial) for item in data]
+        return [single(data, initial)] if data else []
+
+
 class JobUploadForm(forms.Form):
     kind = forms.ChoiceField(help_text="What to do with each item.")
     params = forms.CharField(
@@ -16,6 +34,10 @@ class JobUploadForm(forms.Form):
     file = forms.FileField(
         required=False,
         help_text="CSV with a header row, or JSON Lines (.jsonl). None for an export.",
+    )
+    attachments = MultipleFileField(
+        required=False,
+        help_text="Files to send with the job, for kinds that use them (email attachments).",
     )
     chunk_size = forms.IntegerField(required=False, min_value=1, help_text="Optional.")
 

@@ -40,6 +40,16 @@ def job_new(request: HttpRequest) -> HttpResponse:
                 params=form.cleaned_data["params"],
                 job_input=job_input,
                 chunk_size=form.cleaned_data["chunk_size"],
+                attachments=[
+                    services.AttachmentInput(
+                        file=attachment,
+                        name=attachment.name,
+                        content_type=attachment.content_type or "",
+                        sha256=getattr(attachment, "sha256", None) or _sha256(attachment),
+                        size=attachment.size,
+                    )
+                    for attachment in form.cleaned_data["attachments"]
+                ],
             )
         except services.InvalidJobRequest as exc:
             form.add_error(None, exc.message)

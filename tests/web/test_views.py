@@ -98,3 +98,37 @@ def test_the_job_list_shows_only_own_jobs(browser_client, api_client, other_clie
 
     assert mine["id"][:8] in page
     assert theirs["id"][:8] not in page
+
+
+def test_the_upload_form_sends_attachments_with_the_job(browser_client, user):
+    response = browser_client.post(
+        "/jobs/new/",
+        {
+            "kind": "email.send",
+            "params": '{"subject": "Hi", "text": "Hello"}',
+            "file": _upload("to.csv", b"email\nada@example.com\n"),
+            "attachments": [_upload("terms.pdf", b"terms"), _upload("prices.csv", b"a,b\n")],
+        },
+    )
+
+    assert response.status_code == 302
+    job = Job.objects.get(owner=user)
+    assert sorted(job.attachments.values_list("name", "size")) == [
+        ("prices.csv", 4),
+        ("terms.pdf", 5),
+    ]
+
+
+def test_the_upload_form_refuses_attachments_for_a_kind_without_them(browser_client, user):
+    response = browser_client.post(
+        "/jobs/new/",
+        {
+            "kind": "text.stats",
+            "file": _upload("t.csv", b"id,text\n1,hi\n"),
+            "attachments": [_upload("x.pdf", b"x")],
+        },
+    )
+
+    assert response.status_code == 200
+    assert "takes no attachments" in response.content.decode()
+    assert not Job.objects.exists()

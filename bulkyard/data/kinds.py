@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bulkyard.data import tasks
@@ -153,15 +154,15 @@ class DataImportKind(JobKind[ImportParams]):
         return result
 
     def commit_chunk(self, result: ChunkResult, ctx: ChunkContext[ImportParams]) -> None:
+        target = get_target(ctx.params.target)
         valid = [(item.number, item.output) for item in result.items if item.succeeded]
         if ctx.params.dry_run:
             rejected: dict[int, tuple[str, str]] = {}
         else:
-            target = get_target(ctx.params.target)
             rejected = write_chunk(
                 target=target, job_id=ctx.job_id, rows=valid, mode=ctx.params.mode
             )
-        names = get_target(ctx.params.target).field_names
+        names = target.field_names
         for item in result.items:
             if item.succeeded and item.number in rejected:
                 item.succeeded = False
@@ -240,6 +241,9 @@ class ExportParams(BaseModel):
     def columns(self) -> tuple[str, ...]:
         return tuple(self.fields) if self.fields else get_target(self.target).field_names
 
+    def queryset(self) -> QuerySet[Any]:
+        return export_queryset(get_target(self.target), self.filter)
+
 
 @register
 class DataExportKind(JobKind[ExportParams]):
@@ -261,14 +265,12 @@ class DataExportKind(JobKind[ExportParams]):
     stores_successes = False
 
     def plan_work(self, params: ExportParams, *, chunk_size: int) -> WorkPlan:
-        queryset = export_queryset(get_target(params.target), params.filter)
-        return export_plan(queryset, chunk_size=chunk_size)
+        return export_plan(params.queryset(), chunk_size=chunk_size)
 
     def process_chunk(self, items: Iterable[Item], ctx: ChunkContext[ExportParams]) -> ChunkResult:
         params = ctx.params
         assert ctx.work is not None
-        queryset = export_queryset(get_target(params.target), params.filter)
-        rows = chunk_rows(queryset, ctx.work, params.columns)
+        rows = chunk_rows(params.queryset(), ctx.work, params.columns)
         with tempfile.TemporaryFile() as spool:
             text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
             count = write_rows(
@@ -285,7 +287,7 @@ class DataExportKind(JobKind[ExportParams]):
             text.detach()
         # The part is named in the chunk's summary, committed with the chunk:
         # the finish step merges exactly the parts of committed chunks.
-        return ChunkResult(counted_successes=count, summary={"part": part, "rows": count})
+        return ChunkResult(counted_successes=count, summary={"part": part})
 
     def finish(self, ctx: FinishContext[ExportParams]) -> FinishResult:
         params = ctx.params
@@ -308,7 +310,6 @@ class DataExportKind(JobKind[ExportParams]):
             )
         finally:
             parts_delete(ctx.job_id)
-        rows = sum(int(summary["rows"]) for summary in ctx.chunk_summaries)
         return FinishResult(
             summary={
                 "target": params.target,
@@ -316,7 +317,7 @@ class DataExportKind(JobKind[ExportParams]):
                 "gzip": params.gzip,
                 "fields": list(params.columns),
                 "filter": params.filter,
-                "rows": rows,
+                "rows": ctx.counts["succeeded"],
                 "bytes": size,
             },
             output_file=output,

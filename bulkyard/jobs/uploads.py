@@ -8,6 +8,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import TemporaryFileUploadHandler
 
 from bulkyard.core.exceptions import PayloadTooLarge
+from bulkyard.jobs.services import AttachmentInput, JobInput
 
 
 class LimitedHashingUploadHandler(TemporaryFileUploadHandler):
@@ -34,3 +35,37 @@ class LimitedHashingUploadHandler(TemporaryFileUploadHandler):
         if uploaded is not None:
             uploaded.sha256 = self._digest.hexdigest()  # type: ignore[attr-defined]
         return uploaded
+
+
+def upload_sha256(upload: UploadedFile) -> str:
+    """The SHA-256 the handler computed on arrival, or (for an upload that
+    bypassed it, e.g. in memory) one computed now."""
+    sha256 = getattr(upload, "sha256", None)
+    if sha256 is None:
+        digest = hashlib.sha256()
+        for piece in upload.chunks():
+            digest.update(piece)
+        sha256 = digest.hexdigest()
+    return str(sha256)
+
+
+def upload_job_input(upload: UploadedFile, *, input_format: str) -> JobInput:
+    """An uploaded input file as ``job_create`` takes it."""
+    return JobInput(
+        file=upload,
+        format=input_format,
+        name=upload.name or "",
+        sha256=upload_sha256(upload),
+        size=upload.size or 0,
+    )
+
+
+def upload_attachment(upload: UploadedFile) -> AttachmentInput:
+    """An uploaded attachment as ``job_create`` takes it."""
+    return AttachmentInput(
+        file=upload,
+        name=upload.name or "",
+        content_type=upload.content_type or "",
+        sha256=upload_sha256(upload),
+        size=upload.size or 0,
+    )

@@ -194,8 +194,18 @@ class SendEmailKind(JobKind[EmailParams]):
         for outcome in sender.send(recipients):
             result.items.append(_item_result(outcome, inputs[outcome.number]))
         result.items.sort(key=lambda item: item.number)
-        result.summary = _summary(result)
+        result.summary = self.summarize_chunk(result, ctx)
         return result
+
+    def summarize_chunk(
+        self, result: ChunkResult, ctx: ChunkContext[EmailParams]
+    ) -> dict[str, int]:
+        """Failures of the chunk by code, merged by ``finish``."""
+        counts: dict[str, int] = {}
+        for item in result.items:
+            if not item.succeeded:
+                counts[item.code] = counts.get(item.code, 0) + 1
+        return counts
 
     def finish(self, ctx: FinishContext[EmailParams]) -> FinishResult:
         totals: dict[str, int] = {}
@@ -271,11 +281,3 @@ def _item_result(outcome: Outcome, data: Any) -> ItemResultData:
         code=outcome.code,
         message=outcome.message,
     )
-
-
-def _summary(result: ChunkResult) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for item in result.items:
-        if not item.succeeded:
-            counts[item.code] = counts.get(item.code, 0) + 1
-    return counts

@@ -1,7 +1,5 @@
 """Server-rendered pages for people: start a job, watch it, get its results."""
 
-import hashlib
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -10,6 +8,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from bulkyard.jobs import selectors, services
+from bulkyard.jobs.uploads import upload_attachment, upload_job_input
 from bulkyard.web.forms import JobUploadForm
 
 
@@ -26,13 +25,7 @@ def job_new(request: HttpRequest) -> HttpResponse:
         upload = form.cleaned_data["file"]
         job_input = None
         if upload is not None:  # kinds that find their own items (exports) take none
-            job_input = services.JobInput(
-                file=upload,
-                format=upload.bulkyard_format,
-                name=upload.name,
-                sha256=getattr(upload, "sha256", None) or _sha256(upload),
-                size=upload.size,
-            )
+            job_input = upload_job_input(upload, input_format=upload.bulkyard_format)
         try:
             job, _ = services.job_create(
                 owner=request.user,  # type: ignore[arg-type]
@@ -40,29 +33,13 @@ def job_new(request: HttpRequest) -> HttpResponse:
                 params=form.cleaned_data["params"],
                 job_input=job_input,
                 chunk_size=form.cleaned_data["chunk_size"],
-                attachments=[
-                    services.AttachmentInput(
-                        file=attachment,
-                        name=attachment.name,
-                        content_type=attachment.content_type or "",
-                        sha256=getattr(attachment, "sha256", None) or _sha256(attachment),
-                        size=attachment.size,
-                    )
-                    for attachment in form.cleaned_data["attachments"]
-                ],
+                attachments=[upload_attachment(a) for a in form.cleaned_data["attachments"]],
             )
         except services.InvalidJobRequest as exc:
             form.add_error(None, exc.message)
         else:
             return redirect("web:job-detail", job_id=job.pk)
     return render(request, "web/job_new.html", {"form": form})
-
-
-def _sha256(upload: object) -> str:
-    digest = hashlib.sha256()
-    for piece in upload.chunks():  # type: ignore[attr-defined]
-        digest.update(piece)
-    return digest.hexdigest()
 
 
 @login_required

@@ -261,7 +261,8 @@ class KindSerializer(serializers.Serializer[Any]):
     description = serializers.CharField()
     input_formats = serializers.ListField(child=serializers.CharField())
     reads_input = serializers.BooleanField(
-        help_text="False for kinds that find their own items: send no items and no file."
+        help_text="False for kinds that find their own items: send no items and no file. "
+        "Some kinds need none only with certain params (email.send with 'recipients')."
     )
     required_columns = serializers.ListField(child=serializers.CharField())
     chunk_size = serializers.IntegerField()

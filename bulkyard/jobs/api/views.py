@@ -42,6 +42,7 @@ from bulkyard.jobs.api.serializers import (
 )
 from bulkyard.jobs.exports import results_response
 from bulkyard.jobs.models import Job, JobStatus
+from bulkyard.jobs.uploads import upload_attachment, upload_job_input
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
@@ -307,7 +308,7 @@ class JobListCreateApi(generics.ListAPIView[Job]):
                 job_input=job_input,
                 chunk_size=data.get("chunk_size"),
                 idempotency_key=key,
-                attachments=[_attachment(upload) for upload in data.get("attachments", [])],
+                attachments=[upload_attachment(upload) for upload in data.get("attachments", [])],
             )
         except services.InvalidJobRequest as exc:
             raise InvalidRequest(exc.code, exc.message, exc.details) from None
@@ -318,38 +319,11 @@ class JobListCreateApi(generics.ListAPIView[Job]):
         return _accepted(request, job, created)
 
 
-def _sha256(upload: Any) -> str:
-    sha256 = getattr(upload, "sha256", None)
-    if sha256 is None:  # an upload that bypassed the hashing handler
-        digest = hashlib.sha256()
-        for piece in upload.chunks():
-            digest.update(piece)
-        sha256 = digest.hexdigest()
-    return str(sha256)
-
-
-def _attachment(upload: Any) -> services.AttachmentInput:
-    return services.AttachmentInput(
-        file=upload,
-        name=upload.name,
-        content_type=upload.content_type or "",
-        sha256=_sha256(upload),
-        size=upload.size,
-    )
-
-
 def _job_input(data: dict[str, Any]) -> services.JobInput | None:
     if "items" not in data and "file" not in data:
         return None
     if "file" in data:
-        upload = data["file"]
-        return services.JobInput(
-            file=upload,
-            format=data["format"],
-            name=upload.name,
-            sha256=_sha256(upload),
-            size=upload.size,
-        )
+        return upload_job_input(data["file"], input_format=data["format"])
     body = b"".join(
         json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
         for item in data["items"]

@@ -23,15 +23,15 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from email.utils import make_msgid
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import BadHeaderError, EmailMultiAlternatives, get_connection
+from django.core.mail import BadHeaderError, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db.models import F
 
 from bulkyard.jobs.dispatch import backoff_seconds
+from bulkyard.mail.mime import BulkEmailMessage, LetterForm, MessageBuilder, MessageParts
 from bulkyard.mail.models import DeliveryStatus, EmailDelivery
 from bulkyard.mail.rate import SendRate, account_rate
 from bulkyard.mail.templates import EmailTemplates
@@ -92,6 +92,17 @@ class ChunkSender:
     should_stop: Callable[[], bool]
     rate: SendRate = field(default_factory=account_rate)
     connection: BaseEmailBackend | None = None
+    builder: MessageBuilder = field(init=False)
+
+    def __post_init__(self) -> None:
+        letter = self.letter
+        self.builder = MessageBuilder(
+            LetterForm(
+                from_email=letter.from_email,
+                reply_to=letter.reply_to,
+                has_html=letter.templates.html is not None,
+            )
+        )
 
     def send(self, recipients: Sequence[Recipient]) -> list[Outcome]:
         """Outcomes of the recipients this run finished or found finished; the
@@ -162,7 +173,7 @@ class ChunkSender:
 
     def _deliver(self, recipient: Recipient, message_id: str) -> Outcome:
         try:
-            message = _message(self.letter, recipient, message_id)
+            message = self._message(recipient, message_id)
         except Exception as exc:  # a template filter that raised, say
             return _unbuildable(recipient, message_id, exc)
         max_attempts = settings.BULKYARD_EMAIL_MAX_ATTEMPTS
@@ -200,6 +211,21 @@ class ChunkSender:
                 )
         return _failed(recipient, message_id, failure, code="temporary_failure")
 
+    def _message(self, recipient: Recipient, message_id: str) -> BulkEmailMessage:
+        rendered = self.letter.templates.render(recipient.variables)
+        attachments = self.letter.attachments
+        names = attachments if recipient.attachments is None else recipient.attachments
+        return self.builder.build(
+            MessageParts(
+                subject=rendered.subject,
+                text=rendered.text,
+                html=rendered.html,
+                to=recipient.address,
+                message_id=message_id,
+            ),
+            [(name, attachments[name].content, attachments[name].content_type) for name in names],
+        )
+
     def _connect(self) -> BaseEmailBackend:
         if self.connection is None:
             connection = get_connection(fail_silently=False)
@@ -212,25 +238,6 @@ class ChunkSender:
             with contextlib.suppress(Exception):
                 self.connection.close()
             self.connection = None
-
-
-def _message(letter: Letter, recipient: Recipient, message_id: str) -> EmailMultiAlternatives:
-    rendered = letter.templates.render(recipient.variables)
-    message = EmailMultiAlternatives(
-        subject=rendered.subject,
-        body=rendered.text,
-        from_email=letter.from_email,
-        to=[recipient.address],
-        reply_to=list(letter.reply_to),
-        headers={"Message-ID": message_id},
-    )
-    if rendered.html is not None:
-        message.attach_alternative(rendered.html, "text/html")
-    names = letter.attachments if recipient.attachments is None else recipient.attachments
-    for name in names:
-        attachment = letter.attachments[name]
-        message.attach(attachment.name, attachment.content, attachment.content_type or None)
-    return message
 
 
 def _classify(exc: Exception) -> _Attempt:
@@ -338,7 +345,8 @@ def _deliveries_claim(
 ) -> dict[str, EmailDelivery]:
     """The ledger row of every recipient, created (pending, with a Message-ID)
     where none exists; the first line to claim an address keeps it."""
-    # The sender's domain: make_msgid's default would look up this host's name.
+    # The sender's domain (make_msgid's default would look up this host's
+    # name); short IDs keep the header on one line, which mime.py builds fast.
     domain = from_email.rpartition("@")[2].strip(">") or "bulkyard.local"
     EmailDelivery.objects.bulk_create(
         [
@@ -346,7 +354,7 @@ def _deliveries_claim(
                 job_id=job_id,
                 recipient=_key(recipient.address),
                 item_number=recipient.number,
-                message_id=make_msgid(idstring="bulkyard", domain=domain),
+                message_id=f"<{uuid.uuid4().hex}@{domain}>",
             )
             for recipient in _first_per_address(recipients)
         ],

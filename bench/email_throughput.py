@@ -13,6 +13,10 @@ What is measured (one run, one machine)
        first ``--naive`` recipients (default 2,000) render the same templates and call
        ``send_mail`` — a new SMTP connection per message, as code written without a bulk
        tool does.
+    3. The sink's ceiling: four processes, each pushing a quarter of N copies of one
+       prebuilt message over one smtplib connection (no Django, no templates, no ledger),
+       the fastest any client can hand messages to this sink here. The naive ratio can
+       be no better than ceiling / naive.
     The SMTP sink is aiosmtpd in its own process (bench/_smtp_sink.py), accepting every
     message and logging its recipient. The account rate limit is set far above what is
     reached (``BULKYARD_EMAIL_RATE_PER_SECOND`` = 1,000,000), so the limiter's cost is
@@ -90,6 +94,19 @@ print(len(rows), time.perf_counter() - started)
 """
 
 
+# The sink's ceiling: the cheapest client there is (no templates, no ledger, no
+# MIME building: the same prebuilt message each time, smtplib on one connection).
+CEILING_CLIENT = """
+import smtplib, sys
+port, count, first = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+head = b"Subject: x\\r\\nFrom: shop@example.com\\r\\n\\r\\n"
+body = head + b"Hello, your order has shipped.\\r\\n" * 8
+with smtplib.SMTP("127.0.0.1", port) as smtp:
+    for number in range(first, first + count):
+        smtp.sendmail("shop@example.com", [f"ceiling{number}@example.com"], body)
+"""
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--messages", type=int, default=10_000, help="recipients of the job")
@@ -98,6 +115,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=4, help="worker pool processes")
     parser.add_argument("--keep", action="store_true", help="keep the database and folder")
     return parser.parse_args(argv)
+
+
+CEILING_CONNECTIONS = 4
+
+
+def sink_ceiling(port: int, messages: int) -> float:
+    """Seconds for the sink to accept ``messages`` from the cheapest clients."""
+    share = messages // CEILING_CONNECTIONS
+    started = time.perf_counter()
+    clients = [
+        subprocess.Popen([PYTHON, "-c", CEILING_CLIENT, str(port), str(share), str(n * share)])
+        for n in range(CEILING_CONNECTIONS)
+    ]
+    if any(client.wait() for client in clients):
+        raise RuntimeError("a ceiling client failed")
+    return (time.perf_counter() - started) * messages / (share * CEILING_CONNECTIONS)
 
 
 def write_recipients(path: Path, count: int) -> None:
@@ -224,11 +257,18 @@ def main(argv: list[str] | None = None) -> int:
             text=True,
             check=True,
         )
-        stop_process_group(sink, timeout=10)
-        sink = None
         sent, naive_seconds = result.stdout.split()
         naive_rate = int(sent) / float(naive_seconds)
         print(f"  {float(naive_seconds):.2f} s -> {naive_rate:,.0f} messages/s")
+        print(
+            f"\nSink ceiling: {args.messages:,} prebuilt messages, {CEILING_CONNECTIONS} "
+            "connections, no Django ..."
+        )
+        ceiling_seconds = sink_ceiling(port, args.messages)
+        stop_process_group(sink, timeout=10)
+        sink = None
+        ceiling = args.messages / ceiling_seconds
+        print(f"  {ceiling_seconds:.2f} s -> {ceiling:,.0f} messages/s")
 
         ratio = rate / naive_rate
         print("\n" + "=" * 78)
@@ -236,6 +276,11 @@ def main(argv: list[str] | None = None) -> int:
         print("=" * 78)
         print(f"  {'email.send end to end':<46s} {rate:>12,.0f} messages/s")
         print(f"  {'naive send_mail loop':<46s} {naive_rate:>12,.0f} messages/s")
+        print(f"  {'sink ceiling (prebuilt bytes, no Django)':<46s} {ceiling:>12,.0f} messages/s")
+        print(
+            f"  -> the sink accepts at most {ceiling / naive_rate:.1f}x the naive loop's rate "
+            "on this machine"
+        )
         print()
         print(f"  {'check':<30s} {'measured':>12s} {'target':>10s}  verdict")
         checks = [

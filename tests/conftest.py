@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 
 from tests.factories import UserFactory
 from tests.support import servers
+from tests.support.http import Canary, HttpTestServer
 from tests.support.kinds import LEDGER_TABLE
 from tests.support.smtp import RecordingHandler, SmtpServer
 from tests.support.worker import WorkerProcess
@@ -82,8 +83,40 @@ def smtp(_session_smtp) -> RecordingHandler:
 
 
 @pytest.fixture(scope="session")
+def _session_http() -> Iterator[HttpTestServer]:
+    server = HttpTestServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def _session_canary() -> Iterator[Canary]:
+    canary = Canary()
+    canary.start()
+    yield canary
+    canary.stop()
+
+
+@pytest.fixture
+def http_server(_session_http, settings) -> HttpTestServer:
+    """The HTTP server outbound calls go to, allow-listed (only its port of
+    127.0.0.1) in the worker and in this process; emptied for each test."""
+    settings.BULKYARD_HTTP_ALLOWED_HOSTS = [f"127.0.0.1:{_session_http.port}"]
+    _session_http.reset()
+    return _session_http
+
+
+@pytest.fixture
+def canary(_session_canary) -> Canary:
+    """A listener on loopback that no request may reach."""
+    _session_canary.connections = 0
+    return _session_canary
+
+
+@pytest.fixture(scope="session")
 def worker_env(
-    django_db_setup, django_db_blocker, tmp_path_factory, _session_smtp
+    django_db_setup, django_db_blocker, tmp_path_factory, _session_smtp, _session_http
 ) -> dict[str, str]:
     """Environment for processes that must share this test run's database,
     broker and media folder."""
@@ -106,6 +139,7 @@ def worker_env(
         "DJANGO_MEDIA_ROOT": str(media),
         "EMAIL_HOST": "127.0.0.1",
         "EMAIL_PORT": str(_session_smtp.port),
+        "BULKYARD_HTTP_ALLOWED_HOSTS": f"127.0.0.1:{_session_http.port}",
     }
 
 

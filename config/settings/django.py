@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "bulkyard.text",
     "bulkyard.data",
     "bulkyard.mail",
+    "bulkyard.outbound",
     "bulkyard.web",
 ]
 

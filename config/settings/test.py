@@ -32,6 +32,9 @@ _defaults = {
     "BULKYARD_EMAIL_RETRY_MAX_SECONDS": "0.5",
     "BULKYARD_EMAIL_RATE_PER_SECOND": "2000",
     "EMAIL_TIMEOUT": "10",
+    # Outbound calls: test servers answer at once; retries need not wait long.
+    "BULKYARD_HTTP_RETRY_BASE_SECONDS": "0.05",
+    "BULKYARD_HTTP_RETRY_MAX_SECONDS": "0.5",
 }
 for _name, _value in _defaults.items():
     os.environ.setdefault(_name, _value)

@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.reverse import reverse
 
 from bulkyard.jobs.models import ItemOutcome, Job
+from bulkyard.jobs.secrets import masked_params
 from bulkyard.jobs.selectors import job_progress
 
 
@@ -109,6 +110,9 @@ class JobCreateInputSerializer(serializers.Serializer[Any]):
 
 class JobSerializer(serializers.ModelSerializer[Job]):
     url = serializers.SerializerMethodField()
+    # Credentials in params are write-only, for the owner too: what comes back
+    # ends up in logs, proxies and browser histories.
+    params = serializers.SerializerMethodField()
     input = serializers.SerializerMethodField()
     progress = serializers.SerializerMethodField()
     chunks = serializers.SerializerMethodField()
@@ -148,6 +152,10 @@ class JobSerializer(serializers.ModelSerializer[Job]):
 
     def _url(self, name: str, job: Job) -> str:
         return reverse(name, kwargs={"job_id": job.pk}, request=self._request())
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_params(self, job: Job) -> dict[str, Any]:
+        return masked_params(job)
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_url(self, job: Job) -> str:

@@ -1,0 +1,377 @@
+"""Making one request safely: destination checks on every hop, per-host
+politeness, timeouts, a response size cap, retries with backoff and jitter,
+``Retry-After`` honoured.
+
+aiohttp rather than httpx: on this project's 2-core machine, 3,000 requests
+with 200 in flight to a local server cost 83-141 µs of CPU each with aiohttp
+and about 4.9 ms with httpx 0.28 (its connection pool under that many waiters);
+and aiohttp's resolver hook is where the destination check belongs, so that
+the address checked is the address connected to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from yarl import URL
+
+from bulkyard.jobs.dispatch import backoff_seconds
+from bulkyard.jobs.secrets import MASK, is_secret_name, mask_secrets
+from bulkyard.outbound.politeness import HostGate, HostLimits
+from bulkyard.outbound.safety import GuardedResolver, InvalidURL, Refused, check_url, refusal_in
+
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+# Final answers: trying again would get the same one.
+RETRIED_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+REPLAY_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+
+
+@dataclass(frozen=True, slots=True)
+class RequestSpec:
+    number: int
+    method: str
+    url: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes | None = None
+    # How to make each attempt's extra headers (a webhook's signature, which
+    # carries the attempt's time), given the body.
+    signer: Callable[[bytes], dict[str, str]] | None = None
+    # Whether sending it twice does no harm (GET, PUT, a webhook with a stable
+    # id, a POST with an Idempotency-Key): decides what happens to a request
+    # a crashed run may or may not have sent.
+    replay_safe: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CallOptions:
+    connect_timeout: float
+    read_timeout: float
+    total_timeout: float
+    max_attempts: int
+    follow_redirects: bool
+    max_redirects: int
+    max_body_bytes: int
+    max_retry_after: float
+    retry_base_seconds: float
+    retry_max_seconds: float
+    host_limits: HostLimits
+    user_agent: str
+
+
+@dataclass(slots=True)
+class CallOutcome:
+    number: int
+    succeeded: bool
+    code: str = ""
+    message: str = ""
+    output: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "succeeded": self.succeeded,
+            "code": self.code,
+            "message": self.message,
+            "output": self.output,
+        }
+
+    @classmethod
+    def from_json(cls, number: int, data: Mapping[str, Any]) -> CallOutcome:
+        return cls(
+            number=number,
+            succeeded=bool(data["succeeded"]),
+            code=str(data.get("code", "")),
+            message=str(data.get("message", "")),
+            output=dict(data.get("output") or {}),
+        )
+
+
+@dataclass(slots=True)
+class _Answer:
+    status: int
+    reason: str
+    headers: dict[str, str]
+    body: bytes
+    truncated: bool
+    url: str
+    redirects: int
+    seconds: float
+
+
+class _Transient(Exception):
+    """A failure worth another attempt."""
+
+    def __init__(self, code: str, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.code, self.message, self.retry_after = code, message, retry_after
+
+
+def new_session(*, limit: int) -> aiohttp.ClientSession:
+    connector = aiohttp.TCPConnector(
+        resolver=GuardedResolver(),
+        # Each new connection resolves and checks again; a cached answer
+        # would outlive the check that admitted it.
+        use_dns_cache=False,
+        limit=limit,
+        limit_per_host=0,
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        # Proxies from the environment would bypass the destination checks.
+        trust_env=False,
+        auto_decompress=True,
+        cookie_jar=aiohttp.DummyCookieJar(),
+    )
+
+
+class Caller:
+    def __init__(self, session: aiohttp.ClientSession, gate: HostGate, options: CallOptions):
+        self.session = session
+        self.gate = gate
+        self.options = options
+
+    async def call(self, spec: RequestSpec) -> CallOutcome:
+        """The outcome of a request after its retries; never raises for the
+        request's own failures."""
+        options = self.options
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                answer = await self._attempt(spec)
+            except (Refused, InvalidURL) as exc:
+                return _failed(spec, exc.code, str(exc), attempts=attempt)
+            except _Transient as exc:
+                if attempt >= options.max_attempts:
+                    return _failed(
+                        spec,
+                        exc.code,
+                        f"{exc.message} (after {attempt} attempts)",
+                        attempts=attempt,
+                    )
+                delay = backoff_seconds(
+                    attempt, base=options.retry_base_seconds, cap=options.retry_max_seconds
+                )
+                if exc.retry_after is not None:
+                    if exc.retry_after > options.max_retry_after:
+                        return _failed(
+                            spec,
+                            exc.code,
+                            f"{exc.message}; the server asks to wait {exc.retry_after:.0f} s, "
+                            f"longer than the {options.max_retry_after:.0f} s allowed",
+                            attempts=attempt,
+                        )
+                    delay = exc.retry_after
+                await asyncio.sleep(delay)
+                continue
+            return _answered(spec, answer, attempts=attempt, secrets=_secret_values(spec))
+
+    async def _attempt(self, spec: RequestSpec) -> _Answer:
+        options = self.options
+        method, url, body = spec.method, check_url(spec.url), spec.body
+        headers = {"User-Agent": options.user_agent, **spec.headers}
+        started = time.perf_counter()
+        for redirects in range(options.max_redirects + 1):
+            answer = await self._send(method, url, headers, body, spec, redirects, started)
+            if not (options.follow_redirects and answer.status in REDIRECTS):
+                return answer
+            location = answer.headers.get("Location") or answer.headers.get("location")
+            if not location:
+                return answer
+            try:
+                target = check_url(url.join(URL(location)))
+            except InvalidURL as exc:
+                raise Refused(f"redirect to {location!r} refused: {exc}") from None
+            except Refused as exc:
+                raise Refused(f"redirect to {location!r} refused: {exc}") from None
+            if answer.status == 303 or (answer.status in (301, 302) and method == "POST"):
+                method, body = "GET", None
+                headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+            if target.origin() != url.origin():
+                # Credentials are for the origin they were given for.
+                headers = {k: v for k, v in headers.items() if not is_secret_name(k)}
+            url = target
+        raise Refused(f"more than {options.max_redirects} redirects")
+
+    async def _send(
+        self,
+        method: str,
+        url: URL,
+        headers: dict[str, str],
+        body: bytes | None,
+        spec: RequestSpec,
+        redirects: int,
+        started: float,
+    ) -> _Answer:
+        options = self.options
+        host = url.host or ""
+        if spec.signer is not None:
+            headers = {**headers, **spec.signer(body or b"")}
+        timeout = aiohttp.ClientTimeout(
+            total=options.total_timeout,
+            connect=options.connect_timeout,
+            sock_read=options.read_timeout,
+        )
+        token = await self.gate.acquire(
+            host, options.host_limits, lease_seconds=options.total_timeout + 5
+        )
+        try:
+            async with self.session.request(
+                method,
+                url,
+                headers=headers,
+                data=body,
+                allow_redirects=False,
+                timeout=timeout,
+            ) as response:
+                data, truncated = await _read_capped(response, options.max_body_bytes)
+                if truncated:
+                    response.close()  # the rest is never read
+                answer = _Answer(
+                    status=response.status,
+                    reason=response.reason or "",
+                    headers=dict(response.headers),
+                    body=data,
+                    truncated=truncated,
+                    url=str(url),
+                    redirects=redirects,
+                    seconds=time.perf_counter() - started,
+                )
+        except (Refused, InvalidURL):
+            raise
+        except TimeoutError as exc:
+            raise _Transient(
+                "timeout", f"no answer from {host} in time ({_timeout_kind(exc)})"
+            ) from None
+        except aiohttp.ClientError as exc:
+            refused = refusal_in(exc)
+            if refused is not None:
+                raise refused from None
+            raise _Transient("connection_error", f"{type(exc).__name__}: {exc}") from None
+        finally:
+            await self.gate.release(host, token)
+        if answer.status in RETRIED_STATUSES:
+            retry_after = None
+            if answer.status in (429, 503):
+                retry_after = _retry_after(answer.headers.get("Retry-After"))
+                if retry_after is not None:
+                    # Every worker waits, not only this request.
+                    await self.gate.pause(host, min(retry_after, options.max_retry_after))
+            raise _Transient(
+                f"http_{answer.status}",
+                f"{answer.status} {answer.reason}".strip(),
+                retry_after=retry_after,
+            )
+        return answer
+
+
+def _timeout_kind(exc: BaseException) -> str:
+    name = type(exc).__name__
+    if "Connect" in name:
+        return "connect timeout"
+    if "SocketTimeout" in name or "Read" in name:
+        return "read timeout"
+    return "total timeout"
+
+
+async def _read_capped(response: aiohttp.ClientResponse, cap: int) -> tuple[bytes, bool]:
+    parts: list[bytes] = []
+    size = 0
+    async for block in response.content.iter_chunked(65536):
+        parts.append(block)
+        size += len(block)
+        if size > cap:
+            return b"".join(parts)[:cap], True
+    return b"".join(parts), False
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header: a number, or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, moment.timestamp() - time.time())
+
+
+def _secret_values(spec: RequestSpec) -> list[str]:
+    """Values of the request's secret headers (and the token of "Bearer
+    <token>"), to scrub from what the server sends back: an echo of a
+    credential must not land in the results."""
+    values: set[str] = set()
+    for name, value in spec.headers.items():
+        if is_secret_name(name):
+            values.add(value)
+            _scheme, _, token = value.partition(" ")
+            if token:
+                values.add(token)
+    return sorted((v for v in values if len(v) >= 6), key=len, reverse=True)
+
+
+def _scrub(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, MASK)
+    return text
+
+
+def _answered(
+    spec: RequestSpec, answer: _Answer, *, attempts: int, secrets: list[str]
+) -> CallOutcome:
+    output = _output(answer, attempts=attempts)
+    if secrets:
+        output["body"] = _scrub(output["body"], secrets)
+        output["headers"] = {k: _scrub(v, secrets) for k, v in output["headers"].items()}
+    if 200 <= answer.status < 300:
+        return CallOutcome(number=spec.number, succeeded=True, output=output)
+    return CallOutcome(
+        number=spec.number,
+        succeeded=False,
+        code=f"http_{answer.status}",
+        message=f"the server answered {answer.status} {answer.reason}".strip(),
+        output=output,
+    )
+
+
+def _failed(spec: RequestSpec, code: str, message: str, *, attempts: int) -> CallOutcome:
+    return CallOutcome(
+        number=spec.number,
+        succeeded=False,
+        code=code,
+        message=message,
+        output={"status": None, "attempts": attempts},
+    )
+
+
+def _output(answer: _Answer, *, attempts: int) -> dict[str, Any]:
+    body, encoding = _body_text(answer)
+    return {
+        "status": answer.status,
+        "latency_ms": round(answer.seconds * 1000, 1),
+        "attempts": attempts,
+        "url": answer.url,
+        "redirects": answer.redirects,
+        # Set-Cookie and the like are masked like every secret-looking name.
+        "headers": mask_secrets(answer.headers),
+        "body": body,
+        "body_encoding": encoding,
+        "body_truncated": answer.truncated,
+    }
+
+
+def _body_text(answer: _Answer) -> tuple[str, str]:
+    try:
+        return answer.body.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        import base64
+
+        return base64.b64encode(answer.body).decode(), "base64"

@@ -1,6 +1,7 @@
 """Keeping secrets that travel in job params out of every view of a job."""
 
 import re
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -25,6 +26,7 @@ SECRET_ENDINGS = (
 SECRET_NAMES = frozenset({"authorization", "authorisation", "pass", "pwd"})
 
 
+@lru_cache(maxsize=4096)
 def is_secret_name(name: str) -> bool:
     normalized = re.sub(r"[^a-z0-9]", "", name.lower())
     return (

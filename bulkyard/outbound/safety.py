@@ -171,12 +171,19 @@ def check_url(raw: str | URL) -> URL:
         raise InvalidURL(f"{str(url)!r}: {exc}") from None
     if port is None or not 0 < port < 65536:
         raise InvalidURL(f"{str(url)!r} has no valid port")
-    address = _literal_address(url.host)
-    if address is not None:
-        check_address(host=url.host, address=address, port=port)
-        if url.host.strip("[]") != str(address) and ":" not in url.host:
-            raise InvalidURL(f"write the address {url.host} as {address}")
+    _check_literal_host(url.host, port, allow_list())
     return url
+
+
+@lru_cache(maxsize=1024)
+def _check_literal_host(host: str, port: int, allowed: tuple[AllowEntry, ...]) -> None:
+    """A host written as an address, checked once per process (the same hosts
+    come back request after request); ``allowed`` is part of the cache key."""
+    address = _literal_address(host)
+    if address is not None:
+        check_address(host=host, address=address, port=port)
+        if host.strip("[]") != str(address) and ":" not in host:
+            raise InvalidURL(f"write the address {host} as {address}")
 
 
 class GuardedResolver(AbstractResolver):

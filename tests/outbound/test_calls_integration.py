@@ -306,3 +306,31 @@ def test_the_per_host_rate_holds_across_two_workers(
         if (a_start, a_end) != (b_start, b_end) and a_start < b_end and b_start < a_end
     )
     assert overlapping > 0
+
+
+def test_a_worker_killed_mid_job_never_sends_a_post_twice(api_client, worker, http_server):
+    from collections import Counter
+
+    from bulkyard.jobs.models import Chunk
+    from tests.support.jobs import wait_until
+
+    items = [
+        {"method": "POST", "url": f"{http_server.url}/slow?seconds=0.02&n={n}"} for n in range(400)
+    ]
+    job = submit_items(
+        api_client, items, kind="http.request", params={"concurrency": 4}, chunk_size=100
+    )
+    wait_until(lambda: len(http_server.hits("/slow")) >= 40, timeout=60, message="sending")
+
+    worker.kill_hard()
+    worker.start()
+
+    finished = wait_for_job(job["id"], timeout=120)
+    per_item = Counter(hit.path for hit in http_server.hits("/slow"))
+    assert max(per_item.values()) == 1
+    results = ItemResult.objects.filter(job=finished)
+    sent = {r.item_number for r in results if r.outcome == "succeeded"}
+    unknown = {r.item_number for r in results if r.code == "outcome_unknown"}
+    assert len(sent) + len(unknown) == 400
+    assert len(per_item) >= len(sent)
+    assert max(Chunk.objects.filter(job=finished).values_list("attempts", flat=True)) >= 2

@@ -1,0 +1,237 @@
+"""Throughput of ``http.request``: requests/second to a local server that answers after
+~20 ms, end to end, against a naive sequential ``requests`` loop.
+
+What is measured (one run, one machine)
+    1. End to end, N requests (default 20,000): from starting the multipart
+       ``POST /api/v1/jobs/`` (``kind=http.request``, a CSV of N ids and a request
+       template ``GET http://127.0.0.1:<port>/items/{id}``, ``chunk_size`` 2,000,
+       ``concurrency`` 100 per chunk) until polling ``GET <job url>`` every 0.2 s sees a
+       final status, through uvicorn and a real Celery worker (prefork, ``--concurrency``
+       pool processes, default 2). The job must succeed with N successes, and the server
+       must have had exactly one request per id. Every safety rule is on: the server is
+       reached through the allow-list (``BULKYARD_HTTP_ALLOWED_HOSTS``), each connection
+       resolved and checked, each request through the per-host gate in Redis (its limits
+       set far above what is reached, so its cost is included, not its waiting), each
+       outcome in the request ledger and the results.
+    2. The naive loop: one process, ``requests.get`` for each of the first ``--naive``
+       ids (default 1,000) in turn, as code without a bulk tool does.
+    The server is aiohttp in its own process (bench/_http_server.py), sleeping ``--latency``
+    seconds (default 0.02) before each answer. Prints the figures and the ratios against
+    the targets of issue 7 (>= 50x the naive loop, >= 2,000 requests/s); exit status 0
+    whatever the verdicts (1 only when the bench itself breaks).
+
+Setup and teardown are those of ``submit_latency.py`` (throwaway database
+``bulkyard_bench``, Redis db 14, a scratch folder, uvicorn); all removed at the end unless
+``--keep``. Run from the repository root::
+
+    .venv/bin/python bench/http_throughput.py [--requests N] [--naive N] [--concurrency N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from import_throughput import (  # the sibling module, found through sys.path
+    FINAL_STATUSES,
+    POLL_SECONDS,
+    celery_worker,
+    stop_process_group,
+    tree_cpu_seconds,
+    wait_for_worker,
+)
+from submit_latency import (
+    PYTHON,
+    REDIS_URL,
+    REPO_ROOT,
+    flush_redis,
+    free_port,
+    manage,
+    recreate_database,
+    service_env,
+    tear_down,
+    uvicorn_server,
+)
+
+TARGET_NAIVE_RATIO = 50.0
+TARGET_RATE = 2000.0
+
+NAIVE_LOOP = """
+import sys, time
+import requests
+base, count = sys.argv[1], int(sys.argv[2])
+started = time.perf_counter()
+for number in range(count):
+    response = requests.get(f"{base}/naive/{number}", timeout=30)
+    response.raise_for_status()
+print(count, time.perf_counter() - started)
+"""
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--requests", type=int, default=20_000, help="requests of the job")
+    parser.add_argument("--naive", type=int, default=1_000, help="requests of the naive loop")
+    parser.add_argument("--chunk-size", type=int, default=2_000)
+    parser.add_argument("--in-flight", type=int, default=100, help="requests in flight per chunk")
+    parser.add_argument("--concurrency", type=int, default=2, help="worker pool processes")
+    parser.add_argument("--latency", type=float, default=0.02, help="server latency, seconds")
+    parser.add_argument("--keep", action="store_true", help="keep the database and folder")
+    return parser.parse_args(argv)
+
+
+def run_job(client: httpx.Client, csv_path: Path, *, params: dict, chunk_size: int):
+    started = time.perf_counter()
+    with csv_path.open("rb") as upload:
+        response = client.post(
+            "/api/v1/jobs/",
+            data={
+                "kind": "http.request",
+                "params": json.dumps(params),
+                "chunk_size": str(chunk_size),
+            },
+            files={"file": (csv_path.name, upload, "text/csv")},
+        )
+    if response.status_code != 202:
+        raise RuntimeError(f"POST answered {response.status_code}: {response.text[:2000]}")
+    url = response.json()["url"]
+    while (job := client.get(url).json())["status"] not in FINAL_STATUSES:
+        time.sleep(POLL_SECONDS)
+    return time.perf_counter() - started, job
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    scratch = Path(tempfile.mkdtemp(prefix="bulkyard-bench-http-"))
+    print("Bench: http.request throughput (requests/s) against a naive requests loop.")
+    print(f"scratch folder: {scratch}")
+    db_created = False
+    server = None
+    try:
+        ids = scratch / "ids.csv"
+        ids.write_text("id\n" + "".join(f"{n}\n" for n in range(args.requests)))
+        stale = flush_redis()
+        print(f"redis {REDIS_URL}: flushed ({stale} keys were there)")
+        recreate_database()
+        db_created = True
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        env = {
+            **service_env(scratch, ids.stat().st_size),
+            "BULKYARD_HTTP_ALLOWED_HOSTS": f"127.0.0.1:{port}",
+            "BULKYARD_HTTP_HOST_RATE_PER_SECOND": "1000000",
+            "BULKYARD_HTTP_HOST_CONCURRENCY": "10000",
+        }
+        manage(env, "migrate", "--no-input")
+        token = manage(env, "create_api_user", "bench", "--token-only").strip()
+        server_log = scratch / "hits.json"
+        server = subprocess.Popen(
+            [
+                PYTHON,
+                "bench/_http_server.py",
+                "--port",
+                str(port),
+                "--log",
+                str(server_log),
+                "--latency",
+                str(args.latency),
+            ],
+            cwd=REPO_ROOT,
+            stdout=subprocess.PIPE,
+            start_new_session=True,
+        )
+        assert server.stdout is not None
+        server.stdout.readline()  # "listening on ..."
+        params = {
+            "request": {"method": "GET", "url": f"{base}/items/{{id}}"},
+            "concurrency": args.in_flight,
+        }
+        with (
+            uvicorn_server(env, scratch / "uvicorn.log") as base_url,
+            celery_worker(env, scratch / "worker.log", concurrency=args.concurrency) as worker,
+        ):
+            wait_for_worker(base_url, worker, scratch / "worker.log")
+            print(f"uvicorn at {base_url}; worker with {args.concurrency} pool processes")
+            headers = {"Authorization": f"Token {token}"}
+            with httpx.Client(base_url=base_url, headers=headers, timeout=600) as client:
+                print(f"\nEnd to end, {args.requests:,} requests ...")
+                cpu_before = {
+                    "worker": tree_cpu_seconds(worker.pid),
+                    "server": tree_cpu_seconds(server.pid),
+                }
+                seconds, job = run_job(client, ids, params=params, chunk_size=args.chunk_size)
+                cpu = {
+                    "worker": tree_cpu_seconds(worker.pid) - cpu_before["worker"],
+                    "HTTP server (aiohttp)": tree_cpu_seconds(server.pid) - cpu_before["server"],
+                }
+        if job["status"] != "succeeded" or job["succeeded_items"] != args.requests:
+            raise RuntimeError(f"the job ended {job['status']}: {json.dumps(job)[:2000]}")
+        rate = args.requests / seconds
+        print(f"  {seconds:.2f} s -> {rate:,.0f} requests/s")
+        per_request = ", ".join(
+            f"{name} {used / args.requests * 1000:.2f} ms" for name, used in cpu.items()
+        )
+        print(f"  CPU per request (2 cores): {per_request}")
+
+        print(f"\nNaive loop, {args.naive:,} requests (requests.get, one after another) ...")
+        result = subprocess.run(
+            [PYTHON, "-c", NAIVE_LOOP, base, str(args.naive)],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        sent, naive_seconds = result.stdout.split()
+        naive_rate = int(sent) / float(naive_seconds)
+        print(f"  {float(naive_seconds):.2f} s -> {naive_rate:,.0f} requests/s")
+        stop_process_group(server, timeout=10)
+        server = None
+        hits = json.loads(server_log.read_text())
+        job_hits = {path: count for path, count in hits.items() if path.startswith("/items/")}
+        if len(job_hits) != args.requests or max(job_hits.values()) != 1:
+            raise RuntimeError(
+                f"the server got {sum(job_hits.values())} requests for {len(job_hits)} ids "
+                f"(expected {args.requests} once each)"
+            )
+        print("  the server got one request per id of the job")
+
+        ratio = rate / naive_rate
+        print("\n" + "=" * 78)
+        print(
+            f"Summary ({args.requests:,} requests, {args.latency * 1000:.0f} ms server latency, "
+            f"chunk_size {args.chunk_size})"
+        )
+        print("=" * 78)
+        print(f"  {'http.request end to end':<46s} {rate:>12,.0f} requests/s")
+        print(f"  {'naive requests loop':<46s} {naive_rate:>12,.0f} requests/s")
+        print()
+        print(f"  {'check':<30s} {'measured':>12s} {'target':>10s}  verdict")
+        checks = [
+            (
+                "end to end / naive loop",
+                f"{ratio:.1f}x",
+                f">= {TARGET_NAIVE_RATIO:g}x",
+                ratio >= TARGET_NAIVE_RATIO,
+            ),
+            ("end to end rate", f"{rate:,.0f}/s", f">= {TARGET_RATE:,.0f}/s", rate >= TARGET_RATE),
+        ]
+        for name, measured, target, passed in checks:
+            print(f"  {name:<30s} {measured:>12s} {target:>10s}  {'PASS' if passed else 'FAIL'}")
+    finally:
+        if server is not None:
+            stop_process_group(server, timeout=10)
+        tear_down(keep=args.keep, db_created=db_created, scratch=scratch)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

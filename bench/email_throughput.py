@@ -45,9 +45,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from import_throughput import (  # the sibling module, found through sys.path
-    FINAL_STATUSES,
-    POLL_SECONDS,
+from _jobs import print_checks, submit_csv_and_wait  # sibling modules, via sys.path
+from import_throughput import (
     celery_worker,
     stop_process_group,
     tree_cpu_seconds,
@@ -146,34 +145,6 @@ def accepted(log: Path) -> Counter[str]:
     return Counter(word for line in log.read_text().splitlines() for word in line.split())
 
 
-def run_job(client: httpx.Client, csv_path: Path, *, chunk_size: int) -> tuple[float, dict]:
-    started = time.perf_counter()
-    with csv_path.open("rb") as upload:
-        response = client.post(
-            "/api/v1/jobs/",
-            data={
-                "kind": "email.send",
-                "params": httpx_json(
-                    {"subject": SUBJECT, "text": TEXT, "html": HTML, "from_email": FROM}
-                ),
-                "chunk_size": str(chunk_size),
-            },
-            files={"file": (csv_path.name, upload, "text/csv")},
-        )
-    if response.status_code != 202:
-        raise RuntimeError(f"POST answered {response.status_code}: {response.text[:2000]}")
-    url = response.json()["url"]
-    while (job := client.get(url).json())["status"] not in FINAL_STATUSES:
-        time.sleep(POLL_SECONDS)
-    return time.perf_counter() - started, job
-
-
-def httpx_json(value: object) -> str:
-    import json
-
-    return json.dumps(value)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     scratch = Path(tempfile.mkdtemp(prefix="bulkyard-bench-email-"))
@@ -225,7 +196,13 @@ def main(argv: list[str] | None = None) -> int:
                     "worker": tree_cpu_seconds(worker.pid),
                     "sink": tree_cpu_seconds(sink.pid),
                 }
-                seconds, job = run_job(client, recipients, chunk_size=args.chunk_size)
+                seconds, job = submit_csv_and_wait(
+                    client,
+                    recipients,
+                    kind="email.send",
+                    params={"subject": SUBJECT, "text": TEXT, "html": HTML, "from_email": FROM},
+                    chunk_size=args.chunk_size,
+                )
                 cpu = {
                     "worker": tree_cpu_seconds(worker.pid) - cpu_before["worker"],
                     "SMTP sink (aiosmtpd)": tree_cpu_seconds(sink.pid) - cpu_before["sink"],
@@ -282,7 +259,6 @@ def main(argv: list[str] | None = None) -> int:
             "on this machine"
         )
         print()
-        print(f"  {'check':<30s} {'measured':>12s} {'target':>10s}  verdict")
         checks = [
             (
                 "end to end / naive loop",
@@ -292,8 +268,7 @@ def main(argv: list[str] | None = None) -> int:
             ),
             ("end to end rate", f"{rate:,.0f}/s", f">= {TARGET_RATE:,.0f}/s", rate >= TARGET_RATE),
         ]
-        for name, measured, target, passed in checks:
-            print(f"  {name:<30s} {measured:>12s} {target:>10s}  {'PASS' if passed else 'FAIL'}")
+        print_checks(checks)
     finally:
         if sink is not None:
             stop_process_group(sink, timeout=10)

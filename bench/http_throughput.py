@@ -34,16 +34,14 @@ import json
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from import_throughput import (  # the sibling module, found through sys.path
-    FINAL_STATUSES,
-    POLL_SECONDS,
+from _jobs import print_checks, submit_csv_and_wait  # sibling modules, via sys.path
+from import_throughput import (
     celery_worker,
     stop_process_group,
     tree_cpu_seconds,
@@ -87,26 +85,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--latency", type=float, default=0.02, help="server latency, seconds")
     parser.add_argument("--keep", action="store_true", help="keep the database and folder")
     return parser.parse_args(argv)
-
-
-def run_job(client: httpx.Client, csv_path: Path, *, params: dict, chunk_size: int):
-    started = time.perf_counter()
-    with csv_path.open("rb") as upload:
-        response = client.post(
-            "/api/v1/jobs/",
-            data={
-                "kind": "http.request",
-                "params": json.dumps(params),
-                "chunk_size": str(chunk_size),
-            },
-            files={"file": (csv_path.name, upload, "text/csv")},
-        )
-    if response.status_code != 202:
-        raise RuntimeError(f"POST answered {response.status_code}: {response.text[:2000]}")
-    url = response.json()["url"]
-    while (job := client.get(url).json())["status"] not in FINAL_STATUSES:
-        time.sleep(POLL_SECONDS)
-    return time.perf_counter() - started, job
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -168,7 +146,9 @@ def main(argv: list[str] | None = None) -> int:
                     "worker": tree_cpu_seconds(worker.pid),
                     "server": tree_cpu_seconds(server.pid),
                 }
-                seconds, job = run_job(client, ids, params=params, chunk_size=args.chunk_size)
+                seconds, job = submit_csv_and_wait(
+                    client, ids, kind="http.request", params=params, chunk_size=args.chunk_size
+                )
                 cpu = {
                     "worker": tree_cpu_seconds(worker.pid) - cpu_before["worker"],
                     "HTTP server (aiohttp)": tree_cpu_seconds(server.pid) - cpu_before["server"],
@@ -214,7 +194,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {'http.request end to end':<46s} {rate:>12,.0f} requests/s")
         print(f"  {'naive requests loop':<46s} {naive_rate:>12,.0f} requests/s")
         print()
-        print(f"  {'check':<30s} {'measured':>12s} {'target':>10s}  verdict")
         checks = [
             (
                 "end to end / naive loop",
@@ -224,8 +203,7 @@ def main(argv: list[str] | None = None) -> int:
             ),
             ("end to end rate", f"{rate:,.0f}/s", f">= {TARGET_RATE:,.0f}/s", rate >= TARGET_RATE),
         ]
-        for name, measured, target, passed in checks:
-            print(f"  {name:<30s} {measured:>12s} {target:>10s}  {'PASS' if passed else 'FAIL'}")
+        print_checks(checks)
     finally:
         if server is not None:
             stop_process_group(server, timeout=10)

@@ -12,6 +12,7 @@ the address checked is the address connected to.
 from __future__ import annotations
 
 import asyncio
+import base64
 import email.utils
 import time
 from collections.abc import Callable, Mapping
@@ -369,9 +370,12 @@ def _output(answer: _Answer, *, attempts: int) -> dict[str, Any]:
 
 
 def _body_text(answer: _Answer) -> tuple[str, str]:
-    try:
-        return answer.body.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        import base64
-
-        return base64.b64encode(answer.body).decode(), "base64"
+    """UTF-8 text, or base64 for a body that is not UTF-8. A body cut at the
+    cap may end inside a character: that tail is dropped, not the text."""
+    body = answer.body
+    for cut in range(4 if answer.truncated else 1):
+        try:
+            return body[: len(body) - cut].decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            continue
+    return base64.b64encode(body).decode(), "base64"

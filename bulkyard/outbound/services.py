@@ -96,8 +96,8 @@ class ChunkCalls:
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop where it is installed (it comes with uvicorn[standard]): about a
-    quarter less CPU per request than asyncio's own loop."""
+    """uvloop where it is installed (it comes with uvicorn[standard]): less CPU
+    per request than asyncio's own loop (docs/decisions/0006)."""
     try:
         import uvloop
     except ImportError:
@@ -192,7 +192,10 @@ class _Run:
                 mine = await self._db(_claim, job_id, numbers, self.claim, self.chunk.resend)
                 for spec in batch:
                     if spec.number not in mine:
-                        continue  # another run holds it: its outcome is that run's
+                        # Another run holds it (this one lost its lease): that
+                        # run sends it and records its outcome.
+                        self.outcomes.append(_unknown(spec))
+                        continue
                     await limiter.acquire()
                     task = asyncio.create_task(self._one(caller, spec, limiter))
                     tasks.add(task)

@@ -73,6 +73,9 @@ class ChunkResult:
     # in bulk and stores none (an export), the items of a chunk that failed.
     counted_successes: int = 0
     counted_failures: int = 0
+    # Whatever a kind hands from ``process_chunk`` to its ``commit_chunk``
+    # (figures to write in the chunk's transaction); never stored as such.
+    kind_data: Any = None
 
     @property
     def succeeded(self) -> int:
@@ -110,8 +113,11 @@ class ChunkContext(Generic[ParamsT]):
         attempt: int = 1,
         stop_check: Any = None,
         work: dict[str, Any] | None = None,
+        pass_number: int = 1,
     ) -> None:
         self.job_id = job_id
+        # 2 in the chunks of a second pass (see ``JobKind.plan_second_pass``).
+        self.pass_number = pass_number
         # The chunk's planned work, for kinds that take no input.
         self.work = work
         self.chunk_sequence = chunk_sequence
@@ -254,6 +260,14 @@ class JobKind(Generic[ParamsT]):
     def commit_chunk(self, result: ChunkResult, ctx: ChunkContext[ParamsT]) -> None:
         """Database writes of this chunk. Runs inside the transaction that marks
         the chunk done, so they commit exactly once with its results."""
+
+    def plan_second_pass(self, ctx: FinishContext[ParamsT]) -> WorkPlan | None:
+        """Work to do after every chunk is done and before ``finish``: figures
+        that need the whole job first (a vocabulary's document frequencies).
+        Its chunks run like the others, in parallel, with ``ctx.pass_number``
+        2 and their ``ctx.work``; they read and update the job's results
+        rather than the input, and count no items. None: no second pass."""
+        return None
 
     def finish(self, ctx: FinishContext[ParamsT]) -> FinishResult | None:
         """Runs once after the last chunk (also for cancelled jobs)."""

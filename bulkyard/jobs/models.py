@@ -139,6 +139,9 @@ class Chunk(models.Model):
     # For kinds that take no input: the kind's own description of this chunk's
     # work (e.g. a range of primary keys), set when the job is planned.
     work = models.JSONField(null=True, blank=True)
+    # 1 for the chunks that read the input; 2 for those of a kind's second
+    # pass over the job's results (TF-IDF needs every document counted first).
+    pass_number = models.PositiveSmallIntegerField(default=1)
 
     status = models.CharField(
         max_length=16, choices=ChunkStatus.choices, default=ChunkStatus.PENDING

@@ -33,7 +33,7 @@ from django.contrib.auth.models import User
 from django.core.files import File
 from django.db import DatabaseError, IntegrityError, transaction
 from django.db import connection as db_connection
-from django.db.models import F, Q
+from django.db.models import F, Max, Q
 from django.utils import timezone
 
 from bulkyard.jobs import dispatch, events, registry
@@ -549,6 +549,7 @@ def chunk_run(*, chunk_id: int) -> str:
         attempt=chunk.attempts,
         stop_check=lease,
         work=chunk.work,
+        pass_number=chunk.pass_number,
     )
     try:
         with lease, _chunk_items(job, chunk) as items:
@@ -570,7 +571,7 @@ def chunk_run(*, chunk_id: int) -> str:
 def _chunk_items(job: Job, chunk: Chunk) -> Iterator[Iterator[Item]]:
     """The items of a chunk, read from the job's input; none for kinds that
     take no input (they read ``ctx.work``)."""
-    if not job.input_file:
+    if not job.input_file or chunk.pass_number > 1:
         yield iter(())
         return
     with job.input_file.storage.open(job.input_file.name, "rb") as raw:
@@ -747,25 +748,23 @@ def job_finalize(*, job_id: str) -> str:
     job_kind = registry.get(job.kind)
     cancelled = job.status == JobStatus.CANCELLING
     error_code = error_message = ""
+    finish_context = FinishContext(
+        job_id=job_id,
+        owner_id=job.owner_id,
+        params=job_kind.parse_params(job.params),
+        cancelled=cancelled,
+        chunk_summaries=_chunk_summaries(job_id),
+        counts={
+            "total": job.total_items or 0,
+            "processed": job.processed_items,
+            "succeeded": job.succeeded_items,
+            "failed": job.failed_items,
+        },
+    )
     try:
-        finished = (
-            job_kind.finish(
-                FinishContext(
-                    job_id=job_id,
-                    owner_id=job.owner_id,
-                    params=job_kind.parse_params(job.params),
-                    cancelled=cancelled,
-                    chunk_summaries=_chunk_summaries(job_id),
-                    counts={
-                        "total": job.total_items or 0,
-                        "processed": job.processed_items,
-                        "succeeded": job.succeeded_items,
-                        "failed": job.failed_items,
-                    },
-                )
-            )
-            or FinishResult()
-        )
+        if not cancelled and _second_pass_start(job, job_kind, finish_context, started):
+            return "second_pass"
+        finished = job_kind.finish(finish_context) or FinishResult()
     except Exception as exc:
         logger.exception("job %s: finish step failed", job_id)
         finished = FinishResult()
@@ -792,6 +791,52 @@ def job_finalize(*, job_id: str) -> str:
     )
     events.job_changed(job_id=job_id, owner_id=job.owner_id, force=True)
     return str(status)
+
+
+def _second_pass_start(
+    job: Job, job_kind: JobKind[Any], ctx: FinishContext[Any], started: datetime
+) -> bool:
+    """Plan and enqueue the kind's second pass, once; False if it has none (or
+    it has run). The job stays running; the last of these chunks finalizes it
+    again, and then ``finish`` runs."""
+    if Chunk.objects.filter(job_id=job.pk, pass_number=2).exists():
+        return False
+    plan = job_kind.plan_second_pass(ctx)
+    if plan is None or not plan.chunks:
+        return False
+    now = timezone.now()
+    with transaction.atomic():
+        first = (
+            Chunk.objects.filter(job_id=job.pk).aggregate(Max("sequence"))["sequence__max"] or 0
+        ) + 1
+        created = Chunk.objects.bulk_create(
+            [
+                Chunk(
+                    job_id=job.pk,
+                    sequence=first + offset,
+                    pass_number=2,
+                    byte_start=0,
+                    byte_end=0,
+                    start_line=0,
+                    first_item_number=0,
+                    item_count=0,
+                    work=planned.work,
+                    enqueued_at=now,
+                )
+                for offset, planned in enumerate(plan.chunks)
+            ]
+        )
+        Job.objects.filter(pk=job.pk, finalize_started_at=started).update(
+            chunks_total=F("chunks_total") + len(created), finalize_started_at=None
+        )
+        chunk_ids = list(
+            Chunk.objects.filter(job_id=job.pk, pass_number=2).values_list("pk", flat=True)
+        )
+        transaction.on_commit(
+            lambda: dispatch.enqueue_chunks(chunk_ids, queue=job_kind.queue), robust=True
+        )
+    events.job_changed(job_id=str(job.pk), owner_id=job.owner_id, force=True)
+    return True
 
 
 def _chunk_summaries(job_id: str) -> list[dict[str, Any]]:

@@ -2,9 +2,11 @@
 
 import re
 from collections import Counter
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from django.conf import settings
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bulkyard.jobs.kinds import (
     ChunkContext,
@@ -13,9 +15,23 @@ from bulkyard.jobs.kinds import (
     FinishResult,
     Item,
     ItemError,
+    ItemResultData,
     JobKind,
+    PlannedChunk,
+    WorkPlan,
+    failure,
 )
+from bulkyard.jobs.models import Chunk, ItemOutcome, ItemResult
 from bulkyard.jobs.registry import register
+from bulkyard.text import keywords
+from bulkyard.text.pii import PII_TYPES, PiiType, Redactor
+from bulkyard.text.processing import CompiledRule, Pipeline, Rule, RuleError, compile_rules
+from bulkyard.text.services import (
+    item_outputs_update,
+    term_counts,
+    term_counts_add,
+    term_counts_clear,
+)
 
 WORD = re.compile(r"\w+(?:['’-]\w+)*")  # noqa: RUF001 (typographic apostrophe)
 SENTENCE_END = re.compile(r"[.!?]+(?:\s|$)")
@@ -131,3 +147,328 @@ class TextStatsKind(JobKind[TextStatsParams]):
             "reading_minutes": round(totals["words"] / ctx.params.words_per_minute, 1),
         }
         return FinishResult(summary=summary)
+
+
+# --- text.process -------------------------------------------------------------
+
+Step = Literal["clean", "analyse", "redact", "transform"]
+
+
+def _default_steps() -> list[Step]:
+    return ["clean", "analyse"]
+
+
+class CleanParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    normalize: Literal["NFC", "NFKC", "none"] = Field(
+        "NFC", description="Unicode normalisation; NFKC also folds compatibility forms (ﬁ → fi)."
+    )
+    html: Literal["auto", "always", "never"] = Field(
+        "auto", description="HTML to text: 'auto' when the document holds tags."
+    )
+    collapse_whitespace: bool = True
+
+
+class AnalyseParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    language: bool = True
+    keywords: int = Field(
+        10, ge=0, le=100, description="Top keywords per document by TF-IDF over the job; 0: none."
+    )
+    words_per_minute: int = Field(230, ge=50, le=2000)
+
+
+class RedactParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    types: list[PiiType] = Field(default_factory=lambda: list(PII_TYPES))
+    placeholder: str = Field(
+        "[{TYPE}]", max_length=100, description="'{TYPE}' / '{type}' become the kind found."
+    )
+    phone_region: str | None = Field(
+        None,
+        description="Region of numbers written without a country code, e.g. 'GB'; without "
+        "it only international numbers (+44 …) are found.",
+    )
+
+    @field_validator("phone_region")
+    @classmethod
+    def _known_region(cls, value: str | None) -> str | None:
+        import phonenumbers
+
+        if value is not None and value.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"{value!r} is not a region libphonenumber knows (e.g. 'GB', 'US')")
+        return value.upper() if value else None
+
+
+class RuleParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    find: str = Field(min_length=1, max_length=1000)
+    replace: str = Field("", max_length=1000, description="'\\1' refers to a group of a regex.")
+    regex: bool = Field(False, description="A regular expression (re2 syntax) or a literal.")
+    ignore_case: bool = False
+
+
+class TransformParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rules: list[RuleParams] = Field(default_factory=list, max_length=100)
+    case: Literal["lower", "upper", "title"] | None = None
+    truncate: int | None = Field(None, ge=1, description="Keep at most this many characters.")
+
+    @model_validator(mode="after")
+    def _rules_compile(self) -> "TransformParams":
+        try:
+            self.compiled()
+        except RuleError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+    def compiled(self) -> list[CompiledRule]:
+        return compile_rules([Rule(**rule.model_dump()) for rule in self.rules])
+
+
+class TextProcessParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text_field: str = Field("text", description="Field (CSV column) holding the document.")
+    id_field: str | None = Field("id", description="Field echoed into each result.")
+    steps: list[Step] = Field(
+        default_factory=_default_steps,
+        min_length=1,
+        description="The operations, in the order they run.",
+    )
+    clean: CleanParams = Field(default_factory=lambda: CleanParams.model_validate({}))
+    analyse: AnalyseParams = Field(default_factory=lambda: AnalyseParams.model_validate({}))
+    redact: RedactParams = Field(default_factory=lambda: RedactParams.model_validate({}))
+    transform: TransformParams = Field(default_factory=lambda: TransformParams.model_validate({}))
+    max_document_bytes: int | None = Field(
+        None, ge=1, description="Larger documents fail alone; at most the server's limit."
+    )
+
+    @model_validator(mode="after")
+    def _steps_once_within_limits(self) -> "TextProcessParams":
+        if len(set(self.steps)) != len(self.steps):
+            raise ValueError("steps: each step at most once")
+        limit = settings.BULKYARD_TEXT_MAX_DOCUMENT_BYTES
+        if self.max_document_bytes is not None and self.max_document_bytes > limit:
+            raise ValueError(f"max_document_bytes may be at most {limit} on this server")
+        return self
+
+    def document_limit(self) -> int:
+        return self.max_document_bytes or settings.BULKYARD_TEXT_MAX_DOCUMENT_BYTES
+
+    def wants_keywords(self) -> bool:
+        return "analyse" in self.steps and self.analyse.keywords > 0
+
+    def pipeline(self) -> Pipeline:
+        return Pipeline(
+            steps=self.steps,
+            clean_options=self.clean.model_dump(),
+            words_per_minute=self.analyse.words_per_minute,
+            detect_language=self.analyse.language,
+            keywords=self.analyse.keywords if self.wants_keywords() else 0,
+            redactor=Redactor(
+                types=self.redact.types,
+                placeholder=self.redact.placeholder,
+                phone_region=self.redact.phone_region,
+            )
+            if "redact" in self.steps
+            else None,
+            rules=self.transform.compiled() if "transform" in self.steps else [],
+            case=self.transform.case,
+            truncate=self.transform.truncate,
+        )
+
+
+@register
+class TextProcessKind(JobKind[TextProcessParams]):
+    """A pipeline of text operations per document, keywords by TF-IDF over the job."""
+
+    name = "text.process"
+    title = "Text processing"
+    description = (
+        "Per document, the steps you choose in the order you choose: clean (Unicode "
+        "normalisation, HTML to text, whitespace), analyse (language, characters, words, "
+        "sentences, reading time, keywords by TF-IDF over the whole job), redact (emails, "
+        "phone numbers, IBANs, card numbers, IP addresses become typed placeholders), "
+        "transform (find/replace rules as literals or re2 regexes, case, truncation). "
+        "Results: the processed text and its figures; summary: totals, languages, keywords."
+    )
+    params_model = TextProcessParams
+    chunk_size = 1000
+    queue_class = "cpu"
+    output_columns = (
+        "id",
+        "language",
+        "characters",
+        "words",
+        "sentences",
+        "reading_seconds",
+        "keywords",
+        "redactions",
+        "replacements",
+        "text",
+    )
+    example_item = {"id": "doc-1", "text": "<p>Write to ada@example.com.</p>"}
+
+    def columns_needed(self, params: TextProcessParams) -> tuple[str, ...]:
+        return (params.text_field,)
+
+    def process_chunk(
+        self, items: Iterable[Item], ctx: ChunkContext[TextProcessParams]
+    ) -> ChunkResult:
+        if ctx.pass_number == 2:
+            return self._rank_keywords(ctx)
+        params = ctx.params
+        pipeline = params.pipeline()
+        limit = params.document_limit()
+        frequencies: Counter[str] = Counter()
+        result = ChunkResult()
+        for item in items:
+            if ctx.should_stop():
+                break
+            if item.error is not None:
+                result.items.append(failure(item, item.error.code, item.error.message))
+                continue
+            try:
+                text = _document(item, params, limit)
+                processed = pipeline.run(text)
+            except ItemError as exc:
+                result.items.append(failure(item, exc.code, exc.message))
+                continue
+            output: dict[str, Any] = {}
+            if params.id_field and isinstance(item.data, dict) and params.id_field in item.data:
+                output["id"] = item.data[params.id_field]
+            output.update(processed.output)
+            if pipeline.keywords:
+                output["keywords"] = []  # ranked by the second pass
+                frequencies.update(term for term in processed.terms if len(term) <= 100)
+            output["text"] = processed.text
+            result.items.append(ItemResultData(number=item.number, succeeded=True, output=output))
+        result.kind_data = frequencies
+        result.summary = self.summarize_chunk(result, ctx)
+        return result
+
+    def commit_chunk(self, result: ChunkResult, ctx: ChunkContext[TextProcessParams]) -> None:
+        if ctx.pass_number == 1 and result.kind_data:
+            term_counts_add(ctx.job_id, result.kind_data)
+        elif ctx.pass_number == 2 and result.kind_data:
+            item_outputs_update(result.kind_data)
+
+    def summarize_chunk(
+        self, result: ChunkResult, ctx: ChunkContext[TextProcessParams]
+    ) -> dict[str, Any]:
+        totals: Counter[str] = Counter()
+        languages: Counter[str] = Counter()
+        redactions: Counter[str] = Counter()
+        for item in result.items:
+            if not item.succeeded:
+                continue
+            output = item.output
+            totals["documents"] += 1
+            for key in ("characters", "words", "sentences"):
+                totals[key] += int(output.get(key) or 0)
+            if output.get("language"):
+                languages[output["language"]] += 1
+            redactions.update(output.get("redactions") or {})
+            totals["replacements"] += int(output.get("replacements") or 0)
+        return {
+            "totals": dict(totals),
+            "languages": dict(languages),
+            "redactions": dict(redactions),
+        }
+
+    def plan_second_pass(self, ctx: FinishContext[TextProcessParams]) -> WorkPlan | None:
+        if not ctx.params.wants_keywords() or not ctx.counts["succeeded"]:
+            return None
+        documents = ctx.counts["succeeded"]
+        chunk_ids = Chunk.objects.filter(job_id=ctx.job_id, pass_number=1).values_list(
+            "pk", flat=True
+        )
+        return WorkPlan(
+            total_items=0,
+            chunks=[
+                PlannedChunk(item_count=0, work={"chunk": pk, "documents": documents})
+                for pk in chunk_ids
+            ],
+        )
+
+    def _rank_keywords(self, ctx: ChunkContext[TextProcessParams]) -> ChunkResult:
+        """Second pass over one first-pass chunk's results: each document's
+        keywords against the job's document frequencies."""
+        assert ctx.work is not None
+        params = ctx.params
+        rows = list(
+            ItemResult.objects.filter(
+                job_id=ctx.job_id, chunk_id=ctx.work["chunk"], outcome=ItemOutcome.SUCCEEDED
+            ).values_list("pk", "output")
+        )
+        pipeline = params.pipeline()
+        counted = []
+        for pk, stored in rows:
+            output = dict(stored or {})
+            terms = pipeline.keyword_terms(output.get("text", ""), output.get("language"))
+            counted.append((pk, output, terms))
+        vocabulary = {term for _, _, terms in counted for term in terms}
+        frequencies = term_counts(ctx.job_id, vocabulary)
+        documents = int(ctx.work["documents"])
+        scores: Counter[str] = Counter()
+        updates = []
+        for pk, output, terms in counted:
+            ranked = keywords.ranked(terms, frequencies, documents, params.analyse.keywords)
+            output["keywords"] = [term for term, _ in ranked]
+            scores.update(dict(ranked))
+            updates.append((pk, output))
+        result = ChunkResult(kind_data=updates)
+        result.summary = {"keyword_scores": dict(scores.most_common(200))}
+        return result
+
+    def finish(self, ctx: FinishContext[TextProcessParams]) -> FinishResult:
+        totals: Counter[str] = Counter()
+        languages: Counter[str] = Counter()
+        redactions: Counter[str] = Counter()
+        scores: Counter[str] = Counter()
+        for partial in ctx.chunk_summaries:
+            totals.update(partial.get("totals") or {})
+            languages.update(partial.get("languages") or {})
+            redactions.update(partial.get("redactions") or {})
+            scores.update(partial.get("keyword_scores") or {})
+        term_counts_clear(ctx.job_id)
+        documents = totals["documents"]
+        summary: dict[str, Any] = {
+            "documents": documents,
+            "characters": totals["characters"],
+            "words": totals["words"],
+            "sentences": totals["sentences"],
+            "average_words": round(totals["words"] / documents, 1) if documents else 0,
+            "languages": dict(languages.most_common()),
+        }
+        if "redact" in ctx.params.steps:
+            summary["redactions"] = dict(redactions)
+        if "transform" in ctx.params.steps:
+            summary["replacements"] = totals["replacements"]
+        if ctx.params.wants_keywords():
+            summary["keywords"] = [term for term, _ in scores.most_common(20)]
+        return FinishResult(summary=summary)
+
+
+def _document(item: Item, params: TextProcessParams, limit: int) -> str:
+    if not isinstance(item.data, dict):
+        raise ItemError("invalid_item", "the item must be an object with a text field")
+    if params.text_field not in item.data:
+        raise ItemError("missing_field", f"the item has no {params.text_field!r} field")
+    text = item.data[params.text_field]
+    if not isinstance(text, str):
+        raise ItemError(
+            "invalid_type", f"{params.text_field!r} must be a string, not {type(text).__name__}"
+        )
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > limit:
+        raise ItemError(
+            "document_too_large", f"the document is {size:,} bytes; the limit is {limit:,}"
+        )
+    return text

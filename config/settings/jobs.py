@@ -22,6 +22,8 @@ BULKYARD_MAX_DECOMPRESSED_BYTES = env.int(
 )
 # The largest single item (one CSV record or JSONL line) accepted.
 BULKYARD_MAX_ITEM_BYTES = env.int("BULKYARD_MAX_ITEM_BYTES", default=1024 * 1024)
+# text.process: larger documents fail alone (document_too_large); jobs may ask for less.
+BULKYARD_TEXT_MAX_DOCUMENT_BYTES = env.int("BULKYARD_TEXT_MAX_DOCUMENT_BYTES", default=512 * 1024)
 # A job never has more chunks than this: for a huge file of tiny items, chunks
 # grow instead (planning doubles the chunk size as often as needed).
 BULKYARD_MAX_CHUNKS_PER_JOB = env.int("BULKYARD_MAX_CHUNKS_PER_JOB", default=10_000)

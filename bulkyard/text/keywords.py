@@ -1,0 +1,65 @@
+"""Keywords by TF-IDF over a whole job.
+
+A document's words are weighed by how often it uses them (term frequency) and
+how few of the job's documents use them (inverse document frequency,
+``log((1 + n) / (1 + df)) + 1``, scikit-learn's smoothed form). The document
+frequencies need every document first: the first pass counts them per chunk
+into ``TermCount``; a second pass ranks each document's words against the
+totals (``JobKind.plan_second_pass``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
+
+from stop_words import AVAILABLE_LANGUAGES, LANGUAGE_MAPPING, get_stop_words
+
+TOKEN = re.compile(r"[^\W\d_][\w'’-]*[^\W_]|[^\W\d_]", re.UNICODE)  # noqa: RUF001
+MIN_LENGTH = 3
+
+
+@lru_cache(maxsize=64)
+def stop_words(language: str | None) -> frozenset[str]:
+    """Common words of a language (the ``stop-words`` lists), English when the
+    language is unknown or has no list."""
+    code = language or "en"
+    name = LANGUAGE_MAPPING.get(code, code)
+    if name not in AVAILABLE_LANGUAGES:
+        name = "english"
+    return frozenset(word.lower() for word in get_stop_words(name))
+
+
+def terms(text: str, language: str | None) -> Counter[str]:
+    """How often each candidate keyword occurs in the text."""
+    stop = stop_words(language)
+    return Counter(
+        word
+        for word in (match.group(0).lower() for match in TOKEN.finditer(text))
+        if len(word) >= MIN_LENGTH and word not in stop
+    )
+
+
+def idf(documents: int, frequency: int) -> float:
+    return math.log((1 + documents) / (1 + frequency)) + 1
+
+
+def ranked(
+    counts: Mapping[str, int], frequencies: Mapping[str, int], documents: int, top: int
+) -> list[tuple[str, float]]:
+    """The ``top`` terms by TF-IDF, ties broken alphabetically (stable output)."""
+    scored = [
+        (term, count * idf(documents, frequencies.get(term, 1))) for term, count in counts.items()
+    ]
+    scored.sort(key=lambda pair: (-pair[1], pair[0]))
+    return [(term, round(score, 4)) for term, score in scored[:top]]
+
+
+def document_frequencies(all_terms: Iterable[Counter[str]]) -> Counter[str]:
+    frequencies: Counter[str] = Counter()
+    for counts in all_terms:
+        frequencies.update(counts.keys())
+    return frequencies

@@ -1,0 +1,54 @@
+"""Writes of text.process: document frequencies (first pass), ranked keywords
+(second pass). They run inside the chunk's commit, so exactly once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from django.db import connection
+
+from bulkyard.jobs.models import ItemResult
+from bulkyard.text.models import TermCount
+
+_BATCH = 5000
+
+
+def term_counts_add(job_id: str, frequencies: Mapping[str, int]) -> None:
+    """Add a chunk's document frequencies to the job's (PostgreSQL and SQLite
+    share this upsert syntax)."""
+    table = TermCount._meta.db_table
+    rows = [(job_id, term, count) for term, count in frequencies.items()]
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {table} (job_id, term, documents) VALUES (%s, %s, %s) "  # noqa: S608 - the model's table
+            f"ON CONFLICT (job_id, term) DO UPDATE SET documents = {table}.documents + "
+            "EXCLUDED.documents",
+            rows,
+        )
+
+
+def term_counts(job_id: str, terms: Iterable[str]) -> dict[str, int]:
+    wanted = list(terms)
+    found: dict[str, int] = {}
+    for start in range(0, len(wanted), _BATCH):
+        found.update(
+            TermCount.objects.filter(
+                job_id=job_id, term__in=wanted[start : start + _BATCH]
+            ).values_list("term", "documents")
+        )
+    return found
+
+
+def term_counts_clear(job_id: str) -> None:
+    TermCount.objects.filter(job_id=job_id).delete()
+
+
+def item_outputs_update(updates: Sequence[tuple[int, Any]]) -> None:
+    field = ItemResult._meta.get_field("output")
+    table = ItemResult._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {table} SET output = %s WHERE id = %s",  # noqa: S608 - the model's table
+            [(field.get_db_prep_save(output, connection), pk) for pk, output in updates],
+        )

@@ -1,0 +1,135 @@
+"""text.process end to end: the API, a real worker, both passes."""
+
+import pytest
+
+from bulkyard.jobs.models import Chunk, ItemResult, JobStatus
+from bulkyard.text.models import TermCount
+from tests.support.jobs import submit_items, wait_for_job
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+def _run(client, documents, *, chunk_size=2, **params):
+    items = [{"id": f"d{n}", "text": text} for n, text in enumerate(documents)]
+    job = submit_items(client, items, kind="text.process", params=params, chunk_size=chunk_size)
+    return wait_for_job(job["id"])
+
+
+def _outputs(job) -> list[dict]:
+    return [
+        r.output
+        for r in ItemResult.objects.filter(job=job, outcome="succeeded").order_by("item_number")
+    ]
+
+
+def test_a_pipeline_cleans_redacts_and_analyses_each_document(api_client, worker):
+    job = _run(
+        api_client,
+        ["<p>Mail  <b>ada@example.com</b> or call +44 20 7946 0958.</p>"],
+        steps=["clean", "redact", "analyse"],
+        analyse={"keywords": 0},
+    )
+
+    assert job.status == JobStatus.SUCCEEDED
+    [output] = _outputs(job)
+    assert output["text"] == "Mail [EMAIL] or call [PHONE]."
+    assert output["redactions"] == {"email": 1, "phone": 1}
+    assert (output["id"], output["words"], output["sentences"]) == ("d0", 5, 1)
+    assert job.summary["redactions"] == {"email": 1, "phone": 1}
+
+
+def test_keywords_come_from_tf_idf_over_the_whole_job(api_client, worker):
+    documents = [
+        "Invoice for the garden shovel. Garden tools are on sale.",
+        "Invoice for the kitchen kettle. Kettle descaler included.",
+        "Invoice for the garden hose.",
+        "Invoice for a bicycle bell.",
+    ]
+
+    job = _run(api_client, documents, analyse={"keywords": 2, "language": True})
+
+    assert job.status == JobStatus.SUCCEEDED
+    keywords = [output["keywords"] for output in _outputs(job)]
+    # "invoice" is in every document: never a keyword; "garden" is in two.
+    assert keywords == [
+        ["garden", "sale"],
+        ["kettle", "descaler"],
+        ["hose", "garden"],
+        ["bell", "bicycle"],
+    ]
+    # Summed over the documents: garden (two documents) before kettle (one).
+    assert job.summary["keywords"][:2] == ["garden", "kettle"]
+    # Two passes: 2 chunks read the input, 2 ranked the keywords.
+    assert sorted(Chunk.objects.filter(job=job).values_list("pass_number", flat=True)) == [
+        1,
+        1,
+        2,
+        2,
+    ]
+    assert not TermCount.objects.filter(job=job).exists()
+
+
+def test_languages_are_detected_and_summarised(api_client, worker):
+    job = _run(
+        api_client,
+        [
+            "The committee will publish its annual report on the river restoration next week.",
+            "Der Ausschuss veröffentlicht nächste Woche seinen Jahresbericht zur Renaturierung.",
+            "Le comité publiera la semaine prochaine son rapport annuel sur la rivière.",
+        ],
+        analyse={"keywords": 0},
+    )
+
+    assert [o["language"] for o in _outputs(job)] == ["en", "de", "fr"]
+    assert job.summary["languages"] == {"en": 1, "de": 1, "fr": 1}
+
+
+def test_find_and_replace_rules_run_with_a_pathological_pattern_in_the_job(api_client, worker):
+    job = _run(
+        api_client,
+        ["a" * 50_000 + "!", "colour and COLOUR"],
+        steps=["transform"],
+        transform={
+            "rules": [
+                {"find": "(a+)+$", "replace": "X", "regex": True},
+                {"find": "colour", "replace": "color", "ignore_case": True},
+            ]
+        },
+    )
+
+    assert job.status == JobStatus.SUCCEEDED
+    outputs = _outputs(job)
+    assert outputs[0]["replacements"] == 0
+    assert (outputs[1]["text"], outputs[1]["replacements"]) == ("color and color", 2)
+
+
+def test_an_oversized_document_fails_alone_with_its_size(api_client, worker):
+    job = _run(
+        api_client,
+        ["small one", "x" * 5000, "another small one"],
+        max_document_bytes=1000,
+        analyse={"keywords": 0},
+    )
+
+    assert (job.succeeded_items, job.failed_items) == (2, 1)
+    failed = ItemResult.objects.get(job=job, outcome="failed")
+    assert failed.code == "document_too_large"
+    assert "5,000 bytes" in failed.message
+
+
+def test_a_regex_re2_cannot_run_is_refused_before_the_job_exists(api_client):
+    response = api_client.post(
+        "/api/v1/jobs/",
+        {
+            "kind": "text.process",
+            "items": [{"id": 1, "text": "x"}],
+            "params": {
+                "steps": ["transform"],
+                "transform": {"rules": [{"find": r"(\w)\1", "replace": "", "regex": True}]},
+            },
+        },
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert "rule 1" in response.content.decode()

@@ -37,9 +37,7 @@ def terms(text: str, language: str | None) -> Counter[str]:
     """How often each candidate keyword occurs in the text."""
     stop = stop_words(language)
     return Counter(
-        word
-        for word in (match.group(0).lower() for match in TOKEN.finditer(text))
-        if len(word) >= MIN_LENGTH and word not in stop
+        word for word in TOKEN.findall(text.lower()) if len(word) >= MIN_LENGTH and word not in stop
     )
 
 

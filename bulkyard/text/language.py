@@ -10,12 +10,14 @@ the model file is part of the installed package.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 # Below this many letters a guess is noise.
 MIN_LETTERS = 12
+_LETTER = re.compile(r"[^\W\d_]")
 
 
 @lru_cache(maxsize=1)
@@ -27,9 +29,16 @@ def _model() -> Any:
     return fasttext.load_model(str(path))
 
 
+def _enough_letters(text: str) -> bool:
+    for count, _ in enumerate(_LETTER.finditer(text, 0, 2000), start=1):
+        if count >= MIN_LETTERS:
+            return True
+    return False
+
+
 def detect(text: str) -> tuple[str | None, float]:
     """(ISO 639 code, confidence 0-1), or (None, 0) for too little text."""
-    if sum(1 for char in text[:2000] if char.isalpha()) < MIN_LETTERS:
+    if not _enough_letters(text):
         return None, 0.0
     # fastText reads one line; the first few thousand characters suffice.
     labels, scores = _model().predict(" ".join(text[:5000].split()), k=1)

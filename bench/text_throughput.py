@@ -1,0 +1,243 @@
+"""Throughput of ``text.process``: documents/second through clean + analyse + redact, end
+to end, against the same pipeline run in one plain Python process.
+
+What is measured (one run, one machine)
+    1. End to end, N documents (default 100,000) of about 2 KB each (generated, seeded:
+       English-like sentences, one in ten documents HTML, personal data sprinkled in:
+       emails, international phone numbers, IBANs, card numbers, IP addresses): from
+       starting the multipart ``POST /api/v1/jobs/`` (``kind=text.process``, a CSV
+       ``id,text``, steps clean + redact + analyse with language detection and 10
+       keywords by TF-IDF, ``chunk_size`` 2,000) until polling sees a final status,
+       through uvicorn and a real Celery worker (prefork, ``--concurrency`` pool
+       processes, default 2) on the CPU queue. Both passes run: the first processes the
+       documents and counts document frequencies, the second ranks each document's
+       keywords. The job must succeed with N documents.
+    2. The same pipeline in one plain Python process: read the same CSV, run the same
+       ``Pipeline`` on each document, count document frequencies, rank each document's
+       keywords, write one JSON line per document to a file.
+    Prints both rates, the ratio against the target of issue 6 (>= 1.8x on 2 cores) and
+    CPU time of the worker and PostgreSQL; exit status 0 whatever the verdict.
+
+Setup and teardown are those of ``submit_latency.py``. Run from the repository root::
+
+    .venv/bin/python bench/text_throughput.py [--documents N] [--concurrency N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import random
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _jobs import print_checks, submit_csv_and_wait  # sibling modules, via sys.path
+from import_throughput import (
+    celery_worker,
+    postmaster_pid,
+    tree_cpu_seconds,
+    wait_for_worker,
+)
+from submit_latency import (
+    PYTHON,
+    REDIS_URL,
+    REPO_ROOT,
+    flush_redis,
+    manage,
+    recreate_database,
+    service_env,
+    tear_down,
+    uvicorn_server,
+)
+
+TARGET_RATIO = 1.8
+PARAMS = {
+    "text_field": "text",
+    "id_field": "id",
+    "steps": ["clean", "redact", "analyse"],
+    "analyse": {"language": True, "keywords": 10},
+}
+
+WORDS = (  # noqa: SIM905 - reads better as prose
+    "the of and to in is for on that with as by this from at are be or an it which "
+    "was shipment invoice customer order delivery warehouse payment refund account "
+    "service contract garden kitchen bicycle river report annual committee quality "
+    "battery module sensor network storage printer ticket support release feature "
+    "migration database schedule meeting budget forecast supplier inventory pallet "
+    "container freight harbour engine turbine solar panel wind farm grid voltage "
+    "current circuit board firmware"
+).split()
+
+PLAIN_PIPELINE = """
+import csv, json, sys, time
+import django
+django.setup()
+from collections import Counter
+from bulkyard.text import keywords
+from bulkyard.text.kinds import TextProcessParams
+
+params = TextProcessParams.model_validate(json.loads(sys.argv[3]))
+pipeline = params.pipeline()
+csv.field_size_limit(10_000_000)
+started = time.perf_counter()
+documents, frequencies = [], Counter()
+with open(sys.argv[1], newline="", encoding="utf-8") as source:
+    for row in csv.DictReader(source):
+        result = pipeline.run(row["text"])
+        output = {"id": row["id"], **result.output, "text": result.text}
+        frequencies.update(result.terms.keys())
+        documents.append((output, result.terms))
+with open(sys.argv[2], "w", encoding="utf-8") as out:
+    for output, terms in documents:
+        ranked = keywords.ranked(terms, frequencies, len(documents), params.analyse.keywords)
+        output["keywords"] = [term for term, _ in ranked]
+        out.write(json.dumps(output) + "\\n")
+print(len(documents), time.perf_counter() - started)
+"""
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--documents", type=int, default=100_000)
+    parser.add_argument("--chunk-size", type=int, default=2_000)
+    parser.add_argument("--concurrency", type=int, default=2, help="worker pool processes")
+    parser.add_argument("--keep", action="store_true", help="keep the database and folder")
+    return parser.parse_args(argv)
+
+
+def document(rng: random.Random, number: int) -> str:
+    sentences: list[str] = []
+    while sum(len(s) for s in sentences) < 1900:
+        words = [rng.choice(WORDS) for _ in range(rng.randint(6, 18))]
+        roll = rng.random()
+        if roll < 0.05:
+            words.append(f"contact{number}@example.com")
+        elif roll < 0.08:
+            words.append(f"+44 20 7946 {rng.randint(0, 9999):04d}")
+        elif roll < 0.09:
+            words.append("GB82 WEST 1234 5698 7654 32")
+        elif roll < 0.10:
+            words.append("4111 1111 1111 1111")
+        elif roll < 0.11:
+            words.append(f"10.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}")
+        sentences.append(" ".join(words).capitalize() + ".")
+    text = " ".join(sentences)
+    if number % 10 == 0:
+        text = (
+            "<html><body><h1>Report</h1><p>" + text.replace(". ", ".</p><p>") + "</p></body></html>"
+        )
+    return text
+
+
+def write_documents(path: Path, count: int) -> None:
+    rng = random.Random(7)
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(["id", "text"])
+        for number in range(count):
+            writer.writerow([f"doc-{number}", document(rng, number)])
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    scratch = Path(tempfile.mkdtemp(prefix="bulkyard-bench-text-"))
+    print("Bench: text.process throughput (documents/s) against one plain Python process.")
+    print(f"scratch folder: {scratch}")
+    db_created = False
+    try:
+        documents = scratch / "documents.csv"
+        write_documents(documents, args.documents)
+        size = documents.stat().st_size
+        each = size / args.documents
+        print(f"{args.documents:,} documents, {size / 1e6:.0f} MB ({each:,.0f} B each)")
+        stale = flush_redis()
+        print(f"redis {REDIS_URL}: flushed ({stale} keys were there)")
+        recreate_database()
+        db_created = True
+        env = service_env(scratch, size)
+        manage(env, "migrate", "--no-input")
+        token = manage(env, "create_api_user", "bench", "--token-only").strip()
+        with (
+            uvicorn_server(env, scratch / "uvicorn.log") as base_url,
+            celery_worker(env, scratch / "worker.log", concurrency=args.concurrency) as worker,
+        ):
+            wait_for_worker(base_url, worker, scratch / "worker.log")
+            print(f"uvicorn at {base_url}; worker with {args.concurrency} pool processes")
+            headers = {"Authorization": f"Token {token}"}
+            with httpx.Client(base_url=base_url, headers=headers, timeout=600) as client:
+                print(f"\nEnd to end, {args.documents:,} documents ...")
+                postgres = postmaster_pid()
+                worker_before = tree_cpu_seconds(worker.pid)
+                pg_before = tree_cpu_seconds(postgres)
+                seconds, job = submit_csv_and_wait(
+                    client,
+                    documents,
+                    kind="text.process",
+                    params=PARAMS,
+                    chunk_size=args.chunk_size,
+                )
+                worker_cpu = tree_cpu_seconds(worker.pid) - worker_before
+                pg_cpu = tree_cpu_seconds(postgres) - pg_before
+        if job["status"] != "succeeded" or job["succeeded_items"] != args.documents:
+            raise RuntimeError(f"the job ended {job['status']}: {str(job)[:2000]}")
+        rate = args.documents / seconds
+        print(f"  {seconds:.1f} s -> {rate:,.0f} documents/s")
+        print(
+            f"  CPU per document: worker {worker_cpu / args.documents * 1000:.2f} ms, "
+            f"PostgreSQL {pg_cpu / args.documents * 1000:.2f} ms"
+        )
+        print(
+            f"  summary: languages {job['summary']['languages']}, "
+            f"keywords {job['summary']['keywords'][:5]}"
+        )
+
+        print(f"\nOne plain Python process, the same pipeline on the same {args.documents:,} ...")
+        result = subprocess.run(
+            [
+                PYTHON,
+                "-c",
+                PLAIN_PIPELINE,
+                str(documents),
+                str(scratch / "plain.jsonl"),
+                __import__("json").dumps(PARAMS),
+            ],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        count, plain_seconds = result.stdout.split()
+        plain_rate = int(count) / float(plain_seconds)
+        print(f"  {float(plain_seconds):.1f} s -> {plain_rate:,.0f} documents/s")
+
+        ratio = rate / plain_rate
+        print("\n" + "=" * 78)
+        print(f"Summary ({args.documents:,} documents, chunk_size {args.chunk_size})")
+        print("=" * 78)
+        print(f"  {'text.process end to end':<46s} {rate:>12,.0f} documents/s")
+        print(f"  {'one plain Python process':<46s} {plain_rate:>12,.0f} documents/s")
+        print()
+        print_checks(
+            [
+                (
+                    "end to end / plain process",
+                    f"{ratio:.2f}x",
+                    f">= {TARGET_RATIO:g}x",
+                    ratio >= TARGET_RATIO,
+                )
+            ]
+        )
+    finally:
+        tear_down(keep=args.keep, db_created=db_created, scratch=scratch)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -15,13 +15,8 @@ from bulkyard.data import tasks
 from bulkyard.data.exports import (
     InvalidFilter,
     chunk_rows,
-    csv_header,
     export_plan,
     export_queryset,
-    part_save,
-    parts_delete,
-    parts_merge,
-    write_rows,
 )
 from bulkyard.data.models import ImportKey
 from bulkyard.data.registry import get_target
@@ -38,6 +33,13 @@ from bulkyard.jobs.kinds import (
     JobKind,
     WorkPlan,
     failure,
+)
+from bulkyard.jobs.parts import (
+    csv_header,
+    part_save,
+    parts_delete,
+    parts_merge,
+    write_rows,
 )
 from bulkyard.jobs.registry import register
 

@@ -9,10 +9,10 @@ import pytest
 from django.core.files.storage import default_storage
 from django.db import transaction
 
-from bulkyard.data.exports import parts_folder
 from bulkyard.data.models import Contact
 from bulkyard.data.samples import write_contacts
 from bulkyard.jobs.models import JobStatus
+from bulkyard.jobs.parts import parts_folder
 from bulkyard.jobs.services import job_create
 from tests.factories import ContactFactory
 from tests.support.jobs import submit_file, wait_for_job

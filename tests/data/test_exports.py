@@ -10,10 +10,10 @@ from bulkyard.data.exports import (
     chunk_rows,
     export_plan,
     export_queryset,
-    write_rows,
 )
 from bulkyard.data.models import Contact
 from bulkyard.data.registry import get_target
+from bulkyard.jobs.parts import write_rows
 from tests.factories import ContactFactory
 
 pytestmark = pytest.mark.django_db

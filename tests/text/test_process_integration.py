@@ -17,7 +17,7 @@ def _run(client, documents, *, chunk_size=2, **params):
 
 def _outputs(job) -> list[dict]:
     return [
-        r.output
+        dict(r.output or {})
         for r in ItemResult.objects.filter(job=job, outcome="succeeded").order_by("item_number")
     ]
 

@@ -28,7 +28,9 @@ def test_text_without_tags_is_left_as_text_in_auto_mode():
 
 
 def test_nfkc_folds_compatibility_characters_and_nfc_composes():
-    assert clean("ﬁle №5 ２", normalize="NFKC", html="never", collapse_whitespace=False) == (
+    compatibility = "ﬁle №5 ２"  # noqa: RUF001 - the characters under test
+
+    assert clean(compatibility, normalize="NFKC", html="never", collapse_whitespace=False) == (
         "file No5 2"
     )
     assert clean("e\u0301", normalize="NFC", html="never", collapse_whitespace=False) == "\u00e9"
@@ -127,7 +129,7 @@ def test_a_catastrophic_backtracking_pattern_cannot_hang_the_worker():
         ("Der schnelle braune Fuchs springt über den faulen Hund am Flussufer.", "de"),
         ("Le renard brun rapide saute par-dessus le chien paresseux près de la rivière.", "fr"),
         ("El rápido zorro marrón salta sobre el perro perezoso junto al río.", "es"),
-        ("Быстрая коричневая лиса прыгает через ленивую собаку у реки.", "ru"),
+        ("Быстрая коричневая лиса прыгает через ленивую собаку у реки.", "ru"),  # noqa: RUF001
         ("これは日本語で書かれた短い文章です。", "ja"),
     ],
 )

@@ -97,7 +97,7 @@ with open(sys.argv[2], "w", encoding="utf-8") as out:
     for output, terms in documents:
         ranked = keywords.ranked(terms, frequencies, len(documents), params.analyse.keywords)
         output["keywords"] = [term for term, _ in ranked]
-        out.write(json.dumps(output) + "\\n")
+        out.write(json.dumps(output, ensure_ascii=False) + "\\n")
 print(len(documents), time.perf_counter() - started)
 """
 

@@ -1,11 +1,15 @@
 """Text job kinds."""
 
+import io
+import json
 import re
+import tempfile
 from collections import Counter
-from collections.abc import Iterable
-from typing import Any, Literal
+from collections.abc import Iterable, Iterator, Sequence
+from typing import IO, Any, Literal
 
 from django.conf import settings
+from django.core.files.storage import default_storage
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bulkyard.jobs.kinds import (
@@ -22,6 +26,7 @@ from bulkyard.jobs.kinds import (
     failure,
 )
 from bulkyard.jobs.models import Chunk, ItemOutcome, ItemResult
+from bulkyard.jobs.parts import csv_header, part_save, parts_delete, parts_merge, write_rows
 from bulkyard.jobs.registry import register
 from bulkyard.text import keywords
 from bulkyard.text.pii import PII_TYPES, PiiType, Redactor
@@ -248,6 +253,10 @@ class TextProcessParams(BaseModel):
     max_document_bytes: int | None = Field(
         None, ge=1, description="Larger documents fail alone; at most the server's limit."
     )
+    format: Literal["jsonl", "csv"] = Field(
+        "jsonl", description="Of the output file: a row per document with its text and figures."
+    )
+    gzip: bool = False
 
     @model_validator(mode="after")
     def _steps_once_within_limits(self) -> "TextProcessParams":
@@ -260,6 +269,24 @@ class TextProcessParams(BaseModel):
 
     def document_limit(self) -> int:
         return self.max_document_bytes or settings.BULKYARD_TEXT_MAX_DOCUMENT_BYTES
+
+    def file_columns(self) -> tuple[str, ...]:
+        """The output file's columns, those of the chosen steps."""
+        columns = ["item"]
+        if self.id_field:
+            columns.append("id")
+        if "analyse" in self.steps:
+            if self.analyse.language:
+                columns += ["language", "language_confidence"]
+            columns += ["characters", "words", "sentences", "reading_seconds"]
+            if self.analyse.keywords:
+                columns.append("keywords")
+        if "redact" in self.steps:
+            columns.append("redactions")
+        if "transform" in self.steps:
+            columns.append("replacements")
+        columns.append("text")
+        return tuple(columns)
 
     def wants_keywords(self) -> bool:
         return "analyse" in self.steps and self.analyse.keywords > 0
@@ -296,7 +323,9 @@ class TextProcessKind(JobKind[TextProcessParams]):
         "sentences, reading time, keywords by TF-IDF over the whole job), redact (emails, "
         "phone numbers, IBANs, card numbers, IP addresses become typed placeholders), "
         "transform (find/replace rules as literals or re2 regexes, case, truncation). "
-        "Results: the processed text and its figures; summary: totals, languages, keywords."
+        "Output: one CSV / JSON Lines file, a row per document with its text and figures "
+        "(GET /jobs/{id}/output/); the results list each document's figures or error; the "
+        "summary has totals, languages and the job's keywords."
     )
     params_model = TextProcessParams
     chunk_size = 1000
@@ -311,7 +340,6 @@ class TextProcessKind(JobKind[TextProcessParams]):
         "keywords",
         "redactions",
         "replacements",
-        "text",
     )
     example_item = {"id": "doc-1", "text": "<p>Write to ada@example.com.</p>"}
 
@@ -326,31 +354,50 @@ class TextProcessKind(JobKind[TextProcessParams]):
         params = ctx.params
         pipeline = params.pipeline()
         limit = params.document_limit()
+        columns = params.file_columns()
         frequencies: Counter[str] = Counter()
         result = ChunkResult()
-        for item in items:
-            if ctx.should_stop():
-                break
-            if item.error is not None:
-                result.items.append(failure(item, item.error.code, item.error.message))
-                continue
-            try:
-                text = _document(item, params, limit)
-                processed = pipeline.run(text)
-            except ItemError as exc:
-                result.items.append(failure(item, exc.code, exc.message))
-                continue
-            output: dict[str, Any] = {}
-            if params.id_field and isinstance(item.data, dict) and params.id_field in item.data:
-                output["id"] = item.data[params.id_field]
-            output.update(processed.output)
-            if pipeline.keywords:
-                output["keywords"] = []  # ranked by the second pass
-                frequencies.update(term for term in processed.terms if len(term) <= 100)
-            output["text"] = processed.text
-            result.items.append(ItemResultData(number=item.number, succeeded=True, output=output))
+        with tempfile.TemporaryFile() as spool:
+            out = io.TextIOWrapper(spool, encoding="utf-8", newline="")
+            rows: list[tuple[Any, ...]] = []
+            for item in items:
+                if ctx.should_stop():
+                    return ChunkResult()
+                if item.error is not None:
+                    result.items.append(failure(item, item.error.code, item.error.message))
+                    continue
+                try:
+                    text = _document(item, params, limit)
+                    processed = pipeline.run(text)
+                except ItemError as exc:
+                    result.items.append(failure(item, exc.code, exc.message))
+                    continue
+                output: dict[str, Any] = {}
+                if params.id_field and isinstance(item.data, dict) and params.id_field in item.data:
+                    output["id"] = item.data[params.id_field]
+                output.update(processed.output)
+                row = {"item": item.number, **output, "text": processed.text}
+                if pipeline.keywords:
+                    output["keywords"] = []  # ranked by the second pass
+                    frequencies.update(term for term in processed.terms if len(term) <= 100)
+                    _write_pending(out, row, processed.terms)
+                else:
+                    rows.append(file_row(row, columns, params.format))
+                result.items.append(
+                    ItemResultData(number=item.number, succeeded=True, output=output)
+                )
+                if len(rows) >= 500:
+                    write_rows(rows, out, fields=columns, format=params.format)
+                    rows = []
+            write_rows(rows, out, fields=columns, format=params.format)
+            out.flush()
+            part = part_save(job_id=ctx.job_id, sequence=ctx.chunk_sequence, spool=spool)
+            out.detach()
         result.kind_data = frequencies
         result.summary = self.summarize_chunk(result, ctx)
+        # Named in the chunk's summary, committed with the chunk: only parts of
+        # committed chunks are used.
+        result.summary["pending_part" if pipeline.keywords else "rows_part"] = part
         return result
 
     def commit_chunk(self, result: ChunkResult, ctx: ChunkContext[TextProcessParams]) -> None:
@@ -386,58 +433,96 @@ class TextProcessKind(JobKind[TextProcessParams]):
         if not ctx.params.wants_keywords() or not ctx.counts["succeeded"]:
             return None
         documents = ctx.counts["succeeded"]
-        chunk_ids = Chunk.objects.filter(job_id=ctx.job_id, pass_number=1).values_list(
-            "pk", flat=True
-        )
+        chunks = Chunk.objects.filter(
+            job_id=ctx.job_id, pass_number=1, summary__has_key="pending_part"
+        ).order_by("sequence")
         return WorkPlan(
             total_items=0,
             chunks=[
-                PlannedChunk(item_count=0, work={"chunk": pk, "documents": documents})
-                for pk in chunk_ids
+                PlannedChunk(
+                    item_count=0,
+                    work={
+                        "chunk": chunk.pk,
+                        "part": chunk.summary["pending_part"],
+                        "documents": documents,
+                    },
+                )
+                for chunk in chunks
+                if isinstance(chunk.summary, dict)
             ],
         )
 
     def _rank_keywords(self, ctx: ChunkContext[TextProcessParams]) -> ChunkResult:
-        """Second pass over one first-pass chunk's results: each document's
-        keywords against the job's document frequencies."""
+        """Second pass over one first-pass chunk: each document's keywords
+        against the job's document frequencies, written into its row of the
+        file and its result."""
         assert ctx.work is not None
         params = ctx.params
-        rows = list(
-            ItemResult.objects.filter(
-                job_id=ctx.job_id, chunk_id=ctx.work["chunk"], outcome=ItemOutcome.SUCCEEDED
-            ).values_list("pk", "output")
-        )
-        pipeline = params.pipeline()
-        counted = []
-        for pk, stored in rows:
-            output = dict(stored or {})
-            terms = pipeline.keyword_terms(output.get("text", ""), output.get("language"))
-            counted.append((pk, output, terms))
-        vocabulary = {term for _, _, terms in counted for term in terms}
+        columns = params.file_columns()
+        part = ctx.work["part"]
+        vocabulary: set[str] = set()
+        for terms, _ in _read_pending(part, rows=False):
+            vocabulary.update(terms)
         frequencies = term_counts(ctx.job_id, vocabulary)
         documents = int(ctx.work["documents"])
+        keywords_of: dict[int, list[str]] = {}
         scores: Counter[str] = Counter()
-        updates = []
-        for pk, output, terms in counted:
-            ranked = keywords.ranked(terms, frequencies, documents, params.analyse.keywords)
-            output["keywords"] = [term for term, _ in ranked]
-            scores.update(dict(ranked))
-            updates.append((pk, output))
+        with tempfile.TemporaryFile() as spool:
+            out = io.TextIOWrapper(spool, encoding="utf-8", newline="")
+            rows: list[tuple[Any, ...]] = []
+            for terms, row in _read_pending(part, rows=True):
+                assert row is not None
+                ranked = keywords.ranked(terms, frequencies, documents, params.analyse.keywords)
+                row["keywords"] = [term for term, _ in ranked]
+                keywords_of[int(row["item"])] = row["keywords"]
+                scores.update(dict(ranked))
+                rows.append(file_row(row, columns, params.format))
+                if len(rows) >= 500:
+                    write_rows(rows, out, fields=columns, format=params.format)
+                    rows = []
+            write_rows(rows, out, fields=columns, format=params.format)
+            out.flush()
+            final = part_save(job_id=ctx.job_id, sequence=ctx.chunk_sequence, spool=spool)
+            out.detach()
+        stored = ItemResult.objects.filter(
+            job_id=ctx.job_id, chunk_id=ctx.work["chunk"], outcome=ItemOutcome.SUCCEEDED
+        ).values_list("pk", "item_number", "output")
+        updates = [
+            (pk, {**(output or {}), "keywords": keywords_of.get(number, [])})
+            for pk, number, output in stored
+        ]
         result = ChunkResult(kind_data=updates)
-        result.summary = {"keyword_scores": dict(scores.most_common(200))}
+        result.summary = {"rows_part": final, "keyword_scores": dict(scores.most_common(200))}
         return result
 
     def finish(self, ctx: FinishContext[TextProcessParams]) -> FinishResult:
+        params = ctx.params
         totals: Counter[str] = Counter()
         languages: Counter[str] = Counter()
         redactions: Counter[str] = Counter()
         scores: Counter[str] = Counter()
+        parts: list[str] = []
         for partial in ctx.chunk_summaries:
             totals.update(partial.get("totals") or {})
             languages.update(partial.get("languages") or {})
             redactions.update(partial.get("redactions") or {})
             scores.update(partial.get("keyword_scores") or {})
-        term_counts_clear(ctx.job_id)
+            if partial.get("rows_part"):
+                parts.append(partial["rows_part"])
+        output_file = ""
+        size = 0
+        try:
+            if not ctx.cancelled and parts:
+                extension = params.format + (".gz" if params.gzip else "")
+                output_file, size = parts_merge(
+                    parts=parts,
+                    output_name=f"jobs/{ctx.owner_id}/outputs/documents-{ctx.job_id}.{extension}",
+                    header=csv_header(params.file_columns()) if params.format == "csv" else b"",
+                    compress=params.gzip,
+                )
+        finally:
+            parts_delete(ctx.job_id)
+            term_counts_clear(ctx.job_id)
         documents = totals["documents"]
         summary: dict[str, Any] = {
             "documents": documents,
@@ -446,14 +531,48 @@ class TextProcessKind(JobKind[TextProcessParams]):
             "sentences": totals["sentences"],
             "average_words": round(totals["words"] / documents, 1) if documents else 0,
             "languages": dict(languages.most_common()),
+            "format": params.format,
+            "bytes": size,
         }
-        if "redact" in ctx.params.steps:
+        if "redact" in params.steps:
             summary["redactions"] = dict(redactions)
-        if "transform" in ctx.params.steps:
+        if "transform" in params.steps:
             summary["replacements"] = totals["replacements"]
-        if ctx.params.wants_keywords():
+        if params.wants_keywords():
             summary["keywords"] = [term for term, _ in scores.most_common(20)]
-        return FinishResult(summary=summary)
+        return FinishResult(summary=summary, output_file=output_file)
+
+
+def file_row(row: dict[str, Any], columns: Sequence[str], format: str) -> tuple[Any, ...]:
+    """A document's row of the output file; lists and counts flattened for CSV."""
+    values = []
+    for column in columns:
+        value = row.get(column)
+        if format == "csv":
+            if isinstance(value, list):
+                value = "; ".join(map(str, value))
+            elif isinstance(value, dict):
+                value = "; ".join(f"{key}={count}" for key, count in value.items())
+        values.append(value)
+    return tuple(values)
+
+
+def _write_pending(out: IO[str], row: dict[str, Any], terms: dict[str, int]) -> None:
+    """A document waiting for its keywords: its terms on one line (the second
+    pass reads those first, alone), its row on the next."""
+    out.write(json.dumps(terms, ensure_ascii=False))
+    out.write("\n")
+    out.write(json.dumps(row, ensure_ascii=False))
+    out.write("\n")
+
+
+def _read_pending(
+    part: str, *, rows: bool
+) -> Iterator[tuple[dict[str, int], dict[str, Any] | None]]:
+    with default_storage.open(part, "rb") as raw, io.TextIOWrapper(raw, encoding="utf-8") as text:
+        for terms_line in text:
+            row_line = text.readline()
+            yield json.loads(terms_line), json.loads(row_line) if rows else None
 
 
 def _document(item: Item, params: TextProcessParams, limit: int) -> str:

@@ -1,5 +1,9 @@
 """text.process end to end: the API, a real worker, both passes."""
 
+import csv
+import io
+import json
+
 import pytest
 
 from bulkyard.jobs.models import Chunk, ItemResult, JobStatus
@@ -13,6 +17,12 @@ def _run(client, documents, *, chunk_size=2, **params):
     items = [{"id": f"d{n}", "text": text} for n, text in enumerate(documents)]
     job = submit_items(client, items, kind="text.process", params=params, chunk_size=chunk_size)
     return wait_for_job(job["id"])
+
+
+def _file_rows(job) -> list[dict]:
+    """The job's output file (JSON Lines), row by row."""
+    with job.output_file.open("rb") as output:
+        return [json.loads(line) for line in output.read().decode().splitlines()]
 
 
 def _outputs(job) -> list[dict]:
@@ -32,8 +42,9 @@ def test_a_pipeline_cleans_redacts_and_analyses_each_document(api_client, worker
 
     assert job.status == JobStatus.SUCCEEDED
     [output] = _outputs(job)
-    assert output["text"] == "Mail [EMAIL] or call [PHONE]."
-    assert output["redactions"] == {"email": 1, "phone": 1}
+    [row] = _file_rows(job)
+    assert row["text"] == "Mail [EMAIL] or call [PHONE]."
+    assert row["redactions"] == output["redactions"] == {"email": 1, "phone": 1}
     assert (output["id"], output["words"], output["sentences"]) == ("d0", 5, 1)
     assert job.summary["redactions"] == {"email": 1, "phone": 1}
 
@@ -50,6 +61,7 @@ def test_keywords_come_from_tf_idf_over_the_whole_job(api_client, worker):
 
     assert job.status == JobStatus.SUCCEEDED
     keywords = [output["keywords"] for output in _outputs(job)]
+    assert [row["keywords"] for row in _file_rows(job)] == keywords
     # "invoice" is in every document: never a keyword; "garden" is in two.
     assert keywords == [
         ["garden", "sale"],
@@ -100,7 +112,8 @@ def test_find_and_replace_rules_run_with_a_pathological_pattern_in_the_job(api_c
     assert job.status == JobStatus.SUCCEEDED
     outputs = _outputs(job)
     assert outputs[0]["replacements"] == 0
-    assert (outputs[1]["text"], outputs[1]["replacements"]) == ("color and color", 2)
+    assert outputs[1]["replacements"] == 2
+    assert _file_rows(job)[1]["text"] == "color and color"
 
 
 def test_an_oversized_document_fails_alone_with_its_size(api_client, worker):
@@ -133,3 +146,31 @@ def test_a_regex_re2_cannot_run_is_refused_before_the_job_exists(api_client):
 
     assert response.status_code == 400
     assert "rule 1" in response.content.decode()
+
+
+def test_the_output_file_can_be_csv_with_lists_flattened(api_client, worker):
+    job = _run(
+        api_client,
+        ["Kettle for the kitchen, kettle descaler.", "Garden hose for the garden."],
+        steps=["analyse", "redact"],
+        analyse={"keywords": 2, "language": False},
+        format="csv",
+    )
+
+    response = api_client.get(f"/api/v1/jobs/{job.pk}/output/")
+    body = b"".join(response.streaming_content).decode()
+    rows = list(csv.DictReader(io.StringIO(body)))
+    assert [row["id"] for row in rows] == ["d0", "d1"]
+    assert rows[0]["keywords"] == "kettle; descaler"
+    assert rows[1]["text"] == "Garden hose for the garden."
+    assert list(rows[0]) == [
+        "item",
+        "id",
+        "characters",
+        "words",
+        "sentences",
+        "reading_seconds",
+        "keywords",
+        "redactions",
+        "text",
+    ]

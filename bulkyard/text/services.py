@@ -1,14 +1,12 @@
-"""Writes of text.process: document frequencies (first pass), ranked keywords
-(second pass). They run inside the chunk's commit, so exactly once."""
+"""The job's document frequencies for text.process: added by each first-pass
+chunk inside its commit (so exactly once), read by the second pass."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping
 
 from django.db import connection
 
-from bulkyard.jobs.models import ItemResult
 from bulkyard.text.models import TermCount
 
 _BATCH = 5000
@@ -42,13 +40,3 @@ def term_counts(job_id: str, terms: Iterable[str]) -> dict[str, int]:
 
 def term_counts_clear(job_id: str) -> None:
     TermCount.objects.filter(job_id=job_id).delete()
-
-
-def item_outputs_update(updates: Sequence[tuple[int, Any]]) -> None:
-    field = ItemResult._meta.get_field("output")
-    table = ItemResult._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            f"UPDATE {table} SET output = %s WHERE id = %s",  # noqa: S608 - the model's table
-            [(field.get_db_prep_save(output, connection), pk) for pk, output in updates],
-        )

@@ -93,9 +93,10 @@ with open(sys.argv[1], newline="", encoding="utf-8") as source:
         output = {"id": row["id"], **result.output, "text": result.text}
         frequencies.update(result.terms.keys())
         documents.append((output, result.terms))
+weights = keywords.weights(frequencies, frequencies, len(documents))
 with open(sys.argv[2], "w", encoding="utf-8") as out:
     for output, terms in documents:
-        ranked = keywords.ranked(terms, frequencies, len(documents), params.analyse.keywords)
+        ranked = keywords.top(terms, weights, params.analyse.keywords)
         output["keywords"] = [term for term, _ in ranked]
         out.write(json.dumps(output, ensure_ascii=False) + "\\n")
 print(len(documents), time.perf_counter() - started)

@@ -10,6 +10,7 @@ totals (``JobKind.plan_second_pass``).
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 from collections import Counter
@@ -45,15 +46,28 @@ def idf(documents: int, frequency: int) -> float:
     return math.log((1 + documents) / (1 + frequency)) + 1
 
 
-def ranked(
-    counts: Mapping[str, int], frequencies: Mapping[str, int], documents: int, top: int
+def weights(
+    terms: Iterable[str], frequencies: Mapping[str, int], documents: int
+) -> dict[str, float]:
+    """Each term's IDF, computed once for a batch of documents."""
+    return {term: idf(documents, frequencies.get(term, 1)) for term in terms}
+
+
+def top(
+    counts: Mapping[str, int], weights: Mapping[str, float], count: int
 ) -> list[tuple[str, float]]:
-    """The ``top`` terms by TF-IDF, ties broken alphabetically (stable output)."""
-    scored = [
-        (term, count * idf(documents, frequencies.get(term, 1))) for term, count in counts.items()
-    ]
-    scored.sort(key=lambda pair: (-pair[1], pair[0]))
-    return [(term, round(score, 4)) for term, score in scored[:top]]
+    """The ``count`` terms by TF-IDF, ties broken alphabetically (stable output)."""
+    best = heapq.nsmallest(
+        count, counts.items(), key=lambda pair: (-pair[1] * weights[pair[0]], pair[0])
+    )
+    return [(term, round(tf * weights[term], 4)) for term, tf in best]
+
+
+def ranked(
+    counts: Mapping[str, int], frequencies: Mapping[str, int], documents: int, count: int
+) -> list[tuple[str, float]]:
+    """One document's top terms (``weights`` + ``top``, for a single document)."""
+    return top(counts, weights(counts, frequencies, documents), count)
 
 
 def document_frequencies(all_terms: Iterable[Counter[str]]) -> Counter[str]:

@@ -444,23 +444,25 @@ class TextProcessKind(JobKind[TextProcessParams]):
     def _rank_keywords(self, ctx: ChunkContext[TextProcessParams]) -> ChunkResult:
         """Second pass over one first-pass chunk: each document's keywords
         against the job's document frequencies, written into its row of the
-        file and its result."""
+        output file."""
         assert ctx.work is not None
         params = ctx.params
         columns = params.file_columns()
         part = ctx.work["part"]
-        vocabulary: set[str] = set()
-        for terms, _ in _read_pending(part, rows=False):
-            vocabulary.update(terms)
-        frequencies = term_counts(ctx.job_id, vocabulary)
-        documents = int(ctx.work["documents"])
+        # The chunk's documents' terms, held while their rows stream past.
+        all_terms = [terms for terms, _ in _read_pending(part, rows=False)]
+        vocabulary = {term for terms in all_terms for term in terms}
+        weights = keywords.weights(
+            vocabulary, term_counts(ctx.job_id, vocabulary), int(ctx.work["documents"])
+        )
         scores: Counter[str] = Counter()
         with tempfile.TemporaryFile() as spool:
             out = io.TextIOWrapper(spool, encoding="utf-8", newline="")
             rows: list[tuple[Any, ...]] = []
-            for terms, row in _read_pending(part, rows=True):
+            pending = _read_pending(part, rows=True, terms=False)
+            for terms, (_, row) in zip(all_terms, pending, strict=True):
                 assert row is not None
-                ranked = keywords.ranked(terms, frequencies, documents, params.analyse.keywords)
+                ranked = keywords.top(terms, weights, params.analyse.keywords)
                 row["keywords"] = [term for term, _ in ranked]
                 scores.update(dict(ranked))
                 rows.append(file_row(row, columns, params.format))
@@ -547,12 +549,17 @@ def _write_pending(out: IO[str], row: dict[str, Any], terms: dict[str, int]) -> 
 
 
 def _read_pending(
-    part: str, *, rows: bool
+    part: str, *, rows: bool, terms: bool = True
 ) -> Iterator[tuple[dict[str, int], dict[str, Any] | None]]:
+    """(terms, row) of each document of a pending part; what is not asked for
+    is not decoded (an empty dict, None)."""
     with default_storage.open(part, "rb") as raw, io.TextIOWrapper(raw, encoding="utf-8") as text:
         for terms_line in text:
             row_line = text.readline()
-            yield json.loads(terms_line), json.loads(row_line) if rows else None
+            yield (
+                json.loads(terms_line) if terms else {},
+                json.loads(row_line) if rows else None,
+            )
 
 
 def _document(item: Item, params: TextProcessParams, limit: int) -> str:

@@ -276,8 +276,16 @@ class JobKind(Generic[ParamsT]):
 
 def failure(item: Item, code: str, message: str) -> ItemResultData:
     return ItemResultData(
-        number=item.number, succeeded=False, input=item.data, code=code, message=message
+        number=item.number, succeeded=False, input=_storable(item.data), code=code, message=message
     )
+
+
+def _storable(data: Any) -> Any:
+    """An item's data as a failure keeps it (JSON): a file from a ZIP keeps its
+    name and size, not its bytes."""
+    if isinstance(data, dict) and any(isinstance(value, bytes) for value in data.values()):
+        return {key: value for key, value in data.items() if not isinstance(value, bytes)}
+    return data
 
 
 def _until_stopped(items: Iterable[Item], ctx: ChunkContext[Any]) -> Iterator[Item]:

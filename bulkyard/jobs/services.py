@@ -71,6 +71,7 @@ from bulkyard.jobs.models import (
     JobAttachment,
     JobStatus,
 )
+from bulkyard.jobs.zipinput import plan_zip, read_zip_span, zip_check
 
 logger = logging.getLogger(__name__)
 
@@ -204,6 +205,15 @@ def _validate_request(
             "unsupported_format",
             f"kind {kind!r} reads {', '.join(job_kind.input_formats)}, not {job_input.format}",
         )
+    if job_input.format == InputFormat.ZIP:
+        try:
+            job_input.file.seek(0)
+            zip_check(job_input.file)
+        except InputRejected as exc:
+            raise InvalidJobRequest(exc.code, exc.message) from None
+        finally:
+            job_input.file.seek(0)
+        return job_kind, parsed.model_dump(mode="json"), size, False
     job_input.file.seek(0)
     head = job_input.file.read(SNIFF_BYTES)
     job_input.file.seek(0)
@@ -270,7 +280,9 @@ def job_create(
         retry_of=retry_of,
     )
     if job_input is not None:
-        extension = "csv" if job_input.format == InputFormat.CSV else "jsonl"
+        extension = {InputFormat.CSV: "csv", InputFormat.ZIP: "zip"}.get(
+            InputFormat(job_input.format), "jsonl"
+        )
         if compressed:
             job.input_compression, extension = "gzip", f"{extension}.gz"
         job.input_file.save(f"{job.pk}.{extension}", job_input.file, save=False)
@@ -382,7 +394,10 @@ def _plan_input(
     if job.input_compression == "gzip":
         _job_decompress_input(job)
     with job.input_file.storage.open(job.input_file.name, "rb") as raw:
-        plan = plan_input(raw, job.input_format, chunk_size=job.chunk_size)
+        if job.input_format == InputFormat.ZIP:
+            plan = plan_zip(raw, chunk_size=job.chunk_size)
+        else:
+            plan = plan_input(raw, job.input_format, chunk_size=job.chunk_size)
     if plan.header is not None:
         job_kind.check_columns(plan.header, params)
     if not plan.spans:
@@ -575,7 +590,10 @@ def _chunk_items(job: Job, chunk: Chunk) -> Iterator[Iterator[Item]]:
         yield iter(())
         return
     with job.input_file.storage.open(job.input_file.name, "rb") as raw:
-        yield read_span(raw, job.input_format, header=job.input_header, span=_span(chunk))
+        if job.input_format == InputFormat.ZIP:
+            yield read_zip_span(raw, _span(chunk))
+        else:
+            yield read_span(raw, job.input_format, header=job.input_header, span=_span(chunk))
 
 
 def _chunk_commit(

@@ -327,6 +327,7 @@ class TextProcessKind(JobKind[TextProcessParams]):
         "summary has totals, languages and the job's keywords."
     )
     params_model = TextProcessParams
+    input_formats = ("csv", "jsonl", "zip")
     chunk_size = 1000
     queue_class = "cpu"
     # Each document's figures are in the output file, beside its text; a
@@ -358,6 +359,7 @@ class TextProcessKind(JobKind[TextProcessParams]):
                     result.items.append(failure(item, item.error.code, item.error.message))
                     continue
                 try:
+                    item = _from_archive(item, params)
                     text = _document(item, params, limit)
                     processed = pipeline.run(text)
                 except ItemError as exc:
@@ -560,6 +562,26 @@ def _read_pending(
                 json.loads(terms_line) if terms else {},
                 json.loads(row_line) if rows else None,
             )
+
+
+ARCHIVE_EXTENSIONS = (".txt", ".text", ".md", ".markdown", ".html", ".htm")
+
+
+def _from_archive(item: Item, params: TextProcessParams) -> Item:
+    """A file from a ZIP as a document: its name as the id, its UTF-8 text."""
+    data = item.data
+    if not (isinstance(data, dict) and isinstance(data.get("content"), bytes)):
+        return item
+    name = str(data.get("name", ""))
+    if not name.lower().endswith(ARCHIVE_EXTENSIONS):
+        raise ItemError(
+            "unsupported_file", f"{name!r}: only {', '.join(ARCHIVE_EXTENSIONS)} files are read"
+        )
+    try:
+        text = data["content"].decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ItemError("invalid_encoding", f"{name!r} is not UTF-8 text: {exc}") from None
+    return Item(item.number, {params.id_field or "id": name, params.text_field: text})
 
 
 def _document(item: Item, params: TextProcessParams, limit: int) -> str:

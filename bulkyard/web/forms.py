@@ -70,6 +70,8 @@ class JobUploadForm(forms.Form):
             upload.bulkyard_format = "csv"
         elif name.endswith((".jsonl", ".ndjson")):
             upload.bulkyard_format = "jsonl"
+        elif name.endswith(".zip"):
+            upload.bulkyard_format = "zip"
         else:
-            raise forms.ValidationError("Upload a .csv or .jsonl file.")
+            raise forms.ValidationError("Upload a .csv, .jsonl or .zip file.")
         return upload

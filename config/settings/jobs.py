@@ -22,6 +22,10 @@ BULKYARD_MAX_DECOMPRESSED_BYTES = env.int(
 )
 # The largest single item (one CSV record or JSONL line) accepted.
 BULKYARD_MAX_ITEM_BYTES = env.int("BULKYARD_MAX_ITEM_BYTES", default=1024 * 1024)
+# ZIP inputs (each file an item): refused before a job exists beyond these.
+BULKYARD_ZIP_MAX_MEMBERS = env.int("BULKYARD_ZIP_MAX_MEMBERS", default=100_000)
+BULKYARD_ZIP_MAX_TOTAL_BYTES = env.int("BULKYARD_ZIP_MAX_TOTAL_BYTES", default=2 * 1024**3)
+BULKYARD_ZIP_MAX_RATIO = env.int("BULKYARD_ZIP_MAX_RATIO", default=100)
 # text.process: larger documents fail alone (document_too_large); jobs may ask for less.
 BULKYARD_TEXT_MAX_DOCUMENT_BYTES = env.int("BULKYARD_TEXT_MAX_DOCUMENT_BYTES", default=512 * 1024)
 # A job never has more chunks than this: for a huge file of tiny items, chunks

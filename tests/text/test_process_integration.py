@@ -165,3 +165,66 @@ def test_the_output_file_can_be_csv_with_lists_flattened(api_client, worker):
         "redactions",
         "text",
     ]
+
+
+def _zip(files: dict[str, bytes]) -> bytes:
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def test_a_zip_of_text_markdown_and_html_files_is_processed_file_by_file(api_client, worker):
+    from tests.support.jobs import submit_file
+
+    archive = _zip(
+        {
+            "notes/a.txt": b"\xef\xbb\xbfPlain text, call +44 20 7946 0958.",
+            "notes/b.md": b"# Title\n\nMarkdown *text* for ada@example.com.",
+            "site/c.html": b"<html><body><h1>Page</h1><p>Hello <b>there</b>.</p></body></html>",
+            "images/d.png": b"\x89PNG\r\n\x1a\n",
+            "../escape.txt": b"climbing out",
+            "notes/latin1.txt": "caf\xe9".encode("latin-1"),
+        }
+    )
+
+    response = submit_file(
+        api_client,
+        archive,
+        name="documents.zip",
+        kind="text.process",
+        params=json.dumps({"steps": ["clean", "redact", "analyse"], "analyse": {"keywords": 0}}),
+    )
+    assert response.status_code == 202, response.content
+    job = wait_for_job(response.json()["id"])
+
+    rows = {row["id"]: row for row in _file_rows(job)}
+    assert rows["notes/a.txt"]["text"] == "Plain text, call [PHONE]."
+    assert rows["notes/b.md"]["text"] == "# Title\n\nMarkdown *text* for [EMAIL]."
+    assert rows["site/c.html"]["text"] == "Page\n\nHello there."
+    failures = {
+        r.input["name"] if "name" in r.input else r.input["id"]: r.code
+        for r in ItemResult.objects.filter(job=job)
+    }
+    assert failures == {
+        "images/d.png": "unsupported_file",
+        "../escape.txt": "unsafe_name",
+        "notes/latin1.txt": "invalid_encoding",
+    }
+
+
+def test_a_zip_bomb_is_refused_with_a_400(api_client):
+    from tests.support.jobs import submit_file
+
+    response = submit_file(
+        api_client,
+        _zip({"bomb.txt": b"\0" * 20_000_000}),
+        name="bomb.zip",
+        kind="text.process",
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "zip_bomb"

@@ -50,12 +50,14 @@ class JobCreateInputSerializer(serializers.Serializer[Any]):
     file = serializers.FileField(
         required=False,
         allow_empty_file=True,  # refused below with the same empty_file code as blank files
-        help_text="CSV (with a header row) or JSON Lines (multipart), optionally gzip-compressed.",
+        help_text="CSV (with a header row) or JSON Lines (multipart), optionally "
+        "gzip-compressed; or a ZIP of files, for kinds that read one.",
     )
     format = serializers.ChoiceField(
-        choices=["csv", "jsonl"],
+        choices=["csv", "jsonl", "zip"],
         required=False,
-        help_text="Format of the file; taken from its extension when omitted.",
+        help_text="Format of the file; taken from its extension when omitted. A ZIP's "
+        "files are the items (for kinds that read zip).",
     )
     chunk_size = serializers.IntegerField(
         min_value=1, required=False, help_text="Items per chunk; the kind's default if omitted."
@@ -97,11 +99,13 @@ class JobCreateInputSerializer(serializers.Serializer[Any]):
                 attrs["format"] = "csv"
             elif name.endswith((".jsonl", ".ndjson")):
                 attrs["format"] = "jsonl"
+            elif name.endswith(".zip"):
+                attrs["format"] = "zip"
             else:
                 raise serializers.ValidationError(
                     {
                         "format": [
-                            "cannot tell the file's format from its name; send format=csv|jsonl"
+                            "cannot tell the file's format from its name; send format=csv|jsonl|zip"
                         ]
                     }
                 )

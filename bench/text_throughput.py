@@ -39,12 +39,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _jobs import print_checks, submit_csv_and_wait  # sibling modules, via sys.path
 from import_throughput import (
+    RssSampler,
     celery_worker,
     postmaster_pid,
     tree_cpu_seconds,
     wait_for_worker,
 )
 from submit_latency import (
+    MB,
     PYTHON,
     REDIS_URL,
     REPO_ROOT,
@@ -176,13 +178,14 @@ def main(argv: list[str] | None = None) -> int:
                 postgres = postmaster_pid()
                 worker_before = tree_cpu_seconds(worker.pid)
                 pg_before = tree_cpu_seconds(postgres)
-                seconds, job = submit_csv_and_wait(
-                    client,
-                    documents,
-                    kind="text.process",
-                    params=PARAMS,
-                    chunk_size=args.chunk_size,
-                )
+                with RssSampler(worker.pid) as sampler:
+                    seconds, job = submit_csv_and_wait(
+                        client,
+                        documents,
+                        kind="text.process",
+                        params=PARAMS,
+                        chunk_size=args.chunk_size,
+                    )
                 worker_cpu = tree_cpu_seconds(worker.pid) - worker_before
                 pg_cpu = tree_cpu_seconds(postgres) - pg_before
         if job["status"] != "succeeded" or job["succeeded_items"] != args.documents:
@@ -193,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
             f"  CPU per document: worker {worker_cpu / args.documents * 1000:.2f} ms, "
             f"PostgreSQL {pg_cpu / args.documents * 1000:.2f} ms"
         )
+        print(f"  worker peak RSS: {sampler.peaks.max_process / MB:.0f} MB per pool process")
         print(
             f"  summary: languages {job['summary']['languages']}, "
             f"keywords {job['summary']['keywords'][:5]}"

@@ -56,6 +56,20 @@ class TextStatsParams(BaseModel):
     )
 
 
+def text_of(item: Item, text_field: str) -> str:
+    """The document an item holds, or ``ItemError`` saying what is wrong."""
+    if not isinstance(item.data, dict):
+        raise ItemError("invalid_item", "the item must be an object with a text field")
+    if text_field not in item.data:
+        raise ItemError("missing_field", f"the item has no {text_field!r} field")
+    text = item.data[text_field]
+    if not isinstance(text, str):
+        raise ItemError(
+            "invalid_type", f"{text_field!r} must be a string, not {type(text).__name__}"
+        )
+    return text
+
+
 def _number(value: Any) -> int:
     return int(value) if isinstance(value, int | float) else 0
 
@@ -90,15 +104,7 @@ class TextStatsKind(JobKind[TextStatsParams]):
 
     def process_item(self, item: Item, ctx: ChunkContext[TextStatsParams]) -> dict[str, Any]:
         params = ctx.params
-        if not isinstance(item.data, dict):
-            raise ItemError("invalid_item", "the item must be an object with a text field")
-        if params.text_field not in item.data:
-            raise ItemError("missing_field", f"the item has no {params.text_field!r} field")
-        text = item.data[params.text_field]
-        if not isinstance(text, str):
-            raise ItemError(
-                "invalid_type", f"{params.text_field!r} must be a string, not {type(text).__name__}"
-            )
+        text = text_of(item, params.text_field)
         if len(text) > params.max_characters:
             raise ItemError(
                 "too_large",
@@ -585,15 +591,7 @@ def _from_archive(item: Item, params: TextProcessParams) -> Item:
 
 
 def _document(item: Item, params: TextProcessParams, limit: int) -> str:
-    if not isinstance(item.data, dict):
-        raise ItemError("invalid_item", "the item must be an object with a text field")
-    if params.text_field not in item.data:
-        raise ItemError("missing_field", f"the item has no {params.text_field!r} field")
-    text = item.data[params.text_field]
-    if not isinstance(text, str):
-        raise ItemError(
-            "invalid_type", f"{params.text_field!r} must be a string, not {type(text).__name__}"
-        )
+    text = text_of(item, params.text_field)
     size = len(text.encode("utf-8", "surrogatepass"))
     if size > limit:
         raise ItemError(

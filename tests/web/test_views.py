@@ -50,7 +50,7 @@ def test_the_upload_form_starts_a_job_and_shows_its_page(browser_client, user):
     [
         ({"params": "{nope"}, "Not valid JSON"),
         ({"params": "[1]"}, "must be a JSON object"),
-        ({"name": "t.xlsx"}, "Upload a .csv or .jsonl file"),
+        ({"name": "t.xlsx"}, "Upload a .csv, .jsonl or .zip file"),
         ({"content": b"id,body\n1,x\n"}, "lacks required column"),
         ({"params": '{"words_per_minute": 1}'}, "params.words_per_minute"),
     ],

@@ -274,6 +274,9 @@ class JobKind(Generic[ParamsT]):
         return None
 
 
+CONTENT_OMITTED = "content_omitted"
+
+
 def failure(item: Item, code: str, message: str) -> ItemResultData:
     return ItemResultData(
         number=item.number, succeeded=False, input=_storable(item.data), code=code, message=message
@@ -284,7 +287,9 @@ def _storable(data: Any) -> Any:
     """An item's data as a failure keeps it (JSON): a file from a ZIP keeps its
     name and size, not its bytes."""
     if isinstance(data, dict) and any(isinstance(value, bytes) for value in data.values()):
-        return {key: value for key, value in data.items() if not isinstance(value, bytes)}
+        kept = {key: value for key, value in data.items() if not isinstance(value, bytes)}
+        # Marks an input "retry failed items" cannot send again.
+        return {**kept, CONTENT_OMITTED: True}
     return data
 
 

@@ -49,6 +49,7 @@ from bulkyard.jobs.inputs import (
     sniff,
 )
 from bulkyard.jobs.kinds import (
+    CONTENT_OMITTED,
     ChunkContext,
     ChunkResult,
     CodedError,
@@ -929,6 +930,8 @@ def job_retry_failed(
     failed = (
         ItemResult.objects.filter(job=job, outcome=ItemOutcome.FAILED, input__isnull=False)
         .exclude(code__in=not_retried)
+        # Files from a ZIP that failed before becoming data keep no content.
+        .exclude(input__has_key=CONTENT_OMITTED)
         .order_by("item_number")
         .values_list("item_number", "input")
     )
@@ -942,7 +945,11 @@ def job_retry_failed(
             size += len(line)
             count += 1
         if not count:
-            raise JobConflict("nothing_to_retry", "the job has no failed items that can be retried")
+            raise JobConflict(
+                "nothing_to_retry",
+                "the job has no failed items that can be retried (files from a ZIP that could "
+                "not be read are not kept: upload them again)",
+            )
         spool.seek(0)
         with contextlib.ExitStack() as opened:
             # The new job gets the same attachments (an email's files).

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+from multidict import CIMultiDict
 from yarl import URL
 
 from bulkyard.jobs.dispatch import backoff_seconds
@@ -28,8 +29,9 @@ from bulkyard.outbound.politeness import HostGate, HostLimits
 from bulkyard.outbound.safety import GuardedResolver, InvalidURL, Refused, check_url, refusal_in
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
-# Final answers: trying again would get the same one.
-RETRIED_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+# Answers worth another attempt; the first four say the request was not acted on.
+NOT_ACTED_ON_STATUSES = frozenset({408, 425, 429, 503})
+RETRIED_STATUSES = NOT_ACTED_ON_STATUSES | {500, 502, 504}
 REPLAY_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 
 
@@ -96,7 +98,7 @@ class CallOutcome:
 class _Answer:
     status: int
     reason: str
-    headers: dict[str, str]
+    headers: CIMultiDict[str]  # names in any case: "retry-after" is "Retry-After"
     body: bytes
     truncated: bool
     url: str
@@ -105,11 +107,16 @@ class _Answer:
 
 
 class _Transient(Exception):
-    """A failure worth another attempt."""
+    """A failure worth another attempt. ``reached``: the request may have been
+    carried out (a 500, a read timeout), so only replay-safe ones are retried;
+    a refused connection, a 429 or a 503 leave nothing done."""
 
-    def __init__(self, code: str, message: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self, code: str, message: str, *, reached: bool, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.code, self.message, self.retry_after = code, message, retry_after
+        self.reached = reached
 
 
 def new_session(*, limit: int) -> aiohttp.ClientSession:
@@ -148,6 +155,15 @@ class Caller:
             except (Refused, InvalidURL) as exc:
                 return _failed(spec, exc.code, str(exc), attempts=attempt)
             except _Transient as exc:
+                if exc.reached and not spec.replay_safe:
+                    # The server may have acted on it: a POST is not sent twice.
+                    return _failed(
+                        spec,
+                        exc.code,
+                        f"{exc.message}; not tried again: the server may have carried out this "
+                        f"{spec.method} (send an Idempotency-Key header to allow retries)",
+                        attempts=attempt,
+                    )
                 if attempt >= options.max_attempts:
                     return _failed(
                         spec,
@@ -181,14 +197,12 @@ class Caller:
             answer = await self._send(method, url, headers, body, spec, redirects, started)
             if not (options.follow_redirects and answer.status in REDIRECTS):
                 return answer
-            location = answer.headers.get("Location") or answer.headers.get("location")
+            location = answer.headers.get("Location")
             if not location:
                 return answer
             try:
                 target = check_url(url.join(URL(location)))
-            except InvalidURL as exc:
-                raise Refused(f"redirect to {location!r} refused: {exc}") from None
-            except Refused as exc:
+            except (InvalidURL, Refused, ValueError, TypeError) as exc:
                 raise Refused(f"redirect to {location!r} refused: {exc}") from None
             if answer.status == 303 or (answer.status in (301, 302) and method == "POST"):
                 method, body = "GET", None
@@ -236,7 +250,7 @@ class Caller:
                 answer = _Answer(
                     status=response.status,
                     reason=response.reason or "",
-                    headers=dict(response.headers),
+                    headers=CIMultiDict(response.headers),
                     body=data,
                     truncated=truncated,
                     url=str(url),
@@ -246,14 +260,22 @@ class Caller:
         except (Refused, InvalidURL):
             raise
         except TimeoutError as exc:
+            kind = _timeout_kind(exc)
             raise _Transient(
-                "timeout", f"no answer from {host} in time ({_timeout_kind(exc)})"
+                "timeout",
+                f"no answer from {host} in time ({kind})",
+                reached=kind != "connect timeout",
             ) from None
         except aiohttp.ClientError as exc:
             refused = refusal_in(exc)
             if refused is not None:
                 raise refused from None
-            raise _Transient("connection_error", f"{type(exc).__name__}: {exc}") from None
+            raise _Transient(
+                "connection_error",
+                f"{type(exc).__name__}: {exc}",
+                # A connection never made carried nothing.
+                reached=not isinstance(exc, aiohttp.ClientConnectorError),
+            ) from None
         finally:
             await self.gate.release(host, token)
         if answer.status in RETRIED_STATUSES:
@@ -266,6 +288,7 @@ class Caller:
             raise _Transient(
                 f"http_{answer.status}",
                 f"{answer.status} {answer.reason}".strip(),
+                reached=answer.status not in NOT_ACTED_ON_STATUSES,
                 retry_after=retry_after,
             )
         return answer
@@ -362,7 +385,7 @@ def _output(answer: _Answer, *, attempts: int) -> dict[str, Any]:
         "url": answer.url,
         "redirects": answer.redirects,
         # Set-Cookie and the like are masked like every secret-looking name.
-        "headers": mask_secrets(answer.headers),
+        "headers": mask_secrets(dict(answer.headers)),
         "body": body,
         "body_encoding": encoding,
         "body_truncated": answer.truncated,

@@ -15,6 +15,7 @@ refuses to run inside an event loop); the loop only waits for it.
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +29,8 @@ from django.utils import timezone
 from bulkyard.outbound.client import Caller, CallOptions, CallOutcome, RequestSpec, new_session
 from bulkyard.outbound.models import CallStatus, OutboundCall
 from bulkyard.outbound.politeness import host_gate
+
+logger = logging.getLogger(__name__)
 
 # Requests marked "sending" together: a crash leaves at most this many (plus
 # what is in flight) whose outcome is unknown.
@@ -218,6 +221,17 @@ class _Run:
     async def _one(self, caller: Caller, spec: RequestSpec, limiter: asyncio.Semaphore) -> None:
         try:
             outcome = await caller.call(spec)
+        except Exception as exc:
+            # A bug, or Redis gone: recorded on this request, never silently
+            # dropped (a request without an outcome would vanish from the job).
+            logger.exception("request %s of job %s raised", spec.number, self.chunk.job_id)
+            outcome = CallOutcome(
+                number=spec.number,
+                succeeded=False,
+                code="unexpected_error",
+                message=f"{type(exc).__name__}: {exc}",
+                output={"status": None},
+            )
         finally:
             limiter.release()
         self.outcomes.append(outcome)

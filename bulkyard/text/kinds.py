@@ -2,6 +2,7 @@
 
 import io
 import json
+import logging
 import re
 import tempfile
 from collections import Counter
@@ -36,6 +37,8 @@ from bulkyard.text.services import (
     term_counts_add,
     term_counts_clear,
 )
+
+logger = logging.getLogger(__name__)
 
 WORD = re.compile(r"\w+(?:['’-]\w+)*")  # noqa: RUF001 (typographic apostrophe)
 SENTENCE_END = re.compile(r"[.!?]+(?:\s|$)")
@@ -371,6 +374,13 @@ class TextProcessKind(JobKind[TextProcessParams]):
                 except ItemError as exc:
                     result.items.append(failure(item, exc.code, exc.message))
                     continue
+                except Exception as exc:
+                    # One document's surprise must not fail its whole chunk.
+                    logger.exception("%s: item %s raised", self.name, item.number)
+                    result.items.append(
+                        failure(item, "unexpected_error", f"{type(exc).__name__}: {exc}")
+                    )
+                    continue
                 output: dict[str, Any] = {}
                 if params.id_field and isinstance(item.data, dict) and params.id_field in item.data:
                     output["id"] = item.data[params.id_field]
@@ -502,6 +512,14 @@ class TextProcessKind(JobKind[TextProcessParams]):
         output_file = ""
         size = 0
         try:
+            pending = sum(1 for partial in ctx.chunk_summaries if partial.get("pending_part"))
+            ranked = sum(1 for partial in ctx.chunk_summaries if "keyword_scores" in partial)
+            second_pass_ran = params.wants_keywords() and ctx.counts["succeeded"] > 0
+            if not ctx.cancelled and second_pass_ran and pending != ranked:
+                raise SecondPassIncomplete(
+                    f"{pending - ranked} of {pending} chunks never finished ranking keywords "
+                    "(their documents are missing from the output); run the job again"
+                )
             if not ctx.cancelled and parts:
                 extension = params.format + (".gz" if params.gzip else "")
                 output_file, size = parts_merge(
@@ -531,6 +549,11 @@ class TextProcessKind(JobKind[TextProcessParams]):
         if params.wants_keywords():
             summary["keywords"] = [term for term, _ in scores.most_common(20)]
         return FinishResult(summary=summary, output_file=output_file)
+
+
+class SecondPassIncomplete(Exception):
+    """A second-pass chunk failed for good: a file without its documents would
+    look complete."""
 
 
 def file_row(row: dict[str, Any], columns: Sequence[str], format: str) -> tuple[Any, ...]:

@@ -35,6 +35,20 @@ _IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
 _IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
 
 
+# Fewest characters of a candidate worth checking, by type.
+_MIN_LENGTH = {"iban": 15, "card": 13}
+
+
+def _prefix_ends(candidate: str, *, minimum: int) -> list[int]:
+    """Where the candidate may end, longest first: its end, or just before a
+    space or dash between groups (at least ``minimum`` characters). Never in
+    the middle of a group: a digit run cut anywhere would pass Luhn one time
+    in ten."""
+    ends = [len(candidate)]
+    ends += [i for i in range(len(candidate) - 1, 0, -1) if candidate[i] in " -"]
+    return [end for end in ends if end >= minimum]
+
+
 def _is_iban(candidate: str) -> bool:
     return bool(stdnum_iban.is_valid(candidate))
 
@@ -45,6 +59,9 @@ def _is_card(candidate: str) -> bool:
 
 
 def _is_ip(candidate: str) -> bool:
+    # A bare "::" (slices in code: s[::-1]) is an address only on paper.
+    if ":" in candidate and not any(c in "0123456789abcdefABCDEF" for c in candidate):
+        return False
     try:
         ipaddress.ip_address(candidate)
     except ValueError:
@@ -84,10 +101,17 @@ class Redactor:
 
         def replace(match: re.Match[str]) -> str:
             nonlocal found
-            if check is not None and not check(match.group(0)):
-                return match.group(0)
-            found += 1
-            return self._label(kind)
+            candidate = match.group(0)
+            if check is None:
+                found += 1
+                return self._label(kind)
+            # The pattern may run on into what follows ("… 32 BIC COBADEFF",
+            # "… 1111 123"): the longest prefix that passes the check is it.
+            for end in _prefix_ends(candidate, minimum=_MIN_LENGTH.get(kind, 0)):
+                if check(candidate[:end]):
+                    found += 1
+                    return self._label(kind) + candidate[end:]
+            return candidate
 
         if kind == "ip":
             text = _IPV4.sub(replace, text)

@@ -93,9 +93,31 @@ def compile_rules(rules: Sequence[Rule]) -> list[CompiledRule]:
                 f"rule {number}: {rule.find!r} is not a pattern re2 accepts ({exc}); "
                 "lookarounds and backreferences are not supported"
             ) from None
-        replacement = rule.replace if rule.regex else rule.replace.replace("\\", "\\\\")
+        if rule.regex:
+            _check_references(number, rule.replace, pattern)
+            replacement = rule.replace
+        else:
+            replacement = rule.replace.replace("\\", "\\\\")
         compiled.append(CompiledRule(pattern, replacement))
     return compiled
+
+
+_REFERENCE = re.compile(r"\\(\d+)|\\g<([^>]*)>")
+
+
+def _check_references(number: int, replacement: str, pattern: Any) -> None:
+    """Every group the replacement names exists (else every match would fail
+    at run time, and with it every document)."""
+    for match in _REFERENCE.finditer(replacement):
+        name = match.group(1) or match.group(2)
+        if name.isdigit() and int(name) <= pattern.groups:
+            continue
+        if not name.isdigit() and name in pattern.groupindex:
+            continue
+        raise RuleError(
+            f"rule {number}: the replacement refers to group {name!r}, which the "
+            f"pattern does not have ({pattern.groups} group(s))"
+        )
 
 
 def transform(

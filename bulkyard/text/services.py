@@ -16,7 +16,9 @@ def term_counts_add(job_id: str, frequencies: Mapping[str, int]) -> None:
     """Add a chunk's document frequencies to the job's (PostgreSQL and SQLite
     share this upsert syntax)."""
     table = TermCount._meta.db_table
-    rows = [(job_id, term, count) for term, count in frequencies.items()]
+    # In one order for every chunk: two chunks committing at once take their
+    # row locks in the same order, so they cannot deadlock.
+    rows = [(job_id, term, count) for term, count in sorted(frequencies.items())]
     with connection.cursor() as cursor:
         cursor.executemany(
             f"INSERT INTO {table} (job_id, term, documents) VALUES (%s, %s, %s) "  # noqa: S608 - the model's table

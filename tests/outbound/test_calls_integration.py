@@ -103,6 +103,54 @@ def test_429_waits_as_long_as_retry_after_says(api_client, worker, http_server):
     assert second.at - first.at >= 1.9
 
 
+def test_retry_after_is_honoured_whatever_the_case_of_its_name(api_client, worker, http_server):
+    job = _run(
+        api_client,
+        [{"url": f"{http_server.url}/limited/e?times=1&retry_after=2&lower=1"}],
+        max_attempts=2,
+    )
+
+    assert job.succeeded_items == 1
+    first, second = http_server.hits("/limited/e")
+    assert second.at - first.at >= 1.9
+
+
+def test_a_post_that_met_a_server_error_is_not_sent_again(api_client, worker, http_server):
+    job = _run(
+        api_client,
+        [{"method": "POST", "url": f"{http_server.url}/flaky/p?fail=1"}],
+        max_attempts=3,
+    )
+
+    result = _results(job)[1]
+    assert result.code == "http_500"
+    assert "not tried again" in result.message
+    assert len(http_server.hits("/flaky/p")) == 1
+
+
+def test_a_post_with_an_idempotency_key_is_retried(api_client, worker, http_server):
+    items = [
+        {
+            "method": "POST",
+            "url": f"{http_server.url}/flaky/k?fail=1",
+            "headers": {"Idempotency-Key": "order-17"},
+        }
+    ]
+
+    job = _run(api_client, items, max_attempts=3)
+
+    assert job.succeeded_items == 1
+    assert len(http_server.hits("/flaky/k")) == 2
+
+
+def test_a_redirect_to_a_malformed_location_fails_that_request(api_client, worker, http_server):
+    job = _run(api_client, [{"url": f"{http_server.url}/redirect?to=http://%5B::1"}])
+
+    result = _results(job)[1]
+    assert (result.outcome, result.code) == ("failed", "destination_refused")
+    assert job.processed_items == 1
+
+
 def test_a_slow_server_times_out_with_a_clear_error(api_client, worker, http_server):
     job = _run(
         api_client,

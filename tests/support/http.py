@@ -9,8 +9,9 @@ Paths:
     /ok, /echo                 200, echoes method, path, headers and body as JSON
     /status/<code>             that status
     /flaky/<key>?fail=N        500 to the first N requests of <key>, then 200
-    /limited/<key>?times=N&retry_after=S
+    /limited/<key>?times=N&retry_after=S[&lower=1]
                                429 with Retry-After: S to the first N, then 200
+                               (lower=1: the header name in lower case)
     /slow?seconds=S            waits S seconds before answering
     /redirect?to=URL           302 to URL
     /big?bytes=N               N bytes of body
@@ -74,7 +75,8 @@ class _Handler(BaseHTTPRequestHandler):
         elif parts[0] == "limited":
             if self.server.count(parts[1]) <= int(query.get("times", 1)):
                 status = 429
-                headers["Retry-After"] = query.get("retry_after", "1")
+                name = "retry-after" if query.get("lower") else "Retry-After"
+                headers[name] = query.get("retry_after", "1")
         elif parts[0] == "slow":
             time.sleep(float(query.get("seconds", 1)))
         elif parts[0] == "redirect":

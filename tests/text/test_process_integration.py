@@ -228,3 +228,22 @@ def test_a_zip_bomb_is_refused_with_a_400(api_client):
 
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "zip_bomb"
+
+
+def test_failed_files_of_a_zip_that_never_became_text_are_not_retried(api_client, worker):
+    from tests.support.jobs import submit_file
+
+    response = submit_file(
+        api_client,
+        _zip({"a.txt": b"fine text here", "b.png": b"\x89PNG"}),
+        name="documents.zip",
+        kind="text.process",
+        params=json.dumps({"analyse": {"keywords": 0}}),
+    )
+    job = wait_for_job(response.json()["id"])
+    assert (job.succeeded_items, job.failed_items) == (1, 1)
+
+    retry = api_client.post(f"/api/v1/jobs/{job.pk}/retry/")
+
+    assert retry.status_code == 409
+    assert "ZIP" in retry.json()["error"]["message"]

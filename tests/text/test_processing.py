@@ -85,6 +85,26 @@ def test_look_alikes_are_left_alone(text):
     assert (redacted, found) == (text, {})
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("DE89 3704 0044 0532 0130 00 BIC COBADEFFXXX", "[IBAN] BIC COBADEFFXXX"),
+        ("card 4111 1111 1111 1111 123 left", "card [CARD] 123 left"),
+        ("reverse with s[::-1] on fe80::1", "reverse with s[::-1] on [IP]"),
+    ],
+)
+def test_data_followed_by_look_alike_characters_is_still_found(text, expected):
+    redacted, _ = Redactor(types=["iban", "card", "ip"]).redact(text)
+
+    assert redacted == expected
+
+
+def test_a_long_digit_run_is_not_cut_into_a_card_number():
+    text = "order 12345678901234567 shipped"
+
+    assert Redactor(types=["card"]).redact(text) == (text, {})
+
+
 def test_a_custom_placeholder():
     redacted, _ = Redactor(types=["email"], placeholder="<{type} removed>").redact("a@b.example")
 
@@ -103,6 +123,12 @@ def test_rules_replace_literals_and_regexes_with_groups_then_case_and_truncation
     text, made = transform("a.b axb me@home Hello", rules, case="upper", truncate=12)
 
     assert (text, made) == ("X AXB HOME A", 3)
+
+
+@pytest.mark.parametrize("replace", [r"\2", r"\g<name>"])
+def test_a_replacement_naming_a_missing_group_is_refused(replace):
+    with pytest.raises(RuleError, match="group"):
+        compile_rules([Rule(find=r"(b)", replace=replace, regex=True)])
 
 
 def test_a_pattern_with_lookaround_is_refused_with_a_clear_error():

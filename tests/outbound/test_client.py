@@ -3,11 +3,13 @@
 import email.utils
 import time
 
+from multidict import CIMultiDict
+
 from bulkyard.outbound.client import RequestSpec, _Answer, _body_text, _retry_after, _secret_values
 
 
 def _answer(body: bytes, *, truncated: bool) -> _Answer:
-    return _Answer(200, "OK", {}, body, truncated, "u", 0, 0.1)
+    return _Answer(200, "OK", CIMultiDict(), body, truncated, "u", 0, 0.1)
 
 
 def test_a_body_cut_inside_a_character_is_kept_as_text_without_that_character():

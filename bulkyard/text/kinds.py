@@ -389,7 +389,7 @@ class TextProcessKind(JobKind[TextProcessParams]):
                 if pipeline.keywords:
                     output["keywords"] = []  # ranked by the second pass
                     frequencies.update(term for term in processed.terms if len(term) <= 100)
-                    _write_pending(out, row, processed.terms)
+                    _write_pending(spool, _row_text(row, columns, params.format), processed.terms)
                 else:
                     rows.append(file_row(row, columns, params.format))
                 result.items.append(
@@ -465,7 +465,6 @@ class TextProcessKind(JobKind[TextProcessParams]):
         output file."""
         assert ctx.work is not None
         params = ctx.params
-        columns = params.file_columns()
         part = ctx.work["part"]
         # The chunk's documents' terms, held while their rows stream past.
         all_terms = [terms for terms, _ in _read_pending(part, rows=False)]
@@ -475,22 +474,16 @@ class TextProcessKind(JobKind[TextProcessParams]):
         )
         scores: Counter[str] = Counter()
         with tempfile.TemporaryFile() as spool:
-            out = io.TextIOWrapper(spool, encoding="utf-8", newline="")
-            rows: list[tuple[Any, ...]] = []
             pending = _read_pending(part, rows=True, terms=False)
             for terms, (_, row) in zip(all_terms, pending, strict=True):
                 assert row is not None
                 ranked = keywords.top(terms, weights, params.analyse.keywords)
-                row["keywords"] = [term for term, _ in ranked]
                 scores.update(dict(ranked))
-                rows.append(file_row(row, columns, params.format))
-                if len(rows) >= 500:
-                    write_rows(rows, out, fields=columns, format=params.format)
-                    rows = []
-            write_rows(rows, out, fields=columns, format=params.format)
-            out.flush()
+                found = _keywords_text([term for term, _ in ranked], params.format)
+                # The keywords column comes before the text: the first marker
+                # in the row is the keywords cell.
+                spool.write(row.replace(KEYWORDS_MARKER[params.format], found, 1))
             final = part_save(job_id=ctx.job_id, sequence=ctx.chunk_sequence, spool=spool)
-            out.detach()
         result = ChunkResult()
         result.summary = {"rows_part": final, "keyword_scores": dict(scores.most_common(200))}
         return result
@@ -570,27 +563,47 @@ def file_row(row: dict[str, Any], columns: Sequence[str], format: str) -> tuple[
     return tuple(values)
 
 
-def _write_pending(out: IO[str], row: dict[str, Any], terms: dict[str, int]) -> None:
-    """A document waiting for its keywords: its terms on one line (the second
-    pass reads those first, alone), its row on the next."""
-    out.write(json.dumps(terms, ensure_ascii=False))
-    out.write("\n")
-    out.write(json.dumps(row, ensure_ascii=False))
-    out.write("\n")
+# A row waiting for its keywords holds this in their place (JSON: the encoded
+# string with its quotes; CSV: the bare cell).
+KEYWORDS_MARKER = {"jsonl": b'"\\u0000keywords\\u0000"', "csv": b"\x00keywords\x00"}
+
+
+def _row_text(row: dict[str, Any], columns: Sequence[str], format: str) -> bytes:
+    """The row as the output file will hold it, a marker for its keywords."""
+    marked = {**row, "keywords": "\x00keywords\x00"}
+    buffer = io.StringIO()
+    write_rows([file_row(marked, columns, format)], buffer, fields=columns, format=format)
+    return buffer.getvalue().encode()
+
+
+def _keywords_text(found: list[str], format: str) -> bytes:
+    if format == "csv":
+        return "; ".join(found).encode()
+    return json.dumps(found, ensure_ascii=False).encode()
+
+
+def _write_pending(out: IO[bytes], row: bytes, terms: dict[str, int]) -> None:
+    """A document waiting for its keywords: its terms (one JSON line, which the
+    second pass reads first, alone), then its row's length and the row."""
+    out.write(json.dumps(terms, ensure_ascii=False).encode())
+    out.write(b"\n%d\n" % len(row))
+    out.write(row)
 
 
 def _read_pending(
     part: str, *, rows: bool, terms: bool = True
-) -> Iterator[tuple[dict[str, int], dict[str, Any] | None]]:
+) -> Iterator[tuple[dict[str, int], bytes | None]]:
     """(terms, row) of each document of a pending part; what is not asked for
-    is not decoded (an empty dict, None)."""
-    with default_storage.open(part, "rb") as raw, io.TextIOWrapper(raw, encoding="utf-8") as text:
-        for terms_line in text:
-            row_line = text.readline()
-            yield (
-                json.loads(terms_line) if terms else {},
-                json.loads(row_line) if rows else None,
-            )
+    is not decoded or not read (an empty dict, None)."""
+    with default_storage.open(part, "rb") as pending:
+        while terms_line := pending.readline():
+            length = int(pending.readline())
+            if rows:
+                row: bytes | None = pending.read(length)
+            else:
+                pending.seek(length, io.SEEK_CUR)
+                row = None
+            yield (json.loads(terms_line) if terms else {}), row
 
 
 ARCHIVE_EXTENSIONS = (".txt", ".text", ".md", ".markdown", ".html", ".htm")

@@ -142,7 +142,7 @@ def test_a_regex_re2_cannot_run_is_refused_before_the_job_exists(api_client):
 def test_the_output_file_can_be_csv_with_lists_flattened(api_client, worker):
     job = _run(
         api_client,
-        ["Kettle for the kitchen, kettle descaler.", "Garden hose for the garden."],
+        ["Kettle for the kitchen, kettle descaler.", 'Garden hose, "green",\nfor the garden.'],
         steps=["analyse", "redact"],
         analyse={"keywords": 2, "language": False},
         format="csv",
@@ -153,7 +153,8 @@ def test_the_output_file_can_be_csv_with_lists_flattened(api_client, worker):
     rows = list(csv.DictReader(io.StringIO(body)))
     assert [row["id"] for row in rows] == ["d0", "d1"]
     assert rows[0]["keywords"] == "kettle; descaler"
-    assert rows[1]["text"] == "Garden hose for the garden."
+    assert rows[1]["text"] == 'Garden hose, "green",\nfor the garden.'
+    assert rows[1]["keywords"] == "garden; green"
     assert list(rows[0]) == [
         "item",
         "id",

@@ -176,7 +176,8 @@ class ChunkSender:
             message = self._message(recipient, message_id)
         except Exception as exc:  # a template filter that raised, say
             return _unbuildable(recipient, message_id, exc)
-        max_attempts = settings.BULKYARD_EMAIL_MAX_ATTEMPTS
+        # At least one try, whatever the setting says.
+        max_attempts = max(1, settings.BULKYARD_EMAIL_MAX_ATTEMPTS)
         for attempt in range(1, max_attempts + 1):
             self.rate.acquire()
             try:

@@ -98,3 +98,12 @@ def test_smtp_errors_are_permanent_for_5xx_and_temporary_otherwise(error, perman
     attempt = _classify(error)
 
     assert (attempt.permanent, attempt.smtp_code) == (permanent, code)
+
+
+def test_a_max_attempts_setting_below_one_still_tries_each_message_once(job, outbox, settings):
+    settings.BULKYARD_EMAIL_MAX_ATTEMPTS = 0
+
+    outcomes = _sender(job).send(_recipients(2))
+
+    assert [o.sent for o in outcomes] == [True, True]
+    assert len(outbox) == 2

@@ -1,15 +1,65 @@
-"""What the throughput benches share: submit a job with a CSV upload and wait
-for it, and print the verdicts against an issue's targets."""
+"""What the throughput benches share: a scratch folder and database, the API
+and a worker around them, a job submitted with a CSV upload and waited for,
+and the printed summary and verdicts against an issue's targets."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
-from import_throughput import FINAL_STATUSES, POLL_SECONDS
+from import_throughput import FINAL_STATUSES, POLL_SECONDS, celery_worker, wait_for_worker
+from submit_latency import (
+    REDIS_URL,
+    flush_redis,
+    manage,
+    recreate_database,
+    tear_down,
+    uvicorn_server,
+)
+
+
+@contextmanager
+def scratch_and_database(prefix: str, *, keep: bool) -> Iterator[Path]:
+    """A scratch folder, Redis db 14 flushed and the bench database created
+    afresh; all removed at the end unless ``keep``."""
+    scratch = Path(tempfile.mkdtemp(prefix=prefix))
+    print(f"scratch folder: {scratch}")
+    db_created = False
+    try:
+        stale = flush_redis()
+        print(f"redis {REDIS_URL}: flushed ({stale} keys were there)")
+        recreate_database()
+        db_created = True
+        yield scratch
+    finally:
+        tear_down(keep=keep, db_created=db_created, scratch=scratch)
+
+
+@contextmanager
+def api_and_worker(
+    env: dict[str, str], scratch: Path, *, concurrency: int
+) -> Iterator[tuple[httpx.Client, subprocess.Popen[bytes]]]:
+    """The database migrated, an API token, uvicorn and a Celery worker with
+    ``concurrency`` pool processes: an authenticated client and the worker."""
+    manage(env, "migrate", "--no-input")
+    token = manage(env, "create_api_user", "bench", "--token-only").strip()
+    worker_log = scratch / "worker.log"
+    with (
+        uvicorn_server(env, scratch / "uvicorn.log") as base_url,
+        celery_worker(env, worker_log, concurrency=concurrency) as worker,
+    ):
+        wait_for_worker(base_url, worker, worker_log)
+        print(f"uvicorn at {base_url}; worker with {concurrency} pool processes")
+        headers = {"Authorization": f"Token {token}"}
+        with httpx.Client(base_url=base_url, headers=headers, timeout=600) as client:
+            yield client, worker
 
 
 def submit_csv_and_wait(
@@ -30,6 +80,15 @@ def submit_csv_and_wait(
     while (job := client.get(url).json())["status"] not in FINAL_STATUSES:
         time.sleep(POLL_SECONDS)
     return time.perf_counter() - started, job
+
+
+def print_summary(title: str, rates: list[tuple[str, float, str]]) -> None:
+    print("\n" + "=" * 78)
+    print(title)
+    print("=" * 78)
+    for name, rate, unit in rates:
+        print(f"  {name:<46s} {rate:>12,.0f} {unit}")
+    print()
 
 
 def print_checks(checks: list[tuple[str, str, str, bool]]) -> None:

@@ -36,33 +36,28 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
-import httpx
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _jobs import print_checks, submit_csv_and_wait  # sibling modules, via sys.path
+from _jobs import (  # sibling modules, via sys.path
+    api_and_worker,
+    print_checks,
+    print_summary,
+    scratch_and_database,
+    submit_csv_and_wait,
+)
 from import_throughput import (
-    celery_worker,
     stop_process_group,
     tree_cpu_seconds,
-    wait_for_worker,
 )
 from submit_latency import (
     PYTHON,
-    REDIS_URL,
     REPO_ROOT,
-    flush_redis,
     free_port,
-    manage,
-    recreate_database,
     service_env,
-    tear_down,
-    uvicorn_server,
 )
 
 TARGET_NAIVE_RATIO = 10.0
@@ -147,18 +142,10 @@ def accepted(log: Path) -> Counter[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    scratch = Path(tempfile.mkdtemp(prefix="bulkyard-bench-email-"))
     print("Bench: email.send throughput (messages/s) against a naive send_mail loop.")
-    print(f"scratch folder: {scratch}")
-    db_created = False
-    sink = None
-    try:
+    with scratch_and_database("bulkyard-bench-email-", keep=args.keep) as scratch:
         recipients = scratch / "recipients.csv"
         write_recipients(recipients, args.messages)
-        stale = flush_redis()
-        print(f"redis {REDIS_URL}: flushed ({stale} keys were there)")
-        recreate_database()
-        db_created = True
         port = free_port()
         env = {
             **service_env(scratch, recipients.stat().st_size),
@@ -166,114 +153,119 @@ def main(argv: list[str] | None = None) -> int:
             "EMAIL_PORT": str(port),
             "BULKYARD_EMAIL_RATE_PER_SECOND": "1000000",
         }
-        manage(env, "migrate", "--no-input")
-        token = manage(env, "create_api_user", "bench", "--token-only").strip()
-        job_log, naive_log = scratch / "accepted-job.txt", scratch / "accepted-naive.txt"
-
-        def start_sink(log: Path) -> subprocess.Popen[bytes]:
-            proc = subprocess.Popen(
-                [PYTHON, "bench/_smtp_sink.py", "--port", str(port), "--log", str(log)],
-                cwd=REPO_ROOT,
-                stdout=subprocess.PIPE,
-                start_new_session=True,
-            )
-            assert proc.stdout is not None
-            proc.stdout.readline()  # "listening on ..."
-            return proc
-
-        sink = start_sink(job_log)
-        worker_log = scratch / "worker.log"
-        with (
-            uvicorn_server(env, scratch / "uvicorn.log") as base_url,
-            celery_worker(env, worker_log, concurrency=args.concurrency) as worker,
-        ):
-            wait_for_worker(base_url, worker, worker_log)
-            print(f"uvicorn at {base_url}; worker with {args.concurrency} pool processes")
-            headers = {"Authorization": f"Token {token}"}
-            with httpx.Client(base_url=base_url, headers=headers, timeout=600) as client:
-                print(f"\nEnd to end, {args.messages:,} messages ...")
-                cpu_before = {
-                    "worker": tree_cpu_seconds(worker.pid),
-                    "sink": tree_cpu_seconds(sink.pid),
-                }
-                seconds, job = submit_csv_and_wait(
-                    client,
-                    recipients,
-                    kind="email.send",
-                    params={"subject": SUBJECT, "text": TEXT, "html": HTML, "from_email": FROM},
-                    chunk_size=args.chunk_size,
-                )
-                cpu = {
-                    "worker": tree_cpu_seconds(worker.pid) - cpu_before["worker"],
-                    "SMTP sink (aiosmtpd)": tree_cpu_seconds(sink.pid) - cpu_before["sink"],
-                }
-        time.sleep(0.5)  # the sink's last lines
-        stop_process_group(sink, timeout=10)
-        counts = accepted(job_log)
-        if job["status"] != "succeeded" or job["succeeded_items"] != args.messages:
-            raise RuntimeError(f"the job ended {job['status']}: {job}")
-        if len(counts) != args.messages or max(counts.values()) != 1:
-            raise RuntimeError(
-                f"the sink accepted {sum(counts.values())} messages for {len(counts)} "
-                f"recipients (expected {args.messages} once each)"
-            )
-        rate = args.messages / seconds
-        print(f"  {seconds:.2f} s -> {rate:,.0f} messages/s; the sink got each recipient once")
-        per_message = ", ".join(
-            f"{name} {used / args.messages * 1000:.2f} ms" for name, used in cpu.items()
-        )
-        print(f"  CPU per message (2 cores): {per_message}")
+        rate = run_job(args, env, scratch, recipients, port)
 
         print(f"\nNaive loop, {args.naive:,} messages (send_mail, one connection each) ...")
-        sink = start_sink(naive_log)
-        result = subprocess.run(
-            [PYTHON, "-c", NAIVE_LOOP, str(recipients), SUBJECT, TEXT, HTML, str(args.naive), FROM],
-            cwd=REPO_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        sent, naive_seconds = result.stdout.split()
-        naive_rate = int(sent) / float(naive_seconds)
-        print(f"  {float(naive_seconds):.2f} s -> {naive_rate:,.0f} messages/s")
-        print(
-            f"\nSink ceiling: {args.messages:,} prebuilt messages, {CEILING_CONNECTIONS} "
-            "connections, no Django ..."
-        )
-        ceiling_seconds = sink_ceiling(port, args.messages)
-        stop_process_group(sink, timeout=10)
-        sink = None
+        sink = start_sink(port, scratch / "accepted-naive.txt")
+        try:
+            naive = [str(recipients), SUBJECT, TEXT, HTML, str(args.naive), FROM]
+            result = subprocess.run(
+                [PYTHON, "-c", NAIVE_LOOP, *naive],
+                cwd=REPO_ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            sent, naive_seconds = result.stdout.split()
+            naive_rate = int(sent) / float(naive_seconds)
+            print(f"  {float(naive_seconds):.2f} s -> {naive_rate:,.0f} messages/s")
+            print(
+                f"\nSink ceiling: {args.messages:,} prebuilt messages, {CEILING_CONNECTIONS} "
+                "connections, no Django ..."
+            )
+            ceiling_seconds = sink_ceiling(port, args.messages)
+        finally:
+            stop_process_group(sink, timeout=10)
         ceiling = args.messages / ceiling_seconds
         print(f"  {ceiling_seconds:.2f} s -> {ceiling:,.0f} messages/s")
 
         ratio = rate / naive_rate
-        print("\n" + "=" * 78)
-        print(f"Summary ({args.messages:,} messages, chunk_size {args.chunk_size})")
-        print("=" * 78)
-        print(f"  {'email.send end to end':<46s} {rate:>12,.0f} messages/s")
-        print(f"  {'naive send_mail loop':<46s} {naive_rate:>12,.0f} messages/s")
-        print(f"  {'sink ceiling (prebuilt bytes, no Django)':<46s} {ceiling:>12,.0f} messages/s")
+        print_summary(
+            f"Summary ({args.messages:,} messages, chunk_size {args.chunk_size})",
+            [
+                ("email.send end to end", rate, "messages/s"),
+                ("naive send_mail loop", naive_rate, "messages/s"),
+                ("sink ceiling (prebuilt bytes, no Django)", ceiling, "messages/s"),
+            ],
+        )
         print(
             f"  -> the sink accepts at most {ceiling / naive_rate:.1f}x the naive loop's rate "
-            "on this machine"
+            "on this machine\n"
         )
-        print()
-        checks = [
-            (
-                "end to end / naive loop",
-                f"{ratio:.1f}x",
-                f">= {TARGET_NAIVE_RATIO:g}x",
-                ratio >= TARGET_NAIVE_RATIO,
-            ),
-            ("end to end rate", f"{rate:,.0f}/s", f">= {TARGET_RATE:,.0f}/s", rate >= TARGET_RATE),
-        ]
-        print_checks(checks)
-    finally:
-        if sink is not None:
-            stop_process_group(sink, timeout=10)
-        tear_down(keep=args.keep, db_created=db_created, scratch=scratch)
+        print_checks(
+            [
+                (
+                    "end to end / naive loop",
+                    f"{ratio:.1f}x",
+                    f">= {TARGET_NAIVE_RATIO:g}x",
+                    ratio >= TARGET_NAIVE_RATIO,
+                ),
+                (
+                    "end to end rate",
+                    f"{rate:,.0f}/s",
+                    f">= {TARGET_RATE:,.0f}/s",
+                    rate >= TARGET_RATE,
+                ),
+            ]
+        )
     return 0
+
+
+def start_sink(port: int, log: Path) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(
+        [PYTHON, "bench/_smtp_sink.py", "--port", str(port), "--log", str(log)],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        start_new_session=True,
+    )
+    assert proc.stdout is not None
+    proc.stdout.readline()  # "listening on ..."
+    return proc
+
+
+def run_job(
+    args: argparse.Namespace, env: dict[str, str], scratch: Path, recipients: Path, port: int
+) -> float:
+    """Messages/s of the job end to end; the sink must get each recipient once."""
+    job_log = scratch / "accepted-job.txt"
+    sink = start_sink(port, job_log)
+    try:
+        with api_and_worker(env, scratch, concurrency=args.concurrency) as (client, worker):
+            print(f"\nEnd to end, {args.messages:,} messages ...")
+            cpu_before = {
+                "worker": tree_cpu_seconds(worker.pid),
+                "sink": tree_cpu_seconds(sink.pid),
+            }
+            seconds, job = submit_csv_and_wait(
+                client,
+                recipients,
+                kind="email.send",
+                params={"subject": SUBJECT, "text": TEXT, "html": HTML, "from_email": FROM},
+                chunk_size=args.chunk_size,
+            )
+            cpu = {
+                "worker": tree_cpu_seconds(worker.pid) - cpu_before["worker"],
+                "SMTP sink (aiosmtpd)": tree_cpu_seconds(sink.pid) - cpu_before["sink"],
+            }
+        time.sleep(0.5)  # the sink's last lines
+    finally:
+        stop_process_group(sink, timeout=10)
+    counts = accepted(job_log)
+    if job["status"] != "succeeded" or job["succeeded_items"] != args.messages:
+        raise RuntimeError(f"the job ended {job['status']}: {job}")
+    if len(counts) != args.messages or max(counts.values()) != 1:
+        raise RuntimeError(
+            f"the sink accepted {sum(counts.values())} messages for {len(counts)} "
+            f"recipients (expected {args.messages} once each)"
+        )
+    rate = args.messages / seconds
+    print(f"  {seconds:.2f} s -> {rate:,.0f} messages/s; the sink got each recipient once")
+    per_message = ", ".join(
+        f"{name} {used / args.messages * 1000:.2f} ms" for name, used in cpu.items()
+    )
+    print(f"  CPU per message (2 cores): {per_message}")
+    return rate
 
 
 if __name__ == "__main__":

@@ -33,31 +33,26 @@ import argparse
 import json
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
-
-import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _jobs import print_checks, submit_csv_and_wait  # sibling modules, via sys.path
+from _jobs import (  # sibling modules, via sys.path
+    api_and_worker,
+    print_checks,
+    print_summary,
+    scratch_and_database,
+    submit_csv_and_wait,
+)
 from import_throughput import (
-    celery_worker,
     stop_process_group,
     tree_cpu_seconds,
-    wait_for_worker,
 )
 from submit_latency import (
     PYTHON,
-    REDIS_URL,
     REPO_ROOT,
-    flush_redis,
     free_port,
-    manage,
-    recreate_database,
     service_env,
-    tear_down,
-    uvicorn_server,
 )
 
 TARGET_NAIVE_RATIO = 50.0
@@ -89,92 +84,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    scratch = Path(tempfile.mkdtemp(prefix="bulkyard-bench-http-"))
     print("Bench: http.request throughput (requests/s) against a naive requests loop.")
-    print(f"scratch folder: {scratch}")
-    db_created = False
-    server = None
-    try:
+    with scratch_and_database("bulkyard-bench-http-", keep=args.keep) as scratch:
         ids = scratch / "ids.csv"
         ids.write_text("id\n" + "".join(f"{n}\n" for n in range(args.requests)))
-        stale = flush_redis()
-        print(f"redis {REDIS_URL}: flushed ({stale} keys were there)")
-        recreate_database()
-        db_created = True
         port = free_port()
-        base = f"http://127.0.0.1:{port}"
         env = {
             **service_env(scratch, ids.stat().st_size),
             "BULKYARD_HTTP_ALLOWED_HOSTS": f"127.0.0.1:{port}",
             "BULKYARD_HTTP_HOST_RATE_PER_SECOND": "1000000",
             "BULKYARD_HTTP_HOST_CONCURRENCY": "10000",
         }
-        manage(env, "migrate", "--no-input")
-        token = manage(env, "create_api_user", "bench", "--token-only").strip()
         server_log = scratch / "hits.json"
-        server = subprocess.Popen(
-            [
-                PYTHON,
-                "bench/_http_server.py",
-                "--port",
-                str(port),
-                "--log",
-                str(server_log),
-                "--latency",
-                str(args.latency),
-            ],
-            cwd=REPO_ROOT,
-            stdout=subprocess.PIPE,
-            start_new_session=True,
-        )
-        assert server.stdout is not None
-        server.stdout.readline()  # "listening on ..."
-        params = {
-            "request": {"method": "GET", "url": f"{base}/items/{{id}}"},
-            "concurrency": args.in_flight,
-        }
-        with (
-            uvicorn_server(env, scratch / "uvicorn.log") as base_url,
-            celery_worker(env, scratch / "worker.log", concurrency=args.concurrency) as worker,
-        ):
-            wait_for_worker(base_url, worker, scratch / "worker.log")
-            print(f"uvicorn at {base_url}; worker with {args.concurrency} pool processes")
-            headers = {"Authorization": f"Token {token}"}
-            with httpx.Client(base_url=base_url, headers=headers, timeout=600) as client:
-                print(f"\nEnd to end, {args.requests:,} requests ...")
-                cpu_before = {
-                    "worker": tree_cpu_seconds(worker.pid),
-                    "server": tree_cpu_seconds(server.pid),
-                }
-                seconds, job = submit_csv_and_wait(
-                    client, ids, kind="http.request", params=params, chunk_size=args.chunk_size
-                )
-                cpu = {
-                    "worker": tree_cpu_seconds(worker.pid) - cpu_before["worker"],
-                    "HTTP server (aiohttp)": tree_cpu_seconds(server.pid) - cpu_before["server"],
-                }
-        if job["status"] != "succeeded" or job["succeeded_items"] != args.requests:
-            raise RuntimeError(f"the job ended {job['status']}: {json.dumps(job)[:2000]}")
-        rate = args.requests / seconds
-        print(f"  {seconds:.2f} s -> {rate:,.0f} requests/s")
-        per_request = ", ".join(
-            f"{name} {used / args.requests * 1000:.2f} ms" for name, used in cpu.items()
-        )
-        print(f"  CPU per request (2 cores): {per_request}")
-
-        print(f"\nNaive loop, {args.naive:,} requests (requests.get, one after another) ...")
-        result = subprocess.run(
-            [PYTHON, "-c", NAIVE_LOOP, base, str(args.naive)],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        sent, naive_seconds = result.stdout.split()
-        naive_rate = int(sent) / float(naive_seconds)
-        print(f"  {float(naive_seconds):.2f} s -> {naive_rate:,.0f} requests/s")
-        stop_process_group(server, timeout=10)
-        server = None
+        server = start_server(port, server_log, latency=args.latency)
+        try:
+            rate, naive_rate = measure(args, env, scratch, server, base=f"http://127.0.0.1:{port}")
+        finally:
+            stop_process_group(server, timeout=10)
         hits = json.loads(server_log.read_text())
         job_hits = {path: count for path, count in hits.items() if path.startswith("/items/")}
         if len(job_hits) != args.requests or max(job_hits.values()) != 1:
@@ -185,30 +111,102 @@ def main(argv: list[str] | None = None) -> int:
         print("  the server got one request per id of the job")
 
         ratio = rate / naive_rate
-        print("\n" + "=" * 78)
-        print(
+        print_summary(
             f"Summary ({args.requests:,} requests, {args.latency * 1000:.0f} ms server latency, "
-            f"chunk_size {args.chunk_size})"
+            f"chunk_size {args.chunk_size})",
+            [
+                ("http.request end to end", rate, "requests/s"),
+                ("naive requests loop", naive_rate, "requests/s"),
+            ],
         )
-        print("=" * 78)
-        print(f"  {'http.request end to end':<46s} {rate:>12,.0f} requests/s")
-        print(f"  {'naive requests loop':<46s} {naive_rate:>12,.0f} requests/s")
-        print()
-        checks = [
-            (
-                "end to end / naive loop",
-                f"{ratio:.1f}x",
-                f">= {TARGET_NAIVE_RATIO:g}x",
-                ratio >= TARGET_NAIVE_RATIO,
-            ),
-            ("end to end rate", f"{rate:,.0f}/s", f">= {TARGET_RATE:,.0f}/s", rate >= TARGET_RATE),
-        ]
-        print_checks(checks)
-    finally:
-        if server is not None:
-            stop_process_group(server, timeout=10)
-        tear_down(keep=args.keep, db_created=db_created, scratch=scratch)
+        print_checks(
+            [
+                (
+                    "end to end / naive loop",
+                    f"{ratio:.1f}x",
+                    f">= {TARGET_NAIVE_RATIO:g}x",
+                    ratio >= TARGET_NAIVE_RATIO,
+                ),
+                (
+                    "end to end rate",
+                    f"{rate:,.0f}/s",
+                    f">= {TARGET_RATE:,.0f}/s",
+                    rate >= TARGET_RATE,
+                ),
+            ]
+        )
     return 0
+
+
+def start_server(port: int, log: Path, *, latency: float) -> subprocess.Popen[bytes]:
+    server = subprocess.Popen(
+        [
+            PYTHON,
+            "bench/_http_server.py",
+            "--port",
+            str(port),
+            "--log",
+            str(log),
+            "--latency",
+            str(latency),
+        ],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        start_new_session=True,
+    )
+    assert server.stdout is not None
+    server.stdout.readline()  # "listening on ..."
+    return server
+
+
+def measure(
+    args: argparse.Namespace,
+    env: dict[str, str],
+    scratch: Path,
+    server: subprocess.Popen[bytes],
+    *,
+    base: str,
+) -> tuple[float, float]:
+    """Requests/s of the job end to end, then of the naive loop."""
+    params = {
+        "request": {"method": "GET", "url": f"{base}/items/{{id}}"},
+        "concurrency": args.in_flight,
+    }
+    ids = scratch / "ids.csv"
+    with api_and_worker(env, scratch, concurrency=args.concurrency) as (client, worker):
+        print(f"\nEnd to end, {args.requests:,} requests ...")
+        cpu_before = {
+            "worker": tree_cpu_seconds(worker.pid),
+            "server": tree_cpu_seconds(server.pid),
+        }
+        seconds, job = submit_csv_and_wait(
+            client, ids, kind="http.request", params=params, chunk_size=args.chunk_size
+        )
+        cpu = {
+            "worker": tree_cpu_seconds(worker.pid) - cpu_before["worker"],
+            "HTTP server (aiohttp)": tree_cpu_seconds(server.pid) - cpu_before["server"],
+        }
+    if job["status"] != "succeeded" or job["succeeded_items"] != args.requests:
+        raise RuntimeError(f"the job ended {job['status']}: {json.dumps(job)[:2000]}")
+    rate = args.requests / seconds
+    print(f"  {seconds:.2f} s -> {rate:,.0f} requests/s")
+    per_request = ", ".join(
+        f"{name} {used / args.requests * 1000:.2f} ms" for name, used in cpu.items()
+    )
+    print(f"  CPU per request (2 cores): {per_request}")
+
+    print(f"\nNaive loop, {args.naive:,} requests (requests.get, one after another) ...")
+    result = subprocess.run(
+        [PYTHON, "-c", NAIVE_LOOP, base, str(args.naive)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    sent, naive_seconds = result.stdout.split()
+    naive_rate = int(sent) / float(naive_seconds)
+    print(f"  {float(naive_seconds):.2f} s -> {naive_rate:,.0f} requests/s")
+    return rate, naive_rate
 
 
 if __name__ == "__main__":

@@ -30,32 +30,27 @@ import csv
 import random
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
-
-import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _jobs import print_checks, submit_csv_and_wait  # sibling modules, via sys.path
+from _jobs import (  # sibling modules, via sys.path
+    api_and_worker,
+    print_checks,
+    print_summary,
+    scratch_and_database,
+    submit_csv_and_wait,
+)
 from import_throughput import (
     RssSampler,
-    celery_worker,
     postmaster_pid,
     tree_cpu_seconds,
-    wait_for_worker,
 )
 from submit_latency import (
     MB,
     PYTHON,
-    REDIS_URL,
     REPO_ROOT,
-    flush_redis,
-    manage,
-    recreate_database,
     service_env,
-    tear_down,
-    uvicorn_server,
 )
 
 TARGET_RATIO = 1.8
@@ -149,45 +144,29 @@ def write_documents(path: Path, count: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    scratch = Path(tempfile.mkdtemp(prefix="bulkyard-bench-text-"))
     print("Bench: text.process throughput (documents/s) against one plain Python process.")
-    print(f"scratch folder: {scratch}")
-    db_created = False
-    try:
+    with scratch_and_database("bulkyard-bench-text-", keep=args.keep) as scratch:
         documents = scratch / "documents.csv"
         write_documents(documents, args.documents)
         size = documents.stat().st_size
         each = size / args.documents
         print(f"{args.documents:,} documents, {size / 1e6:.0f} MB ({each:,.0f} B each)")
-        stale = flush_redis()
-        print(f"redis {REDIS_URL}: flushed ({stale} keys were there)")
-        recreate_database()
-        db_created = True
         env = service_env(scratch, size)
-        manage(env, "migrate", "--no-input")
-        token = manage(env, "create_api_user", "bench", "--token-only").strip()
-        with (
-            uvicorn_server(env, scratch / "uvicorn.log") as base_url,
-            celery_worker(env, scratch / "worker.log", concurrency=args.concurrency) as worker,
-        ):
-            wait_for_worker(base_url, worker, scratch / "worker.log")
-            print(f"uvicorn at {base_url}; worker with {args.concurrency} pool processes")
-            headers = {"Authorization": f"Token {token}"}
-            with httpx.Client(base_url=base_url, headers=headers, timeout=600) as client:
-                print(f"\nEnd to end, {args.documents:,} documents ...")
-                postgres = postmaster_pid()
-                worker_before = tree_cpu_seconds(worker.pid)
-                pg_before = tree_cpu_seconds(postgres)
-                with RssSampler(worker.pid) as sampler:
-                    seconds, job = submit_csv_and_wait(
-                        client,
-                        documents,
-                        kind="text.process",
-                        params=PARAMS,
-                        chunk_size=args.chunk_size,
-                    )
-                worker_cpu = tree_cpu_seconds(worker.pid) - worker_before
-                pg_cpu = tree_cpu_seconds(postgres) - pg_before
+        with api_and_worker(env, scratch, concurrency=args.concurrency) as (client, worker):
+            print(f"\nEnd to end, {args.documents:,} documents ...")
+            postgres = postmaster_pid()
+            worker_before = tree_cpu_seconds(worker.pid)
+            pg_before = tree_cpu_seconds(postgres)
+            with RssSampler(worker.pid) as sampler:
+                seconds, job = submit_csv_and_wait(
+                    client,
+                    documents,
+                    kind="text.process",
+                    params=PARAMS,
+                    chunk_size=args.chunk_size,
+                )
+            worker_cpu = tree_cpu_seconds(worker.pid) - worker_before
+            pg_cpu = tree_cpu_seconds(postgres) - pg_before
         if job["status"] != "succeeded" or job["succeeded_items"] != args.documents:
             raise RuntimeError(f"the job ended {job['status']}: {str(job)[:2000]}")
         rate = args.documents / seconds
@@ -223,12 +202,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {float(plain_seconds):.1f} s -> {plain_rate:,.0f} documents/s")
 
         ratio = rate / plain_rate
-        print("\n" + "=" * 78)
-        print(f"Summary ({args.documents:,} documents, chunk_size {args.chunk_size})")
-        print("=" * 78)
-        print(f"  {'text.process end to end':<46s} {rate:>12,.0f} documents/s")
-        print(f"  {'one plain Python process':<46s} {plain_rate:>12,.0f} documents/s")
-        print()
+        print_summary(
+            f"Summary ({args.documents:,} documents, chunk_size {args.chunk_size})",
+            [
+                ("text.process end to end", rate, "documents/s"),
+                ("one plain Python process", plain_rate, "documents/s"),
+            ],
+        )
         print_checks(
             [
                 (
@@ -239,8 +219,6 @@ def main(argv: list[str] | None = None) -> int:
                 )
             ]
         )
-    finally:
-        tear_down(keep=args.keep, db_created=db_created, scratch=scratch)
     return 0
 
 

@@ -11,6 +11,7 @@ after the last chunk. Each capability ships its kinds in its own app's
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
@@ -272,6 +273,19 @@ class JobKind(Generic[ParamsT]):
     def finish(self, ctx: FinishContext[ParamsT]) -> FinishResult | None:
         """Runs once after the last chunk (also for cancelled jobs)."""
         return None
+
+
+def failures_by_code(result: ChunkResult) -> dict[str, int]:
+    """How many of a chunk's items failed, by failure code (for its summary)."""
+    return dict(Counter(item.code for item in result.items if not item.succeeded))
+
+
+def summed_counts(summaries: Iterable[Mapping[str, Any] | None]) -> dict[str, int]:
+    """Count maps of several chunks (by code, by status...) added up."""
+    totals: Counter[str] = Counter()
+    for counts in summaries:
+        totals.update({key: int(count) for key, count in (counts or {}).items()})
+    return dict(totals)
 
 
 CONTENT_OMITTED = "content_omitted"

@@ -22,6 +22,8 @@ from bulkyard.jobs.kinds import (
     JobKind,
     WorkPlan,
     failure,
+    failures_by_code,
+    summed_counts,
 )
 from bulkyard.jobs.models import JobAttachment
 from bulkyard.jobs.registry import register
@@ -201,17 +203,10 @@ class SendEmailKind(JobKind[EmailParams]):
         self, result: ChunkResult, ctx: ChunkContext[EmailParams]
     ) -> dict[str, int]:
         """Failures of the chunk by code, merged by ``finish``."""
-        counts: dict[str, int] = {}
-        for item in result.items:
-            if not item.succeeded:
-                counts[item.code] = counts.get(item.code, 0) + 1
-        return counts
+        return failures_by_code(result)
 
     def finish(self, ctx: FinishContext[EmailParams]) -> FinishResult:
-        totals: dict[str, int] = {}
-        for summary in ctx.chunk_summaries:
-            for key, count in summary.items():
-                totals[key] = totals.get(key, 0) + int(count)
+        totals = summed_counts(ctx.chunk_summaries)
         return FinishResult(summary={"sent": ctx.counts["succeeded"], "failed_by_code": totals})
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -20,6 +21,9 @@ from bulkyard.jobs.kinds import (
     ItemError,
     ItemResultData,
     JobKind,
+    failure,
+    failures_by_code,
+    summed_counts,
 )
 from bulkyard.jobs.models import Job
 from bulkyard.jobs.registry import register
@@ -194,6 +198,7 @@ class ChunkFacts:
 
     root_job_id: str = ""
     created_at: str = ""
+    signing_key: bytes = b""
     delivery_ids: dict[int, str] = field(default_factory=dict)
 
 
@@ -226,14 +231,14 @@ class _OutboundKind(JobKind[Any]):
         inputs: dict[int, Any] = {}
         for item in items:
             if item.error is not None:
-                result.items.append(_failure(item.number, item.data, item.error))
+                result.items.append(_failure(item, item.error))
                 continue
             try:
                 if not isinstance(item.data, dict):
                     raise ItemError("invalid_item", f"line {item.number}: expected an object")
                 specs.append(self.spec(item, params, facts))
             except ItemError as exc:
-                result.items.append(_failure(item.number, item.data, exc))
+                result.items.append(_failure(item, exc))
                 continue
             inputs[item.number] = item.data
         calls = ChunkCalls(
@@ -261,33 +266,26 @@ class _OutboundKind(JobKind[Any]):
         )
 
     def summarize_chunk(self, result: ChunkResult, ctx: ChunkContext[Any]) -> dict[str, Any]:
-        statuses: dict[str, int] = {}
-        failures: dict[str, int] = {}
-        for item in result.items:
-            status = (item.output or {}).get("status")
-            if status is not None:
-                statuses[str(status)] = statuses.get(str(status), 0) + 1
-            if not item.succeeded:
-                failures[item.code] = failures.get(item.code, 0) + 1
-        return {"by_status": statuses, "failed_by_code": failures}
+        statuses = Counter(
+            str(status)
+            for item in result.items
+            if (status := (item.output or {}).get("status")) is not None
+        )
+        return {"by_status": dict(statuses), "failed_by_code": failures_by_code(result)}
 
     def finish(self, ctx: FinishContext[Any]) -> FinishResult:
-        totals: dict[str, dict[str, int]] = {"by_status": {}, "failed_by_code": {}}
-        for summary in ctx.chunk_summaries:
-            for section, counts in totals.items():
-                for key, count in (summary.get(section) or {}).items():
-                    counts[key] = counts.get(key, 0) + int(count)
+        totals = {
+            section: summed_counts(summary.get(section) for summary in ctx.chunk_summaries)
+            for section in ("by_status", "failed_by_code")
+        }
         return FinishResult(summary={"succeeded": ctx.counts["succeeded"], **totals})
 
 
-def _failure(number: int, data: Any, error: ItemError) -> ItemResultData:
-    return ItemResultData(
-        number=number,
-        succeeded=False,
-        input=stored_input(data),
-        code=error.code,
-        message=error.message,
-    )
+def _failure(item: Item, error: ItemError) -> ItemResultData:
+    """The engine's failure of an item, its input kept with secrets masked."""
+    result = failure(item, error.code, error.message)
+    result.input = stored_input(result.input)
+    return result
 
 
 def stored_input(data: Any) -> Any:
@@ -373,7 +371,11 @@ class WebhookKind(_OutboundKind):
 
     def chunk_facts(self, ctx: ChunkContext[Any]) -> ChunkFacts:
         created = Job.objects.values_list("created_at", flat=True).get(pk=ctx.job_id)
-        return ChunkFacts(root_job_id=root_job_id(ctx.job_id), created_at=created.isoformat())
+        return ChunkFacts(
+            root_job_id=root_job_id(ctx.job_id),
+            created_at=created.isoformat(),
+            signing_key=secret_key(ctx.params.secret),
+        )
 
     def spec(self, item: Item, params: WebhookParams, facts: ChunkFacts) -> RequestSpec:
         row = item.data
@@ -393,7 +395,7 @@ class WebhookKind(_OutboundKind):
             url=fill(params.url, row, where=where, in_url=True),
             headers=params.headers,
             payload=payload,
-            key=secret_key(params.secret),
+            key=facts.signing_key,
             message_id=message_id,
         )
 

@@ -61,17 +61,3 @@ def top(
         count, counts.items(), key=lambda pair: (-pair[1] * weights[pair[0]], pair[0])
     )
     return [(term, round(tf * weights[term], 4)) for term, tf in best]
-
-
-def ranked(
-    counts: Mapping[str, int], frequencies: Mapping[str, int], documents: int, count: int
-) -> list[tuple[str, float]]:
-    """One document's top terms (``weights`` + ``top``, for a single document)."""
-    return top(counts, weights(counts, frequencies, documents), count)
-
-
-def document_frequencies(all_terms: Iterable[Counter[str]]) -> Counter[str]:
-    frequencies: Counter[str] = Counter()
-    for counts in all_terms:
-        frequencies.update(counts.keys())
-    return frequencies

@@ -31,7 +31,14 @@ from bulkyard.jobs.parts import csv_header, part_save, parts_delete, parts_merge
 from bulkyard.jobs.registry import register
 from bulkyard.text import keywords
 from bulkyard.text.pii import PII_TYPES, PiiType, Redactor
-from bulkyard.text.processing import CompiledRule, Pipeline, Rule, RuleError, compile_rules
+from bulkyard.text.processing import (
+    WORD,
+    CompiledRule,
+    Pipeline,
+    Rule,
+    RuleError,
+    compile_rules,
+)
 from bulkyard.text.services import (
     term_counts,
     term_counts_add,
@@ -40,7 +47,6 @@ from bulkyard.text.services import (
 
 logger = logging.getLogger(__name__)
 
-WORD = re.compile(r"\w+(?:['’-]\w+)*")  # noqa: RUF001 (typographic apostrophe)
 SENTENCE_END = re.compile(r"[.!?]+(?:\s|$)")
 
 
@@ -551,26 +557,27 @@ class SecondPassIncomplete(Exception):
 
 def file_row(row: dict[str, Any], columns: Sequence[str], format: str) -> tuple[Any, ...]:
     """A document's row of the output file; lists and counts flattened for CSV."""
-    values = []
-    for column in columns:
-        value = row.get(column)
-        if format == "csv":
-            if isinstance(value, list):
-                value = "; ".join(map(str, value))
-            elif isinstance(value, dict):
-                value = "; ".join(f"{key}={count}" for key, count in value.items())
-        values.append(value)
-    return tuple(values)
+    return tuple(_cell(row.get(column), format) for column in columns)
 
 
-# A row waiting for its keywords holds this in their place (JSON: the encoded
-# string with its quotes; CSV: the bare cell).
-KEYWORDS_MARKER = {"jsonl": b'"\\u0000keywords\\u0000"', "csv": b"\x00keywords\x00"}
+def _cell(value: Any, format: str) -> Any:
+    if format == "csv":
+        if isinstance(value, list):
+            return "; ".join(map(str, value))
+        if isinstance(value, dict):
+            return "; ".join(f"{key}={count}" for key, count in value.items())
+    return value
+
+
+# A row waiting for its keywords holds this in their place: the bare cell in
+# CSV, the encoded string (quotes included) in JSON Lines.
+_MARKER = "\x00keywords\x00"
+KEYWORDS_MARKER = {"csv": _MARKER.encode(), "jsonl": json.dumps(_MARKER).encode()}
 
 
 def _row_text(row: dict[str, Any], columns: Sequence[str], format: str) -> bytes:
     """The row as the output file will hold it, a marker for its keywords."""
-    marked = {**row, "keywords": "\x00keywords\x00"}
+    marked = {**row, "keywords": _MARKER}
     buffer = io.StringIO()
     write_rows([file_row(marked, columns, format)], buffer, fields=columns, format=format)
     return buffer.getvalue().encode()
@@ -578,7 +585,7 @@ def _row_text(row: dict[str, Any], columns: Sequence[str], format: str) -> bytes
 
 def _keywords_text(found: list[str], format: str) -> bytes:
     if format == "csv":
-        return "; ".join(found).encode()
+        return str(_cell(found, format)).encode()
     return json.dumps(found, ensure_ascii=False).encode()
 
 

@@ -1,5 +1,7 @@
 """The operations of text.process on known inputs, in-process."""
 
+from collections import Counter
+
 import pytest
 
 from bulkyard.text import keywords, language
@@ -173,9 +175,10 @@ def test_keywords_rank_words_rare_in_the_job_above_common_ones():
         "b": keywords.terms("Invoice for the kitchen kettle.", "en"),
         "c": keywords.terms("Invoice for the garden hose.", "en"),
     }
-    frequencies = keywords.document_frequencies(documents.values())
+    frequencies = Counter(term for counts in documents.values() for term in counts)
+    weights = keywords.weights(frequencies, frequencies, 3)
 
-    top = keywords.ranked(documents["a"], frequencies, 3, 2)
+    top = keywords.top(documents["a"], weights, 2)
 
     assert [term for term, _ in top] == ["garden", "shovel"]
-    assert "invoice" not in [t for t, _ in keywords.ranked(documents["b"], frequencies, 3, 2)]
+    assert "invoice" not in [t for t, _ in keywords.top(documents["b"], weights, 2)]

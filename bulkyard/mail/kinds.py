@@ -7,7 +7,14 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import IntegerField, QuerySet
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
 
 from bulkyard.core.emails import is_email, normalise_email
 from bulkyard.data.exports import InvalidFilter, chunk_rows, export_plan, export_queryset
@@ -97,6 +104,7 @@ class EmailParams(BaseModel):
         description="A column naming which attachments (sent with the job, by file name, "
         "separated by ';') each recipient gets; without it, everyone gets all of them.",
     )
+    _templates: EmailTemplates | None = PrivateAttr(default=None)
     recipients: RecipientQuery | None = Field(
         None,
         description="Send to a registered model's rows instead of an upload (then send no "
@@ -116,13 +124,17 @@ class EmailParams(BaseModel):
     @model_validator(mode="after")
     def _templates_compile(self) -> "EmailParams":
         try:
-            self.templates()
+            self._templates = EmailTemplates.compile(
+                subject=self.subject, text=self.text, html=self.html
+            )
         except TemplateProblem as exc:
             raise ValueError(str(exc)) from None
         return self
 
     def templates(self) -> EmailTemplates:
-        return EmailTemplates.compile(subject=self.subject, text=self.text, html=self.html)
+        """The templates, compiled once, when the params were validated."""
+        assert self._templates is not None
+        return self._templates
 
 
 @register

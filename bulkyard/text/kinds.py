@@ -11,7 +11,14 @@ from typing import IO, Any, Literal
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
 
 from bulkyard.jobs.kinds import (
     ChunkContext,
@@ -235,19 +242,21 @@ class TransformParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     rules: list[RuleParams] = Field(default_factory=list, max_length=100)
+    _compiled: list[CompiledRule] = PrivateAttr(default_factory=list)
     case: Literal["lower", "upper", "title"] | None = None
     truncate: int | None = Field(None, ge=1, description="Keep at most this many characters.")
 
     @model_validator(mode="after")
     def _rules_compile(self) -> "TransformParams":
         try:
-            self.compiled()
+            self._compiled = compile_rules([Rule(**rule.model_dump()) for rule in self.rules])
         except RuleError as exc:
             raise ValueError(str(exc)) from None
         return self
 
     def compiled(self) -> list[CompiledRule]:
-        return compile_rules([Rule(**rule.model_dump()) for rule in self.rules])
+        """The rules, compiled once, when the params were validated."""
+        return self._compiled
 
 
 class TextProcessParams(BaseModel):

@@ -142,6 +142,11 @@ class Caller:
         self.session = session
         self.gate = gate
         self.options = options
+        self.timeout = aiohttp.ClientTimeout(
+            total=options.total_timeout,
+            connect=options.connect_timeout,
+            sock_read=options.read_timeout,
+        )
 
     async def call(self, spec: RequestSpec) -> CallOutcome:
         """The outcome of a request after its retries; never raises for the
@@ -227,11 +232,6 @@ class Caller:
         host = url.host or ""
         if spec.signer is not None:
             headers = {**headers, **spec.signer(body or b"")}
-        timeout = aiohttp.ClientTimeout(
-            total=options.total_timeout,
-            connect=options.connect_timeout,
-            sock_read=options.read_timeout,
-        )
         token = await self.gate.acquire(
             host, options.host_limits, lease_seconds=options.total_timeout + 5
         )
@@ -242,7 +242,7 @@ class Caller:
                 headers=headers,
                 data=body,
                 allow_redirects=False,
-                timeout=timeout,
+                timeout=self.timeout,
             ) as response:
                 data, truncated = await _read_capped(response, options.max_body_bytes)
                 if truncated:
@@ -257,8 +257,6 @@ class Caller:
                     redirects=redirects,
                     seconds=time.perf_counter() - started,
                 )
-        except (Refused, InvalidURL):
-            raise
         except TimeoutError as exc:
             kind = _timeout_kind(exc)
             raise _Transient(

@@ -81,21 +81,20 @@ class ChunkCalls:
         self.pks = {number: row.pk for number, row in rows.items()}
         known: list[CallOutcome] = []
         to_send: list[RequestSpec] = []
-        unknown: list[int] = []
+        unknown: list[CallOutcome] = []
         for spec in specs:
             row = rows[spec.number]
             if row.status == CallStatus.DONE and row.outcome is not None:
                 known.append(CallOutcome.from_json(spec.number, row.outcome))
             elif row.status == CallStatus.SENDING and not spec.replay_safe:
-                unknown.append(spec.number)
-                known.append(_unknown(spec))
+                unknown.append(_unknown(spec))
             else:
                 if row.status == CallStatus.SENDING:
                     self.resend.add(spec.number)
                 to_send.append(spec)
         if unknown:
-            _record([o for o in known if o.number in set(unknown)], self.pks)
-        return known, to_send
+            _record(unknown, self.pks)
+        return known + unknown, to_send
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -169,7 +168,6 @@ class _Run:
         self.claim = uuid.uuid4()
         self.outcomes: list[CallOutcome] = []
         self.unrecorded: list[CallOutcome] = []
-        self.stopped = False
 
     async def _db(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()
@@ -187,8 +185,7 @@ class _Run:
         try:
             for start in range(0, len(specs), CLAIM_BATCH):
                 batch = specs[start : start + CLAIM_BATCH]
-                if self.stopped or await self._db(self.chunk.should_stop):
-                    self.stopped = True
+                if await self._db(self.chunk.should_stop):
                     never_sent += [spec.number for spec in specs[start:]]
                     break
                 numbers = [s.number for s in batch]

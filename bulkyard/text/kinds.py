@@ -86,6 +86,18 @@ def text_of(item: Item, text_field: str) -> str:
     return text
 
 
+def document_totals(totals: Counter[str]) -> dict[str, Any]:
+    """A job's document figures, from the chunks' counts added up."""
+    documents = totals["documents"]
+    return {
+        "documents": documents,
+        "characters": totals["characters"],
+        "words": totals["words"],
+        "sentences": totals["sentences"],
+        "average_words": round(totals["words"] / documents, 1) if documents else 0,
+    }
+
+
 def _number(value: Any) -> int:
     return int(value) if isinstance(value, int | float) else 0
 
@@ -163,13 +175,8 @@ class TextStatsKind(JobKind[TextStatsParams]):
         for partial in ctx.chunk_summaries:
             for key, value in partial.items():
                 totals[key] += _number(value)
-        documents = totals["documents"]
         summary: dict[str, Any] = {
-            "documents": documents,
-            "characters": totals["characters"],
-            "words": totals["words"],
-            "sentences": totals["sentences"],
-            "average_words": round(totals["words"] / documents, 1) if documents else 0,
+            **document_totals(totals),
             "reading_minutes": round(totals["words"] / ctx.params.words_per_minute, 1),
         }
         return FinishResult(summary=summary)
@@ -539,13 +546,8 @@ class TextProcessKind(JobKind[TextProcessParams]):
         finally:
             parts_delete(ctx.job_id)
             term_counts_clear(ctx.job_id)
-        documents = totals["documents"]
         summary: dict[str, Any] = {
-            "documents": documents,
-            "characters": totals["characters"],
-            "words": totals["words"],
-            "sentences": totals["sentences"],
-            "average_words": round(totals["words"] / documents, 1) if documents else 0,
+            **document_totals(totals),
             "languages": dict(languages.most_common()),
             "format": params.format,
             "bytes": size,

@@ -214,6 +214,10 @@ class JobKind(Generic[ParamsT]):
     def columns_needed(self, params: ParamsT) -> tuple[str, ...]:
         return self.required_columns
 
+    def max_file_bytes(self) -> int:
+        """The largest file of a ZIP input one item may be."""
+        return int(settings.BULKYARD_MAX_ITEM_BYTES)
+
     def takes_input(self, params: ParamsT) -> bool:
         """Whether a job with these params reads an upload (or inline items)."""
         return self.reads_input

@@ -592,7 +592,9 @@ def _chunk_items(job: Job, chunk: Chunk) -> Iterator[Iterator[Item]]:
         return
     with job.input_file.storage.open(job.input_file.name, "rb") as raw:
         if job.input_format == InputFormat.ZIP:
-            yield read_zip_span(raw, _span(chunk))
+            yield read_zip_span(
+                raw, _span(chunk), max_item_bytes=registry.get(job.kind).max_file_bytes()
+            )
         else:
             yield read_span(raw, job.input_format, header=job.input_header, span=_span(chunk))
 

@@ -5,7 +5,8 @@ again as each member is read:
 - at most ``BULKYARD_ZIP_MAX_MEMBERS`` files, at most ``BULKYARD_ZIP_MAX_TOTAL_BYTES``
   uncompressed in all, no member compressed more than ``BULKYARD_ZIP_MAX_RATIO`` to one
   (zip bombs);
-- a member larger than ``BULKYARD_MAX_ITEM_BYTES`` fails alone; every member is read
+- a member larger than the kind's limit (``BULKYARD_MAX_ITEM_BYTES`` unless the kind
+  sets its own) fails alone; every member is read
   with a byte cap at its declared size, so an archive that lies about sizes cannot make a
   worker read more (the read stops, the item fails);
 - member names are never used as paths here; names that would climb out of a folder
@@ -15,12 +16,17 @@ again as each member is read:
   encrypted members fail alone.
 
 Items are numbered 1, 2, … in archive order; a chunk is a range of them. An item's
-data is ``{"name", "size", "content"}`` (bytes); kinds turn it into what they need.
+data is ``{"name", "stem", "size", "content"}`` (``content`` in bytes); kinds turn it
+into what they need. ``stem`` is the name without its extension, for naming what a
+file becomes (``photos/cat.jpg`` → ``photos/cat-200.webp``); where two files differ by
+extension only (``cat.jpg``, ``cat.png``), their stems keep it, so that they stay apart.
 """
 
 from __future__ import annotations
 
+import posixpath
 import zipfile
+from collections import Counter
 from collections.abc import Iterator
 from typing import IO
 
@@ -107,22 +113,36 @@ def plan_zip(raw: IO[bytes], *, chunk_size: int) -> Plan:
     return Plan(header=None, spans=spans)
 
 
-def read_zip_span(raw: IO[bytes], span: Span) -> Iterator[Item]:
+def read_zip_span(
+    raw: IO[bytes], span: Span, *, max_item_bytes: int | None = None
+) -> Iterator[Item]:
+    """The span's items; members over ``max_item_bytes`` (default
+    ``BULKYARD_MAX_ITEM_BYTES``) fail alone."""
+    limit = max_item_bytes or settings.BULKYARD_MAX_ITEM_BYTES
     with _open(raw) as archive:
-        members = _members(archive)[span.byte_start : span.byte_end]
-        for offset, info in enumerate(members):
+        members = _members(archive)
+        stems = unique_stems([info.filename for info in members])
+        for offset, info in enumerate(members[span.byte_start : span.byte_end]):
             number = span.first_item_number + offset
             try:
-                yield Item(number, _read(archive, info))
+                yield Item(number, _read(archive, info, limit=limit, stem=stems[info.filename]))
             except ItemError as exc:
                 yield Item(number, {"name": info.filename[:500]}, error=exc)
 
 
-def _read(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> dict[str, object]:
+def unique_stems(names: list[str]) -> dict[str, str]:
+    """Each name without its extension, unless another name has the same stem."""
+    stems = {name: posixpath.splitext(name)[0] or name for name in names}
+    shared = Counter(stems.values())
+    return {name: stem if shared[stem] == 1 else name for name, stem in stems.items()}
+
+
+def _read(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, *, limit: int, stem: str
+) -> dict[str, object]:
     name = info.filename
     if _unsafe(name):
         raise ItemError("unsafe_name", f"{_shown(name)}: a name that leaves its folder is refused")
-    limit = settings.BULKYARD_MAX_ITEM_BYTES
     if info.file_size > limit:
         raise ItemError(
             "item_too_large", f"{_shown(name)} is {info.file_size:,} bytes; the limit is {limit:,}"
@@ -140,7 +160,7 @@ def _read(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> dict[str, object]:
         raise ItemError(
             "unreadable_file", f"{_shown(name)} does not hold the size its header declares"
         )
-    return {"name": name, "size": info.file_size, "content": content}
+    return {"name": name, "stem": stem, "size": info.file_size, "content": content}
 
 
 def _unsafe(name: str) -> bool:

@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "bulkyard.users",
     "bulkyard.jobs",
     "bulkyard.text",
+    "bulkyard.images",
     "bulkyard.data",
     "bulkyard.mail",
     "bulkyard.outbound",
@@ -120,5 +121,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # libvips reports every step of every image at INFO.
+        "pyvips": {"level": "WARNING"},
+    },
 }

@@ -31,3 +31,9 @@ BULKYARD_TEXT_MAX_DOCUMENT_BYTES = env.int("BULKYARD_TEXT_MAX_DOCUMENT_BYTES", d
 # A job never has more chunks than this: for a huge file of tiny items, chunks
 # grow instead (planning doubles the chunk size as often as needed).
 BULKYARD_MAX_CHUNKS_PER_JOB = env.int("BULKYARD_MAX_CHUNKS_PER_JOB", default=10_000)
+# image.process: images with more pixels fail alone (decompression bombs); jobs may ask for less.
+BULKYARD_IMAGE_MAX_PIXELS = env.int("BULKYARD_IMAGE_MAX_PIXELS", default=100_000_000)
+# The largest image file accepted, in a ZIP or fetched from a URL.
+BULKYARD_IMAGE_MAX_FILE_BYTES = env.int("BULKYARD_IMAGE_MAX_FILE_BYTES", default=50 * 1024 * 1024)
+# libvips threads per worker process: the prefork pool's processes already use every core.
+BULKYARD_IMAGE_THREADS = env.int("BULKYARD_IMAGE_THREADS", default=1)

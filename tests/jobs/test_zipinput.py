@@ -8,15 +8,11 @@ import pytest
 from bulkyard.jobs.inputs import Span
 from bulkyard.jobs.kinds import InputRejected
 from bulkyard.jobs.zipinput import plan_zip, read_zip_span, zip_check
+from tests.support.files import zip_of
 
 
 def _archive(files: dict[str, bytes], *, compression: int = zipfile.ZIP_DEFLATED) -> io.BytesIO:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=compression) as archive:
-        for name, content in files.items():
-            archive.writestr(name, content)
-    buffer.seek(0)
-    return buffer
+    return io.BytesIO(zip_of(files, compression=compression))
 
 
 def _items(raw: io.BytesIO, *, chunk_size: int = 100) -> list:
@@ -70,6 +66,38 @@ def test_a_member_larger_than_the_item_limit_fails_alone(settings):
     items = _items(raw)
 
     assert [i.error.code if i.error else None for i in items] == ["item_too_large", None]
+
+
+def test_a_kind_may_allow_larger_members_than_the_item_limit(settings):
+    settings.BULKYARD_MAX_ITEM_BYTES = 100
+    raw = _archive({"photo.jpg": b"x" * 5000, "huge.jpg": b"x" * 5001})
+    [span] = plan_zip(raw, chunk_size=10).spans
+
+    items = list(read_zip_span(raw, span, max_item_bytes=5000))
+
+    assert [i.error.code if i.error else None for i in items] == [None, "item_too_large"]
+
+
+def test_a_stem_is_the_name_without_its_extension_unless_two_files_share_it():
+    raw = _archive(
+        {
+            "photos/cat.jpg": b"1",
+            "photos/cat.png": b"2",
+            "photos/dog.jpg": b"3",
+            "other/cat.jpg": b"4",
+            "README": b"5",
+        }
+    )
+
+    stems = {item.data["name"]: item.data["stem"] for item in _items(raw)}
+
+    assert stems == {
+        "photos/cat.jpg": "photos/cat.jpg",
+        "photos/cat.png": "photos/cat.png",
+        "photos/dog.jpg": "photos/dog",
+        "other/cat.jpg": "other/cat",
+        "README": "README",
+    }
 
 
 def test_a_zip_bomb_is_refused_before_the_job_exists():

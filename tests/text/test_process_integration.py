@@ -8,6 +8,7 @@ import pytest
 
 from bulkyard.jobs.models import Chunk, ItemResult, JobStatus
 from bulkyard.text.models import TermCount
+from tests.support.files import zip_of
 from tests.support.jobs import submit_items, wait_for_job
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -168,20 +169,10 @@ def test_the_output_file_can_be_csv_with_lists_flattened(api_client, worker):
     ]
 
 
-def _zip(files: dict[str, bytes]) -> bytes:
-    import zipfile
-
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, content in files.items():
-            archive.writestr(name, content)
-    return buffer.getvalue()
-
-
 def test_a_zip_of_text_markdown_and_html_files_is_processed_file_by_file(api_client, worker):
     from tests.support.jobs import submit_file
 
-    archive = _zip(
+    archive = zip_of(
         {
             "notes/a.txt": b"\xef\xbb\xbfPlain text, call +44 20 7946 0958.",
             "notes/b.md": b"# Title\n\nMarkdown *text* for ada@example.com.",
@@ -222,7 +213,7 @@ def test_a_zip_bomb_is_refused_with_a_400(api_client):
 
     response = submit_file(
         api_client,
-        _zip({"bomb.txt": b"\0" * 20_000_000}),
+        zip_of({"bomb.txt": b"\0" * 20_000_000}),
         name="bomb.zip",
         kind="text.process",
     )
@@ -236,7 +227,7 @@ def test_failed_files_of_a_zip_that_never_became_text_are_not_retried(api_client
 
     response = submit_file(
         api_client,
-        _zip({"a.txt": b"fine text here", "b.png": b"\x89PNG"}),
+        zip_of({"a.txt": b"fine text here", "b.png": b"\x89PNG"}),
         name="documents.zip",
         kind="text.process",
         params=json.dumps({"analyse": {"keywords": 0}}),

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class ImagesConfig(AppConfig):
+    name = "bulkyard.images"
+    label = "bulkyard_images"
+    verbose_name = "Image processing"

@@ -1,5 +1,5 @@
 """What the throughput benches share: a scratch folder and database, the API
-and a worker around them, a job submitted with a CSV upload and waited for,
+and a worker around them, a job submitted with an upload and waited for,
 and the printed summary and verdicts against an issue's targets."""
 
 from __future__ import annotations
@@ -62,17 +62,21 @@ def api_and_worker(
             yield client, worker
 
 
-def submit_csv_and_wait(
-    client: httpx.Client, csv_path: Path, *, kind: str, params: dict[str, Any], chunk_size: int
+CONTENT_TYPES = {".csv": "text/csv", ".zip": "application/zip"}
+
+
+def submit_file_and_wait(
+    client: httpx.Client, path: Path, *, kind: str, params: dict[str, Any], chunk_size: int
 ) -> tuple[float, dict[str, Any]]:
-    """Seconds from starting the multipart POST until polling sees a final
-    status (every ``POLL_SECONDS``), and the job as the API shows it then."""
+    """Seconds from starting the multipart POST of the file at ``path`` until
+    polling sees a final status (every ``POLL_SECONDS``), and the job as the API
+    shows it then."""
     started = time.perf_counter()
-    with csv_path.open("rb") as upload:
+    with path.open("rb") as upload:
         response = client.post(
             "/api/v1/jobs/",
             data={"kind": kind, "params": json.dumps(params), "chunk_size": str(chunk_size)},
-            files={"file": (csv_path.name, upload, "text/csv")},
+            files={"file": (path.name, upload, CONTENT_TYPES.get(path.suffix, "text/csv"))},
         )
     if response.status_code != 202:
         raise RuntimeError(f"POST answered {response.status_code}: {response.text[:2000]}")
@@ -87,7 +91,8 @@ def print_summary(title: str, rates: list[tuple[str, float, str]]) -> None:
     print(title)
     print("=" * 78)
     for name, rate, unit in rates:
-        print(f"  {name:<46s} {rate:>12,.0f} {unit}")
+        shown = f"{rate:,.1f}" if rate < 100 else f"{rate:,.0f}"
+        print(f"  {name:<46s} {shown:>12s} {unit}")
     print()
 
 

@@ -47,7 +47,7 @@ from _jobs import (  # sibling modules, via sys.path
     print_checks,
     print_summary,
     scratch_and_database,
-    submit_csv_and_wait,
+    submit_file_and_wait,
 )
 from import_throughput import (
     stop_process_group,
@@ -237,7 +237,7 @@ def run_job(
                 "worker": tree_cpu_seconds(worker.pid),
                 "sink": tree_cpu_seconds(sink.pid),
             }
-            seconds, job = submit_csv_and_wait(
+            seconds, job = submit_file_and_wait(
                 client,
                 recipients,
                 kind="email.send",

@@ -42,7 +42,7 @@ from _jobs import (  # sibling modules, via sys.path
     print_checks,
     print_summary,
     scratch_and_database,
-    submit_csv_and_wait,
+    submit_file_and_wait,
 )
 from import_throughput import (
     stop_process_group,
@@ -179,7 +179,7 @@ def measure(
             "worker": tree_cpu_seconds(worker.pid),
             "server": tree_cpu_seconds(server.pid),
         }
-        seconds, job = submit_csv_and_wait(
+        seconds, job = submit_file_and_wait(
             client, ids, kind="http.request", params=params, chunk_size=args.chunk_size
         )
         cpu = {

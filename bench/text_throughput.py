@@ -39,7 +39,7 @@ from _jobs import (  # sibling modules, via sys.path
     print_checks,
     print_summary,
     scratch_and_database,
-    submit_csv_and_wait,
+    submit_file_and_wait,
 )
 from import_throughput import (
     RssSampler,
@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
             worker_before = tree_cpu_seconds(worker.pid)
             pg_before = tree_cpu_seconds(postgres)
             with RssSampler(worker.pid) as sampler:
-                seconds, job = submit_csv_and_wait(
+                seconds, job = submit_file_and_wait(
                     client,
                     documents,
                     kind="text.process",

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+import posixpath
 import re
 import tempfile
 import time
 import zipfile
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -32,6 +34,7 @@ from bulkyard.jobs.parts import part_save, parts_delete, zip_parts_merge
 from bulkyard.jobs.registry import register
 
 if TYPE_CHECKING:
+    from bulkyard.images.fetching import Downloader
     from bulkyard.images.processing import Recipe, Rendition
 
 logger = logging.getLogger(__name__)
@@ -147,6 +150,14 @@ class ImageProcessParams(BaseModel):
     max_pixels: int | None = Field(
         None, ge=1, description="Larger images fail alone; at most the server's limit."
     )
+    url_field: str = Field(
+        "url", description="With a CSV / JSON Lines input: the field holding each image's URL."
+    )
+    name_field: str | None = Field(
+        "name",
+        description="With a CSV / JSON Lines input: an optional field naming each image's "
+        "files (otherwise the URL's file name); the line number is put in front.",
+    )
 
     @model_validator(mode="after")
     def _sizes_apart_within_limits(self) -> ImageProcessParams:
@@ -211,7 +222,7 @@ class ImageProcessKind(JobKind[ImageProcessParams]):
         "corrupt, too many pixels, too large, unsafe name)."
     )
     params_model = ImageProcessParams
-    input_formats = ("zip",)
+    input_formats = ("zip", "csv", "jsonl")
     chunk_size = 10
     max_chunk_size = 1000
     queue_class = "cpu"
@@ -219,6 +230,9 @@ class ImageProcessKind(JobKind[ImageProcessParams]):
 
     def max_file_bytes(self) -> int:
         return int(settings.BULKYARD_IMAGE_MAX_FILE_BYTES)
+
+    def columns_needed(self, params: ImageProcessParams) -> tuple[str, ...]:
+        return (params.url_field,)
 
     def process_chunk(
         self, items: Iterable[Item], ctx: ChunkContext[ImageProcessParams]
@@ -233,14 +247,16 @@ class ImageProcessKind(JobKind[ImageProcessParams]):
             tempfile.TemporaryFile() as spool,
             zipfile.ZipFile(spool, "w", zipfile.ZIP_STORED, allowZip64=True) as archive,
         ):
-            for item in items:
+            for item, file in _image_files(items, ctx.params):
                 if ctx.should_stop():
                     return ChunkResult()
                 if item.error is not None:
                     result.items.append(failure(item, item.error.code, item.error.message))
                     continue
                 try:
-                    name, stem, content = _image_file(item)
+                    if isinstance(file, ItemError):
+                        raise file
+                    name, stem, content = file
                     source, renditions = render(content, recipe)
                 except (ItemError, ImageFailure) as exc:
                     result.items.append(failure(item, exc.code, exc.message))
@@ -328,12 +344,65 @@ class ImageProcessKind(JobKind[ImageProcessParams]):
         return FinishResult(summary=summary, output_file=output_file)
 
 
-def _image_file(item: Item) -> tuple[str, str, bytes]:
+ImageFile = tuple[str, str, bytes]  # name, stem of its outputs' names, content
+
+
+def _image_files(
+    items: Iterable[Item], params: ImageProcessParams
+) -> Iterator[tuple[Item, ImageFile | ItemError]]:
+    """Each item with its image: a file of the ZIP, or downloaded from the
+    item's URL (a few at a time, the chunk's downloads sharing one pool)."""
+    from bulkyard.images.fetching import CONCURRENCY, Downloader
+
+    with Downloader() as downloader:
+        waiting: list[tuple[Item, str, str]] = []
+        for item in items:
+            data = item.data
+            if item.error is None and isinstance(data, dict) and "content" not in data:
+                try:
+                    waiting.append((item, *_url_and_stem(item, params)))
+                except ItemError as exc:
+                    yield item, exc
+                if len(waiting) >= CONCURRENCY:
+                    yield from _downloaded(waiting, downloader)
+                    waiting = []
+                continue
+            yield item, _archived(item)
+        yield from _downloaded(waiting, downloader)
+
+
+def _downloaded(
+    waiting: list[tuple[Item, str, str]], downloader: Downloader
+) -> Iterator[tuple[Item, ImageFile | ItemError]]:
+    if not waiting:
+        return
+    bodies = downloader.get([url for _, url, _ in waiting])
+    for (item, url, stem), body in zip(waiting, bodies, strict=True):
+        yield item, body if isinstance(body, ItemError) else (url, stem, body)
+
+
+def _archived(item: Item) -> ImageFile | ItemError:
     data = item.data
     if not (isinstance(data, dict) and isinstance(data.get("content"), bytes)):
-        raise ItemError("invalid_item", "image.process reads the files of a ZIP archive")
+        return ItemError("invalid_item", "an image is a file of a ZIP or a row with a URL")
     name = str(data["name"])
     return name, str(data.get("stem") or name), data["content"]
+
+
+UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def _url_and_stem(item: Item, params: ImageProcessParams) -> tuple[str, str]:
+    """The item's URL, and its outputs' stem: its line number and its name
+    (or the URL's file name), one path segment of safe characters."""
+    url = item.data.get(params.url_field)
+    if not isinstance(url, str) or not url.strip():
+        raise ItemError("missing_url", f"the item has no URL in {params.url_field!r}")
+    url = url.strip()
+    given = item.data.get(params.name_field) if params.name_field else None
+    label = str(given) if given not in (None, "") else urlsplit(url).path.rsplit("/", 1)[-1]
+    label = UNSAFE_IN_NAME.sub("_", posixpath.splitext(label)[0]).strip("._")[:100] or "image"
+    return url, f"{item.number}-{label}"
 
 
 def _member(file_name: str) -> zipfile.ZipInfo:

@@ -151,6 +151,14 @@ class Caller:
     async def call(self, spec: RequestSpec) -> CallOutcome:
         """The outcome of a request after its retries; never raises for the
         request's own failures."""
+        outcome, _ = await self.fetch(spec, describe_body=True)
+        return outcome
+
+    async def fetch(
+        self, spec: RequestSpec, *, describe_body: bool = False
+    ) -> tuple[CallOutcome, bytes]:
+        """``call``, with the response body's bytes as received (empty when the
+        request failed); the outcome describes the body only if asked."""
         options = self.options
         attempt = 0
         while True:
@@ -158,7 +166,7 @@ class Caller:
             try:
                 answer = await self._attempt(spec)
             except (Refused, InvalidURL) as exc:
-                return _failed(spec, exc.code, str(exc), attempts=attempt)
+                return _failed(spec, exc.code, str(exc), attempts=attempt), b""
             except _Transient as exc:
                 if exc.reached and not spec.replay_safe:
                     # The server may have acted on it: a POST is not sent twice.
@@ -168,14 +176,14 @@ class Caller:
                         f"{exc.message}; not tried again: the server may have carried out this "
                         f"{spec.method} (send an Idempotency-Key header to allow retries)",
                         attempts=attempt,
-                    )
+                    ), b""
                 if attempt >= options.max_attempts:
                     return _failed(
                         spec,
                         exc.code,
                         f"{exc.message} (after {attempt} attempts)",
                         attempts=attempt,
-                    )
+                    ), b""
                 delay = backoff_seconds(
                     attempt, base=options.retry_base_seconds, cap=options.retry_max_seconds
                 )
@@ -187,11 +195,18 @@ class Caller:
                             f"{exc.message}; the server asks to wait {exc.retry_after:.0f} s, "
                             f"longer than the {options.max_retry_after:.0f} s allowed",
                             attempts=attempt,
-                        )
+                        ), b""
                     delay = exc.retry_after
                 await asyncio.sleep(delay)
                 continue
-            return _answered(spec, answer, attempts=attempt, secrets=_secret_values(spec))
+            outcome = _answered(
+                spec,
+                answer,
+                attempts=attempt,
+                secrets=_secret_values(spec),
+                describe_body=describe_body,
+            )
+            return outcome, answer.body if outcome.succeeded else b""
 
     async def _attempt(self, spec: RequestSpec) -> _Answer:
         options = self.options
@@ -347,9 +362,14 @@ def _scrub(text: str, secrets: list[str]) -> str:
 
 
 def _answered(
-    spec: RequestSpec, answer: _Answer, *, attempts: int, secrets: list[str]
+    spec: RequestSpec,
+    answer: _Answer,
+    *,
+    attempts: int,
+    secrets: list[str],
+    describe_body: bool = True,
 ) -> CallOutcome:
-    output = _output(answer, attempts=attempts)
+    output = _output(answer, attempts=attempts, describe_body=describe_body)
     if secrets:
         output["body"] = _scrub(output["body"], secrets)
         output["headers"] = {k: _scrub(v, secrets) for k, v in output["headers"].items()}
@@ -374,8 +394,9 @@ def _failed(spec: RequestSpec, code: str, message: str, *, attempts: int) -> Cal
     )
 
 
-def _output(answer: _Answer, *, attempts: int) -> dict[str, Any]:
-    body, encoding = _body_text(answer)
+def _output(answer: _Answer, *, attempts: int, describe_body: bool = True) -> dict[str, Any]:
+    # A body kept as bytes by the caller (an image) is not also encoded here.
+    body, encoding = _body_text(answer) if describe_body else ("", "omitted")
     return {
         "status": answer.status,
         "latency_ms": round(answer.seconds * 1000, 1),

@@ -60,7 +60,7 @@ class ChunkCalls:
         if to_send:
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbound-db") as db:
                 try:
-                    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+                    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
                         known += runner.run(_Run(self, db).send(to_send))
                 finally:
                     # In the helper thread: its own connection, not this one.
@@ -97,7 +97,7 @@ class ChunkCalls:
         return known + unknown, to_send
 
 
-def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     """uvloop where it is installed (it comes with uvicorn[standard]): less CPU
     per request than asyncio's own loop (docs/decisions/0006)."""
     try:

@@ -35,6 +35,8 @@ _defaults = {
     # Outbound calls: test servers answer at once; retries need not wait long.
     "BULKYARD_HTTP_RETRY_BASE_SECONDS": "0.05",
     "BULKYARD_HTTP_RETRY_MAX_SECONDS": "0.5",
+    # Images: a test of the size cap need not send 50 MB.
+    "BULKYARD_IMAGE_MAX_FILE_BYTES": str(4 * 1024 * 1024),
 }
 for _name, _value in _defaults.items():
     os.environ.setdefault(_name, _value)

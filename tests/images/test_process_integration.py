@@ -221,3 +221,65 @@ def test_the_web_process_never_loads_libvips():
     ).stdout.strip()
 
     assert loaded == "False"
+
+
+def _submit_urls(client, rows: list[dict[str, str]], **params):
+    body = "\n".join(json.dumps(row) for row in rows).encode()
+    return submit_file(
+        client,
+        body,
+        name="images.jsonl",
+        kind="image.process",
+        params=json.dumps({"sizes": SIZES[:1], **params}),
+    )
+
+
+def test_images_named_by_url_are_downloaded_and_processed(api_client, worker, http_server):
+    cat = http_server.serve("cat.jpg", image(600, 400))
+    dog = http_server.serve("pets/dog.png", image(300, 600, format="PNG"))
+    response = _submit_urls(
+        api_client, [{"url": cat}, {"url": dog, "name": "best dog"}, {"url": cat}]
+    )
+    assert response.status_code == 202, response.content
+
+    job = wait_for_job(response.json()["id"])
+
+    assert job.status == JobStatus.SUCCEEDED
+    sizes = {name: opened(content).size for name, content in _outputs(job).items()}
+    assert sizes == {
+        "1-cat-thumb.jpg": (200, 133),
+        "2-best_dog-thumb.png": (100, 200),
+        "3-cat-thumb.jpg": (200, 133),
+    }
+    report = ItemResult.objects.get(job=job, item_number=2).output
+    assert (report["name"], report["format"], report["width"]) == (dog, "png", 300)
+
+
+def test_a_url_that_fails_fails_its_image_alone(api_client, worker, http_server, canary):
+    good = http_server.serve("good.jpg", image(300, 200))
+    http_server.serve("big.jpg", image(300, 200) + b"\0" * 5_000_000)
+    response = _submit_urls(
+        api_client,
+        [
+            {"url": good},
+            {"url": f"{http_server.url}/files/missing.jpg"},
+            {"url": f"http://127.0.0.1:{canary.port}/secret.jpg"},
+            {"url": "file:///etc/passwd"},
+            {"url": f"{http_server.url}/files/big.jpg"},
+            {"name": "no url"},
+        ],
+    )
+    assert response.status_code == 202, response.content
+
+    job = wait_for_job(response.json()["id"])
+
+    codes = {r.item_number: r.code for r in ItemResult.objects.filter(job=job, outcome="failed")}
+    assert codes == {
+        2: "http_404",
+        3: "destination_refused",
+        4: "invalid_url",
+        5: "item_too_large",
+        6: "missing_url",
+    }
+    assert canary.hits() == 0
+    assert sorted(_outputs(job)) == ["1-good-thumb.jpg"]

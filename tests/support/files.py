@@ -41,7 +41,9 @@ def image(
 
     if noise:
         grey = Image.effect_noise((width, height), 60)
-        picture = Image.merge("RGB", (grey, grey.rotate(180), grey.transpose(Image.Transpose.FLIP_LEFT_RIGHT))).convert(mode)
+        picture = Image.merge(
+            "RGB", (grey, grey.rotate(180), grey.transpose(Image.Transpose.FLIP_LEFT_RIGHT))
+        ).convert(mode)
     else:
         picture = Image.new(mode, (width, height), colour)
         marker = (0, 0, 255) if mode == "RGB" else None

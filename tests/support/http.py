@@ -15,6 +15,7 @@ Paths:
     /slow?seconds=S            waits S seconds before answering
     /redirect?to=URL           302 to URL
     /big?bytes=N               N bytes of body
+    /files/<name>              what ``serve(name, content)`` registered, else 404
 """
 
 from __future__ import annotations
@@ -83,6 +84,9 @@ class _Handler(BaseHTTPRequestHandler):
             status, headers["Location"] = 302, query["to"]
         elif parts[0] == "big":
             payload = b"x" * int(query["bytes"])
+        elif parts[0] == "files":
+            served = self.server.files.get("/".join(parts[1:]))
+            status, payload = (200, served) if served is not None else (404, b"")
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
@@ -104,6 +108,7 @@ class _RecordingServer(ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.hits: list[Hit] = []
         self.counts: Counter[str] = Counter()
+        self.files: dict[str, bytes] = {}
 
     def record(self, hit: Hit) -> None:
         with self.lock:
@@ -134,6 +139,13 @@ class HttpTestServer:
         with self._server.lock:
             self._server.hits = []
             self._server.counts = Counter()
+            self._server.files = {}
+
+    def serve(self, name: str, content: bytes) -> str:
+        """Answer ``GET /files/<name>`` with ``content``; returns its URL."""
+        with self._server.lock:
+            self._server.files[name] = content
+        return f"{self.url}/files/{name}"
 
     def hits(self, path_prefix: str = "/") -> list[Hit]:
         with self._server.lock:

@@ -14,6 +14,12 @@ ENV PYTHONUNBUFFERED=1 \
     DJANGO_STATIC_ROOT=/app/static \
     DJANGO_MEDIA_ROOT=/app/var/media
 
+# A font for image.process's watermarks (pango finds it through fontconfig);
+# the slim image has none. libvips itself comes in the pyvips-binary wheel.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
+
 # Unprivileged user the processes run as. It owns only /app/var (uploads,
 # outputs, and the SQLite/file-broker fallbacks); the code stays root-owned.
 RUN groupadd --system --gid 10001 bulkyard \

@@ -21,9 +21,10 @@ is resized from it (half the CPU of decoding once per size, measured in 0008).
 
 from __future__ import annotations
 
+import functools
 import html
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pyvips
@@ -53,6 +54,10 @@ WRITTEN_FORMATS = ("jpeg", "png", "webp", "avif")
 EXTENSIONS = {"jpeg": "jpg", "png": "png", "webp": "webp", "avif": "avif"}
 # Far beyond any real image, below libvips' own coordinate limit.
 _UNBOUNDED = 10_000_000
+# Several sizes are made from one decoded base kept in memory, unless it is
+# larger than this: then each size after the first is decoded from the file again
+# (slower, but a 100-megapixel image must not cost a worker 300 MB).
+SHARED_BASE_BYTES = 64 * 1024 * 1024
 # EXIF orientations 5-8 turn the picture a quarter: width and height swap.
 _QUARTER_TURNS = frozenset({5, 6, 7, 8})
 
@@ -184,22 +189,27 @@ def _render(content: bytes, source: Source, recipe: Recipe) -> list[Rendition]:
     header = pyvips.Image.new_from_buffer(content, "", access="sequential")
     if recipe.auto_rotate and _orientation(header) in _QUARTER_TURNS:
         width, height = height, width
-    scale = min(1.0, max(size.scale_for(width, height) for size in recipe.sizes))
-    # Decoded once, shrunk while loading to what the largest size needs.
-    base = pyvips.Image.thumbnail_buffer(
+    from_file = functools.partial(
+        pyvips.Image.thumbnail_buffer,
         content,
-        max(1, math.ceil(width * scale)),
-        height=max(1, math.ceil(height * scale)),
-        size="down",
         no_rotate=not recipe.auto_rotate,
         option_string="fail_on=truncated",
     )
-    if len(recipe.sizes) > 1:
+    scale = min(1.0, max(size.scale_for(width, height) for size in recipe.sizes))
+    # Decoded once, shrunk while loading to what the largest size needs.
+    base = from_file(
+        max(1, math.ceil(width * scale)), height=max(1, math.ceil(height * scale)), size="down"
+    )
+    shared = len(recipe.sizes) > 1 and base.width * base.height * base.bands <= SHARED_BASE_BYTES
+    if shared:
         base = base.copy_memory()
     output_format = _output_format(source.format, recipe.format)
     renditions = []
-    for size in recipe.sizes:
-        image = _resized(base, size, rotate=recipe.auto_rotate)
+    for number, size in enumerate(recipe.sizes):
+        if shared or number == 0:
+            image = _resized(base, size, _from_base(base), upright=(width, height))
+        else:
+            image = _resized(None, size, from_file, upright=(width, height))
         if recipe.watermark is not None:
             image = _watermarked(image, recipe.watermark)
         renditions.append(
@@ -220,21 +230,34 @@ def _orientation(image: pyvips.Image) -> int:
     return int(image.get("orientation"))
 
 
-def _resized(base: pyvips.Image, size: Size, *, rotate: bool) -> pyvips.Image:
-    if size.width is None and size.height is None:
-        return base
-    if base.width == size.width and size.height in (None, base.height):
+def _from_base(base: pyvips.Image) -> Callable[..., pyvips.Image]:
+    # The base is upright already, or meant to stay as it is.
+    return functools.partial(base.thumbnail_image, no_rotate=True)
+
+
+def _resized(
+    base: pyvips.Image | None,
+    size: Size,
+    thumbnail: Callable[..., pyvips.Image],
+    *,
+    upright: tuple[int, int],
+) -> pyvips.Image:
+    """``size`` of the image, made by ``thumbnail`` (libvips' thumbnail of the
+    base or of the file); the base itself where it is that size already."""
+    width, height = size.width, size.height
+    if width is None and height is None:
+        width, height = upright  # the original size
+    if base is not None and base.width == width and height in (None, base.height):
         return base
     options: dict[str, object] = {
-        "height": size.height or _UNBOUNDED,
+        "height": height or _UNBOUNDED,
         "size": "both" if size.enlarge else "down",
-        "no_rotate": True,  # the base is upright already, or meant to stay as it is
     }
     if size.fit == "cover":
         options["crop"] = size.crop
     elif size.fit == "fill":
         options["size"] = "force"
-    return base.thumbnail_image(size.width or _UNBOUNDED, **options)
+    return thumbnail(width or _UNBOUNDED, **options)
 
 
 def _watermarked(image: pyvips.Image, watermark: Watermark) -> pyvips.Image:

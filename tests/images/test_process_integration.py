@@ -283,3 +283,19 @@ def test_a_url_that_fails_fails_its_image_alone(api_client, worker, http_server,
     }
     assert canary.hits() == 0
     assert sorted(_outputs(job)) == ["1-good-thumb.jpg"]
+
+
+def test_failed_downloads_can_be_retried_once_the_image_is_there(api_client, worker, http_server):
+    good = http_server.serve("a.jpg", image(300, 200))
+    late = f"{http_server.url}/files/late.jpg"
+    response = _submit_urls(api_client, [{"url": good}, {"url": late}])
+    first = wait_for_job(response.json()["id"])
+    assert (first.succeeded_items, first.failed_items) == (1, 1)
+    http_server.serve("late.jpg", image(200, 300))
+
+    retry = api_client.post(f"/api/v1/jobs/{first.pk}/retry/")
+
+    assert retry.status_code == 202, retry.content
+    second = wait_for_job(retry.json()["id"])
+    assert second.status == JobStatus.SUCCEEDED
+    assert sorted(_outputs(second)) == ["2-late-thumb.jpg"]

@@ -213,3 +213,23 @@ def _brightest(picture, box) -> int:
 
 def _near(pixel, colour, tolerance=40) -> bool:
     return all(abs(a - b) <= tolerance for a, b in zip(pixel[:3], colour, strict=True))
+
+
+def test_sizes_of_a_base_too_large_to_share_are_decoded_from_the_file_each(monkeypatch):
+    from bulkyard.images import processing
+
+    sizes = [
+        Size(label="original", width=None, height=None),
+        Size(label="square", width=50, height=50, fit="cover"),
+        Size(label="small", width=100, height=100),
+    ]
+    photo = image(600, 400, orientation=6)
+    _, shared = render(photo, Recipe(sizes=sizes))
+    monkeypatch.setattr(processing, "SHARED_BASE_BYTES", 1000)
+
+    _, separate = render(photo, Recipe(sizes=sizes))
+
+    dimensions = [(r.label, r.width, r.height) for r in separate]
+    assert dimensions == [("original", 400, 600), ("square", 50, 50), ("small", 67, 100)]
+    assert dimensions == [(r.label, r.width, r.height) for r in shared]
+    assert _near(opened(separate[2].data).convert("RGB").getpixel((62, 3)), BLUE)

@@ -15,14 +15,14 @@ import io
 import json
 import os
 import shutil
-import tempfile
 import uuid
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 from typing import IO, Any
 
 from django.core.files import File
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from bulkyard.jobs.exports import neutralise
@@ -89,32 +89,44 @@ def parts_merge(
 ) -> tuple[str, int]:
     """Concatenate the parts, in order, after the header into one stored file
     (gzip-compressed if asked); returns its storage name and size in bytes."""
-    with tempfile.TemporaryFile() as spool:
-        sink: Any = gzip.GzipFile(fileobj=spool, mode="wb") if compress else spool
-        sink.write(header)
+    with _stored_output(output_name) as (name, sink):
+        target: Any = gzip.GzipFile(fileobj=sink, mode="wb") if compress else sink
+        target.write(header)
         for part in parts:
             with default_storage.open(part, "rb") as source:
-                shutil.copyfileobj(source, sink, length=1024 * 1024)
+                shutil.copyfileobj(source, target, length=1024 * 1024)
         if compress:
-            sink.close()
-        size = spool.tell()
-        spool.seek(0)
-        return default_storage.save(output_name, File(spool)), size
+            target.close()
+    return name, default_storage.size(name)
 
 
 def zip_parts_merge(*, parts: Sequence[str], output_name: str) -> tuple[str, int]:
     """The files of several ZIP parts, in order, in one stored ZIP archive;
     returns its storage name and size in bytes. Members keep their names, dates
-    and compression (their bytes are copied, not compressed again)."""
-    with tempfile.TemporaryFile() as spool:
-        with zipfile.ZipFile(spool, "w", allowZip64=True) as merged:
-            for part in parts:
-                with default_storage.open(part, "rb") as source, zipfile.ZipFile(source) as archive:
-                    for info in archive.infolist():
-                        merged.writestr(info, archive.read(info))
-        size = spool.tell()
-        spool.seek(0)
-        return default_storage.save(output_name, File(spool)), size
+    and compression."""
+    with (
+        _stored_output(output_name) as (name, sink),
+        zipfile.ZipFile(sink, "w", allowZip64=True) as merged,
+    ):
+        for part in parts:
+            with default_storage.open(part, "rb") as source, zipfile.ZipFile(source) as archive:
+                for info in archive.infolist():
+                    merged.writestr(info, archive.read(info))
+    return name, default_storage.size(name)
+
+
+@contextlib.contextmanager
+def _stored_output(output_name: str) -> Iterator[tuple[str, IO[bytes]]]:
+    """A new stored file, written in place: its name is reserved first (the
+    storage picks a free one), then it is opened for writing — one copy of the
+    data, where writing to a temporary file and saving that made two."""
+    name = default_storage.save(output_name, ContentFile(b""))
+    try:
+        with default_storage.open(name, "wb") as sink:
+            yield name, sink
+    except BaseException:
+        default_storage.delete(name)
+        raise
 
 
 def parts_delete(job_id: str) -> None:

@@ -21,6 +21,9 @@ from stop_words import AVAILABLE_LANGUAGES, LANGUAGE_MAPPING, get_stop_words
 
 TOKEN = re.compile(r"[^\W\d_][\w'’-]*[^\W_]|[^\W\d_]", re.UNICODE)  # noqa: RUF001
 MIN_LENGTH = 3
+# Longer "words" (a run of letters with no break) are no keywords; the job's
+# document frequencies keep terms up to this length.
+MAX_LENGTH = 100
 
 
 @lru_cache(maxsize=64)
@@ -38,7 +41,9 @@ def terms(text: str, language: str | None) -> Counter[str]:
     """How often each candidate keyword occurs in the text."""
     stop = stop_words(language)
     return Counter(
-        word for word in TOKEN.findall(text.lower()) if len(word) >= MIN_LENGTH and word not in stop
+        word
+        for word in TOKEN.findall(text.lower())
+        if MIN_LENGTH <= len(word) <= MAX_LENGTH and word not in stop
     )
 
 

@@ -410,7 +410,7 @@ class TextProcessKind(JobKind[TextProcessParams]):
                 row = {"item": item.number, **output, "text": processed.text}
                 if pipeline.keywords:
                     output["keywords"] = []  # ranked by the second pass
-                    frequencies.update(term for term in processed.terms if len(term) <= 100)
+                    frequencies.update(processed.terms.keys())
                     _write_pending(spool, _row_text(row, columns, params.format), processed.terms)
                 else:
                     rows.append(file_row(row, columns, params.format))
@@ -601,11 +601,12 @@ def _keywords_text(found: list[str], format: str) -> bytes:
 
 
 def _write_pending(out: IO[bytes], row: bytes, terms: dict[str, int]) -> None:
-    """A document waiting for its keywords: its terms (one JSON line, which the
-    second pass reads first, alone), then its row's length and the row."""
-    out.write(json.dumps(terms, ensure_ascii=False).encode())
-    out.write(b"\n%d\n" % len(row))
-    out.write(row)
+    """A document waiting for its keywords: its terms on one line and their
+    counts on the next (the second pass reads these first, alone), then its
+    row's length and the row. Terms are words (``keywords.TOKEN``): never a tab
+    or a line break. A third of the cost of JSON, both ways, per document."""
+    names, counts = "\t".join(terms), " ".join(map(str, terms.values()))
+    out.write(b"%s\n%s\n%d\n%s" % (names.encode(), counts.encode(), len(row), row))
 
 
 def _read_pending(
@@ -614,14 +615,20 @@ def _read_pending(
     """(terms, row) of each document of a pending part; what is not asked for
     is not decoded or not read (an empty dict, None)."""
     with default_storage.open(part, "rb") as pending:
-        while terms_line := pending.readline():
+        while names := pending.readline():
+            counts = pending.readline()
             length = int(pending.readline())
             if rows:
                 row: bytes | None = pending.read(length)
             else:
                 pending.seek(length, io.SEEK_CUR)
                 row = None
-            yield (json.loads(terms_line) if terms else {}), row
+            found: dict[str, int] = {}
+            if terms and names != b"\n":
+                found = dict(
+                    zip(names[:-1].decode().split("\t"), map(int, counts.split()), strict=True)
+                )
+            yield found, row
 
 
 ARCHIVE_EXTENSIONS = (".txt", ".text", ".md", ".markdown", ".html", ".htm")

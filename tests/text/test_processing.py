@@ -182,3 +182,11 @@ def test_keywords_rank_words_rare_in_the_job_above_common_ones():
 
     assert [term for term, _ in top] == ["garden", "shovel"]
     assert "invoice" not in [t for t, _ in keywords.top(documents["b"], weights, 2)]
+
+
+def test_runs_of_letters_longer_than_a_hundred_are_no_keywords():
+    from bulkyard.text import keywords
+
+    found = keywords.terms("z" * 101 + " " + "y" * 100 + " keyword", "en")
+
+    assert set(found) == {"y" * 100, "keyword"}

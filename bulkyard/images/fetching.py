@@ -7,6 +7,7 @@ per-host concurrency and rate shared by every worker, timeouts, retries with bac
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from types import TracebackType
 
@@ -16,6 +17,8 @@ from bulkyard.jobs.kinds import ItemError
 from bulkyard.outbound.client import Caller, CallOptions, RequestSpec, new_session
 from bulkyard.outbound.politeness import HostLimits, host_gate
 from bulkyard.outbound.services import event_loop_factory
+
+logger = logging.getLogger(__name__)
 
 # Downloads in flight per chunk; images wait in memory for their turn, so few.
 CONCURRENCY = 4
@@ -60,9 +63,11 @@ class Downloader:
     ) -> None:
         if self._runner is None:
             return
-        if self._caller is not None:
-            self._runner.run(self._caller.session.close())
-        self._runner.close()
+        try:
+            if self._caller is not None:
+                self._runner.run(self._caller.session.close())
+        finally:
+            self._runner.close()
 
     def get(self, urls: Sequence[str]) -> list[bytes | ItemError]:
         """Each URL's body, or why it could not be had, in the order given."""
@@ -80,7 +85,12 @@ class Downloader:
     async def _get(self, url: str) -> bytes | ItemError:
         assert self._caller is not None
         spec = RequestSpec(number=0, method="GET", url=url, replay_safe=True)
-        outcome, body = await self._caller.fetch(spec)
+        try:
+            outcome, body = await self._caller.fetch(spec)
+        except Exception as exc:
+            # One download's surprise must not fail the chunk's other images.
+            logger.exception("download of %s raised", url)
+            return ItemError("unexpected_error", f"{url}: {type(exc).__name__}: {exc}")
         if not outcome.succeeded:
             return ItemError(outcome.code, f"{url}: {outcome.message}")
         if outcome.output.get("body_truncated"):

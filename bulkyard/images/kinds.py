@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import posixpath
 import re
@@ -9,7 +10,7 @@ import tempfile
 import time
 import zipfile
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -48,15 +49,16 @@ class SizeParams(BaseModel):
 
     name: str | None = Field(
         None,
-        description="Goes into the file names (photos/cat-{name}.jpg); default from the "
-        "size: '200x200', 'w800', 'h600' or 'original'.",
+        description="The folder of this size's files ({name}/photos/cat.jpg); default from "
+        "the size: '200x200', 'w800', 'h600' or 'original'.",
     )
     width: int | None = Field(None, ge=1, le=20_000)
     height: int | None = Field(None, ge=1, le=20_000)
     fit: Fit = Field(
         "inside",
         description="'inside': fits the box, aspect kept; 'cover': fills the box, the rest "
-        "cropped; 'fill': stretched to the box. Neither width nor height: the original size.",
+        "cropped; 'fill': stretched to the box (enlarged too, if need be). Neither width nor "
+        "height: the original size.",
     )
     crop: Crop = Field(
         "centre",
@@ -108,6 +110,8 @@ class WatermarkParams(BaseModel):
     def _one_printable_line(cls, value: str) -> str:
         if any(ord(character) < 32 or ord(character) == 127 for character in value):
             raise ValueError("one line of printable text (no control characters)")
+        if not value.strip():
+            raise ValueError("the text is blank")
         return value
 
     @field_validator("colour")
@@ -216,10 +220,10 @@ class ImageProcessKind(JobKind[ImageProcessParams]):
         "cover it with a crop, or fill it; the original size too), optionally watermarked "
         "with a line of text, and saved as JPEG, PNG, WebP or AVIF at the quality asked for, "
         "without EXIF/GPS metadata unless told to keep it. Output: one ZIP (GET "
-        "/jobs/{id}/output/) in which photos/cat.jpg becomes photos/cat-200x200.jpg and so "
-        "on. The results are the per-image report: format, size and bytes before, and each "
-        "output's size and bytes, or why the image failed (not an image, truncated or "
-        "corrupt, too many pixels, too large, unsafe name)."
+        "/jobs/{id}/output/) with a folder per size: photos/cat.jpg becomes "
+        "200x200/photos/cat.jpg and so on. The results are the per-image report: format, "
+        "size and bytes before, and each output's size and bytes, or why the image failed "
+        "(not an image, truncated or corrupt, too many pixels, too large, unsafe name)."
     )
     params_model = ImageProcessParams
     input_formats = ("zip", "csv", "jsonl")
@@ -244,10 +248,12 @@ class ImageProcessKind(JobKind[ImageProcessParams]):
         made = 0
         # Outputs are already compressed: stored as they are, not deflated again.
         with (
+            contextlib.ExitStack() as stack,
             tempfile.TemporaryFile() as spool,
             zipfile.ZipFile(spool, "w", zipfile.ZIP_STORED, allowZip64=True) as archive,
         ):
-            for item, file in _image_files(items, ctx.params):
+            files = stack.enter_context(contextlib.closing(_image_files(items, ctx.params)))
+            for item, file in files:
                 if ctx.should_stop():
                     return ChunkResult()
                 if item.error is not None:
@@ -270,7 +276,9 @@ class ImageProcessKind(JobKind[ImageProcessParams]):
                     continue
                 outputs = []
                 for rendition in renditions:
-                    file_name = f"{stem}-{rendition.label}.{rendition.extension}"
+                    # A folder per size: names stay apart whatever the
+                    # sizes and files are called.
+                    file_name = f"{rendition.label}/{stem}.{rendition.extension}"
                     archive.writestr(_member(file_name), rendition.data)
                     outputs.append(_output(file_name, rendition))
                 made += len(outputs)
@@ -349,7 +357,7 @@ ImageFile = tuple[str, str, bytes]  # name, stem of its outputs' names, content
 
 def _image_files(
     items: Iterable[Item], params: ImageProcessParams
-) -> Iterator[tuple[Item, ImageFile | ItemError]]:
+) -> Generator[tuple[Item, ImageFile | ItemError], None, None]:
     """Each item with its image: a file of the ZIP, or downloaded from the
     item's URL (a few at a time, the chunk's downloads sharing one pool)."""
     from bulkyard.images.fetching import CONCURRENCY, Downloader
@@ -358,7 +366,7 @@ def _image_files(
         waiting: list[tuple[Item, str, str]] = []
         for item in items:
             data = item.data
-            if item.error is None and isinstance(data, dict) and "content" not in data:
+            if item.error is None and isinstance(data, dict) and not _from_zip(data):
                 try:
                     waiting.append((item, *_url_and_stem(item, params)))
                 except ItemError as exc:
@@ -381,9 +389,13 @@ def _downloaded(
         yield item, body if isinstance(body, ItemError) else (url, stem, body)
 
 
+def _from_zip(data: dict[str, Any]) -> bool:
+    return isinstance(data.get("content"), bytes)
+
+
 def _archived(item: Item) -> ImageFile | ItemError:
     data = item.data
-    if not (isinstance(data, dict) and isinstance(data.get("content"), bytes)):
+    if not (isinstance(data, dict) and _from_zip(data)):
         return ItemError("invalid_item", "an image is a file of a ZIP or a row with a URL")
     name = str(data["name"])
     return name, str(data.get("stem") or name), data["content"]

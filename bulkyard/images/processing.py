@@ -107,6 +107,17 @@ class Size:
         scale = min(across, down) if self.fit == "inside" else max(across, down)
         return scale if self.enlarge else min(scale, 1.0)
 
+    def output_dimensions(self, width: int, height: int) -> tuple[int, int]:
+        """What this size makes of an upright ``width`` x ``height`` image (to
+        within a pixel of rounding)."""
+        if self.fit == "fill" and self.width and self.height:
+            return self.width, self.height  # stretched to the box, whatever the image
+        scale = self.scale_for(width, height)
+        made = (max(1, round(width * scale)), max(1, round(height * scale)))
+        if self.fit == "cover" and self.width and self.height:
+            return min(made[0], self.width), min(made[1], self.height)
+        return made
+
 
 @dataclass(frozen=True, slots=True)
 class Watermark:
@@ -178,10 +189,21 @@ def render(content: bytes, recipe: Recipe) -> tuple[Source, list[Rendition]]:
     source = inspect(content, max_pixels=recipe.max_pixels)
     try:
         return source, _render(content, source, recipe)
+    except WatermarkError as exc:
+        raise ImageFailure("watermark_failed", f"the watermark cannot be drawn: {exc}") from None
     except pyvips.Error as exc:
+        reason = _reason(exc)
+        # libvips decodes lazily: a truncated file fails while an output is
+        # being written, so the saver's name tells the two apart.
+        if "save" in reason.split(":", 1)[0]:
+            raise ImageFailure("encode_failed", f"an output cannot be written: {reason}") from None
         raise ImageFailure(
-            "corrupt_image", f"the image data is truncated or corrupt: {_reason(exc)}"
+            "corrupt_image", f"the image data is truncated or corrupt: {reason}"
         ) from None
+
+
+class WatermarkError(Exception):
+    pass
 
 
 def _render(content: bytes, source: Source, recipe: Recipe) -> list[Rendition]:
@@ -195,6 +217,14 @@ def _render(content: bytes, source: Source, recipe: Recipe) -> list[Rendition]:
         no_rotate=not recipe.auto_rotate,
         option_string="fail_on=truncated",
     )
+    for size in recipe.sizes:
+        made = size.output_dimensions(width, height)
+        if made[0] * made[1] > recipe.max_pixels:
+            raise ImageFailure(
+                "output_too_large",
+                f"size {size.label!r} would make {made[0]:,} x {made[1]:,} pixels of this image; "
+                f"the limit is {recipe.max_pixels:,}",
+            )
     scale = min(1.0, max(size.scale_for(width, height) for size in recipe.sizes))
     # Decoded once, shrunk while loading to what the largest size needs.
     base = from_file(
@@ -263,13 +293,18 @@ def _resized(
 def _watermarked(image: pyvips.Image, watermark: Watermark) -> pyvips.Image:
     text_height = max(8, round(min(image.width, image.height) * watermark.scale))
     margin = max(2, text_height // 2)
-    # pango reads markup: the user's text is escaped so that it is shown as typed.
-    mask = pyvips.Image.text(html.escape(watermark.text), font=f"sans bold {text_height}", dpi=72)
     room = image.width - 2 * margin
-    if mask.width > room > 0:
-        mask = mask.resize(room / mask.width)
-    if mask.width > image.width or mask.height > image.height:
+    if room < 8 or text_height + 2 * margin > image.height:
         return image  # an image too small to carry the text keeps none
+    try:
+        # Fitted into the box by libvips (it picks the resolution), so a long
+        # text never renders larger than the image first. pango reads markup:
+        # the user's text is escaped so that it is shown as typed.
+        mask = pyvips.Image.text(
+            html.escape(watermark.text), font="sans bold", width=room, height=text_height
+        )
+    except pyvips.Error as exc:
+        raise WatermarkError(_reason(exc)) from None
     x, y = _placed(watermark.position, image, mask, margin)
     alpha = (mask * watermark.opacity).cast("uchar")
     ink = (mask.new_from_image(list(watermark.colour)).copy(interpretation="srgb")).bandjoin(alpha)

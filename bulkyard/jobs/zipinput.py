@@ -122,19 +122,43 @@ def read_zip_span(
     with _open(raw) as archive:
         members = _members(archive)
         stems = unique_stems([info.filename for info in members])
-        for offset, info in enumerate(members[span.byte_start : span.byte_end]):
-            number = span.first_item_number + offset
+        for position in range(span.byte_start, span.byte_end):
+            info = members[position]
+            number = span.first_item_number + position - span.byte_start
+            stem = stems[position]
             try:
-                yield Item(number, _read(archive, info, limit=limit, stem=stems[info.filename]))
+                if stem is None:
+                    raise ItemError(
+                        "duplicate_name", f"{_shown(info.filename)} is in the archive twice"
+                    )
+                yield Item(number, _read(archive, info, limit=limit, stem=stem))
             except ItemError as exc:
                 yield Item(number, {"name": info.filename[:500]}, error=exc)
 
 
-def unique_stems(names: list[str]) -> dict[str, str]:
-    """Each name without its extension, unless another name has the same stem."""
-    stems = {name: posixpath.splitext(name)[0] or name for name in names}
-    shared = Counter(stems.values())
-    return {name: stem if shared[stem] == 1 else name for name, stem in stems.items()}
+def unique_stems(names: list[str]) -> list[str | None]:
+    """Each name without its extension; the whole name where that stem would
+    be another file's too; None for a name that is there already (a ZIP may
+    hold one name twice)."""
+    seen: set[str] = set()
+    repeated = []
+    for name in names:
+        repeated.append(name in seen)
+        seen.add(name)
+    stems = [posixpath.splitext(name)[0] or name for name in names]
+    while True:
+        shared = Counter(stem for stem, again in zip(stems, repeated, strict=True) if not again)
+        clashing = [
+            position
+            for position, stem in enumerate(stems)
+            if not repeated[position] and shared[stem] > 1 and stem != names[position]
+        ]
+        if not clashing:
+            break
+        # Whole names are unique: each round only turns stems into them.
+        for position in clashing:
+            stems[position] = names[position]
+    return [None if again else stem for stem, again in zip(stems, repeated, strict=True)]
 
 
 def _read(

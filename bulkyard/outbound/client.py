@@ -317,14 +317,15 @@ def _timeout_kind(exc: BaseException) -> str:
 
 
 async def _read_capped(response: aiohttp.ClientResponse, cap: int) -> tuple[bytes, bool]:
-    parts: list[bytes] = []
-    size = 0
+    # One growing buffer, never more than the cap plus a block: a large body
+    # costs no more memory than the part of it that is kept.
+    body = bytearray()
     async for block in response.content.iter_chunked(65536):
-        parts.append(block)
-        size += len(block)
-        if size > cap:
-            return b"".join(parts)[:cap], True
-    return b"".join(parts), False
+        body += block
+        if len(body) > cap:
+            del body[cap:]
+            return bytes(body), True
+    return bytes(body), False
 
 
 def _retry_after(value: str | None) -> float | None:

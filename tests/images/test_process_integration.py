@@ -54,18 +54,18 @@ def test_a_zip_of_photos_comes_back_resized_upright_and_without_gps(api_client, 
     assert job.status == JobStatus.SUCCEEDED
     sizes = {name: opened(content).size for name, content in _outputs(job).items()}
     assert sizes == {
-        "photos/landscape-thumb.jpg": (200, 133),
-        "photos/landscape-square.jpg": (100, 100),
-        "photos/turned-thumb.jpg": (133, 200),
-        "photos/turned-square.jpg": (100, 100),
-        "art/logo-thumb.png": (200, 200),
-        "art/logo-square.png": (100, 100),
-        "art/banner-thumb.webp": (200, 50),
-        "art/banner-square.webp": (100, 100),
+        "thumb/photos/landscape.jpg": (200, 133),
+        "square/photos/landscape.jpg": (100, 100),
+        "thumb/photos/turned.jpg": (133, 200),
+        "square/photos/turned.jpg": (100, 100),
+        "thumb/art/logo.png": (200, 200),
+        "square/art/logo.png": (100, 100),
+        "thumb/art/banner.webp": (200, 50),
+        "square/art/banner.webp": (100, 100),
     }
     outputs = _outputs(job)
-    assert GPS_INFO not in opened(outputs["photos/landscape-thumb.jpg"]).getexif()
-    assert opened(outputs["art/logo-thumb.png"]).mode == "RGBA"
+    assert GPS_INFO not in opened(outputs["thumb/photos/landscape.jpg"]).getexif()
+    assert opened(outputs["thumb/art/logo.png"]).mode == "RGBA"
     assert job.summary["images"] == 4
     assert job.summary["files"] == 8
     assert job.summary["formats"] == {"jpeg": 2, "png": 1, "webp": 1}
@@ -87,14 +87,15 @@ def test_the_report_has_each_image_before_and_after(api_client, worker):
     assert output["bytes"] == len(photo)
     files = _outputs(job)
     assert [(o["file"], o["width"], o["height"], o["bytes"]) for o in output["outputs"]] == [
-        ("a-thumb.jpg", 200, 133, len(files["a-thumb.jpg"])),
-        ("a-square.jpg", 100, 100, len(files["a-square.jpg"])),
+        ("thumb/a.jpg", 200, 133, len(files["thumb/a.jpg"])),
+        ("square/a.jpg", 100, 100, len(files["square/a.jpg"])),
     ]
     assert output["bytes_out"] == sum(len(content) for content in files.values())
     csv_report = api_client.get(f"/api/v1/jobs/{job.pk}/results/?format=csv")
     assert csv_report.status_code == 200
-    header = b"".join(csv_report.streaming_content).decode().splitlines()[0]
-    assert "output.bytes_out" in header or "bytes_out" in header
+    header = b"".join(csv_report.streaming_content).decode().splitlines()[0].split(",")
+    columns = {"name", "format", "width", "height", "bytes", "outputs", "bytes_out"}
+    assert {f"output.{column}" for column in columns} <= set(header)
 
 
 def test_broken_files_fail_alone_with_their_reason(api_client, worker):
@@ -130,13 +131,39 @@ def test_broken_files_fail_alone_with_their_reason(api_client, worker):
         "bomb.png": "too_many_pixels",
         "../escape.jpg": "unsafe_name",
     }
-    assert sorted(_outputs(job)) == ["good-square.jpg", "good-thumb.jpg"]
+    assert sorted(_outputs(job)) == ["square/good.jpg", "thumb/good.jpg"]
     assert job.summary["failures"] == {
         "corrupt_image": 1,
         "not_an_image": 2,
         "too_many_pixels": 1,
         "unsafe_name": 1,
     }
+
+
+def test_files_whose_names_would_clash_keep_apart_and_a_repeated_name_fails(api_client, worker):
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name in ("cat.jpg", "cat.png", "cat.jpg.png", "cat.jpg"):
+            archive.writestr(name, image(300, 200))
+    response = submit_file(
+        api_client,
+        buffer.getvalue(),
+        name="images.zip",
+        kind="image.process",
+        params=json.dumps({"sizes": SIZES[:1], "format": "jpeg"}),
+    )
+    job = wait_for_job(response.json()["id"])
+
+    assert sorted(_outputs(job)) == [
+        "thumb/cat.jpg.jpg",
+        "thumb/cat.jpg.png.jpg",
+        "thumb/cat.png.jpg",
+    ]
+    [repeated] = ItemResult.objects.filter(job=job, outcome="failed")
+    assert (repeated.item_number, repeated.code) == (4, "duplicate_name")
 
 
 def test_a_zip_bomb_of_images_is_refused_with_a_400(api_client):
@@ -161,6 +188,7 @@ def test_a_zip_bomb_of_images_is_refused_with_a_400(api_client):
         ({"format": "bmp"}, "format"),
         ({"quality": 0}, "quality"),
         ({"watermark": {"text": "a\nb"}}, "watermark.text"),
+        ({"watermark": {"text": "   "}}, "watermark.text"),
         ({"watermark": {"text": "x", "colour": "red"}}, "watermark.colour"),
         ({"max_pixels": 10**12}, "params"),
     ],
@@ -188,10 +216,13 @@ def test_a_worker_killed_mid_job_leaves_each_output_once_in_the_zip(api_client, 
     response = _submit(api_client, photos, chunk_size=2)
     assert response.status_code == 202, response.content
     job_id = response.json()["id"]
+    chunks = Chunk.objects.filter(job_id=job_id)
     wait_until(
-        lambda: Chunk.objects.filter(job_id=job_id, status="done").count() >= 4,
+        lambda: (
+            chunks.filter(status="done").count() >= 4 and chunks.filter(status="running").exists()
+        ),
         timeout=60,
-        message="a few chunks done",
+        message="a few chunks done and one running",
     )
 
     worker.kill_hard()
@@ -247,9 +278,9 @@ def test_images_named_by_url_are_downloaded_and_processed(api_client, worker, ht
     assert job.status == JobStatus.SUCCEEDED
     sizes = {name: opened(content).size for name, content in _outputs(job).items()}
     assert sizes == {
-        "1-cat-thumb.jpg": (200, 133),
-        "2-best_dog-thumb.png": (100, 200),
-        "3-cat-thumb.jpg": (200, 133),
+        "thumb/1-cat.jpg": (200, 133),
+        "thumb/2-best_dog.png": (100, 200),
+        "thumb/3-cat.jpg": (200, 133),
     }
     report = ItemResult.objects.get(job=job, item_number=2).output
     assert (report["name"], report["format"], report["width"]) == (dog, "png", 300)
@@ -282,7 +313,7 @@ def test_a_url_that_fails_fails_its_image_alone(api_client, worker, http_server,
         6: "missing_url",
     }
     assert canary.hits() == 0
-    assert sorted(_outputs(job)) == ["1-good-thumb.jpg"]
+    assert sorted(_outputs(job)) == ["thumb/1-good.jpg"]
 
 
 def test_failed_downloads_can_be_retried_once_the_image_is_there(api_client, worker, http_server):
@@ -298,4 +329,4 @@ def test_failed_downloads_can_be_retried_once_the_image_is_there(api_client, wor
     assert retry.status_code == 202, retry.content
     second = wait_for_job(retry.json()["id"])
     assert second.status == JobStatus.SUCCEEDED
-    assert sorted(_outputs(second)) == ["2-late-thumb.jpg"]
+    assert sorted(_outputs(second)) == ["thumb/2-late.jpg"]

@@ -141,11 +141,44 @@ def test_a_watermark_marks_its_corner_and_leaves_the_rest_alone():
     assert _brightest(marked, (150, 0, 400, 200)) < 60
 
 
-@pytest.mark.parametrize("text", ["<b>bold</b> & <span foreground='red'>", "&amp; <"])
-def test_watermark_text_is_shown_as_typed_not_read_as_markup(text):
-    rendition = _one(image(400, 300), _size(), watermark=Watermark(text=text))
+def test_watermark_text_is_shown_as_typed_not_read_as_markup():
+    dark = image(1200, 400, colour=(0, 0, 0))
 
-    assert rendition.width == 400
+    def drawn_width(text: str) -> int:
+        watermark = Watermark(text=text, opacity=1.0, scale=0.1, position="top-left")
+        marked = opened(_one(dark, _size(), watermark=watermark).data).convert("L")
+        left, _, right, _ = marked.point(lambda value: 255 if value > 128 else 0).getbbox()
+        return right - left
+
+    # As markup, "<b>MM</b>" would be drawn as "MM" (in bold).
+    assert drawn_width("<b>MM</b>") > 3 * drawn_width("MM")
+
+
+def test_a_long_watermark_on_a_large_image_is_fitted_not_failed():
+    watermark = Watermark(text="© " + "very long credit line " * 9, scale=0.5)
+
+    rendition = _one(image(3000, 2000), _size(), watermark=watermark)
+
+    assert (rendition.width, rendition.height) == (3000, 2000)
+
+
+def test_an_output_with_more_pixels_than_allowed_fails_before_it_is_made():
+    with pytest.raises(ImageFailure) as failure:
+        render(
+            image(10, 10),
+            Recipe(sizes=[_size(20_000, 20_000, fit="fill")], max_pixels=100_000_000),
+        )
+
+    assert failure.value.code == "output_too_large"
+    assert "20,000 x 20,000" in failure.value.message
+
+
+def test_an_output_the_format_cannot_hold_fails_as_an_encoding_error():
+    # WebP stops at 16,383 pixels a side.
+    with pytest.raises(ImageFailure) as failure:
+        render(image(10, 10), Recipe(sizes=[_size(17_000, 10, fit="fill")], format="webp"))
+
+    assert failure.value.code == "encode_failed"
 
 
 @pytest.mark.parametrize("position", ["top-left", "centre", "bottom"])

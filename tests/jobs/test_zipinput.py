@@ -86,6 +86,7 @@ def test_a_stem_is_the_name_without_its_extension_unless_two_files_share_it():
             "photos/dog.jpg": b"3",
             "other/cat.jpg": b"4",
             "README": b"5",
+            "photos/cat.jpg.png": b"6",
         }
     )
 
@@ -97,7 +98,24 @@ def test_a_stem_is_the_name_without_its_extension_unless_two_files_share_it():
         "photos/dog.jpg": "photos/dog",
         "other/cat.jpg": "other/cat",
         "README": "README",
+        "photos/cat.jpg.png": "photos/cat.jpg.png",
     }
+
+
+def test_a_name_the_archive_holds_twice_fails_the_second_time():
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("a.txt", b"first")
+        archive.writestr("a.txt", b"second")
+        archive.writestr("b.txt", b"other")
+
+    items = _items(buffer)
+
+    assert [(i.data["name"], i.error.code if i.error else None) for i in items] == [
+        ("a.txt", None),
+        ("a.txt", "duplicate_name"),
+        ("b.txt", None),
+    ]
 
 
 def test_a_zip_bomb_is_refused_before_the_job_exists():

@@ -18,8 +18,9 @@ again as each member is read:
 Items are numbered 1, 2, … in archive order; a chunk is a range of them. An item's
 data is ``{"name", "stem", "size", "content"}`` (``content`` in bytes); kinds turn it
 into what they need. ``stem`` is the name without its extension, for naming what a
-file becomes (``photos/cat.jpg`` → ``photos/cat-200.webp``); where two files differ by
-extension only (``cat.jpg``, ``cat.png``), their stems keep it, so that they stay apart.
+file becomes (``photos/cat.jpg`` → ``thumb/photos/cat.webp``); where two files would
+share a stem (``cat.jpg``, ``cat.png``), their stems keep the extension, so that they stay
+apart. A name the archive holds twice fails the second time (``duplicate_name``).
 """
 
 from __future__ import annotations

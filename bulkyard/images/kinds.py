@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import logging
+import functools
 import posixpath
 import re
 import tempfile
@@ -27,7 +27,6 @@ from bulkyard.jobs.kinds import (
     ItemError,
     ItemResultData,
     JobKind,
-    failure,
     failures_by_code,
     summed_counts,
 )
@@ -36,9 +35,7 @@ from bulkyard.jobs.registry import register
 
 if TYPE_CHECKING:
     from bulkyard.images.fetching import Downloader
-    from bulkyard.images.processing import Recipe, Rendition
-
-logger = logging.getLogger(__name__)
+    from bulkyard.images.processing import Recipe, Rendition, Source
 
 LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
 COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -241,8 +238,6 @@ class ImageProcessKind(JobKind[ImageProcessParams]):
     def process_chunk(
         self, items: Iterable[Item], ctx: ChunkContext[ImageProcessParams]
     ) -> ChunkResult:
-        from bulkyard.images.processing import ImageFailure, render
-
         recipe = ctx.params.recipe()
         result = ChunkResult()
         made = 0
@@ -256,24 +251,11 @@ class ImageProcessKind(JobKind[ImageProcessParams]):
             for item, file in files:
                 if ctx.should_stop():
                     return ChunkResult()
-                if item.error is not None:
-                    result.items.append(failure(item, item.error.code, item.error.message))
+                made_item = self.attempt(item, functools.partial(_made, file, recipe))
+                if isinstance(made_item, ItemResultData):
+                    result.items.append(made_item)
                     continue
-                try:
-                    if isinstance(file, ItemError):
-                        raise file
-                    name, stem, content = file
-                    source, renditions = render(content, recipe)
-                except (ItemError, ImageFailure) as exc:
-                    result.items.append(failure(item, exc.code, exc.message))
-                    continue
-                except Exception as exc:
-                    # One image's surprise must not fail its whole chunk.
-                    logger.exception("%s: item %s raised", self.name, item.number)
-                    result.items.append(
-                        failure(item, "unexpected_error", f"{type(exc).__name__}: {exc}")
-                    )
-                    continue
+                name, stem, content, source, renditions = made_item
                 outputs = []
                 for rendition in renditions:
                     # A folder per size: names stay apart whatever the
@@ -387,6 +369,17 @@ def _downloaded(
     bodies = downloader.get([url for _, url, _ in waiting])
     for (item, url, stem), body in zip(waiting, bodies, strict=True):
         yield item, body if isinstance(body, ItemError) else (url, stem, body)
+
+
+def _made(
+    file: ImageFile | ItemError, recipe: Recipe
+) -> tuple[str, str, bytes, Source, list[Rendition]]:
+    from bulkyard.images.processing import render
+
+    if isinstance(file, ItemError):
+        raise file
+    name, stem, content = file
+    return name, stem, content, *render(content, recipe)
 
 
 def _from_zip(data: dict[str, Any]) -> bool:

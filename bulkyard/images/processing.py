@@ -31,6 +31,7 @@ import pyvips
 from django.conf import settings
 
 from bulkyard.images.options import Crop, Fit, OutputFormat, Position
+from bulkyard.jobs.kinds import ItemError
 
 # libvips loader classes allowed to parse uploads, and the format each reads.
 LOADERS = {
@@ -79,13 +80,8 @@ def configure() -> None:
     _configured = True
 
 
-class ImageFailure(Exception):
+class ImageFailure(ItemError):
     """One image cannot be processed; ``code`` says why, for the report."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -27,6 +27,7 @@ class NoParams(BaseModel):
 
 
 ParamsT = TypeVar("ParamsT", bound=BaseModel)
+T = TypeVar("T")
 
 
 class CodedError(Exception):
@@ -242,10 +243,21 @@ class JobKind(Generic[ParamsT]):
         return result
 
     def run_item(self, item: Item, ctx: ChunkContext[ParamsT]) -> ItemResultData:
+        output = self.attempt(item, lambda: self.process_item(item, ctx))
+        if isinstance(output, ItemResultData):
+            return output
+        # A success keeps no input: only failures are retried or reported with it.
+        return ItemResultData(number=item.number, succeeded=True, output=output)
+
+    def attempt(self, item: Item, work: Callable[[], T]) -> T | ItemResultData:
+        """What ``work()`` returns for one item, or the item's failure: the
+        error its reader found, the ``ItemError`` ``work`` raised, or anything
+        else it raised (logged as a bug). ``work`` never returns an
+        ``ItemResultData`` itself."""
         if item.error is not None:
             return failure(item, item.error.code, item.error.message)
         try:
-            output = self.process_item(item, ctx)
+            return work()
         except ItemError as exc:
             return failure(item, exc.code, exc.message)
         except Exception as exc:
@@ -253,8 +265,6 @@ class JobKind(Generic[ParamsT]):
             # items of the chunk; it is reported on that item and logged.
             logger.exception("%s: item %s raised", self.name, item.number)
             return failure(item, "unexpected_error", f"{type(exc).__name__}: {exc}")
-        # A success keeps no input: only failures are retried or reported with it.
-        return ItemResultData(number=item.number, succeeded=True, output=output)
 
     def summarize_chunk(
         self, result: ChunkResult, ctx: ChunkContext[ParamsT]

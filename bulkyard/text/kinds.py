@@ -1,8 +1,8 @@
 """Text job kinds."""
 
+import functools
 import io
 import json
-import logging
 import re
 import tempfile
 from collections import Counter
@@ -31,7 +31,6 @@ from bulkyard.jobs.kinds import (
     JobKind,
     PlannedChunk,
     WorkPlan,
-    failure,
 )
 from bulkyard.jobs.models import Chunk
 from bulkyard.jobs.parts import csv_header, part_save, parts_delete, parts_merge, write_rows
@@ -41,6 +40,7 @@ from bulkyard.text.pii import PII_TYPES, PiiType, Redactor
 from bulkyard.text.processing import (
     WORD,
     CompiledRule,
+    DocumentResult,
     Pipeline,
     Rule,
     RuleError,
@@ -51,8 +51,6 @@ from bulkyard.text.services import (
     term_counts_add,
     term_counts_clear,
 )
-
-logger = logging.getLogger(__name__)
 
 SENTENCE_END = re.compile(r"[.!?]+(?:\s|$)")
 
@@ -376,7 +374,6 @@ class TextProcessKind(JobKind[TextProcessParams]):
             return self._rank_keywords(ctx)
         params = ctx.params
         pipeline = params.pipeline()
-        limit = params.document_limit()
         columns = params.file_columns()
         frequencies: Counter[str] = Counter()
         result = ChunkResult()
@@ -386,23 +383,11 @@ class TextProcessKind(JobKind[TextProcessParams]):
             for item in items:
                 if ctx.should_stop():
                     return ChunkResult()
-                if item.error is not None:
-                    result.items.append(failure(item, item.error.code, item.error.message))
+                done = self.attempt(item, functools.partial(_processed, item, params, pipeline))
+                if isinstance(done, ItemResultData):
+                    result.items.append(done)
                     continue
-                try:
-                    item = _from_archive(item, params)
-                    text = _document(item, params, limit)
-                    processed = pipeline.run(text)
-                except ItemError as exc:
-                    result.items.append(failure(item, exc.code, exc.message))
-                    continue
-                except Exception as exc:
-                    # One document's surprise must not fail its whole chunk.
-                    logger.exception("%s: item %s raised", self.name, item.number)
-                    result.items.append(
-                        failure(item, "unexpected_error", f"{type(exc).__name__}: {exc}")
-                    )
-                    continue
+                item, processed = done
                 output: dict[str, Any] = {}
                 if params.id_field and isinstance(item.data, dict) and params.id_field in item.data:
                     output["id"] = item.data[params.id_field]
@@ -651,7 +636,17 @@ def _from_archive(item: Item, params: TextProcessParams) -> Item:
     return Item(item.number, {params.id_field or "id": name, params.text_field: text})
 
 
-def _document(item: Item, params: TextProcessParams, limit: int) -> str:
+def _processed(
+    item: Item, params: TextProcessParams, pipeline: Pipeline
+) -> tuple[Item, DocumentResult]:
+    """The document an item holds (read from its file if it came in a ZIP), run
+    through the pipeline."""
+    item = _from_archive(item, params)
+    return item, pipeline.run(_document(item, params))
+
+
+def _document(item: Item, params: TextProcessParams) -> str:
+    limit = params.document_limit()
     text = text_of(item, params.text_field)
     size = len(text.encode("utf-8", "surrogatepass"))
     if size > limit:

@@ -133,7 +133,8 @@ class ImageProcessParams(BaseModel):
         default_factory=_default_sizes,
         min_length=1,
         max_length=10,
-        description="Each image is made into every size; each size's name goes into its file name.",
+        description="Each image is made into every size; each size's files go into a folder "
+        "named after it.",
     )
     format: OutputFormat = Field(
         "same",
@@ -212,7 +213,8 @@ class ImageProcessKind(JobKind[ImageProcessParams]):
     name = "image.process"
     title = "Image processing"
     description = (
-        "Upload a ZIP of images (JPEG, PNG, WebP, AVIF, GIF, TIFF). Each image is turned "
+        "Upload a ZIP of images (JPEG, PNG, WebP, AVIF, GIF, TIFF), or a CSV / JSON Lines "
+        "file with a url column (downloaded under the outbound-call rules). Each image is turned "
         "upright by its EXIF orientation, made into every size asked for (fit inside a box, "
         "cover it with a crop, or fill it; the original size too), optionally watermarked "
         "with a line of text, and saved as JPEG, PNG, WebP or AVIF at the quality asked for, "
@@ -220,7 +222,8 @@ class ImageProcessKind(JobKind[ImageProcessParams]):
         "/jobs/{id}/output/) with a folder per size: photos/cat.jpg becomes "
         "200x200/photos/cat.jpg and so on. The results are the per-image report: format, "
         "size and bytes before, and each output's size and bytes, or why the image failed "
-        "(not an image, truncated or corrupt, too many pixels, too large, unsafe name)."
+        "(not an image, truncated or corrupt, too many pixels, an output too large, a file "
+        "too large, an unsafe or repeated name, a failed download)."
     )
     params_model = ImageProcessParams
     input_formats = ("zip", "csv", "jsonl")

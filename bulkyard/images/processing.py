@@ -1,4 +1,5 @@
-"""Image operations on libvips (pyvips): what one image becomes, nothing about jobs.
+"""Image operations on libvips (pyvips): what one image becomes. Of the job engine it
+knows only ``ItemError``, which its failures are.
 
 Why libvips (docs/decisions/0008): on the issue's workload it does the work of a tuned
 Pillow loop for half the CPU, decodes JPEGs at reduced scale while loading and streams
@@ -6,7 +7,7 @@ rather than holding whole images. This module is imported by workers only, on fi
 use: the web process never loads libvips.
 
 Safety, in this order, before any pixel is decoded:
-- only the loaders of the formats listed in ``LOADERS`` can run (libvips also reads SVG,
+- only the loaders listed in ``LOADERS`` can run (libvips also reads SVG,
   which can reference files, and formats whose parsers see little use); anything else is
   ``not_an_image``;
 - the header's width x height must not exceed the pixel limit (decompression bombs: a
@@ -33,16 +34,16 @@ from django.conf import settings
 from bulkyard.images.options import Crop, Fit, OutputFormat, Position
 from bulkyard.jobs.kinds import ItemError
 
-# libvips loader classes allowed to parse uploads, and the format each reads.
-LOADERS = {
-    "VipsForeignLoadJpeg": "jpeg",
-    "VipsForeignLoadPng": "png",
-    "VipsForeignLoadWebp": "webp",
-    "VipsForeignLoadHeif": "avif",
-    "VipsForeignLoadNsgif": "gif",
-    "VipsForeignLoadTiff": "tiff",
-}
-# A loader's operation name (vips-loader of a header) to the format it reads.
+# libvips loader classes allowed to parse uploads.
+LOADERS = (
+    "VipsForeignLoadJpeg",
+    "VipsForeignLoadPng",
+    "VipsForeignLoadWebp",
+    "VipsForeignLoadHeif",
+    "VipsForeignLoadNsgif",
+    "VipsForeignLoadTiff",
+)
+# What those loaders call themselves in a header (vips-loader), to the format read.
 _LOADED_FORMATS = {
     "jpegload_buffer": "jpeg",
     "pngload_buffer": "png",
@@ -141,6 +142,13 @@ class Source:
     format: str
     width: int
     height: int
+    orientation: int = 1  # EXIF's, 1 when the header has none
+
+    def upright(self) -> tuple[int, int]:
+        """Width and height once turned by the orientation."""
+        if self.orientation in _QUARTER_TURNS:
+            return self.height, self.width
+        return self.width, self.height
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +176,10 @@ def inspect(content: bytes, *, max_pixels: int) -> Source:
         ) from exc
     loader = str(header.get("vips-loader"))
     source = Source(
-        format=_LOADED_FORMATS.get(loader, loader), width=header.width, height=header.height
+        format=_LOADED_FORMATS.get(loader, loader),
+        width=header.width,
+        height=header.height,
+        orientation=int(header.get("orientation")) if header.get_typeof("orientation") else 1,
     )
     pixels = source.width * source.height
     if pixels > max_pixels:
@@ -203,10 +214,7 @@ class WatermarkError(Exception):
 
 
 def _render(content: bytes, source: Source, recipe: Recipe) -> list[Rendition]:
-    width, height = source.width, source.height
-    header = pyvips.Image.new_from_buffer(content, "", access="sequential")
-    if recipe.auto_rotate and _orientation(header) in _QUARTER_TURNS:
-        width, height = height, width
+    width, height = source.upright() if recipe.auto_rotate else (source.width, source.height)
     from_file = functools.partial(
         pyvips.Image.thumbnail_buffer,
         content,
@@ -232,10 +240,12 @@ def _render(content: bytes, source: Source, recipe: Recipe) -> list[Rendition]:
     output_format = _output_format(source.format, recipe.format)
     renditions = []
     for number, size in enumerate(recipe.sizes):
-        if shared or number == 0:
-            image = _resized(base, size, _from_base(base), upright=(width, height))
-        else:
-            image = _resized(None, size, from_file, upright=(width, height))
+        image = _resized(
+            size,
+            base=base if shared or number == 0 else None,
+            from_file=from_file,
+            upright=(width, height),
+        )
         if recipe.watermark is not None:
             image = _watermarked(image, recipe.watermark)
         renditions.append(
@@ -250,31 +260,24 @@ def _render(content: bytes, source: Source, recipe: Recipe) -> list[Rendition]:
     return renditions
 
 
-def _orientation(image: pyvips.Image) -> int:
-    if image.get_typeof("orientation") == 0:
-        return 1
-    return int(image.get("orientation"))
-
-
-def _from_base(base: pyvips.Image) -> Callable[..., pyvips.Image]:
-    # The base is upright already, or meant to stay as it is.
-    return functools.partial(base.thumbnail_image, no_rotate=True)
-
-
 def _resized(
-    base: pyvips.Image | None,
     size: Size,
-    thumbnail: Callable[..., pyvips.Image],
     *,
+    base: pyvips.Image | None,
+    from_file: Callable[..., pyvips.Image],
     upright: tuple[int, int],
 ) -> pyvips.Image:
-    """``size`` of the image, made by ``thumbnail`` (libvips' thumbnail of the
-    base or of the file); the base itself where it is that size already."""
+    """``size`` of the image: the base itself where it is that size already,
+    libvips' thumbnail of the base where there is one, else of the file."""
     width, height = size.width, size.height
     if width is None and height is None:
         width, height = upright  # the original size
     if base is not None and base.width == width and height in (None, base.height):
         return base
+    # The base is upright already, or meant to stay as it is.
+    thumbnail = (
+        from_file if base is None else functools.partial(base.thumbnail_image, no_rotate=True)
+    )
     options: dict[str, object] = {
         "height": height or _UNBOUNDED,
         "size": "both" if size.enlarge else "down",

@@ -374,6 +374,7 @@ class TextProcessKind(JobKind[TextProcessParams]):
             return self._rank_keywords(ctx)
         params = ctx.params
         pipeline = params.pipeline()
+        limit = params.document_limit()
         columns = params.file_columns()
         frequencies: Counter[str] = Counter()
         result = ChunkResult()
@@ -383,7 +384,9 @@ class TextProcessKind(JobKind[TextProcessParams]):
             for item in items:
                 if ctx.should_stop():
                     return ChunkResult()
-                done = self.attempt(item, functools.partial(_processed, item, params, pipeline))
+                done = self.attempt(
+                    item, functools.partial(_processed, item, params, pipeline, limit)
+                )
                 if isinstance(done, ItemResultData):
                     result.items.append(done)
                     continue
@@ -637,16 +640,15 @@ def _from_archive(item: Item, params: TextProcessParams) -> Item:
 
 
 def _processed(
-    item: Item, params: TextProcessParams, pipeline: Pipeline
+    item: Item, params: TextProcessParams, pipeline: Pipeline, limit: int
 ) -> tuple[Item, DocumentResult]:
     """The document an item holds (read from its file if it came in a ZIP), run
     through the pipeline."""
     item = _from_archive(item, params)
-    return item, pipeline.run(_document(item, params))
+    return item, pipeline.run(_document(item, params, limit))
 
 
-def _document(item: Item, params: TextProcessParams) -> str:
-    limit = params.document_limit()
+def _document(item: Item, params: TextProcessParams, limit: int) -> str:
     text = text_of(item, params.text_field)
     size = len(text.encode("utf-8", "surrogatepass"))
     if size > limit:

@@ -96,7 +96,20 @@ def print_summary(title: str, rates: list[tuple[str, float, str]]) -> None:
     print()
 
 
-def print_checks(checks: list[tuple[str, str, str, bool]]) -> None:
+Check = tuple[str, str, str, bool]  # name, measured, target, passed
+
+
+def ratio_check(name: str, ratio: float, target: float, *, digits: int = 2) -> Check:
+    """A ratio against the issue's "at least N times" target."""
+    return (name, f"{ratio:.{digits}f}x", f">= {target:g}x", ratio >= target)
+
+
+def rate_check(rate: float, target: float) -> Check:
+    """An end-to-end rate against the issue's "at least N per second" target."""
+    return ("end to end rate", f"{rate:,.0f}/s", f">= {target:,.0f}/s", rate >= target)
+
+
+def print_checks(checks: list[Check]) -> None:
     print(f"  {'check':<30s} {'measured':>12s} {'target':>10s}  verdict")
     for name, measured, target, passed in checks:
         print(f"  {name:<30s} {measured:>12s} {target:>10s}  {'PASS' if passed else 'FAIL'}")

@@ -41,6 +41,8 @@ from _jobs import (  # sibling modules, via sys.path
     api_and_worker,
     print_checks,
     print_summary,
+    rate_check,
+    ratio_check,
     scratch_and_database,
     submit_file_and_wait,
 )
@@ -121,18 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         print_checks(
             [
-                (
-                    "end to end / naive loop",
-                    f"{ratio:.1f}x",
-                    f">= {TARGET_NAIVE_RATIO:g}x",
-                    ratio >= TARGET_NAIVE_RATIO,
-                ),
-                (
-                    "end to end rate",
-                    f"{rate:,.0f}/s",
-                    f">= {TARGET_RATE:,.0f}/s",
-                    rate >= TARGET_RATE,
-                ),
+                ratio_check("end to end / naive loop", ratio, TARGET_NAIVE_RATIO, digits=1),
+                rate_check(rate, TARGET_RATE),
             ]
         )
     return 0

@@ -43,6 +43,7 @@ from _jobs import (  # sibling modules, via sys.path
     api_and_worker,
     print_checks,
     print_summary,
+    ratio_check,
     scratch_and_database,
     submit_file_and_wait,
 )
@@ -162,12 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         print_checks(
             [
-                (
-                    "end to end / naive loop",
-                    f"{ratio:.2f}x",
-                    f">= {TARGET_RATIO:g}x",
-                    ratio >= TARGET_RATIO,
-                ),
+                ratio_check("end to end / naive loop", ratio, TARGET_RATIO),
                 (
                     "peak RSS per pool process",
                     f"{pool_peak / MB:.0f} MB",

@@ -16,13 +16,26 @@ from typing import Any
 import httpx
 from import_throughput import FINAL_STATUSES, POLL_SECONDS, celery_worker, wait_for_worker
 from submit_latency import (
+    PYTHON,
     REDIS_URL,
+    REPO_ROOT,
     flush_redis,
     manage,
     recreate_database,
     tear_down,
     uvicorn_server,
 )
+
+
+def start_peer(script: str, *args: str) -> subprocess.Popen[bytes]:
+    """A bench peer (``bench/_smtp_sink.py``, ``bench/_http_server.py``) in its
+    own process group, once it says it is listening."""
+    peer = subprocess.Popen(
+        [PYTHON, script, *args], cwd=REPO_ROOT, stdout=subprocess.PIPE, start_new_session=True
+    )
+    assert peer.stdout is not None
+    peer.stdout.readline()  # "listening on ..."
+    return peer
 
 
 @contextmanager

@@ -49,6 +49,7 @@ from _jobs import (  # sibling modules, via sys.path
     rate_check,
     ratio_check,
     scratch_and_database,
+    start_peer,
     submit_file_and_wait,
 )
 from import_throughput import (
@@ -205,15 +206,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def start_sink(port: int, log: Path) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [PYTHON, "bench/_smtp_sink.py", "--port", str(port), "--log", str(log)],
-        cwd=REPO_ROOT,
-        stdout=subprocess.PIPE,
-        start_new_session=True,
-    )
-    assert proc.stdout is not None
-    proc.stdout.readline()  # "listening on ..."
-    return proc
+    return start_peer("bench/_smtp_sink.py", "--port", str(port), "--log", str(log))
 
 
 def run_job(

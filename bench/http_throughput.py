@@ -44,6 +44,7 @@ from _jobs import (  # sibling modules, via sys.path
     rate_check,
     ratio_check,
     scratch_and_database,
+    start_peer,
     submit_file_and_wait,
 )
 from import_throughput import (
@@ -131,24 +132,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def start_server(port: int, log: Path, *, latency: float) -> subprocess.Popen[bytes]:
-    server = subprocess.Popen(
-        [
-            PYTHON,
-            "bench/_http_server.py",
-            "--port",
-            str(port),
-            "--log",
-            str(log),
-            "--latency",
-            str(latency),
-        ],
-        cwd=REPO_ROOT,
-        stdout=subprocess.PIPE,
-        start_new_session=True,
+    return start_peer(
+        "bench/_http_server.py", "--port", str(port), "--log", str(log), "--latency", str(latency)
     )
-    assert server.stdout is not None
-    server.stdout.readline()  # "listening on ..."
-    return server
 
 
 def measure(

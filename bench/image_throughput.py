@@ -43,6 +43,7 @@ from _jobs import (  # sibling modules, via sys.path
     api_and_worker,
     print_checks,
     print_summary,
+    print_timeline,
     ratio_check,
     scratch_and_database,
     submit_file_and_wait,
@@ -137,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             default=0,
         )
         print(f"  {seconds:.1f} s -> {rate:.1f} photos/s")
+        print_timeline(job["id"], seconds, processes=args.concurrency)
         print(f"  worker CPU per photo {worker_cpu / args.photos * 1000:.0f} ms")
         print(f"  peak RSS per pool process {pool_peak / MB:.0f} MB")
         print(

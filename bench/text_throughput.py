@@ -38,6 +38,7 @@ from _jobs import (  # sibling modules, via sys.path
     api_and_worker,
     print_checks,
     print_summary,
+    print_timeline,
     ratio_check,
     scratch_and_database,
     submit_file_and_wait,
@@ -172,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
             raise RuntimeError(f"the job ended {job['status']}: {str(job)[:2000]}")
         rate = args.documents / seconds
         print(f"  {seconds:.1f} s -> {rate:,.0f} documents/s")
+        print_timeline(job["id"], seconds, processes=args.concurrency)
         print(
             f"  CPU per document: worker {worker_cpu / args.documents * 1000:.2f} ms, "
             f"PostgreSQL {pg_cpu / args.documents * 1000:.2f} ms"

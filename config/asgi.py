@@ -5,6 +5,9 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+# Settings that differ for the web process read this (the PostgreSQL
+# connection pool of config/settings/database.py).
+os.environ.setdefault("BULKYARD_SERVER", "asgi")
 
 # Django must be set up before anything imports models.
 django_asgi_app = get_asgi_application()

@@ -148,12 +148,13 @@ FROM bulkyard_jobs_chunk WHERE job_id = %s GROUP BY pass_number ORDER BY pass_nu
 def print_timeline(job_id: str, seconds: float, *, processes: int) -> None:
     """Where a job's ``seconds`` (as the client measured them) went, from the
     database's timestamps: the upload until the job existed, planning, each
-    pass (with how busy the pool processes were), the finish step and the
-    client's polling delay."""
+    pass (with how busy the pool processes were) and the finish step."""
     with psycopg.connect(DATABASE_URL) as conn:
-        created, finished = conn.execute(
+        row = conn.execute(
             "SELECT created_at, finished_at FROM bulkyard_jobs_job WHERE id = %s", [job_id]
         ).fetchone()
+        assert row is not None, f"job {job_id} is not in the bench database"
+        created, finished = row
         passes = conn.execute(TIMELINE_SQL, [job_id]).fetchall()
     job_seconds = (finished - created).total_seconds()
     lines = [("upload, and word of the end reaching the client", seconds - job_seconds)]

@@ -2,7 +2,6 @@
 model) and ``data.export`` (a registered model's rows into a file)."""
 
 import io
-import tempfile
 from collections.abc import Iterable
 from typing import Any, Literal
 
@@ -36,7 +35,7 @@ from bulkyard.jobs.kinds import (
 )
 from bulkyard.jobs.parts import (
     csv_header,
-    part_save,
+    part_writer,
     parts_delete,
     parts_merge,
     write_rows,
@@ -273,8 +272,8 @@ class DataExportKind(JobKind[ExportParams]):
         params = ctx.params
         assert ctx.work is not None
         rows = chunk_rows(params.queryset(), ctx.work, params.columns)
-        with tempfile.TemporaryFile() as spool:
-            text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
+        with part_writer(job_id=ctx.job_id, sequence=ctx.chunk_sequence) as (part, sink):
+            text = io.TextIOWrapper(sink, encoding="utf-8", newline="")
             count = write_rows(
                 _checking_stop(rows, ctx),
                 text,
@@ -283,10 +282,9 @@ class DataExportKind(JobKind[ExportParams]):
                 formula_safe=params.formula_safe,
             )
             text.flush()
-            if ctx.stopped:
-                return ChunkResult()
-            part = part_save(job_id=ctx.job_id, sequence=ctx.chunk_sequence, spool=spool)
             text.detach()
+        if ctx.stopped:
+            return ChunkResult()
         # The part is named in the chunk's summary, committed with the chunk:
         # the finish step merges exactly the parts of committed chunks.
         return ChunkResult(counted_successes=count, summary={"part": part})

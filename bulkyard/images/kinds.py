@@ -6,7 +6,6 @@ import contextlib
 import functools
 import posixpath
 import re
-import tempfile
 import time
 import zipfile
 from collections import Counter
@@ -30,7 +29,7 @@ from bulkyard.jobs.kinds import (
     failures_by_code,
     summed_counts,
 )
-from bulkyard.jobs.parts import part_save, parts_delete, zip_parts_merge
+from bulkyard.jobs.parts import part_writer, parts_delete, zip_parts_merge
 from bulkyard.jobs.registry import register
 
 if TYPE_CHECKING:
@@ -247,8 +246,8 @@ class ImageProcessKind(JobKind[ImageProcessParams]):
         # Outputs are already compressed: stored as they are, not deflated again.
         with (
             contextlib.ExitStack() as stack,
-            tempfile.TemporaryFile() as spool,
-            zipfile.ZipFile(spool, "w", zipfile.ZIP_STORED, allowZip64=True) as archive,
+            part_writer(job_id=ctx.job_id, sequence=ctx.chunk_sequence) as (part, sink),
+            zipfile.ZipFile(sink, "w", zipfile.ZIP_STORED, allowZip64=True) as archive,
         ):
             files = stack.enter_context(contextlib.closing(_image_files(items, ctx.params)))
             for item, file in files:
@@ -288,9 +287,7 @@ class ImageProcessKind(JobKind[ImageProcessParams]):
                 # Stored under a name no other run of this chunk uses; named in
                 # the chunk's summary, which commits with the chunk: only
                 # committed runs' outputs reach the job's ZIP.
-                result.summary["part"] = part_save(
-                    job_id=ctx.job_id, sequence=ctx.chunk_sequence, spool=spool
-                )
+                result.summary["part"] = part
         return result
 
     def summarize_chunk(

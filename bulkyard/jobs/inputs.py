@@ -47,6 +47,9 @@ PLAN_BLOCK_BYTES = 4 * 1024 * 1024
 # be Unicode whitespace): the reader may skip it, so the block is read in full.
 # Searched in "\n" + block: starting with a literal, it is tried at newlines only.
 _BLANKISH_LINE = re.compile(rb"\n[ \t\r\x0b\x0c\x1c-\x1f\x80-\xff]*\n")
+# A carriage return not ending a line (CRLF ends are the csv module's default);
+# a regex search: a quarter of the time of comparing two counts.
+_LONE_CR = re.compile(rb"\r(?!\n)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,9 +365,7 @@ def _plain_line_lengths(block: bytes, *, csv_format: bool, limit: int) -> list[i
     limit (an error of its own)."""
     if not block:
         return None
-    if csv_format and (
-        b'"' in block or (b"\r" in block and block.count(b"\r") != block.count(b"\r\n"))
-    ):
+    if csv_format and (b'"' in block or _LONE_CR.search(block)):
         return None
     if _BLANKISH_LINE.search(b"\n" + block):
         return None

@@ -21,7 +21,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 from typing import IO, Any
 
-from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
@@ -77,11 +76,15 @@ def parts_folder(job_id: str) -> str:
     return f"jobs/parts/{job_id}"
 
 
-def part_save(*, job_id: str, sequence: int, spool: IO[bytes]) -> str:
-    """Store one chunk's part under a name no other run of the chunk uses."""
-    name = f"{parts_folder(job_id)}/part-{sequence:06d}-{uuid.uuid4().hex[:12]}"
-    spool.seek(0)
-    return default_storage.save(name, File(spool))
+@contextlib.contextmanager
+def part_writer(*, job_id: str, sequence: int) -> Iterator[tuple[str, IO[bytes]]]:
+    """A chunk run's part, written in place in storage under a name no other
+    run of the chunk uses: ``(name, binary file)``. Removed if the block raises;
+    one left by a run that stops early is deleted with the job's other parts."""
+    with _stored_output(
+        f"{parts_folder(job_id)}/part-{sequence:06d}-{uuid.uuid4().hex[:12]}"
+    ) as part:
+        yield part
 
 
 def parts_merge(

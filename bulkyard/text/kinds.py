@@ -4,7 +4,6 @@ import functools
 import io
 import json
 import re
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from typing import IO, Any, Literal
@@ -33,7 +32,7 @@ from bulkyard.jobs.kinds import (
     WorkPlan,
 )
 from bulkyard.jobs.models import Chunk
-from bulkyard.jobs.parts import csv_header, part_save, parts_delete, parts_merge, write_rows
+from bulkyard.jobs.parts import csv_header, part_writer, parts_delete, parts_merge, write_rows
 from bulkyard.jobs.registry import register
 from bulkyard.text import keywords
 from bulkyard.text.pii import PII_TYPES, PiiType, Redactor
@@ -378,7 +377,7 @@ class TextProcessKind(JobKind[TextProcessParams]):
         columns = params.file_columns()
         frequencies: Counter[str] = Counter()
         result = ChunkResult()
-        with tempfile.TemporaryFile() as spool:
+        with part_writer(job_id=ctx.job_id, sequence=ctx.chunk_sequence) as (part, spool):
             out = io.TextIOWrapper(spool, encoding="utf-8", newline="")
             rows: list[tuple[Any, ...]] = []
             for item in items:
@@ -410,7 +409,6 @@ class TextProcessKind(JobKind[TextProcessParams]):
                     rows = []
             write_rows(rows, out, fields=columns, format=params.format)
             out.flush()
-            part = part_save(job_id=ctx.job_id, sequence=ctx.chunk_sequence, spool=spool)
             out.detach()
         result.kind_data = frequencies
         result.summary = self.summarize_chunk(result, ctx)
@@ -483,7 +481,7 @@ class TextProcessKind(JobKind[TextProcessParams]):
             vocabulary, term_counts(ctx.job_id, vocabulary), int(ctx.work["documents"])
         )
         scores: Counter[str] = Counter()
-        with tempfile.TemporaryFile() as spool:
+        with part_writer(job_id=ctx.job_id, sequence=ctx.chunk_sequence) as (final, spool):
             pending = _read_pending(part, rows=True, terms=False)
             for terms, (_, row) in zip(all_terms, pending, strict=True):
                 assert row is not None
@@ -493,7 +491,6 @@ class TextProcessKind(JobKind[TextProcessParams]):
                 # The keywords column comes before the text: the first marker
                 # in the row is the keywords cell.
                 spool.write(row.replace(KEYWORDS_MARKER[params.format], found, 1))
-            final = part_save(job_id=ctx.job_id, sequence=ctx.chunk_sequence, spool=spool)
         result = ChunkResult()
         result.summary = {"rows_part": final, "keyword_scores": dict(scores.most_common(200))}
         return result

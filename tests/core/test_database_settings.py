@@ -31,7 +31,8 @@ def _pool_and_backends(setup: str, **env: str) -> tuple[bool, int]:
     db = settings.DATABASES["default"]
     url = f"postgres://{db.get('USER') or 'postgres'}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
     environment = {
-        **{key: value for key, value in os.environ.items() if key != "DATABASE_POOL"},
+        # This test process may have imported config.asgi, which marks itself.
+        **{k: v for k, v in os.environ.items() if k not in ("DATABASE_POOL", "BULKYARD_SERVER")},
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "BULKYARD_ENV_FILE": os.devnull,
         "DATABASE_URL": url,

@@ -42,6 +42,19 @@ def start_peer(script: str, *args: str) -> subprocess.Popen[bytes]:
     return peer
 
 
+def python_stdout(code: str, *args: str, env: dict[str, str] | None = None) -> str:
+    """What ``python -c code args...`` prints, run from the repository root: how
+    each bench runs its baseline in a process of its own."""
+    return subprocess.run(
+        [PYTHON, "-c", code, *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
 @contextmanager
 def scratch_and_database(prefix: str, *, keep: bool) -> Iterator[Path]:
     """A scratch folder, Redis db 14 flushed and the bench database created

@@ -46,6 +46,7 @@ from _jobs import (  # sibling modules, via sys.path
     api_and_worker,
     print_checks,
     print_summary,
+    python_stdout,
     rate_check,
     ratio_check,
     scratch_and_database,
@@ -58,7 +59,6 @@ from import_throughput import (
 )
 from submit_latency import (
     PYTHON,
-    REPO_ROOT,
     free_port,
     service_env,
 )
@@ -162,15 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         sink = start_sink(port, scratch / "accepted-naive.txt")
         try:
             naive = [str(recipients), SUBJECT, TEXT, HTML, str(args.naive), FROM]
-            result = subprocess.run(
-                [PYTHON, "-c", NAIVE_LOOP, *naive],
-                cwd=REPO_ROOT,
-                env=env,
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            sent, naive_seconds = result.stdout.split()
+            sent, naive_seconds = python_stdout(NAIVE_LOOP, *naive, env=env).split()
             naive_rate = int(sent) / float(naive_seconds)
             print(f"  {float(naive_seconds):.2f} s -> {naive_rate:,.0f} messages/s")
             print(

@@ -41,6 +41,7 @@ from _jobs import (  # sibling modules, via sys.path
     api_and_worker,
     print_checks,
     print_summary,
+    python_stdout,
     rate_check,
     ratio_check,
     scratch_and_database,
@@ -52,8 +53,6 @@ from import_throughput import (
     tree_cpu_seconds,
 )
 from submit_latency import (
-    PYTHON,
-    REPO_ROOT,
     free_port,
     service_env,
 )
@@ -174,14 +173,7 @@ def measure(
     print(f"  CPU per request (2 cores): {per_request}")
 
     print(f"\nNaive loop, {args.naive:,} requests (requests.get, one after another) ...")
-    result = subprocess.run(
-        [PYTHON, "-c", NAIVE_LOOP, base, str(args.naive)],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    sent, naive_seconds = result.stdout.split()
+    sent, naive_seconds = python_stdout(NAIVE_LOOP, base, str(args.naive)).split()
     naive_rate = int(sent) / float(naive_seconds)
     print(f"  {float(naive_seconds):.2f} s -> {naive_rate:,.0f} requests/s")
     return rate, naive_rate

@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -44,13 +43,14 @@ from _jobs import (  # sibling modules, via sys.path
     print_checks,
     print_summary,
     print_timeline,
+    python_stdout,
     ratio_check,
     scratch_and_database,
     submit_file_and_wait,
 )
 from image_libraries import RUNNER, SIZES, WAYS, make_photos
 from import_throughput import RssSampler, tree_cpu_seconds
-from submit_latency import MB, PYTHON, REPO_ROOT, service_env
+from submit_latency import MB, service_env
 
 TARGET_RATIO = 1.8
 TARGET_RSS_MB = 400
@@ -94,15 +94,7 @@ def photo_set(scratch: Path, photos: int, unique: int) -> tuple[Path, Path]:
 def naive_loop(folder: Path, out: Path, env: dict[str, str]) -> dict[str, float]:
     out.mkdir()
     script = RUNNER.format(sizes=SIZES, code=WAYS["Pillow, plain"])
-    done = subprocess.run(
-        [PYTHON, "-c", script, str(folder), str(out)],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return dict(json.loads(done.stdout))
+    return dict(json.loads(python_stdout(script, str(folder), str(out), env=env)))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,7 +31,6 @@ import argparse
 import csv
 import json
 import random
-import subprocess
 import sys
 from pathlib import Path
 
@@ -42,6 +41,7 @@ from _jobs import (  # sibling modules, via sys.path
     print_checks,
     print_summary,
     print_timeline,
+    python_stdout,
     ratio_check,
     scratch_and_database,
     submit_file_and_wait,
@@ -53,8 +53,6 @@ from import_throughput import (
 )
 from submit_latency import (
     MB,
-    PYTHON,
-    REPO_ROOT,
     service_env,
 )
 
@@ -107,22 +105,10 @@ print(len(documents), time.perf_counter() - started)
 
 def plain_run(documents: Path, scratch: Path, env: dict[str, str]) -> float:
     """Seconds the plain pipeline takes over every document, in its own process."""
-    result = subprocess.run(
-        [
-            PYTHON,
-            "-c",
-            PLAIN_PIPELINE,
-            str(documents),
-            str(scratch / "plain.jsonl"),
-            json.dumps(PARAMS),
-        ],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
+    output = python_stdout(
+        PLAIN_PIPELINE, str(documents), str(scratch / "plain.jsonl"), json.dumps(PARAMS), env=env
     )
-    _, seconds = result.stdout.split()
+    _, seconds = output.split()
     return float(seconds)
 
 

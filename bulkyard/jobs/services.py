@@ -72,6 +72,7 @@ from bulkyard.jobs.models import (
     JobAttachment,
     JobStatus,
 )
+from bulkyard.jobs.parts import parts_delete
 from bulkyard.jobs.zipinput import plan_zip, read_zip_span, zip_check
 
 logger = logging.getLogger(__name__)
@@ -1005,7 +1006,7 @@ def job_rerun_stalled_chunks(*, job: Job) -> int:
 
 
 def jobs_purge(*, finished_before: datetime, batch: int = 100) -> int:
-    """Delete finished jobs (with their chunks, item results and files) that
+    """Delete finished jobs (with their chunks, item results, files and parts) that
     finished before the given time. Returns how many jobs were deleted.
 
     Item results go first in plain set-based deletes: a cascade through the
@@ -1033,6 +1034,8 @@ def jobs_purge(*, finished_before: datetime, batch: int = 100) -> int:
             for stored in (job.input_file, job.output_file):
                 if stored:
                     stored.storage.delete(stored.name)
+            # Parts a finish step never got to delete (it crashed first).
+            parts_delete(str(job.pk))
         for name in attachment_files:
             JobAttachment.file.field.storage.delete(name)
         deleted += len(jobs)

@@ -367,6 +367,23 @@ def test_purge_deletes_old_finished_jobs_with_their_rows_and_files(user, sent):
     assert Job.objects.filter(pk=recent.pk).exists()
 
 
+def test_purge_deletes_parts_a_crashed_finish_step_left(user):
+    from bulkyard.jobs.parts import part_writer
+
+    job = _planned_job(user, items=2)
+    with part_writer(job_id=str(job.pk), sequence=1) as (name, sink):
+        sink.write(b"rows of a chunk\n")
+    Job.objects.filter(pk=job.pk).update(
+        status="failed", finished_at=timezone.now() - timedelta(days=40)
+    )
+    storage = Job.objects.get(pk=job.pk).input_file.storage
+    assert storage.exists(name)
+
+    services.jobs_purge(finished_before=timezone.now() - timedelta(days=30))
+
+    assert not storage.exists(name)
+
+
 def test_purge_deletes_a_jobs_attachments_too(user):
     from bulkyard.jobs.models import JobAttachment
 

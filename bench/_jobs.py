@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import psycopg
 import websockets
-from import_throughput import FINAL_STATUSES, POLL_SECONDS, celery_worker, wait_for_worker
+from import_throughput import celery_worker, wait_for_worker
 from submit_latency import (
     DATABASE_URL,
     PYTHON,
@@ -102,16 +102,15 @@ def submit_file_and_wait(
     kind: str,
     params: dict[str, Any],
     chunk_size: int,
-    follow: str = "websocket",
 ) -> tuple[float, dict[str, Any]]:
     """Seconds from starting the multipart POST of the file at ``path`` until
     the client learns the job ended, and the job as the API shows it then.
 
-    ``follow="websocket"`` (the default) waits on the job's WebSocket, as a
-    client following a long job would: the server pushes the end the moment it
-    happens and does one read per change. ``"poll"`` asks ``GET /jobs/{id}/``
-    every ``POLL_SECONDS`` instead: each poll costs the API process ~7 ms of
-    CPU, 5 % of a core at that rate, taken from the workers on a small machine.
+    The client waits on the job's WebSocket, as a client following a long job
+    would: the server pushes the end the moment it happens and does one read
+    per change. Polling ``GET /jobs/{id}/`` every 0.2 s (what these benches did
+    before) cost the API process ~7 ms of CPU a poll, 5 % of a core taken from
+    the workers on a small machine.
     """
     started = time.perf_counter()
     with path.open("rb") as upload:
@@ -122,18 +121,8 @@ def submit_file_and_wait(
         )
     if response.status_code != 202:
         raise RuntimeError(f"POST answered {response.status_code}: {response.text[:2000]}")
-    if follow == "websocket":
-        job = asyncio.run(_job_end_pushed(client, response.json()["id"]))
-        return time.perf_counter() - started, job
-    url = response.json()["url"]
-    while True:
-        polled = client.get(url)
-        if polled.status_code != 200:
-            raise RuntimeError(f"GET {url} answered {polled.status_code}: {polled.text[:2000]}")
-        job = polled.json()
-        if job["status"] in FINAL_STATUSES:
-            return time.perf_counter() - started, job
-        time.sleep(POLL_SECONDS)
+    job = asyncio.run(_job_end_pushed(client, response.json()["id"]))
+    return time.perf_counter() - started, job
 
 
 async def _job_end_pushed(client: httpx.Client, job_id: str) -> dict[str, Any]:

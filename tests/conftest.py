@@ -1,10 +1,12 @@
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
+import psycopg.errors
 import pytest
 import redis
 from django.conf import settings
-from django.db import connection
+from django.db import OperationalError, connection
+from django.db.backends.base.operations import BaseDatabaseOperations
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -65,6 +67,34 @@ def _close_stray_connections(django_db_setup, django_db_blocker) -> Iterator[Non
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _flush_retries_on_deadlock() -> Iterator[None]:
+    """Retry the database flush that ends each transactional test when
+    PostgreSQL picks it as a deadlock victim.
+
+    The test worker runs the sweeper every second; one of its statements
+    joins chunks and jobs, and a TRUNCATE of every table taking its locks at
+    that moment can deadlock with it. Nothing of the test is wrong then, and
+    the flush succeeds once the sweep's statement is done.
+    """
+    flush = BaseDatabaseOperations.execute_sql_flush
+
+    def flush_with_retries(self: BaseDatabaseOperations, sql_list: Iterable[str]) -> None:
+        statements, attempts = list(sql_list), 5
+        for attempt in range(1, attempts + 1):
+            try:
+                flush(self, statements)
+                return
+            except OperationalError as error:
+                deadlock = isinstance(error.__cause__, psycopg.errors.DeadlockDetected)
+                if not deadlock or attempt == attempts:
+                    raise
+
+    BaseDatabaseOperations.execute_sql_flush = flush_with_retries  # type: ignore[method-assign]
+    yield
+    BaseDatabaseOperations.execute_sql_flush = flush  # type: ignore[method-assign]
 
 
 @pytest.fixture(scope="session")

@@ -35,6 +35,11 @@ CELERY_TASK_TIME_LIMIT = env.int("BULKYARD_TASK_HARD_TIME_LIMIT", default=30 * 6
 CELERY_TASK_SOFT_TIME_LIMIT = env.int(
     "BULKYARD_TASK_SOFT_TIME_LIMIT", default=CELERY_TASK_TIME_LIMIT - 60
 )
+# Celery's Django fixup would close the database connections around every
+# task; config/celery.py applies DATABASE_CONN_MAX_AGE there instead and
+# closes them after any task that failed. The fixup still renews them after
+# this many tasks.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 # Prefix of every key Bulkyard writes to Redis (broker, channel layer, cache),
 # so that several deployments (or test runs) can share one Redis server.
 BULKYARD_REDIS_PREFIX = env.str("BULKYARD_REDIS_PREFIX", default="")

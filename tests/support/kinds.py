@@ -29,6 +29,8 @@ class EchoParams(BaseModel):
     # Raise from the chunk (not an item) on attempts up to this number.
     crash_attempts: int = 0
     ledger: bool = False
+    # Add to each output the PostgreSQL backend that served the chunk.
+    backend_pid: bool = False
 
 
 @register
@@ -51,6 +53,10 @@ class EchoKind(JobKind[EchoParams]):
         failing = params.fail_while_exists is None or Path(params.fail_while_exists).exists()
         if item.number in params.fail_items and failing:
             raise ItemError("requested_failure", f"item {item.number} was asked to fail")
+        if params.backend_pid:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                return {**item.data, "backend_pid": cursor.fetchone()[0]}
         return item.data
 
     def commit_chunk(self, result: ChunkResult, ctx: ChunkContext[EchoParams]) -> None:

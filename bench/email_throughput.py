@@ -5,7 +5,7 @@ What is measured (one run, one machine)
     1. End to end, N messages (default 10,000): from starting the multipart
        ``POST /api/v1/jobs/`` (``kind=email.send``, a CSV of N recipients with two
        template variables, subject + text + HTML templates, ``chunk_size`` 500) until
-       polling ``GET <job url>`` every 0.2 s sees a final status, through uvicorn and a
+       the job's WebSocket reports its end, through uvicorn and a
        real Celery worker (prefork, ``--concurrency`` pool processes, default 4: sending
        waits on the network). The job must succeed with N sent, and the sink must have
        accepted exactly one message per recipient.

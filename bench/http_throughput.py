@@ -5,8 +5,8 @@ What is measured (one run, one machine)
     1. End to end, N requests (default 20,000): from starting the multipart
        ``POST /api/v1/jobs/`` (``kind=http.request``, a CSV of N ids and a request
        template ``GET http://127.0.0.1:<port>/items/{id}``, ``chunk_size`` 2,000,
-       ``concurrency`` 100 per chunk) until polling ``GET <job url>`` every 0.2 s sees a
-       final status, through uvicorn and a real Celery worker (prefork, ``--concurrency``
+       ``concurrency`` 100 per chunk) until the job's WebSocket
+       reports its end, through uvicorn and a real Celery worker (prefork, ``--concurrency``
        pool processes, default 2). The job must succeed with N successes, and the server
        must have had exactly one request per id. Every safety rule is on: the server is
        reached through the allow-list (``BULKYARD_HTTP_ALLOWED_HOSTS``), each connection

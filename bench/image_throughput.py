@@ -5,7 +5,7 @@ What is measured (one run, one machine)
     1. End to end, N photos (default 1,000) of 3000x2000 (JPEG quality 90, about 3.3 MB
        each; every fifth with EXIF orientation 6): from starting the multipart
        ``POST /api/v1/jobs/`` of a ZIP holding them (stored, as photos are already
-       compressed) until polling sees a final status, through uvicorn and a real Celery
+       compressed) until the job's WebSocket reports its end, through uvicorn and a real Celery
        worker (prefork, ``--concurrency`` pool processes, default 2) on the CPU queue.
        Each photo becomes thumbnails fitting 1600, 800 and 200 pixels, auto-rotated,
        metadata stripped, JPEG quality 85; the job merges them into one output ZIP. The

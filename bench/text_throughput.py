@@ -7,8 +7,8 @@ What is measured (one run, one machine)
        emails, international phone numbers, IBANs, card numbers, IP addresses): from
        starting the multipart ``POST /api/v1/jobs/`` (``kind=text.process``, a CSV
        ``id,text``, steps clean + redact + analyse with language detection and 10
-       keywords by TF-IDF, ``chunk_size`` 2,000) until polling sees a final status,
-       through uvicorn and a real Celery worker (prefork, ``--concurrency`` pool
+       keywords by TF-IDF, ``chunk_size`` 2,000) until the job's WebSocket reports its
+       end, through uvicorn and a real Celery worker (prefork, ``--concurrency`` pool
        processes, default 2) on the CPU queue. Both passes run: the first processes the
        documents and counts document frequencies, the second ranks each document's
        keywords. The job must succeed with N documents.

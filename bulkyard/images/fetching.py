@@ -23,7 +23,8 @@ logger = logging.getLogger(__name__)
 # Downloads in flight per chunk; images wait in memory for their turn, so few.
 CONCURRENCY = 4
 # Tighter than http.request's limits: the downloads run on a CPU worker, which
-# processes nothing while it waits on the network.
+# processes nothing while it waits on the network. An operator's lower
+# BULKYARD_HTTP_MAX_ATTEMPTS / BULKYARD_HTTP_MAX_RETRY_AFTER still wins.
 MAX_ATTEMPTS = 3
 MAX_RETRY_AFTER_SECONDS = 60.0
 
@@ -33,11 +34,11 @@ def _options() -> CallOptions:
         connect_timeout=settings.BULKYARD_HTTP_CONNECT_TIMEOUT,
         read_timeout=settings.BULKYARD_HTTP_READ_TIMEOUT,
         total_timeout=settings.BULKYARD_HTTP_TOTAL_TIMEOUT,
-        max_attempts=MAX_ATTEMPTS,
+        max_attempts=min(MAX_ATTEMPTS, settings.BULKYARD_HTTP_MAX_ATTEMPTS),
         follow_redirects=True,
         max_redirects=settings.BULKYARD_HTTP_MAX_REDIRECTS,
         max_body_bytes=settings.BULKYARD_IMAGE_MAX_FILE_BYTES,
-        max_retry_after=MAX_RETRY_AFTER_SECONDS,
+        max_retry_after=min(MAX_RETRY_AFTER_SECONDS, settings.BULKYARD_HTTP_MAX_RETRY_AFTER),
         retry_base_seconds=settings.BULKYARD_HTTP_RETRY_BASE_SECONDS,
         retry_max_seconds=settings.BULKYARD_HTTP_RETRY_MAX_SECONDS,
         host_limits=HostLimits(

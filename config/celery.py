@@ -1,4 +1,5 @@
 import os
+from typing import Any
 
 import psycopg
 from celery import Celery, signals, states
@@ -16,22 +17,35 @@ app.autodiscover_tasks()
 # connection before and after each task (celery#9824: Django can take a
 # connection that a signal interrupted mid-query, as a time limit does, for
 # usable), so DATABASE_CONN_MAX_AGE did nothing in a worker and each chunk
-# paid for a new PostgreSQL backend. CELERY_DB_REUSE_MAX (settings/tasks.py)
-# turns that off; these handlers give tasks Django's request lifecycle instead
-# (CONN_MAX_AGE and CONN_HEALTH_CHECKS at each start and end) and close every
-# connection after a task that did not succeed or left one mid-transaction.
+# paid for a new PostgreSQL backend. With CELERY_DB_REUSE_MAX (settings/tasks.py)
+# the fixup only renews them every so many tasks. These handlers give tasks
+# Django's request lifecycle instead (CONN_MAX_AGE and CONN_HEALTH_CHECKS at
+# each start and end) and close every connection after a task that did not
+# succeed, met a database error or left one mid-transaction.
 @signals.task_prerun.connect
-def _connections_checked_before_task(**_: object) -> None:
-    close_old_connections()
+def _connections_checked_before_task(*, task: Any = None, **_: object) -> None:
+    if not _eager(task):
+        close_old_connections()
 
 
 @signals.task_postrun.connect
-def _connections_kept_or_closed_after_task(*, state: str | None = None, **_: object) -> None:
+def _connections_kept_or_closed_after_task(
+    *, task: Any = None, state: str | None = None, **_: object
+) -> None:
+    if _eager(task):
+        return
     for connection in connections.all(initialized_only=True):
         if state != states.SUCCESS or connection.errors_occurred or _busy(connection):
             connection.close()
         else:
             connection.close_if_unusable_or_obsolete()
+
+
+def _eager(task: Any) -> bool:
+    """A task run in the caller's process (``apply``, eager mode) uses the
+    caller's connections, maybe inside its transaction: not the worker's to
+    manage (Celery's fixup leaves them alone too)."""
+    return bool(getattr(getattr(task, "request", None), "is_eager", False))
 
 
 def _busy(connection: BaseDatabaseWrapper) -> bool:

@@ -2,12 +2,14 @@
 from one task to the next as Django keeps them between requests, closed after
 a task that failed or left one inside a transaction."""
 
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import SimpleNamespace
 
 import pytest
 from celery import signals, states
-from django.db import connection
+from django.db import ProgrammingError, connection
 
 from bulkyard.jobs.models import ItemResult
 from tests.support.jobs import submit_items, wait_for_job
@@ -41,11 +43,11 @@ def _backend() -> int:
         return int(cursor.fetchone()[0])
 
 
-def _task(state: str) -> None:
+def _task(state: str, task: object = None) -> None:
     """What the worker signals around a task, with the task's end state."""
-    signals.task_prerun.send(sender=None, task_id="t", task=None)
+    signals.task_prerun.send(sender=None, task_id="t", task=task)
     _backend()
-    signals.task_postrun.send(sender=None, task_id="t", task=None, state=state)
+    signals.task_postrun.send(sender=None, task_id="t", task=task, state=state)
 
 
 def test_a_task_that_succeeded_leaves_its_connection_to_the_next(persistent_connection):
@@ -75,6 +77,40 @@ def test_a_task_that_left_a_transaction_open_closes_its_connection(persistent_co
     assert _backend() != before
 
 
+def test_a_task_whose_query_was_interrupted_closes_its_connection(persistent_connection):
+    """A soft time limit raises from a signal handler in the middle of a query;
+    chunk_run catches it and the task still ends in SUCCESS."""
+
+    def soft_time_limit(*_: object) -> None:
+        raise TimeoutError("soft time limit")
+
+    before = _backend()
+    signals.task_prerun.send(sender=None, task_id="t", task=None)
+    previous = signal.signal(signal.SIGALRM, soft_time_limit)
+    signal.setitimer(signal.ITIMER_REAL, 0.2)
+    try:
+        with pytest.raises(TimeoutError), connection.cursor() as cursor:
+            cursor.execute("SELECT pg_sleep(2)")
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+    signals.task_postrun.send(sender=None, task_id="t", task=None, state=states.SUCCESS)
+
+    assert _backend() != before
+
+
+def test_a_task_that_met_a_database_error_closes_its_connection(persistent_connection):
+    before = _backend()
+    signals.task_prerun.send(sender=None, task_id="t", task=None)
+    with pytest.raises(ProgrammingError), connection.cursor() as cursor:
+        cursor.execute("SELEC 1")
+
+    signals.task_postrun.send(sender=None, task_id="t", task=None, state=states.SUCCESS)
+
+    assert _backend() != before
+
+
 def test_without_conn_max_age_every_task_gets_a_new_connection():
     with _max_age(0):
         before = _backend()
@@ -95,3 +131,14 @@ def test_the_worker_serves_a_jobs_chunks_from_one_connection_per_pool_process(ap
     # One per chunk without reuse; at most two per pool process with it (the
     # fixup renews connections every CELERY_DB_REUSE_MAX tasks).
     assert len(backends) <= 2 * worker.concurrency
+
+
+@pytest.mark.django_db(transaction=False)
+def test_an_eager_task_leaves_the_callers_connection_and_transaction_alone():
+    eager = SimpleNamespace(request=SimpleNamespace(is_eager=True))
+    before = _backend()
+
+    _task(states.FAILURE, task=eager)
+
+    assert connection.in_atomic_block
+    assert _backend() == before

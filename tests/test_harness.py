@@ -1,5 +1,6 @@
 """The test suite's own machinery, where it guards against a real race."""
 
+import re
 import threading
 import time
 
@@ -21,39 +22,37 @@ def _dsn() -> str:
     )
 
 
-def _lock_chunks_then_read_what_the_flush_holds(ready: threading.Event, outcome: dict) -> None:
-    """Hold a lock on the chunk table, as a sweep statement does, wait for the
-    flush to queue behind it, then read a table the flush already locked."""
+def _lock_last_then_read_first(
+    tables: list[str], ready: threading.Event, outcome: dict[str, str]
+) -> None:
+    """What a sweep statement joining two tables does to a flush: hold the
+    table the TRUNCATE locks last, wait until the flush queues behind it (it
+    holds every other table by then), then read the one it locked first."""
+    first, last = tables[0], tables[-1]
     with psycopg.connect(_dsn()) as session, psycopg.connect(_dsn(), autocommit=True) as probe:
-        session.execute("SELECT 1 FROM bulkyard_jobs_chunk LIMIT 1")
+        session.execute(sql.SQL("SELECT 1 FROM {} LIMIT 1").format(sql.Identifier(last)))
         ready.set()
         deadline = time.monotonic() + 20
-        held = None
-        while held is None and time.monotonic() < deadline:
-            held = probe.execute(
-                "SELECT relname FROM pg_locks waiting "
-                "JOIN pg_locks held ON held.pid = waiting.pid "
-                "JOIN pg_class ON pg_class.oid = held.relation AND relkind = 'r' "
-                "WHERE waiting.relation = 'bulkyard_jobs_chunk'::regclass AND NOT waiting.granted "
-                "AND held.granted AND held.mode = 'AccessExclusiveLock' LIMIT 1"
-            ).fetchone()
+        while not probe.execute(
+            "SELECT 1 FROM pg_locks WHERE relation = %s::regclass AND NOT granted", [last]
+        ).fetchone():
+            if time.monotonic() > deadline:
+                outcome["error"] = f"the flush never waited for {last}"
+                return
             time.sleep(0.02)
-        if held is None:
-            outcome["error"] = "the flush never waited for the chunk table"
-            return
-        session.execute(sql.SQL("SELECT 1 FROM {} LIMIT 1").format(sql.Identifier(held[0])))
-        outcome["deadlocked_on"] = held[0]
+        session.execute(sql.SQL("SELECT 1 FROM {} LIMIT 1").format(sql.Identifier(first)))
+        outcome["deadlocked_on"] = first
 
 
 def test_a_flush_chosen_as_deadlock_victim_is_retried_and_empties_the_tables(user):
+    statements = sql_flush(no_style(), connection)
+    tables = re.findall(r'"([^"]+)"', statements[0])
     ready, outcome = threading.Event(), {}
-    other = threading.Thread(
-        target=_lock_chunks_then_read_what_the_flush_holds, args=(ready, outcome)
-    )
+    other = threading.Thread(target=_lock_last_then_read_first, args=(tables, ready, outcome))
     other.start()
     assert ready.wait(10)
 
-    connection.ops.execute_sql_flush(sql_flush(no_style(), connection))
+    connection.ops.execute_sql_flush(statements)
     other.join(30)
 
     assert "deadlocked_on" in outcome, outcome

@@ -1,6 +1,7 @@
 """How a worker's tasks treat database connections (config/celery.py): kept
 from one task to the next as Django keeps them between requests, closed after
-a task that failed or left one inside a transaction."""
+a task that failed, met a database error or left one inside a transaction or a
+statement."""
 
 import signal
 from collections.abc import Iterator

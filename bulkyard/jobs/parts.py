@@ -76,15 +76,13 @@ def parts_folder(job_id: str) -> str:
     return f"jobs/parts/{job_id}"
 
 
-@contextlib.contextmanager
-def part_writer(*, job_id: str, sequence: int) -> Iterator[tuple[str, IO[bytes]]]:
+def part_writer(
+    *, job_id: str, sequence: int
+) -> contextlib.AbstractContextManager[tuple[str, IO[bytes]]]:
     """A chunk run's part, written in place in storage under a name no other
     run of the chunk uses: ``(name, binary file)``. Removed if the block raises;
     one left by a run that stops early is deleted with the job's other parts."""
-    with _stored_output(
-        f"{parts_folder(job_id)}/part-{sequence:06d}-{uuid.uuid4().hex[:12]}"
-    ) as part:
-        yield part
+    return _stored_output(f"{parts_folder(job_id)}/part-{sequence:06d}-{uuid.uuid4().hex[:12]}")
 
 
 def parts_merge(

@@ -4,7 +4,7 @@ a task that failed, met a database error or left one inside a transaction or a
 statement."""
 
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import SimpleNamespace
 
@@ -44,10 +44,11 @@ def _backend() -> int:
         return int(cursor.fetchone()[0])
 
 
-def _task(state: str, task: object = None) -> None:
-    """What the worker signals around a task, with the task's end state."""
+def _task(state: str, *, task: object = None, work: Callable[[], object] = _backend) -> None:
+    """What the worker signals around a task doing ``work``, with the task's
+    end state."""
     signals.task_prerun.send(sender=None, task_id="t", task=task)
-    _backend()
+    work()
     signals.task_postrun.send(sender=None, task_id="t", task=task, state=state)
 
 
@@ -67,26 +68,18 @@ def test_a_task_that_failed_closes_its_connection(persistent_connection):
     assert _backend() != before
 
 
-def test_a_task_that_left_a_transaction_open_closes_its_connection(persistent_connection):
-    before = _backend()
-    signals.task_prerun.send(sender=None, task_id="t", task=None)
+def _open_a_transaction() -> None:
     with connection.cursor() as cursor:
         cursor.execute("BEGIN")  # as a task interrupted inside an atomic block would
 
-    signals.task_postrun.send(sender=None, task_id="t", task=None, state=states.SUCCESS)
 
-    assert _backend() != before
-
-
-def test_a_task_whose_query_was_interrupted_closes_its_connection(persistent_connection):
+def _query_interrupted_by_a_signal() -> None:
     """A soft time limit raises from a signal handler in the middle of a query;
     chunk_run catches it and the task still ends in SUCCESS."""
 
     def soft_time_limit(*_: object) -> None:
         raise TimeoutError("soft time limit")
 
-    before = _backend()
-    signals.task_prerun.send(sender=None, task_id="t", task=None)
     previous = signal.signal(signal.SIGALRM, soft_time_limit)
     signal.setitimer(signal.ITIMER_REAL, 0.2)
     try:
@@ -96,18 +89,32 @@ def test_a_task_whose_query_was_interrupted_closes_its_connection(persistent_con
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
 
-    signals.task_postrun.send(sender=None, task_id="t", task=None, state=states.SUCCESS)
+
+def _query_with_a_database_error() -> None:
+    with pytest.raises(ProgrammingError), connection.cursor() as cursor:
+        cursor.execute("SELEC 1")
+
+
+def test_a_task_that_left_a_transaction_open_closes_its_connection(persistent_connection):
+    before = _backend()
+
+    _task(states.SUCCESS, work=_open_a_transaction)
+
+    assert _backend() != before
+
+
+def test_a_task_whose_query_was_interrupted_closes_its_connection(persistent_connection):
+    before = _backend()
+
+    _task(states.SUCCESS, work=_query_interrupted_by_a_signal)
 
     assert _backend() != before
 
 
 def test_a_task_that_met_a_database_error_closes_its_connection(persistent_connection):
     before = _backend()
-    signals.task_prerun.send(sender=None, task_id="t", task=None)
-    with pytest.raises(ProgrammingError), connection.cursor() as cursor:
-        cursor.execute("SELEC 1")
 
-    signals.task_postrun.send(sender=None, task_id="t", task=None, state=states.SUCCESS)
+    _task(states.SUCCESS, work=_query_with_a_database_error)
 
     assert _backend() != before
 

@@ -9,6 +9,8 @@ import sys
 import pytest
 from django.conf import settings
 
+pytestmark = pytest.mark.django_db
+
 # Six queries, the connection closed after each as Django does after a
 # request: how many PostgreSQL backends (pids) served them.
 SIX_REQUESTS = """
@@ -48,7 +50,6 @@ def _pool_and_backends(setup: str, **env: str) -> tuple[bool, int]:
     return output[0] == "True", int(output[1])
 
 
-@pytest.mark.django_db
 def test_the_web_process_reuses_connections_from_a_pool():
     pooled, backends = _pool_and_backends(ASGI)
 
@@ -56,17 +57,14 @@ def test_the_web_process_reuses_connections_from_a_pool():
     assert backends <= 2  # the pool keeps one or two connections warm
 
 
-@pytest.mark.django_db
 def test_the_web_process_pool_can_be_turned_off():
     assert _pool_and_backends(ASGI, DATABASE_POOL="false") == (False, 6)
 
 
-@pytest.mark.django_db
 def test_other_processes_open_their_own_connections():
     assert _pool_and_backends(PLAIN) == (False, 6)
 
 
-@pytest.mark.django_db
 def test_a_pool_overrides_persistent_connections_which_django_refuses_beside_it():
     pooled, backends = _pool_and_backends(ASGI, DATABASE_CONN_MAX_AGE="60")
 

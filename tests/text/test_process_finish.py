@@ -38,3 +38,17 @@ def test_without_documents_there_is_no_second_pass_to_miss():
     kind, ctx = _context([{"pending_part": "p1", "totals": {}}], succeeded=0)
 
     assert kind.finish(ctx).summary["documents"] == 0
+
+
+def test_a_second_pass_chunk_counts_every_part_it_ranked():
+    kind, ctx = _context(
+        [
+            {"pending_part": "p1", "totals": {"documents": 1}},
+            {"pending_part": "p2", "totals": {"documents": 1}},
+            {"pending_part": "p3", "totals": {"documents": 2}},
+            {"rows_part": "r1", "ranked_parts": 2, "keyword_scores": {"kettle": 1.0}},
+        ]
+    )
+
+    with pytest.raises(SecondPassIncomplete, match="1 of 3 chunks"):
+        kind.finish(ctx)

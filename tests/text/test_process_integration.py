@@ -73,6 +73,27 @@ def test_keywords_come_from_tf_idf_over_the_whole_job(api_client, worker):
     assert not TermCount.objects.filter(job=job).exists()
 
 
+NAMES = (  # noqa: SIM905 - reads better as prose
+    "alpha bravo charlie delta echo foxtrot golf hotel india juliett kilo lima mike "
+    "november oscar papa quebec romeo sierra tango uniform victor whiskey xray"
+).split()
+
+
+def test_second_pass_chunks_each_rank_several_first_pass_chunks_in_order(api_client, worker):
+    documents = [f"Order for {name}. The {name} shipped with the invoice." for name in NAMES]
+
+    job = _run(api_client, documents, chunk_size=1, analyse={"keywords": 1, "language": False})
+
+    assert job.status == JobStatus.SUCCEEDED
+    # 24 documents: 8 second-pass chunks of 3 first-pass chunks each.
+    assert Chunk.objects.filter(job=job, pass_number=1).count() == 24
+    grouped = Chunk.objects.filter(job=job, pass_number=2).order_by("sequence")
+    assert [len(chunk.work["parts"]) for chunk in grouped] == [3] * 8
+    rows = _file_rows(job)
+    assert [row["item"] for row in rows] == list(range(1, 25))
+    assert [row["keywords"] for row in rows] == [[name] for name in NAMES]
+
+
 def test_languages_are_detected_and_summarised(api_client, worker):
     job = _run(
         api_client,

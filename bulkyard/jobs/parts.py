@@ -123,7 +123,17 @@ def _stored_output(output_name: str) -> Iterator[tuple[str, IO[bytes]]]:
     data, where writing to a temporary file and saving that made two."""
     name = default_storage.save(output_name, ContentFile(b""))
     try:
-        with default_storage.open(name, "wb") as sink:
+        default_storage.path(name)
+        # The file is new and empty: "r+b" writes it without truncating it.
+        # Truncating ("wb") makes ext4 write a file out to disk as it is closed
+        # (auto_da_alloc, its guard for files rewritten in place): closing a
+        # 200 MB merge took 0.1 s, and every part went to disk although it is
+        # deleted minutes later.
+        mode = "r+b"
+    except NotImplementedError:  # not on a local disk
+        mode = "wb"
+    try:
+        with default_storage.open(name, mode) as sink:
             yield name, sink
     except BaseException:
         default_storage.delete(name)

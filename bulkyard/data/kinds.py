@@ -36,7 +36,6 @@ from bulkyard.jobs.kinds import (
 from bulkyard.jobs.parts import (
     csv_header,
     part_writer,
-    parts_delete,
     parts_merge,
     write_rows,
 )
@@ -291,25 +290,22 @@ class DataExportKind(JobKind[ExportParams]):
 
     def finish(self, ctx: FinishContext[ExportParams]) -> FinishResult:
         params = ctx.params
-        try:
-            if ctx.cancelled:
-                return FinishResult(summary={"target": params.target, "cancelled": True})
-            if ctx.counts["failed"]:
-                raise ExportIncomplete(
-                    f"{ctx.counts['failed']} row(s) were in chunks that kept failing; "
-                    "no file was written; run the export again"
-                )
-            parts = [summary["part"] for summary in ctx.chunk_summaries]
-            header = csv_header(params.columns) if params.format == "csv" else b""
-            extension = params.format + (".gz" if params.gzip else "")
-            output, size = parts_merge(
-                parts=parts,
-                output_name=f"jobs/{ctx.owner_id}/outputs/{params.target}-{ctx.job_id}.{extension}",
-                header=header,
-                compress=params.gzip,
+        if ctx.cancelled:
+            return FinishResult(summary={"target": params.target, "cancelled": True})
+        if ctx.counts["failed"]:
+            raise ExportIncomplete(
+                f"{ctx.counts['failed']} row(s) were in chunks that kept failing; "
+                "no file was written; run the export again"
             )
-        finally:
-            parts_delete(ctx.job_id)
+        parts = [summary["part"] for summary in ctx.chunk_summaries]
+        header = csv_header(params.columns) if params.format == "csv" else b""
+        extension = params.format + (".gz" if params.gzip else "")
+        output, size = parts_merge(
+            parts=parts,
+            output_name=f"jobs/{ctx.owner_id}/outputs/{params.target}-{ctx.job_id}.{extension}",
+            header=header,
+            compress=params.gzip,
+        )
         return FinishResult(
             summary={
                 "target": params.target,

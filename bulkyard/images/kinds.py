@@ -29,7 +29,7 @@ from bulkyard.jobs.kinds import (
     failures_by_code,
     summed_counts,
 )
-from bulkyard.jobs.parts import part_writer, parts_delete, zip_parts_merge
+from bulkyard.jobs.parts import part_writer, zip_parts_merge
 from bulkyard.jobs.registry import register
 
 if TYPE_CHECKING:
@@ -313,13 +313,10 @@ class ImageProcessKind(JobKind[ImageProcessParams]):
         totals = summed_counts(summary.get("totals") for summary in summaries)
         parts = [summary["part"] for summary in summaries if summary.get("part")]
         output_file, size = "", 0
-        try:
-            if parts and not ctx.cancelled:
-                output_file, size = zip_parts_merge(
-                    parts=parts, output_name=f"jobs/{ctx.owner_id}/outputs/images-{ctx.job_id}.zip"
-                )
-        finally:
-            parts_delete(ctx.job_id)
+        if parts and not ctx.cancelled:
+            output_file, size = zip_parts_merge(
+                parts=parts, output_name=f"jobs/{ctx.owner_id}/outputs/images-{ctx.job_id}.zip"
+            )
         bytes_in, bytes_out = totals.get("bytes_in", 0), totals.get("bytes_out", 0)
         summary = {
             "images": totals.get("images", 0),

@@ -288,6 +288,11 @@ class JobKind(Generic[ParamsT]):
         """Runs once after the last chunk (also for cancelled jobs)."""
         return None
 
+    def cleanup(self, job_id: str) -> None:
+        """Delete what only the job's run needed (scratch rows of the kind).
+        Runs after the job's final status is saved and announced, beside the
+        deletion of the job's part files, so that nobody waits for it."""
+
 
 def failures_by_code(result: ChunkResult) -> dict[str, int]:
     """How many of a chunk's items failed, by failure code (for its summary)."""

@@ -812,7 +812,20 @@ def job_finalize(*, job_id: str) -> str:
         error_message=error_message,
     )
     events.job_changed(job_id=job_id, owner_id=job.owner_id, force=True)
+    _job_cleanup(job_id, job_kind)
     return str(status)
+
+
+def _job_cleanup(job_id: str, job_kind: JobKind[Any]) -> None:
+    """Delete the job's part files and the kind's scratch data, once the job's
+    end is recorded and announced (deleting 100 parts took 0.1-0.2 s, which
+    the client used to wait for). Should the worker die first, ``jobs_purge``
+    deletes what is left with the job."""
+    try:
+        parts_delete(job_id)
+        job_kind.cleanup(job_id)
+    except Exception:
+        logger.exception("job %s: cleanup failed; jobs_purge deletes what is left", job_id)
 
 
 def _second_pass_start(

@@ -15,7 +15,7 @@ from bulkyard.jobs.models import JobStatus
 from bulkyard.jobs.parts import parts_folder
 from bulkyard.jobs.services import job_create
 from tests.factories import ContactFactory
-from tests.support.jobs import submit_file, wait_for_job
+from tests.support.jobs import submit_file, wait_for_job, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -154,7 +154,7 @@ def test_a_part_left_by_a_run_that_never_committed_is_not_merged(api_client, use
     rows = _download(api_client, job).decode().splitlines()
     assert len(rows) == 7
     assert "stale" not in rows
-    assert not default_storage.exists(parts_folder(job_id))
+    wait_until(lambda: not default_storage.exists(parts_folder(job_id)), message="parts deleted")
     assert len({row.split(",")[0] for row in rows[1:]}) == 6
 
 

@@ -7,10 +7,13 @@ from datetime import timedelta
 
 import pytest
 from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from bulkyard.jobs import dispatch, services
 from bulkyard.jobs.models import Chunk, ChunkStatus, ItemResult, Job, JobStatus
+from bulkyard.jobs.parts import parts_folder
+from tests.support.kinds import EchoKind
 
 pytestmark = pytest.mark.django_db
 
@@ -107,6 +110,40 @@ def test_the_last_chunk_asks_for_finalisation_exactly_once(user, sent):
     assert services.job_finalize(job_id=str(job.pk)) == "skipped"
     done = Job.objects.get(pk=job.pk)
     assert (done.status, done.processed_items, done.chunks_finished) == ("succeeded", 25, 3)
+
+
+def _finished_chunks_with_a_part(user):
+    """A job whose chunks are all done, with a part file on disk."""
+    job = _planned_job(user)
+    for chunk in _chunks(job):
+        services.chunk_run(chunk_id=chunk.pk)
+    default_storage.save(f"{parts_folder(str(job.pk))}/part-000000-rows", ContentFile(b"rows\n"))
+    return job
+
+
+def test_cleanup_runs_once_the_final_status_is_saved_and_deletes_the_parts(user, sent, monkeypatch):
+    job = _finished_chunks_with_a_part(user)
+    seen = []
+    monkeypatch.setattr(
+        EchoKind, "cleanup", lambda self, job_id: seen.append(Job.objects.get(pk=job_id).status)
+    )
+
+    services.job_finalize(job_id=str(job.pk))
+
+    assert seen == ["succeeded"]
+    assert not default_storage.exists(parts_folder(str(job.pk)))
+
+
+def test_a_cleanup_that_fails_leaves_the_job_finished(user, sent, monkeypatch):
+    job = _finished_chunks_with_a_part(user)
+
+    def broken(self, job_id):
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(EchoKind, "cleanup", broken)
+
+    assert services.job_finalize(job_id=str(job.pk)) == "succeeded"
+    assert Job.objects.get(pk=job.pk).status == JobStatus.SUCCEEDED
 
 
 def test_finalising_before_every_chunk_finished_does_nothing(user, sent):

@@ -9,7 +9,7 @@ import pytest
 from bulkyard.jobs.models import Chunk, ItemResult, JobStatus
 from bulkyard.text.models import TermCount
 from tests.support.files import zip_of
-from tests.support.jobs import submit_items, wait_for_job
+from tests.support.jobs import submit_items, wait_for_job, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -70,7 +70,7 @@ def test_keywords_come_from_tf_idf_over_the_whole_job(api_client, worker):
         2,
         2,
     ]
-    assert not TermCount.objects.filter(job=job).exists()
+    wait_until(lambda: not TermCount.objects.filter(job=job).exists(), message="terms cleared")
 
 
 NAMES = (  # noqa: SIM905 - reads better as prose

@@ -1,9 +1,9 @@
 """Part files: each chunk of a kind that writes a job-level file (an export,
 processed documents) writes its rows to a part stored under a name no other
 run of the chunk uses and records it in its summary; the finish step merges
-the committed chunks' parts, in order, into the job's output file and deletes
-every part, including those of runs that never committed. A crash therefore
-neither loses nor repeats rows."""
+the committed chunks' parts, in order, into the job's output file; once the
+job's end is saved, the engine deletes every part, including those of runs
+that never committed. A crash therefore neither loses nor repeats rows."""
 
 from __future__ import annotations
 

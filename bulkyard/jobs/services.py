@@ -1047,7 +1047,7 @@ def jobs_purge(*, finished_before: datetime, batch: int = 100) -> int:
             for stored in (job.input_file, job.output_file):
                 if stored:
                     stored.storage.delete(stored.name)
-            # Parts a finish step never got to delete (it crashed first).
+            # Parts left by a worker that died before the job's cleanup.
             parts_delete(str(job.pk))
         for name in attachment_files:
             JobAttachment.file.field.storage.delete(name)

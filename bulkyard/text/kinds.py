@@ -571,9 +571,10 @@ class TextProcessKind(JobKind[TextProcessParams]):
 
 
 # A second-pass chunk ranks the documents of consecutive first-pass chunks, up
-# to this many: its claim, commit and hand-over cost ~40 ms, and ranking costs
-# ~50 µs a document, so 2,000-document chunks spent a sixth of the second pass
-# on their own upkeep and 10,000-document ones spend a thirtieth.
+# to this many: its claim, commit and hand-over cost ~35 ms of a pool process,
+# against ~55 µs a document for ranking and rewriting its row, so 2,000-document
+# chunks spent a quarter of the second pass on their own upkeep, and
+# 10,000-document ones spend a sixteenth (bench/text_throughput.py).
 SECOND_PASS_DOCUMENTS = 10_000
 # Fewer documents than that per chunk where a job is small, so that its second
 # pass still spreads over this many pool processes.

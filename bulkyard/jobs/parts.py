@@ -46,6 +46,24 @@ def _json_value(value: Any) -> Any:
     return str(value)
 
 
+# One encoder for every row: json.dumps builds a new one per call when given
+# options (3 µs of a text document's ~1 ms).
+_JSON = json.JSONEncoder(ensure_ascii=False, default=_json_value)
+
+
+def json_line(fields: Sequence[str], row: tuple[Any, ...]) -> str:
+    """A row as a line of JSON Lines: an object of its fields."""
+    return _JSON.encode(dict(zip(fields, row, strict=True))) + "\n"
+
+
+def csv_line(row: tuple[Any, ...]) -> str:
+    """A row as a line of CSV, text that a spreadsheet would run as a formula
+    made inert."""
+    buffer = io.StringIO()
+    write_rows([row], buffer, fields=(), format="csv")
+    return buffer.getvalue()
+
+
 def write_rows(
     rows: Iterable[tuple[Any, ...]],
     out: IO[str],
@@ -64,10 +82,7 @@ def write_rows(
         return count
     names = tuple(fields)
     for row in rows:
-        out.write(
-            json.dumps(dict(zip(names, row, strict=True)), ensure_ascii=False, default=_json_value)
-        )
-        out.write("\n")
+        out.write(json_line(names, row))
         count += 1
     return count
 

@@ -32,7 +32,14 @@ from bulkyard.jobs.kinds import (
     WorkPlan,
 )
 from bulkyard.jobs.models import Chunk
-from bulkyard.jobs.parts import csv_header, part_writer, parts_merge, write_rows
+from bulkyard.jobs.parts import (
+    csv_header,
+    csv_line,
+    json_line,
+    part_writer,
+    parts_merge,
+    write_rows,
+)
 from bulkyard.jobs.registry import register
 from bulkyard.text import keywords
 from bulkyard.text.pii import PII_TYPES, PiiType, Redactor
@@ -376,6 +383,7 @@ class TextProcessKind(JobKind[TextProcessParams]):
         limit = params.document_limit()
         columns = params.file_columns()
         frequencies: Counter[str] = Counter()
+        figures = _ChunkFigures()
         result = ChunkResult()
         with part_writer(job_id=ctx.job_id, sequence=ctx.chunk_sequence) as (part, spool):
             out = io.TextIOWrapper(spool, encoding="utf-8", newline="")
@@ -390,20 +398,20 @@ class TextProcessKind(JobKind[TextProcessParams]):
                     result.items.append(done)
                     continue
                 item, processed = done
-                output: dict[str, Any] = {}
+                # A success is counted, not recorded: its figures are in its
+                # row of the output file and in the chunk's summary.
+                result.counted_successes += 1
+                figures.add(processed.output)
+                row: dict[str, Any] = {"item": item.number}
                 if params.id_field and isinstance(item.data, dict) and params.id_field in item.data:
-                    output["id"] = item.data[params.id_field]
-                output.update(processed.output)
-                row = {"item": item.number, **output, "text": processed.text}
+                    row["id"] = item.data[params.id_field]
+                row.update(processed.output)
+                row["text"] = processed.text
                 if pipeline.keywords:
-                    output["keywords"] = []  # ranked by the second pass
                     frequencies.update(processed.terms.keys())
                     _write_pending(spool, _row_text(row, columns, params.format), processed.terms)
-                else:
-                    rows.append(file_row(row, columns, params.format))
-                result.items.append(
-                    ItemResultData(number=item.number, succeeded=True, output=output)
-                )
+                    continue
+                rows.append(file_row(row, columns, params.format))
                 if len(rows) >= 500:
                     write_rows(rows, out, fields=columns, format=params.format)
                     rows = []
@@ -411,7 +419,7 @@ class TextProcessKind(JobKind[TextProcessParams]):
             out.flush()
             out.detach()
         result.kind_data = frequencies
-        result.summary = self.summarize_chunk(result, ctx)
+        result.summary = figures.summary()
         # Named in the chunk's summary, committed with the chunk: only parts of
         # committed chunks are used.
         result.summary["pending_part" if pipeline.keywords else "rows_part"] = part
@@ -423,29 +431,6 @@ class TextProcessKind(JobKind[TextProcessParams]):
 
     def cleanup(self, job_id: str) -> None:
         term_counts_clear(job_id)
-
-    def summarize_chunk(
-        self, result: ChunkResult, ctx: ChunkContext[TextProcessParams]
-    ) -> dict[str, Any]:
-        totals: Counter[str] = Counter()
-        languages: Counter[str] = Counter()
-        redactions: Counter[str] = Counter()
-        for item in result.items:
-            if not item.succeeded:
-                continue
-            output = item.output
-            totals["documents"] += 1
-            for key in ("characters", "words", "sentences"):
-                totals[key] += int(output.get(key) or 0)
-            if output.get("language"):
-                languages[output["language"]] += 1
-            redactions.update(output.get("redactions") or {})
-            totals["replacements"] += int(output.get("replacements") or 0)
-        return {
-            "totals": dict(totals),
-            "languages": dict(languages),
-            "redactions": dict(redactions),
-        }
 
     def plan_second_pass(self, ctx: FinishContext[TextProcessParams]) -> WorkPlan | None:
         if not ctx.params.wants_keywords() or not ctx.counts["succeeded"]:
@@ -570,6 +555,33 @@ class TextProcessKind(JobKind[TextProcessParams]):
         return FinishResult(summary=summary, output_file=output_file)
 
 
+class _ChunkFigures:
+    """A first-pass chunk's document figures, added up as its documents
+    succeed: the partial summary ``finish`` adds up."""
+
+    def __init__(self) -> None:
+        self.totals: Counter[str] = Counter()
+        self.languages: Counter[str] = Counter()
+        self.redactions: Counter[str] = Counter()
+
+    def add(self, output: dict[str, Any]) -> None:
+        totals = self.totals
+        totals["documents"] += 1
+        for key in ("characters", "words", "sentences"):
+            totals[key] += int(output.get(key) or 0)
+        if output.get("language"):
+            self.languages[output["language"]] += 1
+        self.redactions.update(output.get("redactions") or {})
+        totals["replacements"] += int(output.get("replacements") or 0)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "totals": dict(self.totals),
+            "languages": dict(self.languages),
+            "redactions": dict(self.redactions),
+        }
+
+
 # A second-pass chunk ranks the documents of consecutive first-pass chunks, up
 # to this many: its claim, commit and hand-over cost ~35 ms of a pool process,
 # against ~55 µs a document for ranking and rewriting its row, so 2,000-document
@@ -603,6 +615,8 @@ class SecondPassIncomplete(Exception):
 
 def file_row(row: dict[str, Any], columns: Sequence[str], format: str) -> tuple[Any, ...]:
     """A document's row of the output file; lists and counts flattened for CSV."""
+    if format != "csv":
+        return tuple(row.get(column) for column in columns)
     return tuple(_cell(row.get(column), format) for column in columns)
 
 
@@ -623,10 +637,8 @@ KEYWORDS_MARKER = {"csv": _MARKER.encode(), "jsonl": json.dumps(_MARKER).encode(
 
 def _row_text(row: dict[str, Any], columns: Sequence[str], format: str) -> bytes:
     """The row as the output file will hold it, a marker for its keywords."""
-    marked = {**row, "keywords": _MARKER}
-    buffer = io.StringIO()
-    write_rows([file_row(marked, columns, format)], buffer, fields=columns, format=format)
-    return buffer.getvalue().encode()
+    cells = file_row({**row, "keywords": _MARKER}, columns, format)
+    return (csv_line(cells) if format == "csv" else json_line(columns, cells)).encode()
 
 
 def _keywords_text(found: list[str], format: str) -> bytes:

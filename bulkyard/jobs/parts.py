@@ -51,9 +51,15 @@ def _json_value(value: Any) -> Any:
 _JSON = json.JSONEncoder(ensure_ascii=False, default=_json_value)
 
 
+def json_text(value: Any) -> str:
+    """``value`` as JSON Lines rows write it: UTF-8 text as it is, decimals and
+    dates as strings."""
+    return _JSON.encode(value)
+
+
 def json_line(fields: Sequence[str], row: tuple[Any, ...]) -> str:
     """A row as a line of JSON Lines: an object of its fields."""
-    return _JSON.encode(dict(zip(fields, row, strict=True))) + "\n"
+    return json_text(dict(zip(fields, row, strict=True))) + "\n"
 
 
 def csv_line(row: tuple[Any, ...]) -> str:

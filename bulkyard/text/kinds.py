@@ -1,11 +1,12 @@
 """Text job kinds."""
 
 import functools
+import heapq
 import io
-import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
+from operator import itemgetter
 from typing import IO, Any, Literal
 
 from django.conf import settings
@@ -34,14 +35,19 @@ from bulkyard.jobs.kinds import (
 from bulkyard.jobs.models import Chunk
 from bulkyard.jobs.parts import (
     csv_header,
-    csv_line,
-    json_line,
     part_writer,
     parts_merge,
     write_rows,
 )
 from bulkyard.jobs.registry import register
 from bulkyard.text import keywords
+from bulkyard.text.pending import (
+    PendingBatch,
+    PendingWriter,
+    csv_cells,
+    keywords_cell,
+    pending_batches,
+)
 from bulkyard.text.pii import PII_TYPES, PiiType, Redactor
 from bulkyard.text.processing import (
     WORD,
@@ -388,6 +394,11 @@ class TextProcessKind(JobKind[TextProcessParams]):
         with part_writer(job_id=ctx.job_id, sequence=ctx.chunk_sequence) as (part, spool):
             out = io.TextIOWrapper(spool, encoding="utf-8", newline="")
             rows: list[tuple[Any, ...]] = []
+            pending = (
+                PendingWriter(spool, columns=columns, format=params.format)
+                if pipeline.keywords
+                else None
+            )
             for item in items:
                 if ctx.should_stop():
                     return ChunkResult()
@@ -407,9 +418,9 @@ class TextProcessKind(JobKind[TextProcessParams]):
                     row["id"] = item.data[params.id_field]
                 row.update(processed.output)
                 row["text"] = processed.text
-                if pipeline.keywords:
+                if pending is not None:
                     frequencies.update(processed.terms.keys())
-                    _write_pending(spool, _row_text(row, columns, params.format), processed.terms)
+                    pending.add(row, processed.terms)
                     continue
                 rows.append(file_row(row, columns, params.format))
                 if len(rows) >= 500:
@@ -418,6 +429,8 @@ class TextProcessKind(JobKind[TextProcessParams]):
             write_rows(rows, out, fields=columns, format=params.format)
             out.flush()
             out.detach()
+            if pending is not None:
+                pending.flush()
         result.kind_data = frequencies
         result.summary = figures.summary()
         # Named in the chunk's summary, committed with the chunk: only parts of
@@ -463,38 +476,33 @@ class TextProcessKind(JobKind[TextProcessParams]):
         of the output file."""
         assert ctx.work is not None
         params = ctx.params
-        # "part": one first-pass chunk, as planned before chunks were grouped.
-        parts: list[str] = ctx.work.get("parts") or [ctx.work["part"]]
+        parts: list[str] = ctx.work["parts"]
         documents = int(ctx.work["documents"])
-        marker = KEYWORDS_MARKER[params.format]
         # The group's parts share most of their words: each term's weight is
         # looked up once for the whole group.
         weights: dict[str, float] = {}
-        scores: Counter[str] = Counter()
+        scores: dict[str, float] = {}
         with part_writer(job_id=ctx.job_id, sequence=ctx.chunk_sequence) as (final, spool):
             for part in parts:
-                if ctx.should_stop():
-                    return ChunkResult()
-                # The part's documents' terms, held while their rows stream past.
-                all_terms = [terms for terms, _ in _read_pending(part, rows=False)]
-                unknown = set[str]().union(*all_terms).difference(weights)
-                weights.update(
-                    keywords.weights(unknown, term_counts(ctx.job_id, unknown), documents)
-                )
-                pending = _read_pending(part, rows=True, terms=False)
-                for terms, (_, row) in zip(all_terms, pending, strict=True):
-                    assert row is not None
-                    ranked = keywords.top(terms, weights, params.analyse.keywords)
-                    scores.update(dict(ranked))
-                    found = _keywords_text([term for term, _ in ranked], params.format)
-                    # The keywords column comes before the text: the first
-                    # marker in the row is the keywords cell.
-                    spool.write(row.replace(marker, found, 1))
+                with default_storage.open(part, "rb") as source:
+                    # The part's documents' terms, held while their rows stream past.
+                    batches = list(pending_batches(source))
+                    unknown = set[str]().union(
+                        *(terms for batch in batches for terms in batch.terms)
+                    )
+                    unknown.difference_update(weights)
+                    weights.update(
+                        keywords.weights(unknown, term_counts(ctx.job_id, unknown), documents)
+                    )
+                    for batch in batches:
+                        if ctx.should_stop():
+                            return ChunkResult()
+                        spool.write(_ranked_rows(batch, source, weights, scores, params))
         result = ChunkResult()
         result.summary = {
             "rows_part": final,
             "ranked_parts": len(parts),
-            "keyword_scores": dict(scores.most_common(200)),
+            "keyword_scores": dict(heapq.nlargest(200, scores.items(), key=itemgetter(1))),
         }
         return result
 
@@ -553,6 +561,24 @@ class TextProcessKind(JobKind[TextProcessParams]):
         if params.wants_keywords():
             summary["keywords"] = [term for term, _ in scores.most_common(20)]
         return FinishResult(summary=summary, output_file=output_file)
+
+
+def _ranked_rows(
+    batch: PendingBatch,
+    source: IO[bytes],
+    weights: dict[str, float],
+    scores: dict[str, float],
+    params: TextProcessParams,
+) -> bytes:
+    """A batch's rows with their keywords; each keyword's score is added to
+    ``scores``."""
+    pieces: list[bytes] = []
+    for terms, (head, tail) in zip(batch.terms, batch.rows(source), strict=True):
+        ranked = keywords.top(terms, weights, params.analyse.keywords)
+        for term, score in ranked:
+            scores[term] = scores.get(term, 0.0) + score
+        pieces += (head, keywords_cell([term for term, _ in ranked], params.format), tail)
+    return b"".join(pieces)
 
 
 class _ChunkFigures:
@@ -617,65 +643,7 @@ def file_row(row: dict[str, Any], columns: Sequence[str], format: str) -> tuple[
     """A document's row of the output file; lists and counts flattened for CSV."""
     if format != "csv":
         return tuple(row.get(column) for column in columns)
-    return tuple(_cell(row.get(column), format) for column in columns)
-
-
-def _cell(value: Any, format: str) -> Any:
-    if format == "csv":
-        if isinstance(value, list):
-            return "; ".join(map(str, value))
-        if isinstance(value, dict):
-            return "; ".join(f"{key}={count}" for key, count in value.items())
-    return value
-
-
-# A row waiting for its keywords holds this in their place: the bare cell in
-# CSV, the encoded string (quotes included) in JSON Lines.
-_MARKER = "\x00keywords\x00"
-KEYWORDS_MARKER = {"csv": _MARKER.encode(), "jsonl": json.dumps(_MARKER).encode()}
-
-
-def _row_text(row: dict[str, Any], columns: Sequence[str], format: str) -> bytes:
-    """The row as the output file will hold it, a marker for its keywords."""
-    cells = file_row({**row, "keywords": _MARKER}, columns, format)
-    return (csv_line(cells) if format == "csv" else json_line(columns, cells)).encode()
-
-
-def _keywords_text(found: list[str], format: str) -> bytes:
-    if format == "csv":
-        return str(_cell(found, format)).encode()
-    return json.dumps(found, ensure_ascii=False).encode()
-
-
-def _write_pending(out: IO[bytes], row: bytes, terms: dict[str, int]) -> None:
-    """A document waiting for its keywords: its terms on one line and their
-    counts on the next (the second pass reads these first, alone), then its
-    row's length and the row. Terms are words (``keywords.TOKEN``): never a tab
-    or a line break. A third of the cost of JSON, both ways, per document."""
-    names, counts = "\t".join(terms), " ".join(map(str, terms.values()))
-    out.write(b"%s\n%s\n%d\n%s" % (names.encode(), counts.encode(), len(row), row))
-
-
-def _read_pending(
-    part: str, *, rows: bool, terms: bool = True
-) -> Iterator[tuple[dict[str, int], bytes | None]]:
-    """(terms, row) of each document of a pending part; what is not asked for
-    is not decoded or not read (an empty dict, None)."""
-    with default_storage.open(part, "rb") as pending:
-        while names := pending.readline():
-            counts = pending.readline()
-            length = int(pending.readline())
-            if rows:
-                row: bytes | None = pending.read(length)
-            else:
-                pending.seek(length, io.SEEK_CUR)
-                row = None
-            found: dict[str, int] = {}
-            if terms and names != b"\n":
-                found = dict(
-                    zip(names[:-1].decode().split("\t"), map(int, counts.split()), strict=True)
-                )
-            yield found, row
+    return tuple(csv_cells(row, columns))
 
 
 ARCHIVE_EXTENSIONS = (".txt", ".text", ".md", ".markdown", ".html", ".htm")

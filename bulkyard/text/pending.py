@@ -1,0 +1,170 @@
+"""Pending parts: what a first-pass chunk of ``text.process`` hands to the
+second pass when keywords are asked for. Each document's row of the output
+file, still without its keywords, and the document's terms with their counts.
+
+A part is a format line, then batches of up to ``BATCH_DOCUMENTS`` documents.
+A batch is a header line (``documents meta_bytes rows_bytes``), its meta block
+and its rows:
+
+- the meta block is UTF-8 text. A line holds each row's length in bytes, and a
+  second line where in each row its keywords cell goes. Then each document has
+  two lines: its terms, separated by tabs (a term is a word, never a tab or a
+  line break), and their counts.
+- the rows are the output file's rows without their keywords cell, one after
+  the other. The second pass writes each row's two halves around the keywords
+  it ranks. So there is no marker to search for, and none that a document's own
+  id could imitate.
+
+Why batches: the first pass encodes a batch's rows and terms one after
+another, while the encoders' code and data are still in the CPU's caches. One
+at a time, between two runs of the pipeline, the same work cost 46 µs per
+document instead of 29 µs. The second pass then decodes a batch's meta block in
+one piece, where it used to read three lines per document.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import IO, Any
+
+from bulkyard.jobs.parts import csv_line, json_text
+
+FORMAT_LINE = b"bulkyard-pending 2\n"
+# A batch ends at this many documents or at this much text, whichever comes
+# first. The writer holds one batch in memory, and so does the second pass.
+BATCH_DOCUMENTS = 256
+BATCH_CHARACTERS = 1 << 20
+KEYWORDS = "keywords"
+
+
+class PendingFormatError(Exception):
+    """A pending part this version cannot read."""
+
+
+class PendingWriter:
+    """Documents waiting for their keywords, written to a pending part one
+    batch at a time. Call ``flush`` once the last document has been added."""
+
+    def __init__(self, out: IO[bytes], *, columns: Sequence[str], format: str) -> None:
+        cut = list(columns).index(KEYWORDS)
+        self._before = tuple(columns[:cut])
+        self._after = tuple(columns[cut + 1 :])
+        self._format = format
+        self._out = out
+        self._rows: list[dict[str, Any]] = []
+        self._terms: list[dict[str, int]] = []
+        self._characters = 0
+        out.write(FORMAT_LINE)
+
+    def add(self, row: dict[str, Any], terms: dict[str, int]) -> None:
+        """A document's row (every column but its keywords) and its terms."""
+        self._rows.append(row)
+        self._terms.append(terms)
+        self._characters += len(row.get("text") or "")
+        if len(self._rows) >= BATCH_DOCUMENTS or self._characters >= BATCH_CHARACTERS:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._rows:
+            return
+        halves = [self._halves(row) for row in self._rows]
+        lines = [
+            " ".join(str(len(head) + len(tail)) for head, tail in halves),
+            " ".join(str(len(head)) for head, _ in halves),
+        ]
+        for terms in self._terms:
+            lines.append("\t".join(terms))
+            lines.append(" ".join(map(str, terms.values())))
+        meta = ("\n".join(lines) + "\n").encode()
+        rows = b"".join(piece for pair in halves for piece in pair)
+        self._out.write(b"%d %d %d\n" % (len(halves), len(meta), len(rows)))
+        self._out.write(meta)
+        self._out.write(rows)
+        self._rows, self._terms, self._characters = [], [], 0
+
+    def _halves(self, row: dict[str, Any]) -> tuple[bytes, bytes]:
+        """The row's bytes before and after its keywords cell. Together with
+        the keywords, they are the line ``write_rows`` would write."""
+        if self._format == "csv":
+            # An empty cell on the cut side keeps each half's separator, and
+            # keeps the writer from quoting a lone empty cell.
+            head = csv_line((*csv_cells(row, self._before), ""))[:-1]
+            tail = csv_line(("", *csv_cells(row, self._after)))
+            return head.encode(), tail.encode()
+        before = json_text({column: row.get(column) for column in self._before})
+        after = json_text({column: row.get(column) for column in self._after})
+        return (
+            f'{before[:-1]}, "{KEYWORDS}": '.encode(),
+            f", {after[1:]}\n".encode(),
+        )
+
+
+def keywords_cell(found: list[str], format: str) -> bytes:
+    """The keywords cell that goes between a row's two halves."""
+    if format != "csv":
+        return json_text(found).encode()
+    if not found:
+        return b""  # an empty cell in a row of several cells is written as nothing
+    return csv_line(tuple(csv_cells({KEYWORDS: found}, (KEYWORDS,))))[:-1].encode()
+
+
+def csv_cells(row: dict[str, Any], columns: Sequence[str]) -> list[Any]:
+    """A row's cells for CSV: lists joined with "; ", counts as ``type=n``."""
+    cells = []
+    for column in columns:
+        value = row.get(column)
+        if isinstance(value, list):
+            value = "; ".join(map(str, value))
+        elif isinstance(value, dict):
+            value = "; ".join(f"{key}={count}" for key, count in value.items())
+        cells.append(value)
+    return cells
+
+
+@dataclass(slots=True)
+class PendingBatch:
+    terms: list[dict[str, int]]
+    lengths: list[int]
+    cuts: list[int]
+    # Where the batch's rows start in the part, and how many bytes they take.
+    rows_at: int
+    rows_bytes: int
+
+    def rows(self, source: IO[bytes]) -> Iterator[tuple[bytes, bytes]]:
+        """Each row's halves, read from ``source``."""
+        source.seek(self.rows_at)
+        rows = source.read(self.rows_bytes)
+        start = 0
+        for length, cut in zip(self.lengths, self.cuts, strict=True):
+            yield rows[start : start + cut], rows[start + cut : start + length]
+            start += length
+
+
+def pending_batches(source: IO[bytes]) -> Iterator[PendingBatch]:
+    """The batches of a pending part, their terms decoded and their rows not
+    read (``PendingBatch.rows``)."""
+    if source.readline() != FORMAT_LINE:
+        raise PendingFormatError(
+            "a pending part of this job was written by another version of Bulkyard; "
+            "run the job again"
+        )
+    while header := source.readline():
+        documents, meta_bytes, rows_bytes = map(int, header.split())
+        lines = source.read(meta_bytes).decode().split("\n")
+        terms = [
+            dict(zip(names.split("\t"), map(int, counts.split()), strict=True)) if names else {}
+            for names, counts in zip(lines[2:-1:2], lines[3::2], strict=True)
+        ]
+        batch = PendingBatch(
+            terms=terms,
+            lengths=list(map(int, lines[0].split())),
+            cuts=list(map(int, lines[1].split())),
+            rows_at=source.tell(),
+            rows_bytes=rows_bytes,
+        )
+        if not len(batch.terms) == len(batch.lengths) == len(batch.cuts) == documents:
+            raise PendingFormatError(f"a batch of a pending part is damaged: {header!r}")
+        source.seek(rows_bytes, io.SEEK_CUR)
+        yield batch

@@ -19,7 +19,6 @@ import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import accumulate
 from typing import IO, Any
 
 from django.conf import settings
@@ -45,8 +44,11 @@ SNIFF_BYTES = 64 * 1024
 PLAN_BLOCK_BYTES = 4 * 1024 * 1024
 # A line holding nothing but whitespace (or only non-ASCII bytes, which could
 # be Unicode whitespace): the reader may skip it, so the block is read in full.
-# Searched in "\n" + block: starting with a literal, it is tried at newlines only.
-_BLANKISH_LINE = re.compile(rb"\n[ \t\r\x0b\x0c\x1c-\x1f\x80-\xff]*\n")
+# Starting with a literal, the search tries it at newlines only; the block's
+# first line is matched on its own.
+_BLANKISH = rb"[ \t\r\x0b\x0c\x1c-\x1f\x80-\xff]*\n"
+_BLANKISH_LINE = re.compile(rb"\n" + _BLANKISH)
+_BLANKISH_FIRST_LINE = re.compile(_BLANKISH)
 # A carriage return not ending a line (CRLF ends are the csv module's default);
 # a regex search: a quarter of the time of comparing two counts.
 _LONE_CR = re.compile(rb"\r(?!\n)")
@@ -357,24 +359,38 @@ def _items(
     return _jsonl_items(raw, start=start, end=end, next_line=start_line, envelope=envelope)
 
 
-def _plain_line_lengths(block: bytes, *, csv_format: bool, limit: int) -> list[int] | None:
-    """The byte lengths of the lines of ``block`` (which ends with a newline)
-    when each line is exactly one item, or None when the block needs the full
-    reader: a quote (a CSV record may run over several lines), a lone carriage
-    return, a blank or whitespace-only line (not an item), a line over the size
-    limit (an error of its own)."""
-    if not block:
+def _plain_line_ends(
+    data: bytes, end: int, *, offset: int, csv_format: bool, limit: int
+) -> list[int] | None:
+    """Where each line of ``data[:end]`` (which ends with a newline) ends, as
+    offsets in the file (``data`` starts at ``offset``), when each line is
+    exactly one item; None when the block needs the full reader: a quote (a
+    CSV record may run over several lines), a lone carriage return, a blank or
+    whitespace-only line (not an item), a line over the size limit (an error
+    of its own).
+
+    ``data`` is searched in place, up to ``end``: planning a 200 MB file spent
+    a third of its time copying its 4 MB blocks (into memory the system had to
+    hand over anew each time) before splitting them into lines."""
+    if not end:
         return None
-    if csv_format and (b'"' in block or _LONE_CR.search(block)):
+    if csv_format and (
+        data.find(b'"', 0, end) >= 0
+        or (data.find(b"\r", 0, end) >= 0 and _LONE_CR.search(data, 0, end))
+    ):
         return None
-    if _BLANKISH_LINE.search(b"\n" + block):
+    if _BLANKISH_FIRST_LINE.match(data, 0, end) or _BLANKISH_LINE.search(data, 0, end):
         return None
-    lines = block.split(b"\n")
-    lines.pop()  # the empty tail after the last newline
-    lengths = list(map((1).__add__, map(len, lines)))
-    if max(lengths) > limit:
-        return None
-    return lengths
+    ends: list[int] = []
+    append, find = ends.append, data.find
+    start = 0
+    while start < end:
+        after = find(b"\n", start, end) + 1
+        if after - start > limit:
+            return None
+        append(offset + after)
+        start = after
+    return ends
 
 
 @dataclass(frozen=True, slots=True)
@@ -404,23 +420,25 @@ def _item_runs(
     limit = settings.BULKYARD_MAX_ITEM_BYTES
     offset, line = start, start_line
     while True:
-        block = b""
         if plain:
             raw.seek(offset)
             data = raw.read(block_bytes)
             if not data:
                 return
-            block = data[: data.rfind(b"\n") + 1]
-            lengths = _plain_line_lengths(
-                block, csv_format=input_format == InputFormat.CSV, limit=limit
+            whole_lines = data.rfind(b"\n") + 1
+            ends = _plain_line_ends(
+                data,
+                whole_lines,
+                offset=offset,
+                csv_format=input_format == InputFormat.CSV,
+                limit=limit,
             )
-            if lengths is not None:
-                ends = list(accumulate(lengths, initial=offset))[1:]
+            if ends is not None:
                 yield _Run(first_number=line, ends=ends, line_after_first=line + 1)
                 offset, line = ends[-1], line + len(ends)
                 continue
             # Read item by item up to the end of this block, then try again.
-            block_end = offset + (len(block) or len(data))
+            block_end = offset + (whole_lines or len(data))
         for item, (after, next_line) in _items(
             raw, input_format, header=header, start=offset, end=None, start_line=line
         ):
@@ -541,9 +559,9 @@ def _plain_csv_items(
     block: bytes, *, first_number: int, header: list[str], limit: int
 ) -> list[Item] | None:
     """The items of a block of one-record-per-line CSV, or None if the block
-    needs the line-by-line reader (see ``_plain_line_lengths``; also bytes
+    needs the line-by-line reader (see ``_plain_line_ends``; also bytes
     that are not UTF-8 and NUL characters, which that reader reports)."""
-    if _plain_line_lengths(block, csv_format=True, limit=limit) is None:
+    if _plain_line_ends(block, len(block), offset=0, csv_format=True, limit=limit) is None:
         return None
     try:
         text = block.decode("utf-8")

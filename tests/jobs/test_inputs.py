@@ -269,6 +269,9 @@ PLAN_LINES = st.sampled_from(
         b"\xff\xfe,bad bytes\n",
         b"nul\x00inside,1\n",
         b"%s,long\n" % (b"z" * 70),
+        # Lines of 64 and 65 bytes, newline included: the edge of the 64-byte limit below.
+        b"%s,edge\n" % (b"y" * 57),
+        b"%s,edge\n" % (b"y" * 58),
         b'{"json": "line", "n": 1}\n',
         b"not json\n",
     ]

@@ -25,15 +25,16 @@ one piece, where it used to read three lines per document.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
-from bulkyard.jobs.parts import csv_line, json_text
+from bulkyard.jobs.parts import csv_line, json_ascii, json_text
 
 FORMAT_LINE = b"bulkyard-pending 2\n"
-# A batch ends at this many documents or at this much text, whichever comes
-# first. The writer holds one batch in memory, and so does the second pass.
+# The first pass handles its documents in batches that end at this many
+# documents or at this much text, whichever comes first: it holds one batch in
+# memory, and so does the second pass.
 BATCH_DOCUMENTS = 256
 BATCH_CHARACTERS = 1 << 20
 KEYWORDS = "keywords"
@@ -44,8 +45,8 @@ class PendingFormatError(Exception):
 
 
 class PendingWriter:
-    """Documents waiting for their keywords, written to a pending part one
-    batch at a time. Call ``flush`` once the last document has been added."""
+    """Documents waiting for their keywords, written to a pending part a batch
+    at a time."""
 
     def __init__(self, out: IO[bytes], *, columns: Sequence[str], format: str) -> None:
         cut = list(columns).index(KEYWORDS)
@@ -53,36 +54,26 @@ class PendingWriter:
         self._after = tuple(columns[cut + 1 :])
         self._format = format
         self._out = out
-        self._rows: list[dict[str, Any]] = []
-        self._terms: list[dict[str, int]] = []
-        self._characters = 0
         out.write(FORMAT_LINE)
 
-    def add(self, row: dict[str, Any], terms: dict[str, int]) -> None:
-        """A document's row (every column but its keywords) and its terms."""
-        self._rows.append(row)
-        self._terms.append(terms)
-        self._characters += len(row.get("text") or "")
-        if len(self._rows) >= BATCH_DOCUMENTS or self._characters >= BATCH_CHARACTERS:
-            self.flush()
-
-    def flush(self) -> None:
-        if not self._rows:
+    def write_batch(self, rows: Sequence[dict[str, Any]], terms: Sequence[dict[str, int]]) -> None:
+        """Documents' rows (every column but their keywords) and their terms,
+        as one batch."""
+        if not rows:
             return
-        halves = [self._halves(row) for row in self._rows]
+        halves = [self._halves(row) for row in rows]
         lines = [
             " ".join(str(len(head) + len(tail)) for head, tail in halves),
             " ".join(str(len(head)) for head, _ in halves),
         ]
-        for terms in self._terms:
-            lines.append("\t".join(terms))
-            lines.append(" ".join(map(str, terms.values())))
+        for counts in terms:
+            lines.append("\t".join(counts))
+            lines.append(_counts_text(counts))
         meta = ("\n".join(lines) + "\n").encode()
-        rows = b"".join(piece for pair in halves for piece in pair)
-        self._out.write(b"%d %d %d\n" % (len(halves), len(meta), len(rows)))
+        data = b"".join(piece for pair in halves for piece in pair)
+        self._out.write(b"%d %d %d\n" % (len(halves), len(meta), len(data)))
         self._out.write(meta)
-        self._out.write(rows)
-        self._rows, self._terms, self._characters = [], [], 0
+        self._out.write(data)
 
     def _halves(self, row: dict[str, Any]) -> tuple[bytes, bytes]:
         """The row's bytes before and after its keywords cell. Together with
@@ -93,12 +84,43 @@ class PendingWriter:
             head = csv_line((*csv_cells(row, self._before), ""))[:-1]
             tail = csv_line(("", *csv_cells(row, self._after)))
             return head.encode(), tail.encode()
-        before = json_text({column: row.get(column) for column in self._before})
-        after = json_text({column: row.get(column) for column in self._after})
+        before = {column: row.get(column) for column in self._before}
+        after = {column: row.get(column) for column in self._after}
+        # The text is in the second half: worth telling the encoder it is ASCII.
+        after_text = json_text(after, ascii_only=_ascii_only(after))
         return (
-            f'{before[:-1]}, "{KEYWORDS}": '.encode(),
-            f", {after[1:]}\n".encode(),
+            f'{json_text(before)[:-1]}, "{KEYWORDS}": '.encode(),
+            f", {after_text[1:]}\n".encode(),
         )
+
+
+def _ascii_only(value: Any) -> bool:
+    """Whether every string in ``value``, through dicts and lists, passes
+    ``json_ascii``; False for types JSON does not have, which the UTF-8
+    encoder handles."""
+    if isinstance(value, str):
+        return json_ascii(value)
+    if isinstance(value, dict):
+        return all(_ascii_only(key) and _ascii_only(inner) for key, inner in value.items())
+    if isinstance(value, list):
+        return all(map(_ascii_only, value))
+    return value is None or isinstance(value, int | float)
+
+
+def _counts_text(counts: dict[str, int]) -> str:
+    """A document's term counts: hex bytes when all are under 256 (nearly
+    always; a seventh of the cost of decimal numbers to write and half to
+    read), else decimal after a "#"."""
+    try:
+        return bytes(counts.values()).hex()
+    except ValueError:
+        return "#" + " ".join(map(str, counts.values()))
+
+
+def _counts(text: str) -> Iterable[int]:
+    if text.startswith("#"):
+        return map(int, text[1:].split())
+    return bytes.fromhex(text)
 
 
 def keywords_cell(found: list[str], format: str) -> bytes:
@@ -154,7 +176,7 @@ def pending_batches(source: IO[bytes]) -> Iterator[PendingBatch]:
         documents, meta_bytes, rows_bytes = map(int, header.split())
         lines = source.read(meta_bytes).decode().split("\n")
         terms = [
-            dict(zip(names.split("\t"), map(int, counts.split()), strict=True)) if names else {}
+            dict(zip(names.split("\t"), _counts(counts), strict=True)) if names else {}
             for names, counts in zip(lines[2:-1:2], lines[3::2], strict=True)
         ]
         batch = PendingBatch(

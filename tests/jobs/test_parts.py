@@ -1,11 +1,14 @@
 """Part files: written in place in storage, merged in order into one output."""
 
+import datetime as dt
 import gzip
 import zipfile
+from decimal import Decimal
 
+import pytest
 from django.core.files.storage import default_storage
 
-from bulkyard.jobs.parts import part_writer, parts_merge, zip_parts_merge
+from bulkyard.jobs.parts import json_ascii, json_text, part_writer, parts_merge, zip_parts_merge
 
 JOB_ID = "00000000-0000-0000-0000-000000000001"
 
@@ -56,3 +59,21 @@ def test_a_part_can_be_written_as_a_zip_archive_which_seeks_back_into_the_file()
     with default_storage.open(name, "rb") as stored, zipfile.ZipFile(stored) as merged:
         assert merged.testzip() is None
         assert merged.read("two.txt") == b"TWO.TXT" * 1000
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"text": "".join(map(chr, range(127))), "n": 1, "x": 1.5, "none": None, "flag": True},
+        {"nested": {"email": 2, "ip": 0}, "list": ["a", "b\\c", '"q"']},
+        {"dec": Decimal("1.10"), "day": dt.date(2026, 12, 3)},
+    ],
+)
+def test_json_of_ascii_text_is_the_same_whichever_encoder_writes_it(value):
+    assert json_text(value, ascii_only=True) == json_text(value)
+
+
+@pytest.mark.parametrize("text", ["caf\u00e9", "del\x7f", "\u2028"])
+def test_text_the_ascii_encoder_would_write_otherwise_is_not_json_ascii(text):
+    assert json_text(text, ascii_only=True) != json_text(text)
+    assert not json_ascii(text)

@@ -6,7 +6,6 @@ import io
 import pytest
 
 from bulkyard.jobs.parts import write_rows
-from bulkyard.text import pending
 from bulkyard.text.kinds import file_row
 from bulkyard.text.pending import (
     PendingFormatError,
@@ -24,23 +23,24 @@ ROWS = [
     {"item": 4, "id": "=cmd", "words": 2, "redactions": {}, "text": "line one\nline two\r\n"},
     {"item": 5, "id": "x,y", "words": 2, "redactions": {}, "text": "Überprüfung 用于检查"},
     {"item": 6, "id": "", "words": 1, "redactions": {}, "text": "=SUM(A1)"},
+    {"item": 7, "id": "ctl", "words": 1, "redactions": {}, "text": "bell\x07 del\x7f tab\t"},
 ]
-KEYWORDS = [["garden", "hose"], [], ["quoted"], ["line", "two"], ["überprüfung"], ["sum"]]
+KEYWORDS = [["garden", "hose"], [], ["quoted"], ["line", "two"], ["überprüfung"], ["sum"], ["bell"]]
 
 
-def _written(rows, terms, *, format):
+def _written(*batches, format):
+    """A pending part of these batches, each a (rows, terms) pair."""
     out = io.BytesIO()
     writer = PendingWriter(out, columns=COLUMNS, format=format)
-    for row, row_terms in zip(rows, terms, strict=True):
-        writer.add(row, row_terms)
-    writer.flush()
+    for rows, terms in batches:
+        writer.write_batch(rows, terms)
     out.seek(0)
     return out
 
 
 @pytest.mark.parametrize("format", ["csv", "jsonl"])
 def test_rows_put_together_with_their_keywords_are_the_lines_write_rows_writes(format):
-    source = _written(ROWS, [{} for _ in ROWS], format=format)
+    source = _written((ROWS[:2], [{}, {}]), (ROWS[2:], [{} for _ in ROWS[2:]]), format=format)
 
     batches = list(pending_batches(source))
     rows = [halves for batch in batches for halves in batch.rows(source)]
@@ -63,34 +63,19 @@ def test_rows_put_together_with_their_keywords_are_the_lines_write_rows_writes(f
 
 
 def test_terms_come_back_with_their_counts_in_their_documents_order():
-    terms = [{"garden": 2, "hose": 1}, {}, {"überprüfung": 1, "it's": 3}]
+    terms = [{"garden": 2, "hose": 1}, {}, {"überprüfung": 1, "it's": 255}]
 
-    source = _written(ROWS[:3], terms, format="jsonl")
+    source = _written((ROWS[:3], terms), format="jsonl")
 
     assert [found for batch in pending_batches(source) for found in batch.terms] == terms
 
 
-def test_a_part_is_written_in_batches_of_at_most_batch_documents():
-    rows = [{**ROWS[0], "item": n} for n in range(pending.BATCH_DOCUMENTS * 2 + 3)]
+def test_counts_of_256_and_more_come_back_too():
+    terms = [{"garden": 256, "hose": 1}, {"river": 100_000}]
 
-    source = _written(rows, [{"word": n} for n in range(len(rows))], format="jsonl")
+    source = _written((ROWS[:2], terms), format="jsonl")
 
-    batches = list(pending_batches(source))
-    assert [len(batch.terms) for batch in batches] == [
-        pending.BATCH_DOCUMENTS,
-        pending.BATCH_DOCUMENTS,
-        3,
-    ]
-    assert [found["word"] for batch in batches for found in batch.terms] == list(range(len(rows)))
-
-
-def test_a_batch_ends_early_once_its_documents_hold_batch_characters(monkeypatch):
-    monkeypatch.setattr(pending, "BATCH_CHARACTERS", 25)
-    rows = [{**ROWS[0], "text": "x" * 10} for _ in range(7)]
-
-    source = _written(rows, [{} for _ in rows], format="csv")
-
-    assert [len(batch.terms) for batch in pending_batches(source)] == [3, 3, 1]
+    assert [found for batch in pending_batches(source) for found in batch.terms] == terms
 
 
 def test_a_part_in_another_format_is_refused_with_a_message_that_says_what_to_do():
@@ -101,7 +86,7 @@ def test_a_part_in_another_format_is_refused_with_a_message_that_says_what_to_do
 
 
 def test_a_batch_whose_counts_disagree_is_refused():
-    source = _written(ROWS[:2], [{}, {}], format="jsonl")
+    source = _written((ROWS[:2], [{}, {}]), format="jsonl")
     damaged = io.BytesIO(source.getvalue().replace(b"\n2 ", b"\n3 ", 1))
 
     with pytest.raises(PendingFormatError, match="damaged"):

@@ -10,7 +10,9 @@ from django.core.files.storage import default_storage
 from bulkyard.jobs import registry
 from bulkyard.jobs.kinds import ChunkContext, FinishContext, Item
 from bulkyard.jobs.models import Chunk, Job
+from bulkyard.text import kinds
 from bulkyard.text.kinds import second_pass_groups
+from bulkyard.text.pending import BATCH_DOCUMENTS, pending_batches
 from tests.factories import UserFactory
 
 PARAMS = {"steps": ["analyse"], "analyse": {"keywords": 2, "language": False}}
@@ -110,6 +112,31 @@ def test_an_id_that_looks_like_a_placeholder_keeps_its_value():
         "keywords": ["garden", "gloves"],
         "text": "Garden hose. Garden gloves.",
     }
+
+
+@pytest.mark.django_db
+def test_a_first_pass_chunk_writes_its_documents_in_batches():
+    job_id = str(uuid.uuid4())
+    texts = [f"Garden number {n}." for n in range(BATCH_DOCUMENTS * 2 + 3)]
+
+    part = _first_pass(job_id, 0, texts)
+
+    assert _batch_sizes(part) == [BATCH_DOCUMENTS, BATCH_DOCUMENTS, 3]
+
+
+@pytest.mark.django_db
+def test_a_batch_ends_early_once_its_documents_hold_batch_characters(monkeypatch):
+    monkeypatch.setattr(kinds, "BATCH_CHARACTERS", 40)
+    job_id = str(uuid.uuid4())
+
+    part = _first_pass(job_id, 0, ["Garden hose, twenty chars."] * 5)
+
+    assert _batch_sizes(part) == [2, 2, 1]
+
+
+def _batch_sizes(part):
+    with default_storage.open(part, "rb") as source:
+        return [len(batch.terms) for batch in pending_batches(source)]
 
 
 def _finish_context(job, *, succeeded):

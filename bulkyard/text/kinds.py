@@ -574,7 +574,7 @@ class _ChunkOutput:
         self._pending = (
             PendingWriter(spool, columns=self._columns, format=params.format) if keywords else None
         )
-        self._text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
+        self._text = None if keywords else io.TextIOWrapper(spool, encoding="utf-8", newline="")
         self._batch: list[tuple[Item, DocumentResult]] = []
         self._characters = 0
 
@@ -586,8 +586,9 @@ class _ChunkOutput:
 
     def close(self) -> None:
         self._flush()
-        self._text.flush()
-        self._text.detach()
+        if self._text is not None:
+            self._text.flush()
+            self._text.detach()  # the part writer closes the file
 
     def _flush(self) -> None:
         params, columns = self._params, self._columns
@@ -606,7 +607,7 @@ class _ChunkOutput:
             for counts in terms:
                 self.frequencies.update(counts.keys())
             self._pending.write_batch(rows, terms)
-        else:
+        elif self._text is not None:
             write_rows(
                 [file_row(row, columns, params.format) for row in rows],
                 self._text,

@@ -1,4 +1,5 @@
-"""A real Celery worker (with embedded beat) run as a separate process group."""
+"""A real Celery worker (with embedded beat, unless told otherwise) and a
+Celery beat, each run as a separate process group."""
 
 import os
 import signal
@@ -8,6 +9,8 @@ import time
 import uuid
 from pathlib import Path
 
+from celery import Celery
+
 from config.celery import app as celery_app
 
 QUEUES = "bulkyard,bulkyard.io,bulkyard.cpu"
@@ -15,10 +18,22 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class WorkerProcess:
-    def __init__(self, *, env: dict[str, str], workdir: Path, concurrency: int = 2) -> None:
+    def __init__(
+        self,
+        *,
+        env: dict[str, str],
+        workdir: Path,
+        concurrency: int = 2,
+        beat: bool = True,
+        broker_url: str | None = None,
+    ) -> None:
         self.env = env
         self.workdir = workdir
         self.concurrency = concurrency
+        self.beat = beat
+        # Pings go through the worker's own broker when it is not this test
+        # run's (a private Redis, RabbitMQ).
+        self.control = Celery(broker=broker_url).control if broker_url else celery_app.control
         self.proc: subprocess.Popen[bytes] | None = None
         self.name = ""
         self.starts = 0
@@ -39,9 +54,7 @@ class WorkerProcess:
                 "-A",
                 "config",
                 "worker",
-                "--beat",
-                "--schedule",
-                str(self.workdir / "beat-schedule"),
+                *(["--beat", "--schedule", str(self.workdir / "beat-schedule")] if self.beat else []),
                 "--queues",
                 QUEUES,
                 "--concurrency",
@@ -67,7 +80,7 @@ class WorkerProcess:
             assert self.proc is not None
             if self.proc.poll() is not None:
                 raise RuntimeError(f"worker exited early; see {self.log_path}")
-            if celery_app.control.ping(destination=[self.name], timeout=0.5):
+            if self.control.ping(destination=[self.name], timeout=0.5):
                 return
         raise RuntimeError(f"worker did not answer a ping in {timeout} s; see {self.log_path}")
 
@@ -76,6 +89,39 @@ class WorkerProcess:
         assert self.proc is not None
         os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+class BeatProcess:
+    """Celery beat on its own, so that a test can stop it for a while."""
+
+    def __init__(self, *, env: dict[str, str], workdir: Path) -> None:
+        self.env = env
+        self.workdir = workdir
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        self.starts += 1
+        log = (self.workdir / f"beat-{self.starts}.log").open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO"]
+            + ["--schedule", str(self.workdir / "beat-schedule")],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:

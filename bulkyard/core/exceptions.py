@@ -6,6 +6,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from bulkyard.core.outages import RETRY_AFTER_SECONDS, UNAVAILABLE_MESSAGE, is_outage
+
 
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
@@ -46,7 +48,19 @@ def _first_message(detail: Any) -> str:
     return str(detail)
 
 
+class ServiceUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = UNAVAILABLE_MESSAGE
+    default_code = "service_unavailable"
+    # Seconds; DRF sends it as Retry-After.
+    wait = RETRY_AFTER_SECONDS
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if is_outage(exc):
+        # The database or Redis is away: say so, and when to come back,
+        # rather than a 500 that reads as a bug.
+        exc = ServiceUnavailable()
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

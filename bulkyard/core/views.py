@@ -1,3 +1,4 @@
+import sys
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -10,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from bulkyard.core.health import health_report, public_view
+from bulkyard.core.outages import RETRY_AFTER_SECONDS, UNAVAILABLE_MESSAGE, is_outage
 
 
 class HealthApi(APIView):
@@ -95,6 +97,18 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    """500, or 503 when what failed is a service that is away (the database,
+    Redis): pages and the admin, which the API's exception handler does not see."""
+    error = sys.exc_info()[1]
+    if error is not None and is_outage(error):
+        if request.path.startswith("/api/"):
+            response: HttpResponse = _api_error(
+                request, "service_unavailable", UNAVAILABLE_MESSAGE, 503
+            )
+        else:
+            response = HttpResponse(UNAVAILABLE_MESSAGE, status=503, content_type="text/plain")
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
     if request.path.startswith("/api/"):
         return _api_error(request, "server_error", "An unexpected error occurred.", 500)
     return defaults.server_error(request)

@@ -17,6 +17,11 @@ logger = logging.getLogger(__name__)
 # finish many times a second, viewers need a few updates a second at most.
 MIN_EVENT_INTERVAL = 0.2
 _last_sent: dict[str, float] = {}
+# After a failed publish (Redis away), events are not even tried for this
+# long: a worker committing chunks during an outage must not pay a connection
+# attempt, and a logged traceback, per chunk. Viewers re-read the database.
+QUIET_AFTER_FAILURE_SECONDS = 5.0
+_quiet_until = 0.0
 
 
 def job_group(job_id: object) -> str:
@@ -30,7 +35,10 @@ def user_group(user_id: object) -> str:
 def job_changed(*, job_id: str, owner_id: int, force: bool = False) -> None:
     """Publish that a job changed; ``force`` for status changes, which are
     never coalesced away."""
+    global _quiet_until
     now = time.monotonic()
+    if now < _quiet_until:
+        return
     if not force and now - _last_sent.get(job_id, 0.0) < MIN_EVENT_INTERVAL:
         return
     _last_sent[job_id] = now
@@ -47,5 +55,12 @@ def job_changed(*, job_id: str, owner_id: int, force: bool = False) -> None:
 
     try:
         async_to_sync(send_both)()
-    except Exception:
-        logger.warning("could not publish a change of job %s", job_id, exc_info=True)
+    except Exception as exc:
+        _quiet_until = time.monotonic() + QUIET_AFTER_FAILURE_SECONDS
+        logger.warning(
+            "could not publish a change of job %s (%s: %s); not trying for %.0f s",
+            job_id,
+            type(exc).__name__,
+            exc,
+            QUIET_AFTER_FAILURE_SECONDS,
+        )

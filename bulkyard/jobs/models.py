@@ -73,14 +73,19 @@ class Job(models.Model):
     chunks_finished = models.PositiveIntegerField(default=0)
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    # When planning was last sent to the broker; the sweeper re-sends it if the
-    # job is still queued long after (a lost message).
-    plan_enqueued_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
-    # Set when a worker took on the job-level finish step; guards it to run once.
+    # When a worker last took on the job-level finish step.
     finalize_started_at = models.DateTimeField(null=True, blank=True)
+    # The lease of the worker running the job's own step (planning a queued
+    # job, finishing one whose chunks are all done), as chunks have theirs: a
+    # step whose lease ran out lost its worker and may be claimed again.
+    lease_token = models.UUIDField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # Claims of the current step; a step that keeps losing its worker fails
+    # the job after BULKYARD_CHUNK_MAX_ATTEMPTS instead of looping.
+    step_attempts = models.PositiveSmallIntegerField(default=0)
 
     # NULL, not "", when absent: the unique constraint only applies to given keys.
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
@@ -148,10 +153,14 @@ class Chunk(models.Model):
     status = models.CharField(
         max_length=16, choices=ChunkStatus.choices, default=ChunkStatus.PENDING
     )
+    # The Celery queue whose workers claim it (its kind's, when planned).
+    queue = models.CharField(max_length=100)
+    # A pending chunk may be claimed from this moment: when it was planned,
+    # or after the backoff of a failed attempt.
+    available_at = models.DateTimeField(default=timezone.now)
     attempts = models.PositiveIntegerField(default=0)
     lease_token = models.UUIDField(null=True, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
-    enqueued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -168,16 +177,17 @@ class Chunk(models.Model):
             models.UniqueConstraint(fields=["job", "sequence"], name="chunk_unique_sequence"),
         ]
         indexes = [
-            # The sweeper's two scans: expired leases and stale pending chunks.
+            # The sweeper's scan of expired leases.
             models.Index(
                 fields=["lease_expires_at"],
                 condition=Q(status="running"),
                 name="chunk_running_lease",
             ),
+            # Workers' claims: the next pending chunk of a queue.
             models.Index(
-                fields=["enqueued_at"],
+                fields=["queue", "available_at", "id"],
                 condition=Q(status="pending"),
-                name="chunk_pending_enqueued",
+                name="chunk_pending_claim",
             ),
         ]
 

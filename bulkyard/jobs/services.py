@@ -1,15 +1,10 @@
-"""The job engine's business logic. API views, admin actions and tasks call these.
+"""Jobs as users and operators act on them: create (validate, store, accept),
+cancel, retry the failed items, hand stuck chunks to workers now, purge.
 
-Guarantees, and how they are kept:
-- Accepted work is never lost: the job row and its input file exist before the
-  client gets 202; tasks are enqueued only after commit; messages are acked
-  late; a periodic sweeper re-enqueues whatever a crash or a lost message left.
-- Work is never done twice: a chunk is claimed by a conditional update that
-  hands out a lease token, and its item results, its counters, the job's
-  counters and its ``done`` status commit in one transaction guarded by that
-  token. A second run of the same chunk finds it done and does nothing.
-- The finish step runs once: the chunk whose commit brings ``chunks_finished``
-  to ``chunks_total`` enqueues it, and it starts only through a guarded update.
+How a job then runs: ``planning`` cuts it into chunks, workers claim and run
+them (``claims``, ``running``), ``finishing`` gives it its end, and the
+``sweeper`` recovers what crashes and lost messages leave. Decisions 0001 and
+0009 say why it is built so.
 """
 
 from __future__ import annotations
@@ -19,49 +14,21 @@ import hashlib
 import json
 import logging
 import tempfile
-import threading
-import time
-import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files import File
-from django.db import DatabaseError, IntegrityError, transaction
-from django.db import connection as db_connection
-from django.db.models import F, Max, Q
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from bulkyard.jobs import dispatch, events, registry
-from bulkyard.jobs.inputs import (
-    READER_ERROR_CODES,
-    SNIFF_BYTES,
-    Span,
-    gunzip,
-    gunzip_head,
-    is_gzip,
-    plan_input,
-    read_span,
-    sniff,
-)
-from bulkyard.jobs.kinds import (
-    CONTENT_OMITTED,
-    ChunkContext,
-    ChunkResult,
-    CodedError,
-    FinishContext,
-    FinishResult,
-    InputRejected,
-    Item,
-    JobKind,
-    failure,
-)
+from bulkyard.jobs.inputs import READER_ERROR_CODES, SNIFF_BYTES, gunzip_head, is_gzip, sniff
+from bulkyard.jobs.kinds import CONTENT_OMITTED, CodedError, InputRejected, JobKind
 from bulkyard.jobs.models import (
-    JOB_ACTIVE_STATUSES,
     JOB_FINISHED_STATUSES,
     Chunk,
     ChunkStatus,
@@ -73,7 +40,8 @@ from bulkyard.jobs.models import (
     JobStatus,
 )
 from bulkyard.jobs.parts import parts_delete
-from bulkyard.jobs.zipinput import plan_zip, read_zip_span, zip_check
+from bulkyard.jobs.running import cancel_pending_chunks, chunk_recover
+from bulkyard.jobs.zipinput import zip_check
 
 logger = logging.getLogger(__name__)
 
@@ -96,10 +64,6 @@ class InvalidJobRequest(CodedError):
     def __init__(self, code: str, message: str, details: Any = None) -> None:
         super().__init__(code, message)
         self.details = details
-
-
-class LeaseLost(Exception):
-    """Another worker took this chunk over; this run's results must be dropped."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,10 +267,9 @@ def job_create(
         with transaction.atomic():
             job.save(force_insert=True)
             JobAttachment.objects.bulk_create(stored_attachments)
-            job_id = str(job.pk)
             # robust: a broker outage must not turn an accepted job into a 500;
-            # the sweeper plans jobs whose message never left.
-            transaction.on_commit(lambda: dispatch.enqueue_plan(job_id), robust=True)
+            # the sweeper wakes a worker for jobs whose wake-up never left.
+            transaction.on_commit(dispatch.wake_step_worker, robust=True)
     except IntegrityError:
         if job.input_file:
             job.input_file.delete(save=False)
@@ -327,560 +290,6 @@ def _job_for_key(owner: User, key: str, fingerprint: str) -> Job | None:
     if existing is not None and existing.request_fingerprint != fingerprint:
         raise IdempotencyKeyMismatch(existing)
     return existing
-
-
-def job_fail(*, job_id: str, code: str, message: str) -> None:
-    """Fail a job that cannot run at all (its input is unusable)."""
-    Job.objects.filter(pk=job_id, status__in=JOB_ACTIVE_STATUSES).update(
-        status=JobStatus.FAILED, error_code=code, error_message=message, finished_at=timezone.now()
-    )
-    owner_id = Job.objects.values_list("owner_id", flat=True).get(pk=job_id)
-    events.job_changed(job_id=job_id, owner_id=owner_id, force=True)
-
-
-def job_plan(*, job_id: str) -> str:
-    """Cut a queued job's input into chunks and enqueue them. Safe to run twice."""
-    job = Job.objects.filter(pk=job_id, status=JobStatus.QUEUED).first()
-    if job is None:
-        return "skipped"
-    job_kind = registry.get(job.kind)
-    params = job_kind.parse_params(job.params)
-    header: list[str] | None = None
-    try:
-        if job_kind.takes_input(params):
-            header, total_items, chunks = _plan_input(job, job_kind, params)
-        else:
-            total_items, chunks = _plan_work(job, job_kind, params)
-    except InputRejected as exc:
-        job_fail(job_id=job_id, code=exc.code, message=exc.message)
-        return "failed"
-    except OSError as exc:
-        job_fail(job_id=job_id, code="input_unreadable", message=f"cannot read the input: {exc}")
-        return "failed"
-    except Exception as exc:
-        # Planning reads only the input: an error here would recur on every
-        # retry, so the job fails with the reason instead of being re-planned.
-        logger.exception("job %s: planning failed", job_id)
-        job_fail(job_id=job_id, code="planning_failed", message=f"{type(exc).__name__}: {exc}")
-        return "failed"
-
-    now = timezone.now()
-    with transaction.atomic():
-        started = Job.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
-            status=JobStatus.RUNNING,
-            started_at=now,
-            total_items=total_items,
-            chunks_total=len(chunks),
-            input_header=header,
-        )
-        if not started:
-            return "skipped"  # cancelled while we were reading
-        for sequence, chunk in enumerate(chunks):
-            chunk.job_id, chunk.sequence, chunk.enqueued_at = job.pk, sequence, now
-        Chunk.objects.bulk_create(chunks, batch_size=1000)
-        chunk_ids = list(
-            Chunk.objects.filter(job_id=job_id).order_by("sequence").values_list("pk", flat=True)
-        )
-        transaction.on_commit(
-            lambda: dispatch.enqueue_chunks(chunk_ids, queue=job_kind.queue), robust=True
-        )
-    events.job_changed(job_id=job_id, owner_id=job.owner_id, force=True)
-    return "planned"
-
-
-def _plan_input(
-    job: Job, job_kind: JobKind[Any], params: Any
-) -> tuple[list[str] | None, int, list[Chunk]]:
-    """Cut a job's input file into byte ranges: the header, the item count and
-    the (unsaved) chunks."""
-    if job.input_compression == "gzip":
-        _job_decompress_input(job)
-    with job.input_file.storage.open(job.input_file.name, "rb") as raw:
-        if job.input_format == InputFormat.ZIP:
-            plan = plan_zip(raw, chunk_size=job.chunk_size)
-        else:
-            plan = plan_input(raw, job.input_format, chunk_size=job.chunk_size)
-    if plan.header is not None:
-        job_kind.check_columns(plan.header, params)
-    if not plan.spans:
-        raise InputRejected("no_items", "the input holds no items")
-    chunks = [
-        Chunk(
-            byte_start=span.byte_start,
-            byte_end=span.byte_end,
-            start_line=span.start_line,
-            first_item_number=span.first_item_number,
-            item_count=span.item_count,
-        )
-        for span in plan.spans
-    ]
-    return plan.header, plan.total_items, chunks
-
-
-def _plan_work(job: Job, job_kind: JobKind[Any], params: Any) -> tuple[int, list[Chunk]]:
-    """Let a kind that takes no input cut its own work into chunks; items are
-    numbered from 1 across them."""
-    plan = job_kind.plan_work(params, chunk_size=job.chunk_size)
-    if not plan.chunks:
-        raise InputRejected("no_work", "the kind planned no work")
-    chunks, first = [], 1
-    for planned in plan.chunks:
-        chunks.append(
-            Chunk(
-                byte_start=0,
-                byte_end=0,
-                start_line=first,
-                first_item_number=first,
-                item_count=planned.item_count,
-                work=planned.work,
-            )
-        )
-        first += planned.item_count
-    return plan.total_items, chunks
-
-
-def _job_decompress_input(job: Job) -> None:
-    """Replace a gzip input by its decompressed form, so that chunks can seek
-    to their byte ranges. Streams through a temporary file: memory stays flat."""
-    storage = job.input_file.storage
-    compressed = job.input_file.name
-    plain = compressed.removesuffix(".gz")
-    with tempfile.TemporaryFile() as spool:
-        with storage.open(compressed, "rb") as source:
-            gunzip(source, spool)
-        spool.seek(0)
-        if storage.exists(plain):  # left by an earlier, interrupted planning
-            storage.delete(plain)
-        saved = storage.save(plain, File(spool))
-    Job.objects.filter(pk=job.pk).update(input_file=saved, input_compression="")
-    storage.delete(compressed)
-    job.input_file.name, job.input_compression = saved, ""
-
-
-def _span(chunk: Chunk) -> Span:
-    return Span(
-        byte_start=chunk.byte_start,
-        byte_end=chunk.byte_end,
-        start_line=chunk.start_line,
-        first_item_number=chunk.first_item_number,
-        item_count=chunk.item_count,
-    )
-
-
-class _Lease:
-    """Holds a chunk's lease while a worker runs it.
-
-    A background thread renews the lease every third of its length, so a slow
-    item, or a kind that processes a whole batch at once, never loses it while
-    the worker lives; when the worker dies, renewals stop and the sweeper takes
-    the chunk over. Called between items, it reports cancellation (checked at
-    most once per ``BULKYARD_CHUNK_CHECK_SECONDS``) and raises ``LeaseLost``
-    if another worker took the chunk.
-    """
-
-    def __init__(self, *, chunk_id: int, job_id: str, token: uuid.UUID) -> None:
-        self.chunk_id = chunk_id
-        self.job_id = job_id
-        self.token = token
-        self.last_check = time.monotonic()
-        self.cancelled = False
-        self.lost = False
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._renew, name=f"lease-chunk-{chunk_id}", daemon=True
-        )
-
-    def __enter__(self) -> _Lease:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _renew(self) -> None:
-        interval = settings.BULKYARD_CHUNK_LEASE_SECONDS / 3
-        try:
-            while not self._stop.wait(interval):
-                try:
-                    renewed = Chunk.objects.filter(
-                        pk=self.chunk_id, status=ChunkStatus.RUNNING, lease_token=self.token
-                    ).update(lease_expires_at=_lease_expiry())
-                except Exception:
-                    logger.warning("chunk %s: lease renewal failed", self.chunk_id, exc_info=True)
-                    continue
-                if not renewed:
-                    self.lost = True
-                    return
-        finally:
-            db_connection.close()  # this thread's own connection
-
-    def __call__(self) -> bool:
-        if self.lost:
-            raise LeaseLost
-        now = time.monotonic()
-        if now - self.last_check >= settings.BULKYARD_CHUNK_CHECK_SECONDS:
-            self.last_check = now
-            self.cancelled = Job.objects.filter(
-                pk=self.job_id, status=JobStatus.CANCELLING
-            ).exists()
-        return self.cancelled
-
-
-def _lease_expiry() -> datetime:
-    return timezone.now() + timedelta(seconds=settings.BULKYARD_CHUNK_LEASE_SECONDS)
-
-
-def chunk_run(*, chunk_id: int) -> str:
-    """Claim a pending chunk, process its items and commit the outcome once.
-
-    Returns what happened: ``done``, ``cancelled``, ``skipped`` (not pending, or
-    its job is not running), ``lease_lost`` or ``retry_scheduled``.
-    """
-    token = uuid.uuid4()
-    now = timezone.now()
-    # The job test is a subquery on job ids, not a join: PostgreSQL re-checks
-    # conditions on the updated row itself after waiting for a concurrent
-    # writer, so two claims can never both win.
-    claimed = Chunk.objects.filter(
-        pk=chunk_id,
-        status=ChunkStatus.PENDING,
-        job_id__in=Job.objects.filter(status=JobStatus.RUNNING).values("pk"),
-    ).update(
-        status=ChunkStatus.RUNNING,
-        attempts=F("attempts") + 1,
-        lease_token=token,
-        lease_expires_at=_lease_expiry(),
-        started_at=now,
-    )
-    if not claimed:
-        return "skipped"
-    chunk = Chunk.objects.select_related("job").get(pk=chunk_id)
-    job = chunk.job
-    job_kind = registry.get(job.kind)
-    lease = _Lease(chunk_id=chunk_id, job_id=str(job.pk), token=token)
-    ctx: ChunkContext[Any] = ChunkContext(
-        job_id=str(job.pk),
-        chunk_sequence=chunk.sequence,
-        params=job_kind.parse_params(job.params),
-        attempt=chunk.attempts,
-        stop_check=lease,
-        work=chunk.work,
-        pass_number=chunk.pass_number,
-    )
-    try:
-        with lease, _chunk_items(job, chunk) as items:
-            result = job_kind.process_chunk(items, ctx)
-            status = ChunkStatus.CANCELLED if ctx.stopped else ChunkStatus.DONE
-            _chunk_commit(
-                chunk=chunk, token=token, status=status, result=result, kind=job_kind, ctx=ctx
-            )
-    except LeaseLost:
-        logger.warning("chunk %s: lease lost to another worker; dropping this run", chunk_id)
-        return "lease_lost"
-    except Exception as exc:
-        logger.exception("chunk %s (attempt %s) failed", chunk_id, chunk.attempts)
-        return _chunk_release_after_error(chunk=chunk, token=token, error=exc)
-    return str(status)
-
-
-@contextmanager
-def _chunk_items(job: Job, chunk: Chunk) -> Iterator[Iterator[Item]]:
-    """The items of a chunk, read from the job's input; none for kinds that
-    take no input (they read ``ctx.work``)."""
-    if not job.input_file or chunk.pass_number > 1:
-        yield iter(())
-        return
-    with job.input_file.storage.open(job.input_file.name, "rb") as raw:
-        if job.input_format == InputFormat.ZIP:
-            yield read_zip_span(
-                raw, _span(chunk), max_item_bytes=registry.get(job.kind).max_file_bytes()
-            )
-        else:
-            yield read_span(raw, job.input_format, header=job.input_header, span=_span(chunk))
-
-
-def _chunk_commit(
-    *,
-    chunk: Chunk,
-    token: uuid.UUID,
-    status: str,
-    result: ChunkResult,
-    kind: JobKind[Any],
-    ctx: ChunkContext[Any] | None,
-    error_message: str = "",
-) -> None:
-    """Commit a chunk's results, its counters, the job's counters and its final
-    status in one transaction, only while this run still holds the lease."""
-    job_id = str(chunk.job_id)
-    with transaction.atomic():
-        held = (
-            Chunk.objects.select_for_update()
-            .filter(pk=chunk.pk, status=ChunkStatus.RUNNING, lease_token=token)
-            .exists()
-        )
-        if not held:
-            raise LeaseLost
-        if ctx is not None:
-            kind.commit_chunk(result, ctx)
-        ItemResult.objects.bulk_create(
-            [
-                ItemResult(
-                    job_id=job_id,
-                    chunk_id=chunk.pk,
-                    item_number=item.number,
-                    outcome=ItemOutcome.SUCCEEDED if item.succeeded else ItemOutcome.FAILED,
-                    code=item.code,
-                    message=item.message,
-                    # Failures keep their input, so that they can be retried.
-                    input=None if item.succeeded else item.input,
-                    output=item.output,
-                )
-                for item in result.items
-                if not item.succeeded or kind.stores_successes
-            ],
-            batch_size=2000,
-        )
-        succeeded, failed = result.succeeded, result.failed
-        Chunk.objects.filter(pk=chunk.pk).update(
-            status=status,
-            processed_items=succeeded + failed,
-            succeeded_items=succeeded,
-            failed_items=failed,
-            summary=result.summary,
-            finished_at=timezone.now(),
-            lease_token=None,
-            lease_expires_at=None,
-            error_message=error_message,
-        )
-        _job_count_finished_chunks(job_id, chunks=1, succeeded=succeeded, failed=failed)
-        owner_id = chunk.job.owner_id
-        transaction.on_commit(lambda: events.job_changed(job_id=job_id, owner_id=owner_id))
-
-
-def _job_count_finished_chunks(job_id: str, *, chunks: int, succeeded: int, failed: int) -> None:
-    """Add a finished chunk's counts to its job; the caller's transaction holds
-    the job row from here to commit, so exactly one caller sees the last chunk."""
-    Job.objects.filter(pk=job_id).update(
-        processed_items=F("processed_items") + succeeded + failed,
-        succeeded_items=F("succeeded_items") + succeeded,
-        failed_items=F("failed_items") + failed,
-        chunks_finished=F("chunks_finished") + chunks,
-    )
-    finished, total = Job.objects.values_list("chunks_finished", "chunks_total").get(pk=job_id)
-    if chunks and finished == total:
-        transaction.on_commit(lambda: dispatch.enqueue_finalize(job_id), robust=True)
-
-
-def _chunk_release_after_error(*, chunk: Chunk, token: uuid.UUID, error: Exception) -> str:
-    """A chunk raised: try it again later with backoff, or fail it for good
-    (or, if its job is being cancelled, close it as cancelled)."""
-    message = f"{type(error).__name__}: {error}"[:2000]
-    if Job.objects.filter(pk=chunk.job_id, status=JobStatus.CANCELLING).exists():
-        try:
-            _chunk_close_cancelled(chunk=chunk, token=token)
-        except LeaseLost:
-            return "lease_lost"
-        return "cancelled"
-    if chunk.attempts >= settings.BULKYARD_CHUNK_MAX_ATTEMPTS:
-        try:
-            _chunk_fail_exhausted(chunk=chunk, token=token, reason=message)
-        except LeaseLost:
-            return "lease_lost"
-        return "failed"
-    released = Chunk.objects.filter(
-        pk=chunk.pk, status=ChunkStatus.RUNNING, lease_token=token
-    ).update(
-        status=ChunkStatus.PENDING,
-        lease_token=None,
-        lease_expires_at=None,
-        enqueued_at=timezone.now(),
-        error_message=message,
-    )
-    if released:
-        job_kind = registry.get(chunk.job.kind)
-        delay = dispatch.backoff_seconds(chunk.attempts)
-        dispatch.enqueue_chunks([chunk.pk], queue=job_kind.queue, countdown=delay)
-    return "retry_scheduled"
-
-
-def _chunk_fail_exhausted(*, chunk: Chunk, token: uuid.UUID, reason: str) -> None:
-    """Fail every item of a chunk that keeps crashing, keeping their inputs."""
-    job = chunk.job
-    job_kind = registry.get(job.kind)
-    message = f"processing failed {chunk.attempts} times; last error: {reason}"
-    result = ChunkResult()
-    if not job.input_file:
-        # Nothing to keep for a retry: the items are the kind's own.
-        result.counted_failures = chunk.item_count
-    with _chunk_items(job, chunk) as items:
-        for item in items:
-            if item.error is not None:
-                result.items.append(failure(item, item.error.code, item.error.message))
-            else:
-                result.items.append(failure(item, "chunk_failed", message))
-
-    def commit() -> None:
-        _chunk_commit(
-            chunk=chunk,
-            token=token,
-            status=ChunkStatus.FAILED,
-            result=result,
-            kind=job_kind,
-            ctx=None,
-            error_message=message,
-        )
-
-    try:
-        commit()
-    except DatabaseError:
-        # An input the database refuses must not keep the chunk from closing.
-        logger.exception("chunk %s: storing failed inputs failed; storing without", chunk.pk)
-        for stored in result.items:
-            stored.input = None
-        commit()
-
-
-def _chunk_close_cancelled(*, chunk: Chunk, token: uuid.UUID) -> None:
-    """Close a chunk of a cancelling job whose run was lost or crashed: what
-    that run did was never committed, so it counts as not done."""
-    _chunk_commit(
-        chunk=chunk,
-        token=token,
-        status=ChunkStatus.CANCELLED,
-        result=ChunkResult(),
-        kind=registry.get(chunk.job.kind),
-        ctx=None,
-    )
-
-
-def job_finalize(*, job_id: str) -> str:
-    """Run the kind's finish step once and give the job its final status."""
-    started = timezone.now()
-    claimed = Job.objects.filter(
-        pk=job_id,
-        status__in=[JobStatus.RUNNING, JobStatus.CANCELLING],
-        finalize_started_at__isnull=True,
-        chunks_total__isnull=False,
-        chunks_finished=F("chunks_total"),
-    ).update(finalize_started_at=started)
-    if not claimed:
-        return "skipped"
-    job = Job.objects.get(pk=job_id)
-    job_kind = registry.get(job.kind)
-    cancelled = job.status == JobStatus.CANCELLING
-    error_code = error_message = ""
-    finish_context = FinishContext(
-        job_id=job_id,
-        owner_id=job.owner_id,
-        params=job_kind.parse_params(job.params),
-        cancelled=cancelled,
-        chunk_summaries=_chunk_summaries(job_id),
-        counts={
-            "total": job.total_items or 0,
-            "processed": job.processed_items,
-            "succeeded": job.succeeded_items,
-            "failed": job.failed_items,
-        },
-    )
-    try:
-        if not cancelled and _second_pass_start(job, job_kind, finish_context, started):
-            return "second_pass"
-        finished = job_kind.finish(finish_context) or FinishResult()
-    except Exception as exc:
-        logger.exception("job %s: finish step failed", job_id)
-        finished = FinishResult()
-        error_code, error_message = "finish_failed", f"{type(exc).__name__}: {exc}"
-
-    if cancelled:
-        status = JobStatus.CANCELLED
-    elif error_code:
-        status = JobStatus.FAILED
-    elif job.failed_items == 0:
-        status = JobStatus.SUCCEEDED
-    elif job.succeeded_items == 0:
-        status = JobStatus.FAILED
-        error_code, error_message = "all_items_failed", "every item failed; see the results"
-    else:
-        status = JobStatus.COMPLETED_WITH_ERRORS
-    Job.objects.filter(pk=job_id, finalize_started_at=started).update(
-        status=status,
-        finished_at=timezone.now(),
-        summary=finished.summary,
-        output_file=finished.output_file,
-        error_code=error_code,
-        error_message=error_message,
-    )
-    events.job_changed(job_id=job_id, owner_id=job.owner_id, force=True)
-    _job_cleanup(job_id, job_kind)
-    return str(status)
-
-
-def _job_cleanup(job_id: str, job_kind: JobKind[Any]) -> None:
-    """Delete the job's part files and the kind's scratch data, once the job's
-    end is recorded and announced (deleting 100 parts took 0.1-0.2 s, which
-    the client used to wait for). Should the worker die first, ``jobs_purge``
-    deletes what is left with the job."""
-    try:
-        parts_delete(job_id)
-        job_kind.cleanup(job_id)
-    except Exception:
-        logger.exception("job %s: cleanup failed; jobs_purge deletes what is left", job_id)
-
-
-def _second_pass_start(
-    job: Job, job_kind: JobKind[Any], ctx: FinishContext[Any], started: datetime
-) -> bool:
-    """Plan and enqueue the kind's second pass, once; False if it has none (or
-    it has run). The job stays running; the last of these chunks finalizes it
-    again, and then ``finish`` runs."""
-    if Chunk.objects.filter(job_id=job.pk, pass_number=2).exists():
-        return False
-    plan = job_kind.plan_second_pass(ctx)
-    if plan is None or not plan.chunks:
-        return False
-    now = timezone.now()
-    with transaction.atomic():
-        first = (
-            Chunk.objects.filter(job_id=job.pk).aggregate(Max("sequence"))["sequence__max"] or 0
-        ) + 1
-        created = Chunk.objects.bulk_create(
-            [
-                Chunk(
-                    job_id=job.pk,
-                    sequence=first + offset,
-                    pass_number=2,
-                    byte_start=0,
-                    byte_end=0,
-                    start_line=0,
-                    first_item_number=0,
-                    item_count=0,
-                    work=planned.work,
-                    enqueued_at=now,
-                )
-                for offset, planned in enumerate(plan.chunks)
-            ]
-        )
-        Job.objects.filter(pk=job.pk, finalize_started_at=started).update(
-            chunks_total=F("chunks_total") + len(created), finalize_started_at=None
-        )
-        chunk_ids = list(
-            Chunk.objects.filter(job_id=job.pk, pass_number=2).values_list("pk", flat=True)
-        )
-        transaction.on_commit(
-            lambda: dispatch.enqueue_chunks(chunk_ids, queue=job_kind.queue), robust=True
-        )
-    events.job_changed(job_id=str(job.pk), owner_id=job.owner_id, force=True)
-    return True
-
-
-def _chunk_summaries(job_id: str) -> list[dict[str, Any]]:
-    summaries = (
-        Chunk.objects.filter(job_id=job_id, summary__isnull=False)
-        .order_by("sequence")
-        .values_list("summary", flat=True)
-    )
-    return [summary for summary in summaries if isinstance(summary, dict)]
 
 
 def job_cancel(*, job: Job) -> Job:
@@ -908,22 +317,12 @@ def job_cancel(*, job: Job) -> Job:
             Job.objects.filter(pk=job.pk).update(
                 status=JobStatus.CANCELLING, cancel_requested_at=now
             )
-            _cancel_pending_chunks(str(job.pk))
+            cancel_pending_chunks(str(job.pk))
         job_id, owner_id = str(job.pk), locked.owner_id
         transaction.on_commit(
             lambda: events.job_changed(job_id=job_id, owner_id=owner_id, force=True)
         )
     return Job.objects.get(pk=job.pk)
-
-
-def _cancel_pending_chunks(job_id: str) -> int:
-    """Close the chunks of a cancelling job that never started. The caller's
-    transaction must hold the job row."""
-    never_started = Chunk.objects.filter(job_id=job_id, status=ChunkStatus.PENDING).update(
-        status=ChunkStatus.CANCELLED, finished_at=timezone.now()
-    )
-    _job_count_finished_chunks(job_id, chunks=never_started, succeeded=0, failed=0)
-    return never_started
 
 
 def job_retry_failed(
@@ -998,24 +397,22 @@ def job_retry_failed(
 
 
 def job_rerun_stalled_chunks(*, job: Job) -> int:
-    """Send a job's stuck chunks to the workers again now, without waiting for
-    the sweeper: running chunks whose lease expired, and pending chunks.
-    Safe at any time: a chunk that is really running keeps its lease."""
-    now = timezone.now()
-    count = 0
-    for chunk in Chunk.objects.filter(
-        job=job, status=ChunkStatus.RUNNING, lease_expires_at__lt=now
-    ).select_related("job"):
-        if _chunk_recover(chunk=chunk, now=now) != "skipped":
-            count += 1
+    """Hand a job's stuck chunks to workers now, without waiting for the
+    sweeper: running chunks whose lease expired, and pending chunks, backoff
+    or not. Safe at any time: a chunk that is really running keeps its lease."""
+    recovered = [
+        chunk.pk
+        for chunk in Chunk.objects.filter(
+            job=job, status=ChunkStatus.RUNNING, lease_expires_at__lt=timezone.now()
+        ).select_related("job")
+        if chunk_recover(chunk=chunk) != "skipped"  # each woke a worker
+    ]
+    woken = 0
     if job.status == JobStatus.RUNNING:
-        pending = list(
-            Chunk.objects.filter(job=job, status=ChunkStatus.PENDING).values_list("pk", flat=True)
-        )
-        Chunk.objects.filter(pk__in=pending).update(enqueued_at=now)
-        dispatch.enqueue_chunks(pending, queue=registry.get(job.kind).queue)
-        count += len(pending)
-    return count
+        pending = Chunk.objects.filter(job=job, status=ChunkStatus.PENDING)
+        woken = pending.exclude(pk__in=recovered).update(available_at=timezone.now())
+        dispatch.wake_chunk_workers(registry.get(job.kind).queue, woken)
+    return len(recovered) + woken
 
 
 def jobs_purge(*, finished_before: datetime, batch: int = 100) -> int:
@@ -1052,122 +449,3 @@ def jobs_purge(*, finished_before: datetime, batch: int = 100) -> int:
         for name in attachment_files:
             JobAttachment.file.field.storage.delete(name)
         deleted += len(jobs)
-
-
-@dataclass(slots=True)
-class SweepReport:
-    requeued_chunks: int = 0
-    failed_chunks: int = 0
-    cancelled_chunks: int = 0
-    requeued_pending_chunks: int = 0
-    replanned_jobs: int = 0
-    refinalized_jobs: int = 0
-
-
-def sweep_stalled_work(*, now: datetime | None = None, limit: int = 500) -> SweepReport:
-    """Recover what crashes and lost messages left behind. Run periodically.
-
-    - A running chunk whose lease expired lost its worker: run it again, or
-      fail its items after ``BULKYARD_CHUNK_MAX_ATTEMPTS`` tries, or (if its job
-      is being cancelled) close it as cancelled.
-    - A pending chunk or a queued job whose message was never picked up is
-      enqueued again.
-    - A job whose chunks all finished but which never got its final status is
-      finalized again.
-    """
-    now = now or timezone.now()
-    report = SweepReport()
-    expired = (
-        Chunk.objects.filter(status=ChunkStatus.RUNNING, lease_expires_at__lt=now)
-        .select_related("job")
-        .order_by("lease_expires_at")[:limit]
-    )
-    for chunk in expired:
-        try:
-            outcome = _chunk_recover(chunk=chunk, now=now)
-        except Exception:
-            # One broken chunk must not stop the sweep of all the others.
-            logger.exception("sweeper: could not recover chunk %s", chunk.pk)
-            continue
-        if outcome == "requeued":
-            report.requeued_chunks += 1
-        elif outcome == "failed":
-            report.failed_chunks += 1
-        elif outcome == "cancelled":
-            report.cancelled_chunks += 1
-
-    stale = now - timedelta(seconds=settings.BULKYARD_PENDING_REQUEUE_SECONDS)
-    for chunk in (
-        Chunk.objects.filter(
-            status=ChunkStatus.PENDING, enqueued_at__lt=stale, job__status=JobStatus.RUNNING
-        )
-        .select_related("job")
-        .order_by("enqueued_at")[:limit]
-    ):
-        if Chunk.objects.filter(
-            pk=chunk.pk, status=ChunkStatus.PENDING, enqueued_at=chunk.enqueued_at
-        ).update(enqueued_at=now):
-            dispatch.enqueue_chunks([chunk.pk], queue=registry.get(chunk.job.kind).queue)
-            report.requeued_pending_chunks += 1
-
-    for job_id, sent in Job.objects.filter(
-        status=JobStatus.QUEUED, plan_enqueued_at__lt=stale
-    ).values_list("pk", "plan_enqueued_at")[:limit]:
-        if Job.objects.filter(pk=job_id, plan_enqueued_at=sent).update(plan_enqueued_at=now):
-            dispatch.enqueue_plan(str(job_id))
-            report.replanned_jobs += 1
-
-    # A chunk released back to pending just as its job was cancelled would
-    # never start (its job is not running) nor be closed: close it here.
-    for job_id in (
-        Job.objects.filter(status=JobStatus.CANCELLING, chunks__status=ChunkStatus.PENDING)
-        .values_list("pk", flat=True)
-        .distinct()[:limit]
-    ):
-        with transaction.atomic():
-            Job.objects.select_for_update().filter(pk=job_id).first()
-            report.cancelled_chunks += _cancel_pending_chunks(str(job_id))
-
-    finalize_stuck = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
-    for job_id, started in Job.objects.filter(
-        Q(finalize_started_at__isnull=True) | Q(finalize_started_at__lt=finalize_stuck),
-        status__in=[JobStatus.RUNNING, JobStatus.CANCELLING],
-        chunks_total__isnull=False,
-        chunks_finished=F("chunks_total"),
-    ).values_list("pk", "finalize_started_at")[:limit]:
-        if started is not None:
-            Job.objects.filter(pk=job_id, finalize_started_at=started).update(
-                finalize_started_at=None
-            )
-        dispatch.enqueue_finalize(str(job_id))
-        report.refinalized_jobs += 1
-    return report
-
-
-def _chunk_recover(*, chunk: Chunk, now: datetime) -> str:
-    token = uuid.uuid4()
-    taken = Chunk.objects.filter(
-        pk=chunk.pk,
-        status=ChunkStatus.RUNNING,
-        lease_token=chunk.lease_token,
-        lease_expires_at__lt=now,
-    ).update(lease_token=token, lease_expires_at=_lease_expiry())
-    if not taken:
-        return "skipped"
-    job_kind = registry.get(chunk.job.kind)
-    try:
-        if Job.objects.filter(pk=chunk.job_id, status=JobStatus.CANCELLING).exists():
-            _chunk_close_cancelled(chunk=chunk, token=token)
-            return "cancelled"
-        if chunk.attempts >= settings.BULKYARD_CHUNK_MAX_ATTEMPTS:
-            _chunk_fail_exhausted(chunk=chunk, token=token, reason="the worker running it was lost")
-            return "failed"
-    except LeaseLost:
-        return "skipped"
-    if Chunk.objects.filter(pk=chunk.pk, lease_token=token).update(
-        status=ChunkStatus.PENDING, lease_token=None, lease_expires_at=None, enqueued_at=now
-    ):
-        logger.warning("chunk %s: lease expired, enqueued again", chunk.pk)
-        dispatch.enqueue_chunks([chunk.pk], queue=job_kind.queue)
-        return "requeued"
-    return "skipped"

@@ -1,32 +1,51 @@
-"""Celery entry points of the engine: thin wrappers over ``services``.
+"""Celery entry points of the engine: thin wrappers over the services.
 
-Each takes ids only and is safe to run twice (the services guard every step
-with conditional updates), which is what late acks and redelivery require.
+The broker carries wake-ups only (``dispatch``): each task claims its work
+from the database, so a task run twice claims twice, never the same work.
+A wake-up that finds a service away (the database, mostly) is not dropped:
+it comes back after a short delay, as a new message, while the one that
+brought it is acknowledged.
 """
 
+import logging
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
-from celery import shared_task
+from celery import Task, shared_task
 
-from bulkyard.jobs import services
+from bulkyard.core.outages import is_outage, retry_delay
+from bulkyard.jobs import dispatch, running, steps, sweeper
 
-
-@shared_task(name="bulkyard.jobs.tasks.plan_job")
-def plan_job(job_id: str) -> str:
-    return services.job_plan(job_id=job_id)
+logger = logging.getLogger(__name__)
 
 
-@shared_task(name="bulkyard.jobs.tasks.run_chunk")
-def run_chunk(chunk_id: int) -> str:
-    return services.chunk_run(chunk_id=chunk_id)
+def _outages_retried(task: Task, work: Callable[[], str]) -> str:
+    try:
+        return work()
+    except Exception as exc:
+        if is_outage(exc):
+            raise task.retry(exc=exc, countdown=retry_delay(task.request.retries)) from exc
+        raise
 
 
-@shared_task(name="bulkyard.jobs.tasks.finalize_job")
-def finalize_job(job_id: str) -> str:
-    return services.job_finalize(job_id=job_id)
+@shared_task(name=dispatch.RUN_NEXT_CHUNK, bind=True, max_retries=None)
+def run_next_chunk(self: Task, queue: str) -> str:
+    return _outages_retried(self, lambda: running.chunk_run_next(queue=queue))
+
+
+@shared_task(name=dispatch.RUN_NEXT_JOB_STEP, bind=True, max_retries=None)
+def run_next_job_step(self: Task) -> str:
+    return _outages_retried(self, steps.job_step_run_next)
 
 
 @shared_task(name="bulkyard.jobs.tasks.sweep_stalled_work")
 def sweep_stalled_work() -> dict[str, Any]:
-    return asdict(services.sweep_stalled_work())
+    try:
+        return asdict(sweeper.sweep_stalled_work())
+    except Exception as exc:
+        if not is_outage(exc):
+            raise
+        # Beat sends the next sweep anyway; one line, not a traceback a pass.
+        logger.warning("sweeper: a service is unreachable (%s); sweeping next time", exc)
+        return {"skipped": str(exc)}

@@ -11,6 +11,14 @@ from config.env import VAR_DIR, env
 if env.str("DATABASE_URL", default=""):
     DATABASES = {"default": env.db_url("DATABASE_URL")}
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Django's backend with a breaker: while the server is down, requests
+        # fail in milliseconds instead of each waiting out a connect timeout.
+        DATABASES["default"]["ENGINE"] = "bulkyard.core.postgres"
+        # An unreachable host (packets dropped, not refused) fails within this.
+        DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int(
+            "DATABASE_CONNECT_TIMEOUT", default=3
+        )
     # Django's advice under ASGI: no persistent connections, the driver's pool
     # instead, by default in the web process (config/asgi.py says which process
     # this is). Without it each request opens a connection: a PostgreSQL backend
@@ -22,7 +30,9 @@ if env.str("DATABASE_URL", default=""):
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": 1,
             "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=10),
-            "timeout": 30,
+            # How long a request waits for a connection before it gets a 503:
+            # PostgreSQL down must answer fast, not hang (decision 0009).
+            "timeout": env.float("DATABASE_POOL_TIMEOUT", default=3.0),
         }
         DATABASES["default"]["CONN_MAX_AGE"] = 0  # Django refuses both together
     else:

@@ -7,9 +7,6 @@ from config.env import env
 BULKYARD_CHUNK_LEASE_SECONDS = env.float("BULKYARD_CHUNK_LEASE_SECONDS", default=120.0)
 # A chunk that crashed its worker this many times fails instead of looping.
 BULKYARD_CHUNK_MAX_ATTEMPTS = env.int("BULKYARD_CHUNK_MAX_ATTEMPTS", default=3)
-# A pending chunk whose message has not been picked up after this long is
-# enqueued again (its message was lost, e.g. a broker flushed).
-BULKYARD_PENDING_REQUEUE_SECONDS = env.float("BULKYARD_PENDING_REQUEUE_SECONDS", default=900.0)
 # Per-kind chunk sizes, overriding each kind's default: {"text.stats": 2000}.
 BULKYARD_CHUNK_SIZES: dict[str, int] = env.json("BULKYARD_CHUNK_SIZES", default={})
 # Modules with job kinds outside installed apps' ``kinds`` modules.

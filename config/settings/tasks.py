@@ -77,7 +77,10 @@ BULKYARD_QUEUE_IO = "bulkyard.io"
 BULKYARD_QUEUE_CPU = "bulkyard.cpu"
 CELERY_TASK_DEFAULT_QUEUE = BULKYARD_QUEUE_CONTROL
 
-BULKYARD_SWEEP_INTERVAL_SECONDS = env.float("BULKYARD_SWEEP_INTERVAL_SECONDS", default=30.0)
+# The sweeper recovers lost workers and sends the wake-ups a broker lost: a
+# lost wake-up costs at most this long (decision 0009). A sweep is a handful
+# of indexed queries and one look at the broker's queues.
+BULKYARD_SWEEP_INTERVAL_SECONDS = env.float("BULKYARD_SWEEP_INTERVAL_SECONDS", default=10.0)
 CELERY_BEAT_SCHEDULE = {
     "bulkyard-sweep-stalled-work": {
         "task": "bulkyard.jobs.tasks.sweep_stalled_work",

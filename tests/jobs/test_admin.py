@@ -3,7 +3,7 @@ import hashlib
 import pytest
 from django.core.files.base import ContentFile
 
-from bulkyard.jobs import dispatch, services
+from bulkyard.jobs import planning, running, services
 from bulkyard.jobs.models import Chunk, ItemResult, Job
 from bulkyard.jobs.secrets import MASK
 from tests.factories import UserFactory
@@ -16,17 +16,6 @@ def staff(client):
     admin = UserFactory(is_staff=True, is_superuser=True)
     client.force_login(admin)
     return client
-
-
-@pytest.fixture
-def sent(monkeypatch):
-    chunks: list[int] = []
-    monkeypatch.setattr(
-        dispatch, "enqueue_chunks", lambda ids, queue, countdown=0: chunks.extend(ids)
-    )
-    monkeypatch.setattr(dispatch, "enqueue_finalize", lambda job_id: None)
-    monkeypatch.setattr(dispatch, "enqueue_plan", lambda job_id: None)
-    return chunks
 
 
 def _job(user, *, items: int = 30, params: dict | None = None) -> Job:
@@ -44,13 +33,13 @@ def _job(user, *, items: int = 30, params: dict | None = None) -> Job:
         ),
         chunk_size=10,
     )
-    services.job_plan(job_id=str(job.pk))
+    planning.job_plan(job_id=str(job.pk))
     return job
 
 
 def test_the_job_list_shows_progress_and_filters(staff, user, sent):
     job = _job(user)
-    services.chunk_run(chunk_id=Chunk.objects.filter(job=job).first().pk)
+    running.chunk_run(chunk_id=Chunk.objects.filter(job=job).first().pk)
 
     page = staff.get("/admin/bulkyard_jobs/job/?status__exact=running").content.decode()
 
@@ -72,7 +61,7 @@ def test_search_by_id_finds_the_job(staff, user, sent):
 def test_the_job_page_shows_chunks_paginated_failures_and_downloads(staff, user, sent):
     job = _job(user, items=130, params={"fail_items": list(range(1, 131))})
     for chunk in Chunk.objects.filter(job=job):
-        services.chunk_run(chunk_id=chunk.pk)
+        running.chunk_run(chunk_id=chunk.pk)
 
     page = staff.get(f"/admin/bulkyard_jobs/job/{job.pk}/change/").content.decode()
     second = staff.get(f"/admin/bulkyard_jobs/job/{job.pk}/change/?failures=2").content.decode()
@@ -100,7 +89,7 @@ def test_the_job_page_masks_secret_params(staff, user, sent):
 
 def test_staff_can_download_any_jobs_results(staff, user, sent):
     job = _job(user, items=3, params={"fail_items": [2]})
-    services.chunk_run(chunk_id=Chunk.objects.get(job=job).pk)
+    running.chunk_run(chunk_id=Chunk.objects.get(job=job).pk)
 
     response = staff.get(f"/admin/bulkyard_jobs/job/{job.pk}/results/?outcome=failed")
 
@@ -109,7 +98,7 @@ def test_staff_can_download_any_jobs_results(staff, user, sent):
     assert body.splitlines()[1].startswith("2,failed,requested_failure")
 
 
-def test_rerun_stalled_chunks_action_sends_pending_chunks_again(staff, user, sent):
+def test_rerun_stalled_chunks_action_wakes_a_worker_per_pending_chunk(staff, user, sent):
     job = _job(user)
 
     response = staff.post(
@@ -118,7 +107,7 @@ def test_rerun_stalled_chunks_action_sends_pending_chunks_again(staff, user, sen
         follow=True,
     )
 
-    assert sorted(sent) == sorted(Chunk.objects.filter(job=job).values_list("pk", flat=True))
+    assert len(sent["bulkyard.io"]) == Chunk.objects.filter(job=job).count() == 3
     assert "Sent 3 stalled chunk(s)" in response.content.decode()
 
 
@@ -134,7 +123,7 @@ def test_cancel_action_cancels(staff, user, sent):
 
 def test_admin_downloads_mask_credentials_in_item_inputs(staff, user, sent):
     job = _job(user, items=1, params={"fail_items": [1]})
-    services.chunk_run(chunk_id=Chunk.objects.get(job=job).pk)
+    running.chunk_run(chunk_id=Chunk.objects.get(job=job).pk)
     ItemResult.objects.filter(job=job).update(input={"to": "a@b.test", "api_key": "sk-123"})
 
     response = staff.get(f"/admin/bulkyard_jobs/job/{job.pk}/results/?format=jsonl")

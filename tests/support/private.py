@@ -63,8 +63,10 @@ class PrivatePostgres:
         self.root.chmod(0o755)
         subprocess.run(
             _as_server_user(
-                [_pg_bin("initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres"]
-                + ["--no-sync", "-E", "UTF8", "--locale", "C"]
+                [
+                    *(_pg_bin("initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres"),
+                    *("--no-sync", "-E", "UTF8", "--locale", "C"),
+                ]
             ),
             check=True,
             capture_output=True,
@@ -89,8 +91,10 @@ class PrivatePostgres:
         )
         subprocess.run(
             _as_server_user(
-                [_pg_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.log)]
-                + ["-o", options, "-w", "-t", "60", "start"]
+                [
+                    *(_pg_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.log)),
+                    *("-o", options, "-w", "-t", "60", "start"),
+                ]
             ),
             check=True,
             capture_output=True,
@@ -109,7 +113,7 @@ class PrivatePostgres:
 
     def execute(self, sql: str, *, database: str = "postgres") -> None:
         with psycopg.connect(self.url(database), autocommit=True) as conn:
-            conn.execute(sql)  # type: ignore[arg-type]
+            conn.execute(sql)
 
     def destroy(self) -> None:
         self.stop("immediate")
@@ -134,8 +138,10 @@ class PrivateRedis:
         self.starts += 1
         log = (self.workdir / f"redis-{self.starts}.log").open("wb")
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
-            + ["--save", "", "--appendonly", "no", "--dir", str(self.workdir)],
+            [
+                *("redis-server", "--port", str(self.port), "--bind", "127.0.0.1"),
+                *("--save", "", "--appendonly", "no", "--dir", str(self.workdir)),
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

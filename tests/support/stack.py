@@ -83,6 +83,8 @@ class Stack:
     pg: PrivatePostgres
     workdir: Path
     broker_url: str | None = None
+    # Settings that differ from production's for this deployment.
+    overrides: dict[str, str] = field(default_factory=dict)
     database: str = field(default_factory=lambda: "t_" + uuid.uuid4().hex[:12])
     redis: PrivateRedis = field(init=False)
     env: dict[str, str] = field(init=False)
@@ -108,6 +110,7 @@ class Stack:
         )
         if self.broker_url:
             self.env["CELERY_BROKER_URL"] = self.broker_url
+        self.env.update(self.overrides)
         self.worker = WorkerProcess(
             env=self.env,
             workdir=self.workdir,
@@ -151,6 +154,13 @@ class Stack:
         if self.pg.running:
             self.pg.execute(f"DROP DATABASE IF EXISTS {self.database} WITH (FORCE)")
 
+    def pool_children(self) -> list[int]:
+        """Pids of the worker's pool processes."""
+        assert self.worker.proc is not None
+        pid = self.worker.proc.pid
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        return [int(child) for child in children]
+
     def logs(self) -> str:
         """Every process's log, for a failing assertion's message."""
         parts = []
@@ -167,11 +177,13 @@ class Stack:
             timeout=timeout,
         )
 
-    def submit_csv(self, content: bytes, *, kind: str = "test.echo", params: str = "{}") -> str:
+    def submit_csv(
+        self, content: bytes, *, kind: str = "test.echo", params: str = "{}", **fields: Any
+    ) -> str:
         with self.client() as client:
             response = client.post(
                 "/jobs/",
-                data={"kind": kind, "params": params},
+                data={"kind": kind, "params": params, **fields},
                 files={"file": ("items.csv", content, "text/csv")},
             )
         assert response.status_code == 202, response.text
@@ -181,7 +193,7 @@ class Stack:
 
     def rows(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
         with psycopg.connect(self.pg.url(self.database), row_factory=dict_row) as conn:
-            return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+            return conn.execute(sql, params).fetchall()
 
     def job(self, job_id: str) -> dict[str, Any]:
         return self.rows("SELECT * FROM bulkyard_jobs_job WHERE id = %s", [job_id])[0]
@@ -232,3 +244,12 @@ def stack_fixture(pg: PrivatePostgres, workdir: Path, **options: Any) -> Iterato
         yield stack
     finally:
         stack.stop()
+
+
+def contacts_csv(count: int, *, start: int = 0) -> bytes:
+    """A data.import input of ``count`` contacts with known, distinct values."""
+    rows = (
+        f"c{n}@example.com,Name {n},{n % 100},City {n % 7},{n}.50\n"
+        for n in range(start, start + count)
+    )
+    return b"email,name,age,city,amount\n" + "".join(rows).encode()

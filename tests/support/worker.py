@@ -33,7 +33,11 @@ class WorkerProcess:
         self.beat = beat
         # Pings go through the worker's own broker when it is not this test
         # run's (a private Redis, RabbitMQ).
-        self.control = Celery(broker=broker_url).control if broker_url else celery_app.control
+        self.control = (
+            Celery(broker=broker_url, set_as_current=False).control
+            if broker_url
+            else celery_app.control
+        )
         self.proc: subprocess.Popen[bytes] | None = None
         self.name = ""
         self.starts = 0
@@ -54,7 +58,11 @@ class WorkerProcess:
                 "-A",
                 "config",
                 "worker",
-                *(["--beat", "--schedule", str(self.workdir / "beat-schedule")] if self.beat else []),
+                *(
+                    ["--beat", "--schedule", str(self.workdir / "beat-schedule")]
+                    if self.beat
+                    else []
+                ),
                 "--queues",
                 QUEUES,
                 "--concurrency",
@@ -90,6 +98,13 @@ class WorkerProcess:
         os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait()
 
+    def stop_warm(self, timeout: float = 120) -> None:
+        """SIGTERM to the main process only, as ``docker stop`` or systemd
+        send it: Celery's warm shutdown lets running tasks finish."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=timeout)
+
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
@@ -114,8 +129,10 @@ class BeatProcess:
         self.starts += 1
         log = (self.workdir / f"beat-{self.starts}.log").open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO"]
-            + ["--schedule", str(self.workdir / "beat-schedule")],
+            [
+                *(sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO"),
+                *("--schedule", str(self.workdir / "beat-schedule")),
+            ],
             cwd=ROOT,
             env=self.env,
             stdout=log,

@@ -1,0 +1,1 @@
+"""Django's PostgreSQL backend with a breaker on new connections (see ``base``)."""

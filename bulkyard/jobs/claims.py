@@ -1,0 +1,181 @@
+"""Claiming work from the database: the next chunk of a queue, the next job step.
+
+A claim is one short transaction: ``SELECT … FOR UPDATE SKIP LOCKED`` picks
+the first claimable row that no other worker is claiming at this moment, and
+an update hands out a lease on it (decision 0009). Workers never wait on each
+other, and two claims never take the same row. The broker only says when to
+claim (``dispatch``); what to claim is decided here, so the order work runs
+in is a matter of ``ORDER BY``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from django.db import transaction
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+
+from bulkyard.jobs.leases import Heartbeat, lease_expiry, new_token
+from bulkyard.jobs.models import Chunk, ChunkStatus, Job, JobStatus
+
+Step = Literal["plan", "finish"]
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedChunk:
+    chunk_id: int
+    token: uuid.UUID
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedStep:
+    job_id: str
+    step: Step
+    token: uuid.UUID
+    # How many times this step has been claimed, this time included.
+    attempts: int
+
+
+def claimable_chunks(queue: str, *, now: datetime) -> QuerySet[Chunk]:
+    """Pending chunks of running jobs, past their backoff, on ``queue``."""
+    return Chunk.objects.filter(
+        queue=queue,
+        status=ChunkStatus.PENDING,
+        available_at__lte=now,
+        job__status=JobStatus.RUNNING,
+    )
+
+
+def chunk_claim_next(*, queue: str) -> ClaimedChunk | None:
+    """Lease the next claimable chunk of ``queue`` (oldest first), or None."""
+    now = timezone.now()
+    with transaction.atomic():
+        chunk_id = (
+            claimable_chunks(queue, now=now)
+            .select_for_update(skip_locked=True, of=("self",))
+            .order_by("available_at", "pk")
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if chunk_id is None:
+            return None
+        return _chunk_lease(Chunk.objects.filter(pk=chunk_id), now=now, chunk_id=chunk_id)
+
+
+def chunk_claim(*, chunk_id: int) -> ClaimedChunk | None:
+    """Lease this chunk if it is pending and its job running (backoff or not):
+    for an operator who runs it now, and for tests."""
+    # The job test is a subquery on job ids, not a join: PostgreSQL re-checks
+    # conditions on the updated row itself after waiting for a concurrent
+    # writer, so two claims can never both win.
+    return _chunk_lease(
+        Chunk.objects.filter(
+            pk=chunk_id,
+            status=ChunkStatus.PENDING,
+            job_id__in=Job.objects.filter(status=JobStatus.RUNNING).values("pk"),
+        ),
+        now=timezone.now(),
+        chunk_id=chunk_id,
+    )
+
+
+def _chunk_lease(chunks: QuerySet[Chunk], *, now: datetime, chunk_id: int) -> ClaimedChunk | None:
+    token = new_token()
+    claimed = chunks.filter(status=ChunkStatus.PENDING).update(
+        status=ChunkStatus.RUNNING,
+        attempts=F("attempts") + 1,
+        lease_token=token,
+        lease_expires_at=lease_expiry(),
+        started_at=now,
+    )
+    return ClaimedChunk(chunk_id=chunk_id, token=token) if claimed else None
+
+
+def _lease_free(now: datetime) -> Q:
+    return Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
+
+
+def _steps_due(*, now: datetime, step: Step | None = None) -> QuerySet[Job]:
+    """Jobs that need a worker for their own step, and that no live lease holds:
+    queued jobs to plan, jobs whose chunks are all finished to finish."""
+    to_plan = Q(status=JobStatus.QUEUED)
+    to_finish = Q(
+        status__in=[JobStatus.RUNNING, JobStatus.CANCELLING],
+        chunks_total__isnull=False,
+        chunks_finished=F("chunks_total"),
+    )
+    due = {"plan": to_plan, "finish": to_finish, None: to_plan | to_finish}[step]
+    return Job.objects.filter(due).filter(_lease_free(now))
+
+
+def steps_due_count(*, now: datetime, cap: int) -> int:
+    return _steps_due(now=now)[:cap].count()
+
+
+def job_step_claim_next() -> ClaimedStep | None:
+    """Lease the step of the oldest job that needs one, or None."""
+    now = timezone.now()
+    with transaction.atomic():
+        row = (
+            _steps_due(now=now)
+            .select_for_update(skip_locked=True)
+            .order_by("created_at")
+            .values_list("pk", "status")
+            .first()
+        )
+        if row is None:
+            return None
+        job_id, status = row
+        return _step_lease(
+            Job.objects.filter(pk=job_id), now=now, job_id=str(job_id), status=status
+        )
+
+
+def job_step_claim(*, job_id: str, step: Step) -> ClaimedStep | None:
+    """Lease this job's step if it is the one due and no live lease holds it."""
+    now = timezone.now()
+    with transaction.atomic():
+        jobs = _steps_due(now=now, step=step).filter(pk=job_id).select_for_update()
+        status = jobs.values_list("status", flat=True).first()
+        if status is None:
+            return None
+        return _step_lease(Job.objects.filter(pk=job_id), now=now, job_id=job_id, status=status)
+
+
+def _step_lease(jobs: QuerySet[Job], *, now: datetime, job_id: str, status: str) -> ClaimedStep:
+    token = new_token()
+    step: Step = "plan" if status == JobStatus.QUEUED else "finish"
+    jobs.update(
+        lease_token=token,
+        lease_expires_at=lease_expiry(),
+        step_attempts=F("step_attempts") + 1,
+        **({"finalize_started_at": now} if step == "finish" else {}),
+    )
+    attempts = jobs.values_list("step_attempts", flat=True).get()
+    return ClaimedStep(job_id=job_id, step=step, token=token, attempts=attempts)
+
+
+def step_heartbeat(claimed: ClaimedStep) -> Heartbeat:
+    """Keeps a job step's lease while the step runs."""
+
+    def renew() -> bool:
+        return bool(
+            Job.objects.filter(pk=claimed.job_id, lease_token=claimed.token).update(
+                lease_expires_at=lease_expiry()
+            )
+        )
+
+    return Heartbeat(name=f"{claimed.step}-{claimed.job_id}", renew=renew)
+
+
+def step_lease_release(*, job_id: str, token: uuid.UUID, attempt_counts: bool = True) -> bool:
+    """Give a step back unfinished, to be claimed again at once (an outage:
+    ``attempt_counts=False``, the claim does not count as an attempt)."""
+    changes: dict[str, object] = {"lease_token": None, "lease_expires_at": None}
+    if not attempt_counts:
+        changes["step_attempts"] = F("step_attempts") - 1
+    return bool(Job.objects.filter(pk=job_id, lease_token=token).update(**changes))

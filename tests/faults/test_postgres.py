@@ -1,0 +1,65 @@
+"""PostgreSQL stopped for 30 s in the middle of a job."""
+
+import time
+
+import httpx
+import pytest
+
+from tests.support.stack import contacts_csv
+
+pytestmark = pytest.mark.faults
+
+OUTAGE_SECONDS = 30
+RECOVERY_SECONDS = 60
+
+
+def _timed_get(url: str, **kwargs) -> tuple[httpx.Response, float]:
+    started = time.monotonic()
+    response = httpx.get(url, timeout=30, **kwargs)
+    return response, time.monotonic() - started
+
+
+def test_an_import_survives_postgres_stopped_for_30_seconds_with_exact_rows(stack):
+    stack.start()
+    count = 60_000
+    job_id = stack.submit_csv(
+        contacts_csv(count), kind="data.import", params='{"target": "contacts"}', chunk_size=500
+    )
+    # Small chunks: many of them are waiting, some running, when the database goes.
+    stack.wait_until(
+        lambda: stack.job(job_id)["processed_items"] >= 10_000, timeout=90, message="first chunks"
+    )
+
+    stack.pg.stop("fast")
+    stopped = time.monotonic()
+    headers = {"Authorization": f"Token {stack.token}"}
+    api, api_seconds = _timed_get(f"{stack.base_url}/api/v1/jobs/{job_id}/", headers=headers)
+    health, health_seconds = _timed_get(f"{stack.base_url}/health/")
+    time.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - stopped)))
+    stack.pg.start()
+    before = stack.job(job_id)["processed_items"]
+    moved = stack.wait_until(
+        lambda: stack.job(job_id)["processed_items"] > before,
+        timeout=RECOVERY_SECONDS,
+        message="progress after PostgreSQL came back",
+    )
+    job = stack.wait_job(job_id, timeout=180)
+
+    assert (api.status_code, api.json()["error"]["code"]) == (503, "service_unavailable")
+    assert api.headers["Retry-After"]
+    assert api_seconds < 5
+    assert (health.status_code, health.json()["status"]) == (503, "down")
+    assert health_seconds < 3
+    assert job["status"] == "succeeded", job
+    assert (job["processed_items"], job["succeeded_items"]) == (count, count)
+    rows = stack.rows("SELECT count(*) AS n, sum(amount) AS total FROM bulkyard_data_contact")[0]
+    assert rows["n"] == count
+    assert rows["total"] == sum(n + 0.5 for n in range(count))
+    attempts = stack.rows(
+        "SELECT max(attempts) AS most FROM bulkyard_jobs_chunk WHERE job_id = %s", [job_id]
+    )[0]
+    assert attempts["most"] <= 2, "an outage must not use up a chunk's attempts"
+    print(
+        f"API {api_seconds:.2f} s, /health/ {health_seconds:.2f} s during the outage; "
+        f"resumed {moved:.1f} s after PostgreSQL came back"
+    )

@@ -1,0 +1,104 @@
+"""Finishing a job whose chunks are all done, in-process on the real database."""
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+
+from bulkyard.jobs import finishing, running
+from bulkyard.jobs.claims import job_step_claim
+from bulkyard.jobs.models import Job, JobStatus
+from bulkyard.jobs.parts import parts_folder
+from tests.support.engine import chunks_of, planned_job, run_every_chunk
+from tests.support.kinds import EchoKind
+
+pytestmark = pytest.mark.django_db
+
+
+def _finished_chunks_with_a_part(user):
+    """A job whose chunks are all done, with a part file on disk."""
+    job = planned_job(user)
+    run_every_chunk(job)
+    default_storage.save(f"{parts_folder(str(job.pk))}/part-000000-rows", ContentFile(b"rows\n"))
+    return job
+
+
+def test_a_job_is_finished_exactly_once(user, sent):
+    job = planned_job(user)
+    run_every_chunk(job)
+
+    assert finishing.job_finalize(job_id=str(job.pk)) == "succeeded"
+    assert finishing.job_finalize(job_id=str(job.pk)) == "skipped"
+    done = Job.objects.get(pk=job.pk)
+    assert (done.status, done.processed_items, done.chunks_finished) == ("succeeded", 25, 3)
+    assert done.lease_token is None
+
+
+def test_the_last_chunk_wakes_a_worker_to_finish_the_job(
+    user, sent, django_capture_on_commit_callbacks
+):
+    job = planned_job(user)
+    first, *rest = chunks_of(job)
+    with django_capture_on_commit_callbacks(execute=True):
+        running.chunk_run(chunk_id=first.pk)
+    assert "steps" not in sent
+
+    with django_capture_on_commit_callbacks(execute=True):
+        for chunk in rest:
+            running.chunk_run(chunk_id=chunk.pk)
+
+    assert sent["steps"] == [0]
+
+
+def test_finishing_before_every_chunk_finished_does_nothing(user, sent):
+    job = planned_job(user)
+    running.chunk_run(chunk_id=chunks_of(job)[0].pk)
+
+    assert finishing.job_finalize(job_id=str(job.pk)) == "skipped"
+    assert Job.objects.get(pk=job.pk).status == JobStatus.RUNNING
+
+
+def test_a_finish_whose_lease_was_taken_over_writes_no_status(user, sent):
+    job = planned_job(user)
+    run_every_chunk(job)
+    claimed = job_step_claim(job_id=str(job.pk), step="finish")
+    Job.objects.filter(pk=job.pk).update(lease_token=None)  # as a takeover would change it
+
+    assert finishing.job_finish_claimed(claimed) == "skipped"
+    assert Job.objects.get(pk=job.pk).status == JobStatus.RUNNING
+
+
+def test_cleanup_runs_once_the_final_status_is_saved_and_deletes_the_parts(user, sent, monkeypatch):
+    job = _finished_chunks_with_a_part(user)
+    seen = []
+    monkeypatch.setattr(
+        EchoKind, "cleanup", lambda self, job_id: seen.append(Job.objects.get(pk=job_id).status)
+    )
+
+    finishing.job_finalize(job_id=str(job.pk))
+
+    assert seen == ["succeeded"]
+    assert not default_storage.exists(parts_folder(str(job.pk)))
+
+
+def test_a_cleanup_that_fails_leaves_the_job_finished(user, sent, monkeypatch):
+    job = _finished_chunks_with_a_part(user)
+
+    def broken(self, job_id):
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(EchoKind, "cleanup", broken)
+
+    assert finishing.job_finalize(job_id=str(job.pk)) == "succeeded"
+    assert Job.objects.get(pk=job.pk).status == JobStatus.SUCCEEDED
+
+
+def test_a_summary_the_database_refuses_is_kept_as_a_note(user, sent, monkeypatch):
+    job = planned_job(user)
+    run_every_chunk(job)
+    monkeypatch.setattr(
+        EchoKind, "finish", lambda self, ctx: finishing.FinishResult(summary={"mean": float("nan")})
+    )
+
+    assert finishing.job_finalize(job_id=str(job.pk)) == "succeeded"
+    summary = Job.objects.get(pk=job.pk).summary
+    assert "NaN" in summary["not_stored"]

@@ -1,0 +1,64 @@
+"""Planning a queued job, in-process on the real database."""
+
+import pytest
+
+from bulkyard.jobs import planning
+from bulkyard.jobs.models import Chunk, ChunkStatus, Job, JobStatus
+from tests.support.engine import chunks_of, created_job, planned_job
+
+pytestmark = pytest.mark.django_db
+
+
+def test_planning_cuts_the_input_into_pending_chunks_on_the_kinds_queue(user, sent):
+    job = planned_job(user, items=25)
+
+    assert job.status == JobStatus.RUNNING
+    assert (job.total_items, job.chunks_total) == (25, 3)
+    assert [c.item_count for c in chunks_of(job)] == [10, 10, 5]
+    assert {(c.status, c.queue) for c in chunks_of(job)} == {(ChunkStatus.PENDING, "bulkyard.io")}
+
+
+def test_planning_twice_creates_no_more_chunks(user, sent):
+    job = planned_job(user)
+
+    assert planning.job_plan(job_id=str(job.pk)) == "skipped"
+    assert Chunk.objects.filter(job=job).count() == 3
+
+
+def test_planning_gives_up_the_step_lease_and_resets_its_attempts(user, sent):
+    job = planned_job(user)
+
+    assert (job.lease_token, job.lease_expires_at, job.step_attempts) == (None, None, 0)
+
+
+def test_a_job_planned_by_another_worker_meanwhile_is_left_alone(user, sent):
+    job = created_job(user, b'{"n": 1}\n')
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.CANCELLED)
+
+    assert planning.job_plan(job_id=str(job.pk)) == "skipped"
+    assert not Chunk.objects.filter(job=job).exists()
+
+
+def test_planning_an_input_that_breaks_the_reader_fails_the_job(user, sent, monkeypatch):
+    job = created_job(user, b'{"n": 1}\n')
+
+    def explode(*args, **kwargs):
+        raise MemoryError("simulated")
+
+    monkeypatch.setattr(planning, "plan_input", explode)
+
+    assert planning.job_plan(job_id=str(job.pk)) == "failed"
+    failed = Job.objects.get(pk=job.pk)
+    assert (failed.status, failed.error_code) == ("failed", "planning_failed")
+    assert failed.lease_token is None
+
+
+def test_planning_wakes_a_worker_per_chunk_once_committed(
+    user, sent, django_capture_on_commit_callbacks
+):
+    job = created_job(user, b"".join(b'{"n": %d}\n' % n for n in range(25)))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        planning.job_plan(job_id=str(job.pk))
+
+    assert sent == {"bulkyard.io": [0, 0, 0]}

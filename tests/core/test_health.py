@@ -1,3 +1,5 @@
+import time
+
 import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -68,3 +70,16 @@ def test_unknown_api_url_gets_a_json_404(anon_client, settings):
 
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+def test_a_check_that_does_not_answer_counts_as_down_within_the_deadline(monkeypatch):
+    def hangs():
+        time.sleep(10)
+        return {}
+
+    started = time.monotonic()
+    checks = health._run_side_by_side({"slow": hangs, "fast": dict})
+
+    assert time.monotonic() - started < health.DEADLINE_SECONDS + 0.5
+    assert checks["slow"] == {"ok": False, "error": "no answer within 2.5 s"}
+    assert checks["fast"]["ok"] is True

@@ -1,0 +1,157 @@
+"""Reading CSV records: the header, records one by one (with their start lines)
+and blocks of plain one-record-per-line CSV at a time."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from typing import IO, Any
+
+from django.conf import settings
+
+from bulkyard.jobs.inputs.lines import (
+    LineFeeder,
+    OversizedLine,
+    OversizedRecord,
+    data_start,
+    nul_error,
+    plain_line_ends,
+    too_large,
+)
+from bulkyard.jobs.kinds import InputRejected, Item, ItemError
+
+
+def _new_csv_reader(feeder: LineFeeder) -> Any:
+    return csv.reader(feeder, strict=True)
+
+
+def csv_read_header(raw: IO[bytes]) -> tuple[list[str], int, int]:
+    """Return ``(columns, offset after the header, number of the next line)``."""
+    start = data_start(raw)
+    raw.seek(start)
+    feeder = LineFeeder(raw, start=start, end=None, next_line=1)
+    reader = _new_csv_reader(feeder)
+    try:
+        header: list[str] = []
+        while not header:
+            header = next(reader)
+    except StopIteration:
+        raise InputRejected("empty_file", "the file holds no CSV header and no rows") from None
+    except OversizedLine:
+        raise InputRejected("invalid_header", "the CSV header line is too long") from None
+    except csv.Error as exc:
+        raise InputRejected(
+            "invalid_header", f"line 1: the CSV header is malformed: {exc}"
+        ) from exc
+    columns = [column.strip() for column in header]
+    _check_header(columns)
+    return columns, feeder.offset, feeder.line_number + 1
+
+
+def _check_header(columns: list[str]) -> None:
+    try:
+        "".join(columns).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputRejected(
+            "invalid_encoding", "line 1: the CSV header is not valid UTF-8"
+        ) from None
+    if any(not column for column in columns):
+        raise InputRejected("invalid_header", "line 1: the CSV header has an empty column name")
+    duplicates = sorted({c for c in columns if columns.count(c) > 1})
+    if duplicates:
+        raise InputRejected(
+            "invalid_header", f"line 1: duplicate column name(s): {', '.join(duplicates)}"
+        )
+
+
+def csv_items(
+    raw: IO[bytes], *, start: int, end: int | None, next_line: int, header: list[str]
+) -> Iterator[tuple[Item, tuple[int, int]]]:
+    raw.seek(start)
+    feeder = LineFeeder(raw, start=start, end=end, next_line=next_line)
+    reader = _new_csv_reader(feeder)
+    width = len(header)
+    while True:
+        number = feeder.line_number + 1
+        feeder.record_bytes = 0
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except OversizedRecord:
+            limit = settings.BULKYARD_MAX_ITEM_BYTES
+            raise InputRejected(
+                "record_too_large",
+                f"line {number}: a CSV record runs on over more than {limit} bytes; "
+                "a quote is probably not closed",
+            ) from None
+        except OversizedLine as exc:
+            reader = _new_csv_reader(feeder)
+            yield Item(exc.line_number, None, too_large(exc.line_number)), feeder.position
+            continue
+        except csv.Error as exc:
+            if feeder.end is None and "unexpected end of data" in str(exc):
+                raise InputRejected(
+                    "malformed_csv",
+                    f"line {number}: a quoted field is never closed, so the rest of the "
+                    "file would be read as one value",
+                ) from exc
+            error = ItemError("malformed_csv", f"line {number}: {exc}")
+            yield Item(number, None, error), feeder.position
+            continue
+        if not row or (width > 1 and len(row) == 1 and not row[0].strip()):
+            continue  # a blank line is not an item
+        yield _csv_item(number, row, header, width), feeder.position
+
+
+def _csv_item(number: int, row: list[str], header: list[str], width: int) -> Item:
+    joined = "".join(row)
+    try:
+        joined.encode("utf-8")
+    except UnicodeEncodeError:
+        readable = [
+            value.encode("utf-8", "surrogateescape").decode("utf-8", "replace") for value in row
+        ]
+        return Item(
+            number,
+            readable,
+            ItemError("invalid_encoding", f"line {number} is not valid UTF-8"),
+        )
+    if "\x00" in joined:
+        return Item(number, None, nul_error(number))
+    if len(row) != width:
+        return Item(
+            number,
+            row,
+            ItemError(
+                "wrong_field_count",
+                f"line {number}: expected {width} fields as in the header, found {len(row)}",
+            ),
+        )
+    return Item(number, dict(zip(header, row, strict=True)))
+
+
+def plain_csv_items(
+    block: bytes, *, first_number: int, header: list[str], limit: int
+) -> list[Item] | None:
+    """The items of a block of one-record-per-line CSV, or None if the block
+    needs the line-by-line reader (see ``plain_line_ends``; also bytes
+    that are not UTF-8 and NUL characters, which that reader reports)."""
+    if plain_line_ends(block, len(block), offset=0, csv_format=True, limit=limit) is None:
+        return None
+    try:
+        text = block.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if "\x00" in text:
+        return None
+    lines = text.split("\n")
+    lines.pop()  # the empty tail after the last newline
+    width = len(header)
+    items = []
+    for number, row in enumerate(csv.reader(lines, strict=True), start=first_number):
+        if len(row) == width:
+            items.append(Item(number, dict(zip(header, row, strict=True))))
+        else:
+            items.append(_csv_item(number, row, header, width))
+    return items

@@ -173,11 +173,75 @@ def test_a_nul_character_in_a_csv_row_fails_the_row():
     assert items[1].data == {"a": "2", "b": "z"}
 
 
-def test_a_csv_record_spanning_lines_past_the_limit_rejects_the_input(settings):
-    settings.BULKYARD_MAX_ITEM_BYTES = 100
-    content = b'a,b\n1,"starts here\n' + b"and goes on\n" * 20 + b'"\n'
+def _outcomes(items):
+    return [(item.number, item.error.code if item.error else item.data) for item in items]
 
-    with pytest.raises(InputRejected, match="line 2: a CSV record runs on"):
+
+def test_a_csv_cell_longer_than_the_csv_modules_default_field_limit_is_read():
+    cell = "x" * 140_000  # over csv's default 131,072, under the 1 MiB item limit
+    content = f"a,b\n1,{cell}\n2,y\n".encode()
+
+    assert _outcomes(_all_items(content)) == [(2, {"a": "1", "b": cell}), (3, {"a": "2", "b": "y"})]
+
+
+def test_a_long_quoted_cell_with_line_breaks_is_one_item():
+    cell = "x" * 70_000 + "\nbob,bob@example.com\n" + "y" * 70_000
+    content = f'name,email\n"{cell}",a@example.com\n2,z\n'.encode()
+
+    assert _outcomes(_all_items(content)) == [
+        (2, {"name": cell, "email": "a@example.com"}),
+        (5, {"name": "2", "email": "z"}),
+    ]
+
+
+def test_a_malformed_record_with_line_breaks_fails_whole_at_its_first_line():
+    content = b'a,b\n"abc"x,"multi\nbob,bob@example.com\nend"\n3,z\n'
+
+    items = _all_items(content, chunk_size=10)
+
+    assert _outcomes(items) == [(2, "malformed_csv"), (5, {"a": "3", "b": "z"})]
+    assert items[0].error.message.startswith("line 2:")
+
+
+def test_a_lone_carriage_return_before_a_quoted_field_fails_the_whole_record():
+    content = b'a,b,c\n1\rx,"multi\nbob,bob@example.com\n",y\n3,z,w\n'
+
+    items = _all_items(content, chunk_size=10)
+
+    assert _outcomes(items) == [(2, "malformed_csv"), (5, {"a": "3", "b": "z", "c": "w"})]
+
+
+def test_a_csv_record_spanning_lines_past_the_limit_fails_alone(settings):
+    settings.BULKYARD_MAX_ITEM_BYTES = 100
+    content = b'a,b\n1,"starts here\n' + b"and,goes on\n" * 20 + b'"\n2,y\n'
+
+    items = _all_items(content)
+
+    assert _outcomes(items) == [(2, "item_too_large"), (24, {"a": "2", "b": "y"})]
+    assert items[0].error.message == (
+        "line 2: a record of 22 lines, longer than the 100-byte limit"
+    )
+
+
+def test_a_line_over_the_limit_that_opens_a_quoted_field_fails_with_the_whole_field(settings):
+    settings.BULKYARD_MAX_ITEM_BYTES = 100
+    content = b'a,b\n1,"' + b"x" * 200 + b'\nbob,bob@example.com\n"\n2,y\n'
+
+    assert _outcomes(_all_items(content)) == [(2, "item_too_large"), (5, {"a": "2", "b": "y"})]
+
+
+def test_an_unclosed_quote_rejects_the_input_naming_the_line_the_field_starts_on():
+    content = b'a,b,c\n1,x,y\n2,"multi\nline","open\nmore\n'
+
+    with pytest.raises(InputRejected, match=r"^line 4: a quoted field is never closed"):
+        _plan(content)
+
+
+def test_an_unclosed_quote_past_the_item_limit_rejects_the_input(settings):
+    settings.BULKYARD_MAX_ITEM_BYTES = 100
+    content = b'a,b\n1,x\n2,"open\n' + b"3,y\n" * 100
+
+    with pytest.raises(InputRejected, match=r"^line 3: a quoted field is never closed"):
         _plan(content)
 
 

@@ -9,6 +9,7 @@ from typing import IO, Any
 
 from django.conf import settings
 
+from bulkyard.jobs.inputs.csvscan import UnclosedQuote, record_extent
 from bulkyard.jobs.inputs.lines import (
     LineFeeder,
     OversizedLine,
@@ -19,6 +20,11 @@ from bulkyard.jobs.inputs.lines import (
     too_large,
 )
 from bulkyard.jobs.kinds import InputRejected, Item, ItemError
+
+# The csv module refuses fields over 128 KiB by default, a process-wide limit;
+# a cell may be as long as the item that holds it. (The feeder hands the reader
+# no record over the item limit, and the fast path no line over it.)
+csv.field_size_limit(max(csv.field_size_limit(), settings.BULKYARD_MAX_ITEM_BYTES))
 
 
 def _new_csv_reader(feeder: LineFeeder) -> Any:
@@ -37,8 +43,11 @@ def csv_read_header(raw: IO[bytes]) -> tuple[list[str], int, int]:
             header = next(reader)
     except StopIteration:
         raise InputRejected("empty_file", "the file holds no CSV header and no rows") from None
-    except OversizedLine:
-        raise InputRejected("invalid_header", "the CSV header line is too long") from None
+    except (OversizedLine, OversizedRecord):
+        limit = settings.BULKYARD_MAX_ITEM_BYTES
+        raise InputRejected(
+            "invalid_header", f"line 1: the CSV header is longer than the {limit}-byte limit"
+        ) from None
     except csv.Error as exc:
         raise InputRejected(
             "invalid_header", f"line 1: the CSV header is malformed: {exc}"
@@ -73,35 +82,54 @@ def csv_items(
     width = len(header)
     while True:
         number = feeder.line_number + 1
+        record_start = feeder.offset
         feeder.record_bytes = 0
         try:
             row = next(reader)
         except StopIteration:
             return
-        except OversizedRecord:
-            limit = settings.BULKYARD_MAX_ITEM_BYTES
-            raise InputRejected(
-                "record_too_large",
-                f"line {number}: a CSV record runs on over more than {limit} bytes; "
-                "a quote is probably not closed",
-            ) from None
-        except OversizedLine as exc:
+        except (csv.Error, OversizedLine, OversizedRecord) as exc:
+            yield _broken_record(feeder, record_start, number, exc), feeder.position
+            # The reader's state was reset in the middle of the record.
             reader = _new_csv_reader(feeder)
-            yield Item(exc.line_number, None, too_large(exc.line_number)), feeder.position
-            continue
-        except csv.Error as exc:
-            if feeder.end is None and "unexpected end of data" in str(exc):
-                raise InputRejected(
-                    "malformed_csv",
-                    f"line {number}: a quoted field is never closed, so the rest of the "
-                    "file would be read as one value",
-                ) from exc
-            error = ItemError("malformed_csv", f"line {number}: {exc}")
-            yield Item(number, None, error), feeder.position
             continue
         if not row or (width > 1 and len(row) == 1 and not row[0].strip()):
             continue  # a blank line is not an item
         yield _csv_item(number, row, header, width), feeder.position
+
+
+def _broken_record(feeder: LineFeeder, start: int, number: int, exc: Exception) -> Item:
+    """Fail the record at ``start`` that the reader could not read, as one item,
+    and move ``feeder`` past it: a line inside a quoted field is never an item.
+    Where the record ends is found by scanning its bytes (see ``csvscan``)."""
+    try:
+        extent = record_extent(feeder.raw, start)
+    except UnclosedQuote as unclosed:
+        raise InputRejected(
+            "malformed_csv",
+            f"line {number + unclosed.lines_before}: a quoted field is never closed, so the "
+            "rest of the file would be read as one value",
+        ) from None
+    feeder.raw.seek(extent.end)
+    feeder.offset = extent.end
+    feeder.line_number = number + extent.lines - 1
+    limit = settings.BULKYARD_MAX_ITEM_BYTES
+    if isinstance(exc, OversizedLine | OversizedRecord) or extent.end - start > limit:
+        if extent.lines == 1:
+            return Item(number, None, too_large(number))
+        message = (
+            f"line {number}: a record of {extent.lines} lines, longer than the {limit}-byte limit"
+        )
+        return Item(number, None, ItemError("item_too_large", message))
+    return Item(number, None, ItemError("malformed_csv", f"line {number}: {_reason(exc)}"))
+
+
+def _reason(exc: Exception) -> str:
+    message = str(exc)
+    if message.startswith("new-line character seen in unquoted field"):
+        # The csv module's advice (open the file with newline='') is for programmers.
+        return "a carriage return inside an unquoted field; quote the field"
+    return message
 
 
 def _csv_item(number: int, row: list[str], header: list[str], width: int) -> Item:

@@ -151,7 +151,7 @@ def test_sniff_returns_the_csv_header():
     [
         (b'{"x": NaN}', "invalid_json"),
         (b'{"x": -Infinity}', "invalid_json"),
-        (b"[" * 100_000, "invalid_json"),
+        (b"[" * 100_000, "nested_too_deeply"),
         (b'{"x": "a\\u0000b"}', "invalid_characters"),
         (b'{"x": "\\ud800"}', "invalid_characters"),
         (b'{"\\u0000": 1}', "invalid_characters"),
@@ -163,6 +163,75 @@ def test_json_values_a_database_cannot_store_fail_the_item(line, code):
     assert items[0].error is not None
     assert items[0].error.code == code
     assert items[1].data == {"ok": "\\u0000 is just text"}
+
+
+def test_a_value_nested_deeper_than_the_limit_with_a_unicode_escape_fails_alone():
+    deep = b'{"a": ' * 600 + b'"\\u00e9"' + b"}" * 600
+
+    items = _all_items(deep + b'\n{"ok": 1}\n', "jsonl")
+
+    assert _outcomes(items) == [(1, "nested_too_deeply"), (2, {"ok": 1})]
+    assert items[0].error.message == "line 1: nested more than 100 levels deep"
+
+
+def test_values_are_nested_up_to_the_limit():
+    at_limit = b"[" * 100 + b"]" * 100
+    over = b"[" * 101 + b"]" * 101
+
+    items = _all_items(at_limit + b"\n" + over + b"\n", "jsonl")
+
+    assert [(item.number, item.error and item.error.code) for item in items] == [
+        (1, None),
+        (2, "nested_too_deeply"),
+    ]
+
+
+def test_brackets_inside_strings_are_not_nesting():
+    line = b'{"text": "' + b"[{" * 200 + b'"}'
+
+    assert _outcomes(_all_items(line + b"\n", "jsonl")) == [(1, {"text": "[{" * 200})]
+
+
+def test_the_item_of_a_retry_line_is_held_to_the_nesting_limit_without_its_envelope():
+    at_limit = "[" * 100 + "]" * 100
+    content = f'{{"n": 4, "item": {at_limit}}}\n'.encode()
+
+    assert [(item.number, item.error) for item in _all_items(content, "retry")] == [(4, None)]
+
+
+@pytest.mark.parametrize("number", [b"1e999999", b"-1e400", b"1.8e308", b"1" + b"0" * 400 + b".5"])
+def test_a_json_number_beyond_the_float_range_fails_the_item(number):
+    items = _all_items(b'{"x": ' + number + b'}\n{"ok": 1}\n', "jsonl")
+
+    assert _outcomes(items) == [(1, "invalid_json"), (2, {"ok": 1})]
+    assert items[0].error.message.startswith("line 1: the number ")
+
+
+def test_json_numbers_near_the_float_range_are_read():
+    items = _all_items(b"[1.7976931348623157e308, -1e308, 1e-400]\n", "jsonl")
+
+    assert _outcomes(items) == [(1, [1.7976931348623157e308, -1e308, 0.0])]
+
+
+def test_big_json_integers_are_read_exactly():
+    big = "9" * 4300
+
+    assert _outcomes(_all_items(f'{{"x": {big}}}\n'.encode(), "jsonl")) == [(1, {"x": int(big)})]
+
+
+def test_a_json_integer_over_pythons_digit_limit_fails_the_item():
+    items = _all_items(b'{"x": ' + b"9" * 5000 + b'}\n{"ok": 1}\n', "jsonl")
+
+    assert _outcomes(items) == [(1, "invalid_json"), (2, {"ok": 1})]
+    assert items[0].error.message == "line 1: a number has more than 4300 digits"
+
+
+def test_sniff_leaves_an_integer_over_pythons_digit_limit_to_fail_its_item():
+    assert sniff(b'{"x": ' + b"9" * 5000 + b"}\n", "jsonl") is None
+
+
+def test_sniff_leaves_a_value_nested_too_deeply_to_fail_its_item():
+    assert sniff(b"[" * 5000 + b"]" * 5000 + b'\n{"ok": 1}\n', "jsonl") is None
 
 
 def test_a_nul_character_in_a_csv_row_fails_the_row():

@@ -23,6 +23,7 @@ READER_ERROR_CODES = frozenset(
         "wrong_field_count",
         "malformed_csv",
         "item_too_large",
+        "nested_too_deeply",
     }
 )
 

@@ -39,14 +39,11 @@ from django.utils import timezone
 from bulkyard.jobs import dispatch, events, registry
 from bulkyard.jobs.inputs import (
     READER_ERROR_CODES,
-    SNIFF_BYTES,
     Span,
     gunzip,
-    gunzip_head,
-    is_gzip,
     plan_input,
     read_span,
-    sniff,
+    sniff_upload,
 )
 from bulkyard.jobs.kinds import (
     CONTENT_OMITTED,
@@ -216,14 +213,8 @@ def _validate_request(
         finally:
             job_input.file.seek(0)
         return job_kind, parsed.model_dump(mode="json"), size, False
-    job_input.file.seek(0)
-    head = job_input.file.read(SNIFF_BYTES)
-    job_input.file.seek(0)
-    compressed = is_gzip(head)
     try:
-        if compressed:
-            head = gunzip_head(job_input.file)
-        header = sniff(head, job_input.format)
+        header, compressed = sniff_upload(job_input.file, job_input.format)
         if header is not None:
             job_kind.check_columns(header, parsed)
     except InputRejected as exc:

@@ -1,11 +1,13 @@
+import gzip
 import io
+import time
 
 import pytest
 from django.test import override_settings
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bulkyard.jobs.inputs import plan_input, read_span, sniff
+from bulkyard.jobs.inputs import SNIFF_BYTES, plan_input, read_span, sniff, sniff_upload
 from bulkyard.jobs.kinds import InputRejected
 
 
@@ -118,6 +120,18 @@ def test_retry_input_keeps_the_original_item_numbers():
     items = _all_items(content, "retry")
 
     assert [(item.number, item.data) for item in items] == [(17, {"a": 1}), (230, {"a": 2})]
+
+
+def test_a_header_of_50_000_columns_is_planned_in_linear_time():
+    header = ",".join(f"column{n}" for n in range(50_000)).encode() + b"\n"
+    content = header + b",".join([b"1"] * 50_000) + b"\n"
+
+    started = time.perf_counter()
+    plan = _plan(content)
+    elapsed = time.perf_counter() - started
+
+    assert len(plan.header) == 50_000
+    assert elapsed < 2  # 15 s while each column was counted against every other
 
 
 def test_header_with_duplicate_columns_is_rejected():
@@ -346,6 +360,74 @@ def test_spans_are_merged_to_stay_under_the_chunk_cap():
     assert [item.data["n"] for item in items] == list(range(100))
 
 
+def _sniff_upload(content: bytes, fmt: str = "csv"):
+    upload = io.BytesIO(content)
+    upload.read(10)  # wherever the caller left it
+    result = sniff_upload(upload, fmt)
+    assert upload.tell() == 0
+    return result
+
+
+@pytest.mark.parametrize("overlap", [-1, 0, 1, 5])
+def test_sniff_upload_reads_a_header_that_ends_near_the_edge_of_the_window(overlap):
+    last = b",lastcolumn\n"
+    header = b"x" * (SNIFF_BYTES + overlap - len(last)) + last
+
+    columns, compressed = _sniff_upload(header + b"1,2\n")
+
+    assert (columns[-1], compressed) == ("lastcolumn", False)
+
+
+def test_sniff_upload_reads_on_while_a_quoted_column_name_goes_on():
+    name = "multi\n" + "y" * SNIFF_BYTES
+    content = f'a,"{name}",b\n1,2,3\n'.encode()
+
+    assert _sniff_upload(content) == (["a", name, "b"], False)
+
+
+def test_sniff_upload_decompresses_gzip():
+    header = ",".join(f"c{n}" for n in range(20_000)).encode() + b"\n"
+
+    columns, compressed = _sniff_upload(gzip.compress(header + b"1\n"))
+
+    assert (len(columns), compressed) == (20_000, True)
+
+
+def test_sniff_upload_finds_no_rows_after_a_long_header():
+    header = ",".join(f"c{n}" for n in range(20_000)).encode() + b"\n"
+
+    with pytest.raises(InputRejected) as caught:
+        _sniff_upload(header + b"  \n")
+
+    assert caught.value.code == "no_items"
+
+
+def test_sniff_upload_reads_no_further_for_json_lines():
+    content = b'{"a": 1}\n' * 100_000
+
+    assert _sniff_upload(content, "jsonl") == (None, False)
+
+
+def test_a_header_over_the_item_limit_is_rejected_at_planning(settings):
+    settings.BULKYARD_MAX_ITEM_BYTES = 100
+    content = b'a,"long\n' + b"x" * 100 + b'",c\n1,2,3\n'
+
+    with pytest.raises(InputRejected, match="line 1: the CSV header is longer than the 100-byte"):
+        _plan(content)
+
+
+def test_a_duplicate_column_error_names_the_first_ten():
+    header = ",".join(f"c{n % 20}" for n in range(40)).encode()
+
+    with pytest.raises(InputRejected) as caught:
+        _plan(header + b"\n" + b"1\n")
+
+    assert caught.value.message == (
+        "line 1: duplicate column name(s): c0, c1, c10, c11, c12, c13, c14, c15, c16, c17 "
+        "and 10 more"
+    )
+
+
 def test_sniff_accepts_a_bom_file_whose_head_ends_inside_a_character():
     row = ("12," + "漢" * 12_000 + "\n").encode()  # long rows: few lines in the head
     head = (b"\xef\xbb\xbfid,text\n" + row * 3)[:65536]
@@ -355,23 +437,19 @@ def test_sniff_accepts_a_bom_file_whose_head_ends_inside_a_character():
 
 
 def test_gunzip_refuses_a_decompression_bomb(settings):
-    import gzip as gz
-
     from bulkyard.jobs.inputs import gunzip
 
     settings.BULKYARD_MAX_DECOMPRESSED_BYTES = 10_000
-    bomb = io.BytesIO(gz.compress(b"0" * 1_000_000))
+    bomb = io.BytesIO(gzip.compress(b"0" * 1_000_000))
 
     with pytest.raises(InputRejected, match="decompresses to more than 10000 bytes"):
         gunzip(bomb, io.BytesIO())
 
 
 def test_gunzip_refuses_a_truncated_stream():
-    import gzip as gz
-
     from bulkyard.jobs.inputs import gunzip
 
-    data = gz.compress(b"a,b\n" + b"1,2\n" * 50_000)
+    data = gzip.compress(b"a,b\n" + b"1,2\n" * 50_000)
 
     with pytest.raises(InputRejected) as caught:
         gunzip(io.BytesIO(data[: len(data) // 2]), io.BytesIO())

@@ -17,7 +17,7 @@ from bulkyard.jobs.inputs.csvinput import csv_read_header
 from bulkyard.jobs.inputs.gzipped import GZIP_MAGIC, gunzip, is_gzip
 from bulkyard.jobs.inputs.lines import READER_ERROR_CODES, UTF8_BOM
 from bulkyard.jobs.inputs.planning import PLAN_BLOCK_BYTES, Plan, Span, plan_input, read_span
-from bulkyard.jobs.inputs.sniffing import SNIFF_BYTES, gunzip_head, sniff
+from bulkyard.jobs.inputs.sniffing import SNIFF_BYTES, sniff, sniff_upload
 
 __all__ = [
     "GZIP_MAGIC",
@@ -29,9 +29,9 @@ __all__ = [
     "Span",
     "csv_read_header",
     "gunzip",
-    "gunzip_head",
     "is_gzip",
     "plan_input",
     "read_span",
     "sniff",
+    "sniff_upload",
 ]

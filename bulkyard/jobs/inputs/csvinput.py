@@ -4,6 +4,8 @@ and blocks of plain one-record-per-line CSV at a time."""
 from __future__ import annotations
 
 import csv
+import io
+from collections import Counter
 from collections.abc import Iterator
 from typing import IO, Any
 
@@ -25,6 +27,8 @@ from bulkyard.jobs.kinds import InputRejected, Item, ItemError
 # a cell may be as long as the item that holds it. (The feeder hands the reader
 # no record over the item limit, and the fast path no line over it.)
 csv.field_size_limit(max(csv.field_size_limit(), settings.BULKYARD_MAX_ITEM_BYTES))
+# Duplicate column names an error lists at most.
+_SHOWN_NAMES = 10
 
 
 def _new_csv_reader(feeder: LineFeeder) -> Any:
@@ -66,11 +70,36 @@ def _check_header(columns: list[str]) -> None:
         ) from None
     if any(not column for column in columns):
         raise InputRejected("invalid_header", "line 1: the CSV header has an empty column name")
-    duplicates = sorted({c for c in columns if columns.count(c) > 1})
+    # Counted once each: a header may have tens of thousands of columns.
+    duplicates = sorted(column for column, count in Counter(columns).items() if count > 1)
     if duplicates:
-        raise InputRejected(
-            "invalid_header", f"line 1: duplicate column name(s): {', '.join(duplicates)}"
-        )
+        shown = ", ".join(duplicates[:_SHOWN_NAMES])
+        if len(duplicates) > _SHOWN_NAMES:
+            shown += f" and {len(duplicates) - _SHOWN_NAMES:,} more"
+        raise InputRejected("invalid_header", f"line 1: duplicate column name(s): {shown}")
+
+
+def header_complete_in(head: bytes) -> bool:
+    """Whether ``head``, the start of a longer file, holds the whole header
+    record, or enough of it for ``csv_read_header`` to refuse it whatever
+    follows (malformed before the end of ``head``, or longer than the limit)."""
+    raw = io.BytesIO(head)
+    start = data_start(raw)
+    raw.seek(start)
+    feeder = LineFeeder(raw, start=start, end=None, next_line=1)
+    reader = _new_csv_reader(feeder)
+    try:
+        header: list[str] = []
+        while not header:
+            header = next(reader)
+    except StopIteration:
+        return False  # nothing but blank lines so far
+    except (OversizedLine, OversizedRecord):
+        return True
+    except csv.Error:
+        return feeder.offset < len(head)  # not where the head is cut
+    # The record ends with its last line, which the cut may have shortened.
+    return feeder.offset < len(head) or head.endswith(b"\n")
 
 
 def csv_items(

@@ -54,7 +54,7 @@ def csv_read_header(raw: IO[bytes]) -> tuple[list[str], int, int]:
         ) from None
     except csv.Error as exc:
         raise InputRejected(
-            "invalid_header", f"line 1: the CSV header is malformed: {exc}"
+            "invalid_header", f"line 1: the CSV header is malformed: {_reason(exc)}"
         ) from exc
     columns = [column.strip() for column in header]
     _check_header(columns)
@@ -157,7 +157,10 @@ def _reason(exc: Exception) -> str:
     message = str(exc)
     if message.startswith("new-line character seen in unquoted field"):
         # The csv module's advice (open the file with newline='') is for programmers.
-        return "a carriage return inside an unquoted field; quote the field"
+        return (
+            "a carriage return (CR) inside an unquoted field: quote the field, "
+            "or end lines with LF or CRLF"
+        )
     return message
 
 

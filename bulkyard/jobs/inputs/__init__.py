@@ -8,9 +8,10 @@ fail that one item; only a structural break that swallows the rest of the file
 (a quote that is never closed) fails the whole input.
 
 The modules, by concern: ``lines`` (what both readers share), ``csvinput``,
-``jsonlinput``, ``planning`` (spans, and reading one back), ``gzipped`` and
-``sniffing`` (the checks made on an upload before a job exists). The names
-below are the package's interface; the rest is internal to it.
+``csvscan`` (where a record the csv reader broke on ends), ``jsonlinput``,
+``planning`` (spans, and reading one back), ``gzipped`` and ``sniffing`` (the
+checks made on an upload before a job exists). The names below are the
+package's interface; the rest is internal to it.
 """
 
 from bulkyard.jobs.inputs.csvinput import csv_read_header

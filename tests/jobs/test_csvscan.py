@@ -1,3 +1,6 @@
+"""Where a CSV record ends by the csv module's lenient rules
+(bulkyard/jobs/inputs/csvscan.py)."""
+
 import csv
 import io
 

@@ -35,16 +35,26 @@ def _new_csv_reader(feeder: LineFeeder) -> Any:
     return csv.reader(feeder, strict=True)
 
 
-def csv_read_header(raw: IO[bytes]) -> tuple[list[str], int, int]:
-    """Return ``(columns, offset after the header, number of the next line)``."""
+def _header_reader(raw: IO[bytes]) -> tuple[LineFeeder, Any]:
     start = data_start(raw)
     raw.seek(start)
     feeder = LineFeeder(raw, start=start, end=None, next_line=1)
-    reader = _new_csv_reader(feeder)
+    return feeder, _new_csv_reader(feeder)
+
+
+def _first_row(reader: Any) -> list[str]:
+    """The header: the first record that is not a blank line."""
+    row: list[str] = []
+    while not row:
+        row = next(reader)
+    return row
+
+
+def csv_read_header(raw: IO[bytes]) -> tuple[list[str], int, int]:
+    """Return ``(columns, offset after the header, number of the next line)``."""
+    feeder, reader = _header_reader(raw)
     try:
-        header: list[str] = []
-        while not header:
-            header = next(reader)
+        header = _first_row(reader)
     except StopIteration:
         raise InputRejected("empty_file", "the file holds no CSV header and no rows") from None
     except (OversizedLine, OversizedRecord):
@@ -83,15 +93,9 @@ def header_complete_in(head: bytes) -> bool:
     """Whether ``head``, the start of a longer file, holds the whole header
     record, or enough of it for ``csv_read_header`` to refuse it whatever
     follows (malformed before the end of ``head``, or longer than the limit)."""
-    raw = io.BytesIO(head)
-    start = data_start(raw)
-    raw.seek(start)
-    feeder = LineFeeder(raw, start=start, end=None, next_line=1)
-    reader = _new_csv_reader(feeder)
+    feeder, reader = _header_reader(io.BytesIO(head))
     try:
-        header: list[str] = []
-        while not header:
-            header = next(reader)
+        _first_row(reader)
     except StopIteration:
         return False  # nothing but blank lines so far
     except (OversizedLine, OversizedRecord):

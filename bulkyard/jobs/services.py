@@ -26,7 +26,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from bulkyard.jobs import dispatch, events, registry
-from bulkyard.jobs.inputs import READER_ERROR_CODES, SNIFF_BYTES, gunzip_head, is_gzip, sniff
+from bulkyard.jobs.inputs import READER_ERROR_CODES, sniff_upload
 from bulkyard.jobs.kinds import CONTENT_OMITTED, CodedError, InputRejected, JobKind
 from bulkyard.jobs.models import (
     JOB_FINISHED_STATUSES,
@@ -180,14 +180,8 @@ def _validate_request(
         finally:
             job_input.file.seek(0)
         return job_kind, parsed.model_dump(mode="json"), size, False
-    job_input.file.seek(0)
-    head = job_input.file.read(SNIFF_BYTES)
-    job_input.file.seek(0)
-    compressed = is_gzip(head)
     try:
-        if compressed:
-            head = gunzip_head(job_input.file)
-        header = sniff(head, job_input.format)
+        header, compressed = sniff_upload(job_input.file, job_input.format)
         if header is not None:
             job_kind.check_columns(header, parsed)
     except InputRejected as exc:

@@ -481,6 +481,38 @@ def test_a_corrupt_gzip_file_is_400(api_client):
     assert _error(response)["code"] == "invalid_gzip"
 
 
+WIDE_HEADER = ",".join(f"column{n}" for n in range(50_000)).encode() + b"\n"  # 639 KB
+
+
+@pytest.mark.parametrize("compress", [False, True], ids=["plain", "gzip"])
+def test_a_csv_header_longer_than_the_sniff_window_is_read_whole(api_client, compress):
+    import gzip
+
+    content = WIDE_HEADER + b",".join([b"1"] * 50_000) + b"\n"
+    content = gzip.compress(content) if compress else content
+
+    response = submit_file(api_client, content, name="wide.csv.gz" if compress else "wide.csv")
+
+    assert response.status_code == 202, response.content
+
+
+@pytest.mark.parametrize("compress", [False, True], ids=["plain", "gzip"])
+def test_a_csv_header_longer_than_the_item_limit_is_400(api_client, settings, compress):
+    import gzip
+
+    settings.BULKYARD_MAX_ITEM_BYTES = 200_000
+    content = WIDE_HEADER + b"1,2\n"
+    content = gzip.compress(content) if compress else content
+
+    response = submit_file(api_client, content, name="wide.csv.gz" if compress else "wide.csv")
+
+    assert response.status_code == 400
+    assert _error(response)["code"] == "invalid_header"
+    assert _error(response)["message"] == (
+        "line 1: the CSV header is longer than the 200000-byte limit"
+    )
+
+
 @pytest.mark.parametrize(
     ("when", "status"),
     [

@@ -1,30 +1,21 @@
+"""Planning and reading spans (bulkyard/jobs/inputs/spans.py): spans of whole items,
+numbered by line, and the fast paths checked against the item-by-item reader."""
+
 import io
 
-import pytest
 from django.test import override_settings
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bulkyard.jobs.inputs import plan_input, read_span, sniff
+from bulkyard.jobs.inputs import plan_input, read_span
 from bulkyard.jobs.kinds import InputRejected
-
-
-def _plan(content: bytes, fmt: str = "csv", chunk_size: int = 2):
-    return plan_input(io.BytesIO(content), fmt, chunk_size=chunk_size)
-
-
-def _all_items(content: bytes, fmt: str = "csv", chunk_size: int = 2):
-    raw = io.BytesIO(content)
-    plan = plan_input(raw, fmt, chunk_size=chunk_size)
-    return [
-        item for span in plan.spans for item in read_span(raw, fmt, header=plan.header, span=span)
-    ]
+from tests.support.inputs import planned, read_all
 
 
 def test_csv_is_cut_into_spans_of_whole_records():
     content = b"a,b\n1,x\n2,y\n3,z\n4,w\n5,v\n"
 
-    plan = _plan(content)
+    plan = planned(content)
 
     assert plan.header == ["a", "b"]
     assert [span.item_count for span in plan.spans] == [2, 2, 1]
@@ -36,7 +27,7 @@ def test_csv_is_cut_into_spans_of_whole_records():
 def test_items_are_numbered_by_the_line_they_start_on():
     content = b'a,b\n1,x\n\n"two\nlines",y\n3,z\n'
 
-    items = _all_items(content)
+    items = read_all(content)
 
     assert [(item.number, item.data) for item in items] == [
         (2, {"a": "1", "b": "x"}),
@@ -51,141 +42,18 @@ def test_reading_every_span_gives_exactly_the_items_of_a_whole_pass():
     )
     content = b"\xef\xbb\xbfn,v\n" + rows
 
-    items = _all_items(content, chunk_size=7)
+    items = read_all(content, chunk_size=7)
 
     assert [item.data["n"] for item in items] == [str(n) for n in range(50)]
     assert len({item.number for item in items}) == 50
 
 
-def test_a_utf8_bom_is_not_part_of_the_first_column_name():
-    plan = _plan(b"\xef\xbb\xbfid,text\n1,a\n")
-
-    assert plan.header == ["id", "text"]
-
-
-def test_undecodable_and_misshapen_rows_become_item_errors():
-    items = _all_items(b"a,b\n1,ok\n2,caf\xe9\n3\n4,x,y\n", chunk_size=10)
-
-    errors = {item.number: item.error.code for item in items if item.error}
-    assert errors == {3: "invalid_encoding", 4: "wrong_field_count", 5: "wrong_field_count"}
-    assert items[1].data == ["2", "caf\ufffd"]
-
-
-def test_a_quote_that_is_never_closed_rejects_the_input():
-    with pytest.raises(InputRejected, match="line 3: a quoted field is never closed"):
-        _plan(b'a,b\n1,x\n2,"open\n3,y\n4,z\n')
-
-
-def test_a_stray_character_after_a_quote_fails_only_that_row():
-    items = _all_items(b'a,b\n1,"x"y\n2,z\n', chunk_size=10)
-
-    assert items[0].error is not None
-    assert items[0].error.code == "malformed_csv"
-    assert items[1].data == {"a": "2", "b": "z"}
-
-
-def test_a_line_over_the_item_size_limit_fails_alone(settings):
-    settings.BULKYARD_MAX_ITEM_BYTES = 64
-    content = b"a,b\n1,x\n2," + b"y" * 200 + b"\n3,z\n"
-
-    items = _all_items(content, chunk_size=10)
-
-    assert [(item.number, item.error.code if item.error else None) for item in items] == [
-        (2, None),
-        (3, "item_too_large"),
-        (4, None),
-    ]
-
-
-def test_jsonl_lines_are_items_and_bad_lines_fail_alone():
-    content = b'{"a": 1}\n\n[1, 2]\n{"broken": \n"text"\n'
-
-    items = _all_items(content, "jsonl", chunk_size=2)
-
-    assert [(item.number, item.data) for item in items if not item.error] == [
-        (1, {"a": 1}),
-        (3, [1, 2]),
-        (5, "text"),
-    ]
-    broken = next(item for item in items if item.error)
-    assert (broken.number, broken.error.code) == (4, "invalid_json")
-    assert broken.error.message.startswith("line 4:")
-
-
 def test_retry_input_keeps_the_original_item_numbers():
     content = b'{"n": 17, "item": {"a": 1}}\n{"n": 230, "item": {"a": 2}}\n'
 
-    items = _all_items(content, "retry")
+    items = read_all(content, "retry")
 
     assert [(item.number, item.data) for item in items] == [(17, {"a": 1}), (230, {"a": 2})]
-
-
-def test_header_with_duplicate_columns_is_rejected():
-    with pytest.raises(InputRejected, match="duplicate column name"):
-        _plan(b"a,b,a\n1,2,3\n")
-
-
-@pytest.mark.parametrize(
-    ("head", "fmt", "code"),
-    [
-        (b"", "csv", "empty_file"),
-        (b"\xef\xbb\xbf  \n", "jsonl", "empty_file"),
-        (b"a,b\n", "csv", "no_items"),
-        ("é,b\n1,2\n".encode("latin-1"), "csv", "invalid_encoding"),
-        (b"{nope\n", "jsonl", "invalid_json"),
-    ],
-)
-def test_sniff_rejects_unusable_files(head, fmt, code):
-    with pytest.raises(InputRejected) as caught:
-        sniff(head, fmt)
-
-    assert caught.value.code == code
-
-
-def test_sniff_returns_the_csv_header():
-    assert sniff(b"id,text\n1,hello\n", "csv") == ["id", "text"]
-
-
-@pytest.mark.parametrize(
-    ("line", "code"),
-    [
-        (b'{"x": NaN}', "invalid_json"),
-        (b'{"x": -Infinity}', "invalid_json"),
-        (b"[" * 100_000, "invalid_json"),
-        (b'{"x": "a\\u0000b"}', "invalid_characters"),
-        (b'{"x": "\\ud800"}', "invalid_characters"),
-        (b'{"\\u0000": 1}', "invalid_characters"),
-    ],
-)
-def test_json_values_a_database_cannot_store_fail_the_item(line, code):
-    items = _all_items(line + b'\n{"ok": "\\\\u0000 is just text"}\n', "jsonl")
-
-    assert items[0].error is not None
-    assert items[0].error.code == code
-    assert items[1].data == {"ok": "\\u0000 is just text"}
-
-
-def test_a_nul_character_in_a_csv_row_fails_the_row():
-    items = _all_items(b"a,b\n1,x\x00y\n2,z\n", chunk_size=10)
-
-    assert items[0].error is not None
-    assert items[0].error.code == "invalid_characters"
-    assert items[1].data == {"a": "2", "b": "z"}
-
-
-def test_a_csv_record_spanning_lines_past_the_limit_rejects_the_input(settings):
-    settings.BULKYARD_MAX_ITEM_BYTES = 100
-    content = b'a,b\n1,"starts here\n' + b"and goes on\n" * 20 + b'"\n'
-
-    with pytest.raises(InputRejected, match="line 2: a CSV record runs on"):
-        _plan(content)
-
-
-def test_whitespace_only_lines_are_skipped_like_blank_ones():
-    items = _all_items(b"a,b\n1,x\n   \n2,y\n", chunk_size=10)
-
-    assert [item.number for item in items] == [2, 4]
-    assert all(item.error is None for item in items)
 
 
 def test_retry_lines_are_not_held_to_the_item_size_limit(settings):
@@ -193,7 +61,7 @@ def test_retry_lines_are_not_held_to_the_item_size_limit(settings):
     long_value = "x" * 60
     content = f'{{"n": 7, "item": "{long_value}"}}\n{{"n": 9, "item": "y"}}\n'.encode()
 
-    items = _all_items(content, "retry")
+    items = read_all(content, "retry")
 
     assert [(item.number, item.error) for item in items] == [(7, None), (9, None)]
 
@@ -211,39 +79,6 @@ def test_spans_are_merged_to_stay_under_the_chunk_cap():
         for item in read_span(io.BytesIO(content), "jsonl", header=None, span=span)
     ]
     assert [item.data["n"] for item in items] == list(range(100))
-
-
-def test_sniff_accepts_a_bom_file_whose_head_ends_inside_a_character():
-    row = ("12," + "漢" * 12_000 + "\n").encode()  # long rows: few lines in the head
-    head = (b"\xef\xbb\xbfid,text\n" + row * 3)[:65536]
-    assert head[-1] >= 0x80  # the head ends inside a three-byte character
-
-    assert sniff(head, "csv") == ["id", "text"]
-
-
-def test_gunzip_refuses_a_decompression_bomb(settings):
-    import gzip as gz
-
-    from bulkyard.jobs.inputs import gunzip
-
-    settings.BULKYARD_MAX_DECOMPRESSED_BYTES = 10_000
-    bomb = io.BytesIO(gz.compress(b"0" * 1_000_000))
-
-    with pytest.raises(InputRejected, match="decompresses to more than 10000 bytes"):
-        gunzip(bomb, io.BytesIO())
-
-
-def test_gunzip_refuses_a_truncated_stream():
-    import gzip as gz
-
-    from bulkyard.jobs.inputs import gunzip
-
-    data = gz.compress(b"a,b\n" + b"1,2\n" * 50_000)
-
-    with pytest.raises(InputRejected) as caught:
-        gunzip(io.BytesIO(data[: len(data) // 2]), io.BytesIO())
-
-    assert caught.value.code == "invalid_gzip"
 
 
 # Lines that keep planning on its fast path (plain) and lines that make it read

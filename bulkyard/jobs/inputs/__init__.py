@@ -17,8 +17,8 @@ package's interface; the rest is internal to it.
 from bulkyard.jobs.inputs.csvinput import csv_read_header
 from bulkyard.jobs.inputs.gzipped import GZIP_MAGIC, gunzip, is_gzip
 from bulkyard.jobs.inputs.lines import READER_ERROR_CODES, UTF8_BOM
-from bulkyard.jobs.inputs.spans import PLAN_BLOCK_BYTES, Plan, Span, plan_input, read_span
 from bulkyard.jobs.inputs.sniffing import SNIFF_BYTES, sniff, sniff_upload
+from bulkyard.jobs.inputs.spans import PLAN_BLOCK_BYTES, Plan, Span, plan_input, read_span
 
 __all__ = [
     "GZIP_MAGIC",

@@ -83,6 +83,17 @@ class _FollowingConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         # Accept first: close codes only reach the client after the handshake.
         await self.accept()
+        try:
+            await self._open()
+        except Exception:
+            # An exception escaping connect ends the ASGI app: the server then
+            # drops the socket without a close frame, and clients see 1006 and
+            # retry blindly. 1011 says the server failed; a reconnect gets a
+            # fresh snapshot, as when the follower fails.
+            logger.exception("job stream failed to open; closing it")
+            await self.close(code=1011)
+
+    async def _open(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self._refuse(

@@ -9,7 +9,7 @@ from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.core.files.base import ContentFile
 
-from bulkyard.jobs import events, services
+from bulkyard.jobs import consumers, events, services
 from bulkyard.jobs.models import Chunk, ItemResult, Job
 from bulkyard.users.tickets import ws_ticket_issue
 from config.asgi import application
@@ -250,6 +250,16 @@ async def test_the_user_stream_lists_retry_jobs_among_recent_jobs(job, user):
     by_id = {j["id"]: j for j in snapshot["jobs"]}
     assert by_id[str(retry.pk)]["retry_of"] == str(job.pk)
     await communicator.disconnect()
+
+
+async def test_a_failure_while_connecting_closes_the_socket_with_1011(job, user, monkeypatch):
+    def broken_state(job):
+        raise RuntimeError("cannot build the message")
+
+    monkeypatch.setattr(consumers, "_job_state", broken_state)
+    communicator, _ = await _connect(f"/ws/jobs/{job.pk}/", user=user)
+
+    assert await _messages_until_close(communicator) == [("close", 1011)]
 
 
 async def test_streams_never_carry_credentials_from_params(job, user):

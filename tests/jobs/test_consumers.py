@@ -300,3 +300,18 @@ async def test_staff_without_view_permission_cannot_follow_others_jobs(job):
     communicator, _ = await _connect(f"/ws/jobs/{job.pk}/", user=staff)
 
     assert (await communicator.receive_json_from())["code"] == "not_found"
+
+
+async def test_a_stream_with_nothing_to_say_for_a_while_stays_open(job, user):
+    # Longer than the channel layer's blocking read of 5 s, which must not be
+    # taken for a dead Redis.
+    communicator, _ = await _connect("/ws/jobs/", user=user)
+    await communicator.receive_json_from()
+
+    assert await communicator.receive_nothing(timeout=7)
+    await sync_to_async(_set)(job, processed_items=2)
+    await sync_to_async(events.job_changed)(job_id=str(job.pk), owner_id=user.pk, force=True)
+    update = await communicator.receive_json_from(timeout=3)
+
+    assert update["job"]["processed_items"] == 2
+    await communicator.disconnect()

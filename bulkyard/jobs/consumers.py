@@ -17,6 +17,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.db.models import Q
+from rest_framework.utils.encoders import JSONEncoder
 
 from bulkyard.jobs.api.serializers import JobSerializer
 from bulkyard.jobs.events import job_group, user_group
@@ -31,6 +32,19 @@ FINISHED = {str(status) for status in JOB_FINISHED_STATUSES}
 PROGRESS_FIELDS = ("total_items", "processed_items", "succeeded_items", "failed_items")
 # What must differ for a job to be sent again on the user stream.
 SIGNATURE_FIELDS = ("status", *PROGRESS_FIELDS, "chunks_finished")
+
+
+def encode_message(content: Any) -> str:
+    """A message as JSON text, encoded as the REST API encodes its bodies.
+
+    Serializer data is not plain JSON: DRF leaves some values (the primary key
+    of a related object, such as a retry's ``retry_of``, a UUID) for its
+    renderer's encoder to turn into text. Messages carry jobs "exactly as
+    ``GET /api/v1/jobs/{id}/``", so they go through the same encoder, for every
+    field and every message. NaN and infinities are refused, as the API's
+    strict JSON refuses them: browsers' ``JSON.parse`` would reject them.
+    """
+    return json.dumps(content, cls=JSONEncoder, allow_nan=False)
 
 
 def _job_state(job: Job) -> dict[str, Any]:
@@ -62,9 +76,24 @@ class _FollowingConsumer(AsyncJsonWebsocketConsumer):
         self.follower: asyncio.Task[None] | None = None
         self.user_id: int | None = None
 
+    @classmethod
+    async def encode_json(cls, content: Any) -> str:
+        return encode_message(content)
+
     async def connect(self) -> None:
         # Accept first: close codes only reach the client after the handshake.
         await self.accept()
+        try:
+            await self._open()
+        except Exception:
+            # An exception escaping connect ends the ASGI app: the server then
+            # drops the socket without a close frame, and clients see 1006 and
+            # retry blindly. 1011 says the server failed; a reconnect gets a
+            # fresh snapshot, as when the follower fails.
+            logger.exception("job stream failed to open; closing it")
+            await self.close(code=1011)
+
+    async def _open(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self._refuse(

@@ -8,9 +8,20 @@ _layer_url = env.str("CHANNEL_LAYER_URL", default="") or env.str("REDIS_URL", de
 if _layer_url:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # channels_redis' layer on a bounded pool that waits for a free
+            # connection instead of failing (bulkyard/core/channel_layers.py).
+            "BACKEND": "bulkyard.core.channel_layers.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [_layer_url],
+                "hosts": [
+                    {
+                        "address": _layer_url,
+                        # Per web process (per event loop). A group operation
+                        # holds one for a round trip; receiving holds one.
+                        "max_connections": env.int("CHANNEL_LAYER_MAX_CONNECTIONS", default=50),
+                        # Seconds an operation waits for a free connection.
+                        "timeout": 20,
+                    }
+                ],
                 "prefix": env.str("BULKYARD_REDIS_PREFIX", default="") + "bulkyard-asgi",
             },
         }

@@ -9,8 +9,8 @@ from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.core.files.base import ContentFile
 
-from bulkyard.jobs import events
-from bulkyard.jobs.models import Job
+from bulkyard.jobs import consumers, events, services
+from bulkyard.jobs.models import Chunk, ItemResult, Job
 from bulkyard.users.tickets import ws_ticket_issue
 from config.asgi import application
 from tests.factories import UserFactory
@@ -39,6 +39,27 @@ def job(user):
     job.input_file.save("items.jsonl", ContentFile(b'{"n": 1}\n'), save=False)
     job.save()
     return job
+
+
+def _retry_of(job) -> Job:
+    """A retry job of ``job``, made as the API makes it: ``job`` finishes with
+    one failed item, then its failed items are retried."""
+    _set(job, status="completed_with_errors", processed_items=10, failed_items=1)
+    chunk = Chunk.objects.create(
+        job=job,
+        sequence=0,
+        byte_start=0,
+        byte_end=9,
+        start_line=1,
+        first_item_number=1,
+        item_count=1,
+        status="done",
+    )
+    ItemResult.objects.create(
+        job=job, chunk=chunk, item_number=1, outcome="failed", code="boom", input={"n": 1}
+    )
+    retry, _ = services.job_retry_failed(job=Job.objects.get(pk=job.pk), owner=job.owner)
+    return retry
 
 
 async def _connect(path: str, *, user=None, origin: str | None = None):
@@ -208,6 +229,39 @@ def _set(job, **fields):
     Job.objects.filter(pk=job.pk).update(**fields)
 
 
+async def test_a_retry_job_can_be_followed(job, user):
+    retry = await sync_to_async(_retry_of)(job)
+    communicator, _ = await _connect(f"/ws/jobs/{retry.pk}/", user=user)
+
+    snapshot = await communicator.receive_json_from()
+
+    assert snapshot["type"] == "job.snapshot"
+    assert snapshot["job"]["retry_of"] == str(job.pk)
+    await communicator.disconnect()
+
+
+async def test_the_user_stream_lists_retry_jobs_among_recent_jobs(job, user):
+    retry = await sync_to_async(_retry_of)(job)
+    communicator, _ = await _connect("/ws/jobs/", user=user)
+
+    snapshot = await communicator.receive_json_from()
+
+    assert snapshot["type"] == "jobs.snapshot"
+    by_id = {j["id"]: j for j in snapshot["jobs"]}
+    assert by_id[str(retry.pk)]["retry_of"] == str(job.pk)
+    await communicator.disconnect()
+
+
+async def test_a_failure_while_connecting_closes_the_socket_with_1011(job, user, monkeypatch):
+    def broken_state(job):
+        raise RuntimeError("cannot build the message")
+
+    monkeypatch.setattr(consumers, "_job_state", broken_state)
+    communicator, _ = await _connect(f"/ws/jobs/{job.pk}/", user=user)
+
+    assert await _messages_until_close(communicator) == [("close", 1011)]
+
+
 async def test_streams_never_carry_credentials_from_params(job, user):
     await sync_to_async(_set)(job, params={"smtp_password": "hunter2", "n": 1})
     communicator, _ = await _connect(f"/ws/jobs/{job.pk}/", user=user)
@@ -246,3 +300,18 @@ async def test_staff_without_view_permission_cannot_follow_others_jobs(job):
     communicator, _ = await _connect(f"/ws/jobs/{job.pk}/", user=staff)
 
     assert (await communicator.receive_json_from())["code"] == "not_found"
+
+
+async def test_a_stream_with_nothing_to_say_for_a_while_stays_open(job, user):
+    # Longer than the channel layer's blocking read of 5 s, which must not be
+    # taken for a dead Redis.
+    communicator, _ = await _connect("/ws/jobs/", user=user)
+    await communicator.receive_json_from()
+
+    assert await communicator.receive_nothing(timeout=7)
+    await sync_to_async(_set)(job, processed_items=2)
+    await sync_to_async(events.job_changed)(job_id=str(job.pk), owner_id=user.pk, force=True)
+    update = await communicator.receive_json_from(timeout=3)
+
+    assert update["job"]["processed_items"] == 2
+    await communicator.disconnect()

@@ -358,3 +358,11 @@ def test_a_sender_that_could_forge_headers_or_is_no_address_is_refused(api_clien
 
     assert response.status_code == 400
     assert reason in response.json()["error"]["message"]
+
+
+def test_each_reply_to_entry_goes_out_as_one_address(api_client, worker, smtp):
+    _send(api_client, _recipients(1), reply_to=['"Help, Shop" <help@example.com>'])
+
+    [message] = smtp.messages_to("user0@example.com")
+    [address] = message["Reply-To"].addresses
+    assert (address.display_name, address.addr_spec) == ("Help, Shop", "help@example.com")

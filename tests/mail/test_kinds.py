@@ -74,3 +74,23 @@ def test_reply_to_entries_of_one_address_each_are_accepted(api_client):
     response = _submit(api_client, reply_to=["Support <help@x.example>", "sales@x.example"])
 
     assert response.status_code == 202, response.content
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ('{{ name|center:"30000000" }}', "BULKYARD_EMAIL_MAX_RENDERED_BYTES"),
+        ("{% lorem 999999 w %}", "lorem"),
+        (
+            '{% for a in "' + "x" * 400 + '" %}{% for b in "' + "x" * 400 + '" %}{% endfor %}'
+            "{% endfor %}",
+            "BULKYARD_EMAIL_MAX_RENDER_STEPS",
+        ),
+    ],
+    ids=["too-large", "lorem", "too-costly"],
+)
+def test_a_template_that_meets_a_bound_by_itself_is_refused(api_client, text, problem):
+    error = _refusal(_submit(api_client, text=text))
+
+    assert error["message"].startswith("params.params: Value error, text: ")
+    assert problem in error["message"]

@@ -35,6 +35,7 @@ from bulkyard.jobs.kinds import (
 from bulkyard.jobs.models import JobAttachment
 from bulkyard.jobs.registry import register
 from bulkyard.mail.services import Attachment, ChunkSender, Letter, Outcome, Recipient
+from bulkyard.mail.template_limits import TOO_COSTLY, TOO_LARGE
 from bulkyard.mail.templates import EmailTemplates, TemplateProblem
 
 
@@ -163,7 +164,15 @@ class SendEmailKind(JobKind[EmailParams]):
     # Retrying these would not help, or could email someone twice (an unknown
     # delivery may have arrived: look its Message-ID up before sending again).
     not_retried_codes = frozenset(
-        {"duplicate_recipient", "invalid_address", "missing_address", "delivery_unknown"}
+        {
+            "duplicate_recipient",
+            "invalid_address",
+            "missing_address",
+            "delivery_unknown",
+            # Bounds are counted, not timed: the row would meet them again.
+            TOO_LARGE,
+            TOO_COSTLY,
+        }
     )
     example_item = {"email": "ada@example.com", "name": "Ada", "order_id": "A-1001"}
 

@@ -8,7 +8,8 @@ in a bulk email would be to write as much text as it is asked for."""
 
 from django.template import Library, defaultfilters, defaulttags
 
-from bulkyard.mail.template_limits import BoundedFilter, bounded_for
+from bulkyard.mail.template_filters import BoundedFilter
+from bulkyard.mail.template_limits import bounded_for
 
 EXCLUDED_TAGS = frozenset({"debug", "load", "url", "csrf_token", "lorem"})
 

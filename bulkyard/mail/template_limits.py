@@ -6,16 +6,14 @@ recipient's row as variables, so one template can ask for any amount of text
 strings). Two bounds hold for each rendering of a part (subject, text, HTML):
 
 - **Size**, ``BULKYARD_EMAIL_MAX_RENDERED_BYTES``: no part may hold more, nor
-  any piece of one while it is built (the output of a block or a loop, the
-  result of a filter). Filters whose result size their arguments decide
-  (padding widths, ``stringformat`` and ``floatformat`` precisions, ``join``,
-  ``add``) are checked before they build it; the others are checked on their
-  result, which none makes more than a few times longer than what it read.
+  any piece of one while it is built (the output of a block or a loop), nor
+  what a filter reads or gives (``template_filters``, which checks the
+  filters whose arguments decide their result's size before they build it).
 - **Work**, ``BULKYARD_EMAIL_MAX_RENDER_STEPS``: a step is a loop iteration, a
-  node rendered, a value looked up or a filter applied, plus one per KiB of
-  text (or 32 items of a list) that it reads or writes. Counting lookups and
-  what they read makes a comparison of long values inside a loop cost what it
-  takes, which a cap on loop iterations alone would not.
+  node rendered or a value looked up, plus one per KiB of text (32 items of a
+  list) that it reads or writes; a filter costs more (``template_filters``).
+  Counting lookups and what they read makes a comparison of long values inside
+  a loop cost what it takes, which a cap on loop iterations alone would not.
 
 Counted rather than timed: a rendering passes or fails the same way on a busy
 worker as on an idle one, and a refused recipient can be told which bound it
@@ -27,9 +25,6 @@ docs/decisions/0005-bulk-email.md, "Template bounds".
 
 from __future__ import annotations
 
-import functools
-import re
-from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, NoReturn, cast
@@ -73,7 +68,7 @@ class RenderLimits:
 
 
 @dataclass(slots=True)
-class _Budget:
+class Budget:
     """What one rendering has spent, and the first bound it met."""
 
     limits: RenderLimits
@@ -87,8 +82,8 @@ class _Budget:
                 RenderLimitExceeded(
                     TOO_COSTLY,
                     f"the rendering takes more than {self.limits.max_steps} steps "
-                    "(BULKYARD_EMAIL_MAX_RENDER_STEPS; a step is a loop iteration, a tag, "
-                    "value or filter, or a KiB of text one of them reads or writes)",
+                    "(BULKYARD_EMAIL_MAX_RENDER_STEPS: loop iterations, tags, values looked "
+                    "up and filters applied, and the text they read or write)",
                 )
             )
 
@@ -106,10 +101,10 @@ class _Budget:
         raise error
 
 
-_budget: ContextVar[_Budget | None] = ContextVar("bulkyard_template_budget", default=None)
+_budget: ContextVar[Budget | None] = ContextVar("bulkyard_template_budget", default=None)
 
 
-def _current() -> _Budget:
+def current_budget() -> Budget:
     budget = _budget.get()
     if budget is None:
         raise RuntimeError("email templates are compiled and rendered by BoundedTemplate")
@@ -117,20 +112,13 @@ def _current() -> _Budget:
 
 
 def _weight(value: Any) -> int:
-    """Steps for reading or writing ``value``, besides the step itself."""
+    """Steps for a value looked up or a piece rendered, besides the step
+    itself: what comparing or copying it costs, at about a KiB of text (32
+    items of a list) per step."""
     if isinstance(value, str):
         return len(value) >> 10
     if isinstance(value, list | tuple | dict | set | frozenset):
         return len(value) >> 5
-    return 0
-
-
-def _size(value: Any) -> int:
-    """Characters a filter's result holds (0 for numbers and the like)."""
-    if isinstance(value, str):
-        return len(value)
-    if isinstance(value, list | tuple):
-        return sum(len(item) if isinstance(item, str) else 1 for item in value)
     return 0
 
 
@@ -141,7 +129,7 @@ class BoundedNodeList(NodeList):
     """Renders its nodes one by one against the bounds, before joining them."""
 
     def render(self, context: Context) -> SafeString:
-        budget = _current()
+        budget = current_budget()
         pieces = []
         size = 0
         # Nodes render text, whatever the stubs say (int | str).
@@ -182,7 +170,7 @@ class BoundedForNode(ForNode):
         return len(sequence.var) * (1 + len(self.nodelist_loop) + inner)
 
     def render(self, context: Context) -> SafeString:
-        budget = _current()
+        budget = current_budget()
         parentloop = context.get("forloop", {})
         with context.push():
             assert isinstance(self.sequence, FilterExpression)
@@ -237,116 +225,13 @@ class BoundedForNode(ForNode):
 def bounded_for(parser: Parser, token: Token) -> BoundedForNode:
     """The ``for`` tag of email templates."""
     node = BoundedForNode(do_for(parser, token))
-    limits = _current().limits
+    limits = current_budget().limits
     if node.least_steps > limits.max_steps:
         raise TemplateSyntaxError(
             f"this loop over a literal takes at least {node.least_steps} steps; a rendering "
             f"may take at most {limits.max_steps} (BULKYARD_EMAIL_MAX_RENDER_STEPS)"
         )
     return node
-
-
-# --- Filters -------------------------------------------------------------------
-
-
-def _integer(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError, OverflowError):
-        return None  # the filter itself answers for it
-
-
-def _digits(text: str) -> int:
-    """The largest number written in ``text`` (0 if none), without reading a
-    number too long for ``int`` in full."""
-    runs = re.findall(r"\d+", text)
-    return max((int(run) if len(run) < 19 else 10**19 for run in runs), default=0)
-
-
-def _padding(name: str, args: Sequence[Any], max_bytes: int) -> str | None:
-    width = _integer(args[0]) if args else None
-    if width is not None and width > max_bytes:
-        return f"{name}:{width} would pad to {width} characters"
-    return None
-
-
-def _stringformat(name: str, args: Sequence[Any], max_bytes: int) -> str | None:
-    spec = str(args[0]) if args else ""
-    if "%" in spec:
-        # "(a)s%(a)s..." repeats a value as often as the argument asks.
-        return f"stringformat takes one conversion specifier ('03d', '.2f'), not {spec!r}"
-    wide = _digits(re.sub(r"^\([^)]*\)", "", spec))  # the digits of a mapping key are a name
-    if wide > max_bytes:
-        return f"stringformat:{spec} would write {wide} characters"
-    return None
-
-
-def _floatformat(name: str, args: Sequence[Any], max_bytes: int) -> str | None:
-    places = _digits(str(args[0]).rstrip("gu")) if args else 0
-    if places > max_bytes:
-        return f"floatformat:{args[0]} would write {places} decimal places"
-    return None
-
-
-def _join(value: Any, args: Sequence[Any], max_bytes: int) -> str | None:
-    if not isinstance(value, str | list | tuple) or len(value) < 2 or not args:
-        return None
-    joined = _size(value) + (len(value) - 1) * len(str(args[0]))
-    if joined > max_bytes:
-        return f"join would give {joined} characters"
-    return None
-
-
-def _add(value: Any, args: Sequence[Any], max_bytes: int) -> str | None:
-    total = _size(value) + (_size(args[0]) if args else 0)
-    if total > max_bytes:
-        return f"add would give {total} characters"
-    return None
-
-
-# Checks of the arguments alone (also run when compiled, on literal arguments)
-# and of the value with its arguments; each says what the filter would build
-# past the bound, or None.
-ArgumentCheck = Callable[[str, Sequence[Any], int], str | None]
-OperandCheck = Callable[[Any, Sequence[Any], int], str | None]
-_ARGUMENT_CHECKS: dict[str, ArgumentCheck] = {
-    "center": _padding,
-    "ljust": _padding,
-    "rjust": _padding,
-    "stringformat": _stringformat,
-    "floatformat": _floatformat,
-}
-_OPERAND_CHECKS: dict[str, OperandCheck] = {"join": _join, "add": _add}
-
-
-class BoundedFilter:
-    """A Django filter that charges its steps and holds its result to the size
-    bound; Django sees the filter it wraps (its flags and arguments)."""
-
-    def __init__(self, name: str, function: Callable[..., Any]) -> None:
-        functools.update_wrapper(self, function)
-        self.name = name
-        self.function = function
-        self.check_arguments = _ARGUMENT_CHECKS.get(name)
-        self.check_operands = _OPERAND_CHECKS.get(name)
-
-    def __call__(self, value: Any, *args: Any, **kwargs: Any) -> Any:
-        budget = _current()
-        limits = budget.limits
-        budget.charge(1 + _weight(value) + sum(_weight(arg) for arg in args))
-        problem = None
-        if self.check_arguments is not None:
-            problem = self.check_arguments(self.name, args, limits.max_bytes)
-        if problem is None and self.check_operands is not None:
-            problem = self.check_operands(value, args, limits.max_bytes)
-        if problem is not None:
-            budget.fail(limits.too_large(problem))
-        result = self.function(value, *args, **kwargs)
-        size = _size(result)
-        budget.charge(_weight(result))
-        if size > limits.max_bytes:
-            budget.fail(limits.too_large(f"{self.name} gives {size} characters"))
-        return result
 
 
 # --- Compiling -----------------------------------------------------------------
@@ -358,7 +243,7 @@ class BoundedFilterExpression(FilterExpression):
 
     def __init__(self, token: str, parser: Parser) -> None:
         super().__init__(token, parser)
-        limits = _current().limits
+        limits = current_budget().limits
         for function, args in self.filters:
             check = getattr(function, "check_arguments", None)
             if check is None or any(lookup for lookup, _ in args):
@@ -369,7 +254,7 @@ class BoundedFilterExpression(FilterExpression):
 
     def resolve(self, context: Context, ignore_failures: bool = False) -> Any:
         value = super().resolve(context, ignore_failures)
-        _current().charge(1 + _weight(value))
+        current_budget().charge(1 + _weight(value))
         return value
 
 
@@ -403,7 +288,7 @@ class BoundedTemplate(Template):
             self.origin,
         )
         # Counted while compiling too: {% verbatim %} renders its text then.
-        token = _budget.set(_Budget(limits))
+        token = _budget.set(Budget(limits))
         try:
             nodelist = parser.parse()
         finally:
@@ -414,7 +299,7 @@ class BoundedTemplate(Template):
     def render(self, context: Context) -> SafeString:
         """Raises ``RenderLimitExceeded``."""
         limits = RenderLimits.current()
-        budget = _Budget(limits)
+        budget = Budget(limits)
         token = _budget.set(budget)
         try:
             output = super().render(context)

@@ -100,7 +100,8 @@ def test_a_loop_stops_as_soon_as_its_output_passes_the_bound(settings):
     assert refused.code == "rendered_too_large"
 
 
-def test_doubling_a_value_with_add_is_refused_before_it_passes_the_bound():
+def test_doubling_a_value_with_add_is_refused_before_it_passes_the_bound(settings):
+    settings.BULKYARD_EMAIL_MAX_RENDER_STEPS = 10**9  # the size bound alone
     doublings = "".join(f"{{% with v{n + 1}=v{n}|add:v{n} %}}" for n in range(12))
     source = doublings + "{{ v12|length }}" + "{% endwith %}" * 12
 
@@ -123,6 +124,23 @@ def test_a_filter_result_over_the_bound_is_refused_even_if_a_later_filter_shrink
     refused = _refusal("{{ text|escapejs|length }}", {"text": "<" * 500})  # 3000 characters
 
     assert refused.code == "rendered_too_large"
+
+
+def test_a_filter_refuses_a_value_longer_than_the_bound_before_reading_it(settings):
+    settings.BULKYARD_EMAIL_MAX_RENDERED_BYTES = 1000
+
+    refused = _refusal("{{ text|truncatechars:10 }}", {"text": "x" * 1001})
+
+    assert refused.code == "rendered_too_large"
+    assert "truncatechars would read 1001 characters" in str(refused)
+
+
+def test_the_html_truncators_read_at_most_64_kib():
+    # Their time grows faster than their input: a MB of opening tags took 3 s.
+    refused = _refusal("{{ text|truncatewords_html:10 }}", {"text": "<i>" * 22_000})
+
+    assert refused.code == "rendered_too_large"
+    assert "at most 65536" in str(refused)
 
 
 # --- Work: steps per rendering ------------------------------------------------
@@ -152,6 +170,15 @@ def test_a_loop_over_a_literal_inside_a_condition_is_left_to_the_rendering():
     source = f"{{% for a in {text} %}}{inner}{{% endfor %}}"
 
     assert _compile(source).render({}).text == ""
+
+
+def test_filtering_a_large_value_over_and_over_counts_as_work():
+    refused = _refusal(
+        "{% for c in name %}{{ long|striptags|length }}{% endfor %}",
+        {"name": "x" * 1000, "long": "<b>x</b> " * 100_000},
+    )
+
+    assert refused.code == "rendering_too_costly"
 
 
 def test_reading_a_large_value_over_and_over_counts_as_work():

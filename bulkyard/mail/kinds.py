@@ -99,7 +99,8 @@ class EmailParams(BaseModel):
         None, description="HTML body, a Django template (variables HTML-escaped); optional."
     )
     from_email: str | None = Field(
-        None, description="Sender, e.g. 'Shop <shop@example.com>'; DEFAULT_FROM_EMAIL if omitted."
+        None,
+        description="One sender, e.g. 'Shop <shop@example.com>'; DEFAULT_FROM_EMAIL if omitted.",
     )
     reply_to: list[Annotated[str, AfterValidator(_reply_to_entry)]] = Field(
         default_factory=list,

@@ -2,12 +2,12 @@
 
 import dataclasses
 from collections.abc import Iterable, Iterator
-from email.utils import parseaddr
-from typing import Any
+from typing import Annotated, Any
 
 from django.conf import settings
 from django.db.models import IntegerField, QuerySet
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -16,7 +16,7 @@ from pydantic import (
     model_validator,
 )
 
-from bulkyard.core.emails import is_email, normalise_email
+from bulkyard.core.emails import is_email, mailbox_address, normalise_email
 from bulkyard.data.exports import InvalidFilter, chunk_rows, export_plan, export_queryset
 from bulkyard.data.registry import get_target
 from bulkyard.jobs.kinds import (
@@ -35,16 +35,22 @@ from bulkyard.jobs.kinds import (
 from bulkyard.jobs.models import JobAttachment
 from bulkyard.jobs.registry import register
 from bulkyard.mail.services import Attachment, ChunkSender, Letter, Outcome, Recipient
+from bulkyard.mail.template_limits import TOO_COSTLY, TOO_LARGE
 from bulkyard.mail.templates import EmailTemplates, TemplateProblem
 
 
 def _address(value: str, *, what: str) -> str:
-    if "\n" in value or "\r" in value:
-        raise ValueError(f"{what} holds a line break, which could forge email headers")
-    _, address = parseaddr(value)
-    if not address or not is_email(address):
-        raise ValueError(f"{what} {value!r} is not an email address")
+    """``value`` if it names exactly one mailbox: a sender or a Reply-To entry
+    holding two would fail every send, or answer to both."""
+    try:
+        mailbox_address(value)
+    except ValueError as exc:
+        raise ValueError(f"{what} {value!r} {exc}") from None
     return value
+
+
+def _reply_to_entry(value: str) -> str:
+    return _address(value, what="reply_to entry")
 
 
 class RecipientQuery(BaseModel):
@@ -93,9 +99,14 @@ class EmailParams(BaseModel):
         None, description="HTML body, a Django template (variables HTML-escaped); optional."
     )
     from_email: str | None = Field(
-        None, description="Sender, e.g. 'Shop <shop@example.com>'; DEFAULT_FROM_EMAIL if omitted."
+        None,
+        description="One sender, e.g. 'Shop <shop@example.com>'; DEFAULT_FROM_EMAIL if omitted.",
     )
-    reply_to: list[str] = Field(default_factory=list, max_length=10)
+    reply_to: list[Annotated[str, AfterValidator(_reply_to_entry)]] = Field(
+        default_factory=list,
+        max_length=10,
+        description="Reply-To addresses, one per entry, e.g. ['Support <help@example.com>'].",
+    )
     email_field: str = Field(
         "email", description="The column (or JSON key) that holds each recipient's address."
     )
@@ -115,11 +126,6 @@ class EmailParams(BaseModel):
     @classmethod
     def _sender(cls, value: str | None) -> str | None:
         return None if value is None else _address(value, what="from_email")
-
-    @field_validator("reply_to")
-    @classmethod
-    def _reply_to(cls, values: list[str]) -> list[str]:
-        return [_address(value, what="reply_to") for value in values]
 
     @model_validator(mode="after")
     def _templates_compile(self) -> "EmailParams":
@@ -159,7 +165,15 @@ class SendEmailKind(JobKind[EmailParams]):
     # Retrying these would not help, or could email someone twice (an unknown
     # delivery may have arrived: look its Message-ID up before sending again).
     not_retried_codes = frozenset(
-        {"duplicate_recipient", "invalid_address", "missing_address", "delivery_unknown"}
+        {
+            "duplicate_recipient",
+            "invalid_address",
+            "missing_address",
+            "delivery_unknown",
+            # Bounds are counted, not timed: the row would meet them again.
+            TOO_LARGE,
+            TOO_COSTLY,
+        }
     )
     example_item = {"email": "ada@example.com", "name": "Ada", "order_id": "A-1001"}
 

@@ -34,6 +34,7 @@ from bulkyard.jobs.dispatch import backoff_seconds
 from bulkyard.mail.mime import BulkEmailMessage, LetterForm, MessageBuilder, MessageParts
 from bulkyard.mail.models import DeliveryStatus, EmailDelivery
 from bulkyard.mail.rate import SendRate, account_rate
+from bulkyard.mail.template_limits import RenderLimitExceeded
 from bulkyard.mail.templates import EmailTemplates
 
 logger = logging.getLogger(__name__)
@@ -174,6 +175,16 @@ class ChunkSender:
     def _deliver(self, recipient: Recipient, message_id: str) -> Outcome:
         try:
             message = self._message(recipient, message_id)
+        except RenderLimitExceeded as exc:
+            # The same row renders the same way every time: not worth a retry.
+            return Outcome(
+                number=recipient.number,
+                address=recipient.address,
+                sent=False,
+                message_id=message_id,
+                code=exc.code,
+                message=f"the message for {recipient.address} was not sent: {exc}",
+            )
         except Exception as exc:  # a template filter that raised, say
             return _unbuildable(recipient, message_id, exc)
         # At least one try, whatever the setting says.

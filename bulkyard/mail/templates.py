@@ -2,10 +2,12 @@
 chunk, rendered per recipient.
 
 Templates come from API users, so they get an engine of their own: no template
-files (no ``include``/``extends``), no tag libraries, no ``debug`` tag. The
-subject and the plain-text body are rendered without HTML escaping; the HTML
-body escapes variables as Django pages do. A variable a row lacks renders as
-"" (Django's rule, which keeps ``{{ name|default:"friend" }}`` working).
+files (no ``include``/``extends``), no tag libraries, no ``debug`` tag, and
+bounds on the size of what a rendering builds and on its work
+(``template_limits``). The subject and the plain-text body are rendered
+without HTML escaping; the HTML body escapes variables as Django pages do. A
+variable a row lacks renders as "" (Django's rule, which keeps
+``{{ name|default:"friend" }}`` working).
 """
 
 from __future__ import annotations
@@ -17,7 +19,10 @@ from typing import Any
 
 from django.template import Context, Engine, Template, TemplateSyntaxError
 
-BUILTINS = ["bulkyard.mail.template_library", "django.template.defaultfilters"]
+from bulkyard.mail.template_limits import BoundedTemplate, RenderLimitExceeded
+
+# Django's filters come wrapped in this library, not from defaultfilters.
+BUILTINS = ["bulkyard.mail.template_library"]
 
 
 @lru_cache(maxsize=2)
@@ -36,7 +41,7 @@ class TemplateProblem(ValueError):
 
 def compile_template(source: str, *, html: bool, name: str) -> Template:
     try:
-        return _engine(autoescape=html).from_string(source)
+        return BoundedTemplate(source, engine=_engine(autoescape=html))
     except TemplateSyntaxError as exc:
         raise TemplateProblem(f"{name}: {exc}") from None
 
@@ -67,14 +72,19 @@ class EmailTemplates:
         )
 
     def render(self, variables: Mapping[str, Any]) -> RenderedEmail:
+        """Raises ``RenderLimitExceeded``, its message naming the part."""
         return RenderedEmail(
             # Whitespace around a rendered subject is a template artefact.
-            subject=_render(self.subject, variables).strip(),
-            text=_render(self.text, variables),
-            html=_render(self.html, variables) if self.html is not None else None,
+            subject=_render(self.subject, variables, name="subject").strip(),
+            text=_render(self.text, variables, name="text"),
+            html=_render(self.html, variables, name="html") if self.html is not None else None,
         )
 
 
-def _render(template: Template, variables: Mapping[str, Any]) -> str:
+def _render(template: Template, variables: Mapping[str, Any], *, name: str) -> str:
     # A Context escapes by default whatever its engine says; follow the engine.
-    return template.render(Context(dict(variables), autoescape=template.engine.autoescape))
+    context = Context(dict(variables), autoescape=template.engine.autoescape)
+    try:
+        return template.render(context)
+    except RenderLimitExceeded as exc:
+        raise RenderLimitExceeded(exc.code, f"{name}: {exc}") from None

@@ -36,3 +36,14 @@ BULKYARD_EMAIL_RETRY_MAX_SECONDS = env.float("BULKYARD_EMAIL_RETRY_MAX_SECONDS",
 # Recipients marked "sending" together; a crash leaves at most this many whose
 # delivery is unknown (they are reported, never sent again automatically).
 BULKYARD_EMAIL_CLAIM_BATCH = env.int("BULKYARD_EMAIL_CLAIM_BATCH", default=20)
+# Bounds on each rendering of a template part (subject, text, HTML), see
+# bulkyard/mail/template_limits.py: the most bytes a part (or any piece of it
+# while it is built) may hold, and the most steps of work it may take (a step
+# is a loop iteration, a tag, a value looked up or a filter applied, and the
+# text they read or write). A recipient whose rendering meets one fails alone
+# (rendered_too_large, rendering_too_costly); a template that meets one by
+# itself is refused when the job is created.
+BULKYARD_EMAIL_MAX_RENDERED_BYTES = env.int(
+    "BULKYARD_EMAIL_MAX_RENDERED_BYTES", default=1024 * 1024
+)
+BULKYARD_EMAIL_MAX_RENDER_STEPS = env.int("BULKYARD_EMAIL_MAX_RENDER_STEPS", default=100_000)

@@ -358,3 +358,37 @@ def test_a_sender_that_could_forge_headers_or_is_no_address_is_refused(api_clien
 
     assert response.status_code == 400
     assert reason in response.json()["error"]["message"]
+
+
+def test_each_reply_to_entry_goes_out_as_one_address(api_client, worker, smtp):
+    _send(api_client, _recipients(1), reply_to=['"Help, Shop" <help@example.com>'])
+
+    [message] = smtp.messages_to("user0@example.com")
+    [address] = message["Reply-To"].addresses
+    assert (address.display_name, address.addr_spec) == ("Help, Shop", "help@example.com")
+
+
+def test_a_recipient_whose_rendering_meets_a_bound_fails_alone_and_is_not_tried_again(
+    api_client, worker, smtp
+):
+    content = (
+        b"email,name,order,width,letters\n"
+        b"user0@example.com,Ada,1,10,ab\n"
+        b"user1@example.com,Alan,2,3000000,ab\n"  # a 3 MB text body
+        b"user2@example.com,Grace,3,10," + b"x" * 1000 + b"\n"  # a million iterations
+    )
+    loops = "{% for a in letters %}{% for b in letters %}{% endfor %}{% endfor %}"
+    text = "{{ name|center:width }}" + loops
+
+    job = _send(api_client, content, text=text)
+
+    failures = _failures(job)
+    assert failures[3][0] == "rendered_too_large"
+    assert "text: center:3000000 would pad" in failures[3][1]
+    assert failures[4][0] == "rendering_too_costly"
+    assert set(smtp.recipient_counts()) == {"user0@example.com"}
+    for address in ("user1@example.com", "user2@example.com"):
+        delivery = EmailDelivery.objects.get(job=job, recipient=address)
+        assert (delivery.status, delivery.attempts) == (DeliveryStatus.FAILED, 1)
+    retry = api_client.post(f"/api/v1/jobs/{job.pk}/retry/")
+    assert retry.json()["error"]["code"] == "nothing_to_retry"

@@ -78,6 +78,7 @@ def test_every_kind_of_personal_data_is_replaced_and_counted():
         "order 4111 1111 1111 1112 shipped",  # fails the Luhn check
         "GB00 WEST 1234 5698 7654 32",  # wrong IBAN checksum
         "version 1.2.3.4000 and 999.1.1.1",  # not IP addresses
+        "release 1.2.3.4.5 and 10.0.0.1.2.",  # version strings, even at a sentence's end
         "call 020 7946 0958",  # no country code and no region
     ],
 )
@@ -85,6 +86,21 @@ def test_look_alikes_are_left_alone(text):
     redacted, found = Redactor(types=["phone", "iban", "card", "ip"]).redact(text)
 
     assert (redacted, found) == (text, {})
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Seen from 8.8.8.8.", "Seen from [IP]."),
+        ("Seen from 8.8.8.8. Then 10.0.0.1!", "Seen from [IP]. Then [IP]!"),
+        ("hosts (10.0.0.1), 10.0.0.2; 10.0.0.3: up", "hosts ([IP]), [IP]; [IP]: up"),
+        ("wait for 10.0.0.1...", "wait for [IP]..."),
+    ],
+)
+def test_an_ipv4_address_followed_by_punctuation_is_redacted(text, expected):
+    redacted, _ = Redactor(types=["ip"]).redact(text)
+
+    assert redacted == expected
 
 
 @pytest.mark.parametrize(

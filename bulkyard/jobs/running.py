@@ -104,7 +104,12 @@ def _renewer(chunk_id: int, token: Any) -> Any:
 
 def _chunk_execute(claimed: ClaimedChunk) -> str:
     chunk_id, token = claimed.chunk_id, claimed.token
-    chunk = Chunk.objects.select_related("job").get(pk=chunk_id)
+    try:
+        chunk = Chunk.objects.select_related("job").get(pk=chunk_id)
+    except Exception as exc:
+        if not is_outage(exc):
+            raise
+        return _chunk_hand_back(chunk_id=chunk_id, token=token, error=exc)
     job = chunk.job
     job_kind = registry.get(job.kind)
     heartbeat = Heartbeat(name=f"chunk-{chunk_id}", renew=_renewer(chunk_id, token))
@@ -129,8 +134,7 @@ def _chunk_execute(claimed: ClaimedChunk) -> str:
         return "lease_lost"
     except Exception as exc:
         if is_outage(exc):
-            logger.warning("chunk %s: a service went away (%s); handing it back", chunk_id, exc)
-            return _chunk_hand_back(chunk=chunk, token=token)
+            return _chunk_hand_back(chunk_id=chunk_id, token=token, error=exc)
         logger.exception("chunk %s (attempt %s) failed", chunk_id, chunk.attempts)
         error = exc  # the except clause unbinds ``exc`` when it ends
         return when_reachable(
@@ -141,27 +145,32 @@ def _chunk_execute(claimed: ClaimedChunk) -> str:
     return str(status)
 
 
-def _chunk_hand_back(*, chunk: Chunk, token: Any) -> str:
+def _chunk_hand_back(*, chunk_id: int, token: Any, error: Exception) -> str:
     """Give back a chunk an outage interrupted, as soon as the database takes
-    the write: pending again, its attempt not counted, and a worker woken."""
+    the write: pending again, its attempt not counted, and a worker woken.
+    Should the outage outlast the lease, the outage's error is raised and the
+    sweeper hands the chunk on once its lease has run out."""
+    logger.warning("chunk %s: a service went away (%s); handing it back", chunk_id, error)
 
-    def release() -> bool:
-        return bool(
-            Chunk.objects.filter(pk=chunk.pk, status=ChunkStatus.RUNNING, lease_token=token).update(
-                status=ChunkStatus.PENDING,
-                attempts=F("attempts") - 1,
-                lease_token=None,
-                lease_expires_at=None,
-                available_at=timezone.now(),
-            )
+    def release() -> str | None:
+        chunks = Chunk.objects.filter(pk=chunk_id, status=ChunkStatus.RUNNING, lease_token=token)
+        queue = chunks.values_list("queue", flat=True).first()
+        released = chunks.update(
+            status=ChunkStatus.PENDING,
+            attempts=F("attempts") - 1,
+            lease_token=None,
+            lease_expires_at=None,
+            available_at=timezone.now(),
         )
+        return queue if released else None
 
-    if when_reachable(
-        release, within=settings.BULKYARD_CHUNK_LEASE_SECONDS, what=f"chunk {chunk.pk}"
-    ):
+    queue = when_reachable(
+        release, within=settings.BULKYARD_CHUNK_LEASE_SECONDS, what=f"chunk {chunk_id}"
+    )
+    if queue is not None:
         # Should the broker be the service that is away, the sweeper wakes a
         # worker once it is back.
-        _wake_quietly(chunk.queue)
+        _wake_quietly(queue)
     return "released"
 
 

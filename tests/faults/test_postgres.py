@@ -5,7 +5,7 @@ import time
 import httpx
 import pytest
 
-from tests.support.stack import contacts_csv
+from tests.support.stack import contacts_csv, csv_items
 
 pytestmark = pytest.mark.faults
 
@@ -73,3 +73,23 @@ def test_an_import_survives_postgres_stopped_for_30_seconds_with_exact_rows(stac
         f"(down reported {down_reported_after:.1f} s in); "
         f"resumed {moved:.1f} s after PostgreSQL came back"
     )
+
+
+def test_wakeups_that_meet_postgres_down_come_back_instead_of_being_dropped(stack):
+    stack.start()
+    stack.beat.stop()  # no sweeper: only the wake-ups themselves can move the job
+    stack.worker.stop_warm()
+    count = 200
+    job_id = stack.submit_csv(csv_items(count), params='{"ledger": true}')
+
+    stack.pg.stop("fast")
+    stack.worker.start()  # takes the job's wake-up while the database is away
+    log = stack.workdir / f"worker-{stack.worker.starts}.log"
+    stack.wait_until(
+        lambda: "retry: Retry in" in log.read_text(), timeout=30, message="a wake-up retried"
+    )
+    stack.pg.start()
+    job = stack.wait_job(job_id, timeout=60)
+
+    assert job["status"] == "succeeded"
+    assert stack.ledger(job_id) == list(range(2, count + 2))

@@ -23,7 +23,7 @@ from pathlib import Path
 import psycopg
 import redis
 
-from tests.support.servers import free_port
+from tests.support.servers import free_port, start
 
 SERVER_USER = "postgres"
 
@@ -136,15 +136,13 @@ class PrivateRedis:
 
     def start(self) -> None:
         self.starts += 1
-        log = (self.workdir / f"redis-{self.starts}.log").open("wb")
-        self.proc = subprocess.Popen(
+        self.proc = start(
             [
                 *("redis-server", "--port", str(self.port), "--bind", "127.0.0.1"),
                 *("--save", "", "--appendonly", "no", "--dir", str(self.workdir)),
             ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            env=dict(os.environ),
+            log=self.workdir / f"redis-{self.starts}.log",
         )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:

@@ -12,6 +12,7 @@ from pathlib import Path
 from celery import Celery
 
 from config.celery import app as celery_app
+from tests.support import servers
 
 QUEUES = "bulkyard,bulkyard.io,bulkyard.cpu"
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,14 +107,8 @@ class WorkerProcess:
         self.proc.wait(timeout=timeout)
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+        if self.proc is not None:
+            servers.stop(self.proc)
 
 
 class BeatProcess:
@@ -127,25 +122,15 @@ class BeatProcess:
 
     def start(self) -> None:
         self.starts += 1
-        log = (self.workdir / f"beat-{self.starts}.log").open("wb")
-        self.proc = subprocess.Popen(
+        self.proc = servers.start(
             [
                 *(sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO"),
                 *("--schedule", str(self.workdir / "beat-schedule")),
             ],
-            cwd=ROOT,
             env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            log=self.workdir / f"beat-{self.starts}.log",
         )
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+        if self.proc is not None:
+            servers.stop(self.proc)

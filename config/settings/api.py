@@ -17,8 +17,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "bulkyard.core.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.UserRateThrottle",
-        "rest_framework.throttling.AnonRateThrottle",
+        # DRF's, counting in two windows: the same cost at any rate.
+        "bulkyard.core.throttling.UserRateThrottle",
+        "bulkyard.core.throttling.AnonRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "user": env.str("API_THROTTLE_USER", default="600/min"),

@@ -8,18 +8,19 @@ other's lose requests from the count. These count requests in two fixed
 windows instead, and estimate the sliding window from them (the previous
 window's count weighted by how much of it the sliding window still covers):
 two integers per user and scope, checked and incremented in one atomic
-round trip to Redis, over a connection kept for the process.
+round trip to Redis, over a connection kept for the process
+(bulkyard/core/caches.py).
 """
 
-from functools import cache
 from typing import TYPE_CHECKING
 
 import redis
-from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.redis import RedisCache
 from rest_framework import throttling
 from rest_framework.request import Request
+
+from bulkyard.core.caches import process_cache
 
 if TYPE_CHECKING:  # rest_framework.views imports this module (the default throttles)
     from rest_framework.views import APIView
@@ -59,7 +60,7 @@ class WindowCountThrottle(throttling.SimpleRateThrottle):
         self.weight = weight
         names = (f"{key}:{int(window)}", f"{key}:{int(window) - 1}")
         allowed, self.current, self.previous = _check_and_count(
-            _process_cache(), names, limit=self.num_requests, weight=weight, ttl=2 * self.duration
+            process_cache(), names, limit=self.num_requests, weight=weight, ttl=2 * self.duration
         )
         return allowed
 
@@ -82,19 +83,6 @@ class UserRateThrottle(WindowCountThrottle, throttling.UserRateThrottle):
 
 class AnonRateThrottle(WindowCountThrottle, throttling.AnonRateThrottle):
     """Anonymous requests, per address: the ``anon`` rate."""
-
-
-@cache
-def _process_cache() -> BaseCache:
-    """The default cache's backend, one for the whole process.
-
-    ``django.core.cache.cache`` gives each async context a backend of its own:
-    under ASGI a new one for every request, with a new connection pool, so
-    every throttled request opened a connection to Redis (~0.3 ms of CPU) and
-    dropped it. Redis' client is thread-safe; process memory (the embedded
-    default) is one store per name whatever the backend instance.
-    """
-    return caches.create_connection(DEFAULT_CACHE_ALIAS)
 
 
 def _check_and_count(

@@ -7,13 +7,14 @@ What is measured (one run, one machine)
        2 pool processes), on PostgreSQL and Redis.
     2. A multipart ``POST /api/v1/jobs/`` of N contacts (default 1,000,000;
        ``bulkyard.data.samples``, as ``import_throughput.py``) as ``data.import``.
-    3. As soon as it is accepted, for ``--seconds`` (60): ``--clients`` (200) HTTP clients,
-       each with its own keep-alive connection, each sending ``GET /api/v1/jobs/{id}/``
-       once per ``--interval`` (1 s) on a fixed schedule (their starts spread over the
-       first interval); and ``--followers`` (200) WebSocket clients, each with a ticket
-       from ``POST /api/v1/ws-ticket/``, following ``/ws/jobs/{id}/`` until
-       ``job.finished`` (or ``--finish-timeout``). All of it is asyncio (uvloop) in this
-       process, with httpx and websockets.
+    3. As soon as it is accepted, for ``--seconds`` (60): ``--clients`` (200) HTTP clients
+       (aiohttp sessions), each with its own keep-alive connection opened by one
+       unmeasured poll, each sending ``GET /api/v1/jobs/{id}/`` once per ``--interval``
+       (1 s) on a fixed schedule, their starts spread over the first interval; and
+       ``--followers`` (200) WebSocket clients, connecting over the first ``--ramp``
+       seconds (5), each with a ticket from ``POST /api/v1/ws-ticket/``, following
+       ``/ws/jobs/{id}/`` until ``job.finished`` (or ``--finish-timeout``). All of it is
+       asyncio (uvloop) in this process, with aiohttp, httpx and websockets.
     4. Per poll, the time from sending to the whole response read. Printed: p50, p95,
        p99 and max (nearest rank), the count of polls, errors (no answer, or any status
        but 200) and 5xx among them; how many followers got ``job.finished`` and how long
@@ -100,6 +101,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=60.0, help="polling window (60)")
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between polls (1)")
     parser.add_argument(
+        "--ramp",
+        type=float,
+        default=5.0,
+        help="seconds over which the followers connect, at random moments (5)",
+    )
+    parser.add_argument(
         "--web-processes",
         type=int,
         default=None,
@@ -113,6 +120,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--keep", action="store_true", help="keep the database and the scratch folder (logs)"
+    )
+    parser.add_argument(
+        "--samples",
+        type=Path,
+        default=None,
+        help="write every poll (seconds into the window, latency in ms, job status) as CSV here",
     )
     args = parser.parse_args(argv)
     if args.rows < 1 or args.clients < 1 or args.followers < 0 or args.seconds <= 0:
@@ -260,6 +273,16 @@ async def run_load(
         for session in sessions:
             await stack.enter_async_context(session)
         await stack.enter_async_context(ticket_client)
+        # One unmeasured poll per client, 20 at a time: it opens the client's
+        # keep-alive connection and warms the web processes (lazy imports,
+        # database pools), as a server and clients running for a while are.
+        gate = asyncio.Semaphore(20)
+
+        async def warm(session: aiohttp.ClientSession) -> None:
+            async with gate, session.get(path) as response:
+                await response.read()
+
+        await asyncio.gather(*(warm(session) for session in sessions))
         cpu_before = tree_cpu_seconds(web_pid) if web_pid else 0.0
         client_cpu_before = time.process_time()
         start = time.perf_counter()
@@ -270,7 +293,7 @@ async def run_load(
                     ticket_client,
                     ws_base,
                     job_id,
-                    delay=rng.random() * args.interval,
+                    delay=rng.random() * args.ramp,
                     timeout=args.seconds + args.finish_timeout,
                 )
             )
@@ -472,6 +495,11 @@ def main(argv: list[str] | None = None) -> int:
             f"{job_seconds:.1f} s (planned -> finished, {args.rows / job_seconds:,.0f} rows/s)"
         )
         print_polls(load, args)
+        if args.samples is not None:
+            with args.samples.open("w") as out:
+                out.write("sent_s,latency_ms,job_status\n")
+                for sent, latency, status in sorted(load.polls.samples):
+                    out.write(f"{sent:.3f},{latency:.2f},{status}\n")
         per_poll = load.window_cpu_seconds / max(load.polls.count, 1) * 1000
         print(
             f"  web processes' CPU over the window: {load.window_cpu_seconds:.1f} s = "

@@ -59,4 +59,5 @@ RUN if [ "$WITH_FLOWER" = "1" ]; then pip install 'flower>=2,<3'; fi
 USER 10001:10001
 
 EXPOSE 8000
-CMD ["uvicorn", "config.asgi:application", "--host", "0.0.0.0", "--port", "8000"]
+ENV BULKYARD_HOST=0.0.0.0
+CMD ["python", "-m", "config.web"]

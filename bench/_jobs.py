@@ -74,15 +74,17 @@ def scratch_and_database(prefix: str, *, keep: bool) -> Iterator[Path]:
 
 @contextmanager
 def api_and_worker(
-    env: dict[str, str], scratch: Path, *, concurrency: int
+    env: dict[str, str], scratch: Path, *, concurrency: int, run_command: bool = False
 ) -> Iterator[tuple[httpx.Client, subprocess.Popen[bytes]]]:
     """The database migrated, an API token, uvicorn and a Celery worker with
-    ``concurrency`` pool processes: an authenticated client and the worker."""
+    ``concurrency`` pool processes: an authenticated client and the worker.
+    uvicorn is one process, or with ``run_command`` started as the run command
+    starts it (``python -m config.web``)."""
     manage(env, "migrate", "--no-input")
     token = manage(env, "create_api_user", "bench", "--token-only").strip()
     worker_log = scratch / "worker.log"
     with (
-        uvicorn_server(env, scratch / "uvicorn.log") as base_url,
+        uvicorn_server(env, scratch / "uvicorn.log", run_command=run_command) as base_url,
         celery_worker(env, worker_log, concurrency=concurrency) as worker,
     ):
         wait_for_worker(base_url, worker, worker_log)

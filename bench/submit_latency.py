@@ -261,26 +261,32 @@ def free_port() -> int:
 
 
 @contextmanager
-def uvicorn_server(env: dict[str, str], log_path: Path) -> Iterator[str]:
-    """Run uvicorn for the duration of the block; yield its base URL."""
+def uvicorn_server(
+    env: dict[str, str], log_path: Path, *, run_command: bool = False
+) -> Iterator[str]:
+    """Run uvicorn for the duration of the block; yield its base URL. One
+    process, or with ``run_command`` as the run command starts it
+    (``python -m config.web``: a process per core, up to 4, or
+    ``WEB_CONCURRENCY`` of ``env``)."""
     port = free_port()
+    if run_command:
+        command = [PYTHON, "-m", "config.web"]
+        env = {**env, "BULKYARD_HOST": "127.0.0.1", "BULKYARD_PORT": str(port)}
+    else:
+        command = [
+            PYTHON,
+            "-m",
+            "uvicorn",
+            "config.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+        ]
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            [
-                PYTHON,
-                "-m",
-                "uvicorn",
-                "config.asgi:application",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--no-access-log",
-            ],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+            command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
         )
     base_url = f"http://127.0.0.1:{port}"
     try:

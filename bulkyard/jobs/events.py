@@ -7,6 +7,7 @@ Publishing is best effort and never interrupts the work that triggered it.
 
 import logging
 import time
+import uuid
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -47,7 +48,9 @@ def job_changed(*, job_id: str, owner_id: int, force: bool = False) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    event = {"type": "job.changed", "job_id": job_id}
+    # The id tells the consumers in a web process that they were told of the
+    # same change, so that one read of the job serves them all.
+    event = {"type": "job.changed", "job_id": job_id, "event_id": uuid.uuid4().hex}
 
     async def send_both() -> None:
         await layer.group_send(job_group(job_id), event)

@@ -2,8 +2,11 @@
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
+from uuid import UUID
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import connection
 from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
@@ -16,13 +19,33 @@ def job_list(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Job]:
     return Job.objects.filter(owner_id=user.pk).order_by("-created_at")
 
 
-def job_get(*, user: AbstractBaseUser | AnonymousUser, job_id: str) -> Job:
+def job_get(*, user: AbstractBaseUser | AnonymousUser, job_id: str | UUID) -> Job:
     """One of the user's jobs. Another user's job is indistinguishable from a
-    missing one (404, not 403), so ids cannot be probed."""
-    job = Job.objects.filter(owner_id=user.pk, pk=job_id).first()
-    if job is None:
+    missing one (404, not 403), so ids cannot be probed.
+
+    The status read, polled by every client following a job: written as SQL,
+    as Django compiles a queryset anew on each call (~0.3 ms of CPU, more than
+    the rest of the view). The job comes whole, its fields converted as the
+    ORM does.
+    """
+    if user.pk is None:
         raise Http404("No job with this id.")
-    return job
+    pk = Job._meta.pk.get_db_prep_value(job_id, connection)
+    jobs = list(Job.objects.raw(_job_of_owner_sql(), [pk, user.pk]))
+    if not jobs:
+        raise Http404("No job with this id.")
+    return jobs[0]
+
+
+@cache
+def _job_of_owner_sql() -> str:
+    # Names from the model, quoted; the values are parameters.
+    quote = connection.ops.quote_name
+    pk, owner = Job._meta.pk.column, Job._meta.get_field("owner").column
+    return (
+        f"SELECT * FROM {quote(Job._meta.db_table)} "  # noqa: S608
+        f"WHERE {quote(pk)} = %s AND {quote(owner)} = %s"
+    )
 
 
 def item_results(*, job: Job, outcome: str | None) -> QuerySet[ItemResult]:

@@ -15,7 +15,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core import signing
-from django.core.cache import cache
+
+from bulkyard.core.cache import process_cache
 
 SALT = "bulkyard.ws-ticket"
 
@@ -32,7 +33,8 @@ def ws_ticket_redeem(ticket: str) -> AbstractBaseUser | None:
     except signing.BadSignature:
         return None
     # cache.add is atomic: only the first redemption of a nonce succeeds.
-    if not cache.add(f"ws-ticket:{data['n']}", 1, timeout=settings.BULKYARD_WS_TICKET_SECONDS + 5):
+    nonce_key, seconds = f"ws-ticket:{data['n']}", settings.BULKYARD_WS_TICKET_SECONDS + 5
+    if not process_cache().add(nonce_key, 1, timeout=seconds):
         return None
     return get_user_model().objects.filter(pk=data["u"], is_active=True).first()
 

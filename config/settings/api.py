@@ -4,7 +4,8 @@ from config.env import env
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        # DRF's, with its query written out (the same result, a third of the CPU).
+        "bulkyard.users.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -17,8 +18,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "bulkyard.core.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.UserRateThrottle",
-        "rest_framework.throttling.AnonRateThrottle",
+        # DRF's, counting in two windows: the same cost at any rate.
+        "bulkyard.core.throttling.UserRateThrottle",
+        "bulkyard.core.throttling.AnonRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "user": env.str("API_THROTTLE_USER", default="600/min"),

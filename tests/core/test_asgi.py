@@ -1,10 +1,13 @@
-"""The ASGI body limit, driven with real ASGI messages."""
+"""The HTTP side of the ASGI application, driven with real ASGI messages: the
+body limit and Django's handler."""
 
 import asyncio
+import threading
 
 import pytest
+from django.core.signals import request_finished, request_started
 
-from bulkyard.core.asgi import MULTIPART_OVERHEAD, BodySizeLimitMiddleware
+from bulkyard.core.asgi import MULTIPART_OVERHEAD, BodySizeLimitMiddleware, SyncStackHandler
 
 
 def _run(headers, chunks, settings_limit, settings):
@@ -67,3 +70,101 @@ def test_bodies_within_the_limit_pass_through(settings, chunks):
 
     assert seen["body"] == b"".join(chunks)
     assert sent[0]["status"] == 202
+
+
+# --- SyncStackHandler: Django's handler, one thread hop per request ----------------------
+
+RECORDED: list[tuple[str, int]] = []
+BARRIER = threading.Barrier(2, timeout=10)
+
+
+class ThreadRecorder:
+    """A sync-only middleware (as WhiteNoise is) noting the thread it runs on."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        RECORDED.append(("middleware", threading.get_ident()))
+        if request.path == "/together/":
+            BARRIER.wait()  # both requests must be inside at once
+        return self.get_response(request)
+
+
+def _get(handler, path: str):
+    async def call():
+        requested = False
+        sent = []
+
+        async def receive():
+            nonlocal requested
+            if not requested:
+                requested = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await asyncio.Event().wait()  # the client stays until the response
+            raise AssertionError("unreachable")
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {
+            "type": "http",
+            "method": "GET",
+            "path": path,
+            "query_string": b"",
+            "headers": [(b"host", b"127.0.0.1")],
+        }
+        await handler(scope, receive, send)
+        return sent[0]["status"]
+
+    return call()
+
+
+@pytest.fixture
+def recorded_threads(settings):
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, "tests.core.test_asgi.ThreadRecorder"]
+    RECORDED.clear()
+
+    def started(**kwargs):
+        RECORDED.append(("started", threading.get_ident()))
+
+    def finished(**kwargs):
+        RECORDED.append(("finished", threading.get_ident()))
+
+    request_started.connect(started)
+    request_finished.connect(finished)
+    yield RECORDED
+    request_started.disconnect(started)
+    request_finished.disconnect(finished)
+
+
+def test_a_request_runs_on_one_thread_reused_by_the_next(recorded_threads):
+    handler = SyncStackHandler()
+
+    async def two_requests():
+        return [await _get(handler, "/no-such-page/") for _ in range(2)]
+
+    statuses = asyncio.run(two_requests())
+
+    assert statuses == [404, 404]
+    steps = [step for step, _ in recorded_threads]
+    assert steps == ["started", "middleware", "finished"] * 2
+    assert len({thread for _, thread in recorded_threads}) == 1
+    assert recorded_threads[0][1] != threading.get_ident()
+
+
+def test_requests_in_flight_together_run_on_threads_of_their_own(recorded_threads):
+    handler = SyncStackHandler()
+
+    async def together():
+        return await asyncio.gather(_get(handler, "/together/"), _get(handler, "/together/"))
+
+    # On one shared thread the second request would wait for the first at the barrier.
+    assert asyncio.run(together()) == [404, 404]
+    middleware_threads = {thread for step, thread in recorded_threads if step == "middleware"}
+    assert len(middleware_threads) == 2
+
+
+def test_the_middleware_chain_is_sync(settings):
+    # One hop into a thread for the whole chain, not one per middleware method.
+    assert not asyncio.iscoroutinefunction(SyncStackHandler()._middleware_chain)

@@ -10,6 +10,7 @@ from channels.testing import WebsocketCommunicator
 from django.core.files.base import ContentFile
 
 from bulkyard.jobs import consumers, events, services
+from bulkyard.jobs.consumers import SharedReads
 from bulkyard.jobs.models import Chunk, ItemResult, Job
 from bulkyard.users.tickets import ws_ticket_issue
 from config.asgi import application
@@ -315,3 +316,43 @@ async def test_a_stream_with_nothing_to_say_for_a_while_stays_open(job, user):
 
     assert update["job"]["processed_items"] == 2
     await communicator.disconnect()
+
+
+async def test_followers_told_of_the_same_change_share_one_read(job):
+    reads = SharedReads()
+    job_id = str(job.pk)
+
+    first, second = await asyncio.gather(
+        reads.read(job_id, after=reads.arrived("change-1")),
+        reads.read(job_id, after=reads.arrived("change-1")),
+    )
+    late = await reads.read(job_id, after=reads.arrived("change-1"))
+
+    assert first is second is late
+
+
+async def test_a_read_from_before_a_change_arrived_is_not_shared(job):
+    reads = SharedReads()
+    job_id = str(job.pk)
+    before = await reads.read(job_id, after=reads.arrived("change-1"))
+
+    await sync_to_async(_set)(job, processed_items=3)
+    after = await reads.read(job_id, after=reads.arrived("change-2"))
+
+    assert before is not None
+    assert after is not None
+    assert (before[2]["processed_items"], after[2]["processed_items"]) == (0, 3)
+
+
+async def test_every_follower_of_a_job_gets_each_change(job, user):
+    followers = [(await _connect(f"/ws/jobs/{job.pk}/", user=user))[0] for _ in range(3)]
+    for communicator in followers:
+        await communicator.receive_json_from()
+
+    await sync_to_async(_set)(job, processed_items=4, succeeded_items=4)
+    await sync_to_async(events.job_changed)(job_id=str(job.pk), owner_id=user.pk, force=True)
+    progress = [await c.receive_json_from(timeout=3) for c in followers]
+
+    assert [p["processed_items"] for p in progress] == [4, 4, 4]
+    for communicator in followers:
+        await communicator.disconnect()

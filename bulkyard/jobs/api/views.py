@@ -23,7 +23,6 @@ from rest_framework import generics, serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from bulkyard.core.exceptions import (
@@ -33,6 +32,7 @@ from bulkyard.core.exceptions import (
     PayloadTooLarge,
 )
 from bulkyard.core.parsers import SafeJSONParser
+from bulkyard.core.throttling import UserRateThrottle
 from bulkyard.jobs import registry, selectors, services
 from bulkyard.jobs.api.serializers import (
     JobCreateInputSerializer,

@@ -17,6 +17,8 @@ from typing import Any
 
 from django.template import Context, Engine, Template, TemplateSyntaxError
 
+from bulkyard.mail.mime import holds_line_break
+
 BUILTINS = ["bulkyard.mail.template_library", "django.template.defaultfilters"]
 
 
@@ -58,7 +60,7 @@ class EmailTemplates:
     def compile(cls, *, subject: str, text: str, html: str | None) -> EmailTemplates:
         """Raises ``TemplateProblem``; a subject template may not hold a line
         break (it would end the header)."""
-        if "\n" in subject or "\r" in subject:
+        if holds_line_break(subject):
             raise TemplateProblem("subject: a subject is one line; it holds a line break")
         return cls(
             subject=compile_template(subject, html=False, name="subject"),

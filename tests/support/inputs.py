@@ -169,6 +169,19 @@ CORPUS = {
         _csv("ann\u2028smith,a\x85\x0b\x0c\x1c@example.com\n".encode()),
         items=((2, {"name": "ann\u2028smith", "email": "a\x85\x0b\x0c\x1c@example.com"}),),
     ),
+    "csv other line-ending characters in cells of good rows": Hostile(
+        "csv",
+        _csv(
+            b"ann\x0bsmith,a@example.com\n",
+            "bob\x0c\x1c\x1d\x1e\x85\u2028\u2029jones,b@example.com\n".encode(),
+            b"carol,c@example.com\n",
+        ),
+        items=(
+            (2, {"name": "ann\x0bsmith", "email": "a@example.com"}),
+            (3, {"name": "bob\x0c\x1c\x1d\x1e\x85\u2028\u2029jones", "email": "b@example.com"}),
+            (4, {"name": "carol", "email": "c@example.com"}),
+        ),
+    ),
     "csv quote inside an unquoted cell": Hostile(
         "csv", _csv(b'an"n,a@example.com\n'), items=((2, {"name": 'an"n', "email": ANN["email"]}),)
     ),
@@ -247,6 +260,19 @@ CORPUS = {
         "jsonl",
         b'{"x": NaN}\n{"x": -Infinity}\n{"x": 1}\n',
         items=((1, "invalid_json"), (2, "invalid_json"), (3, {"x": 1})),
+    ),
+    "jsonl other line-ending characters in strings of good rows": Hostile(
+        "jsonl",
+        b'{"name": "ann\\u000bsmith", "email": "a@example.com"}\n'
+        + '{"name": "bob\u2028\x85jones", "email": "b@example.com"}\n'.encode()
+        + b'{"name": "raw\x0bvt", "email": "c@example.com"}\n'
+        + b'{"name": "dave", "email": "d@example.com"}\n',
+        items=(
+            (1, {"name": "ann\x0bsmith", "email": "a@example.com"}),
+            (2, {"name": "bob\u2028\x85jones", "email": "b@example.com"}),
+            (3, "invalid_json"),  # JSON strings hold no raw control characters
+            (4, {"name": "dave", "email": "d@example.com"}),
+        ),
     ),
     "jsonl Unicode line separators in strings": Hostile(
         "jsonl",

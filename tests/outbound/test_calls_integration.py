@@ -136,6 +136,25 @@ def test_a_post_with_an_idempotency_key_is_retried(api_client, worker, http_serv
     assert len(http_server.hits("/flaky/k")) == 2
 
 
+def test_a_header_value_with_a_control_character_fails_its_row_naming_the_line(
+    api_client, worker, http_server
+):
+    items = [
+        {"url": f"{http_server.url}/ok", "headers": {"X-A": "vertical\vtab"}},
+        {"url": f"{http_server.url}/ok", "headers": {"X-A": "fine"}},
+    ]
+
+    job = _run(api_client, items)
+
+    failure = _results(job)[1]
+    assert (failure.code, failure.message) == (
+        "invalid_headers",
+        "line 1: the value of X-A holds a line break or another control character",
+    )
+    assert _results(job)[2].outcome == "succeeded"
+    assert len(http_server.hits("/ok")) == 1
+
+
 def test_a_redirect_to_a_malformed_location_fails_that_request(api_client, worker, http_server):
     job = _run(api_client, [{"url": f"{http_server.url}/redirect?to=http://%5B::1"}])
 

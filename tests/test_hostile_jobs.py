@@ -136,10 +136,20 @@ def _recipient(data: Any, seen: set[str]) -> str | None:
 
 
 def _request(data: Any) -> str | None:
-    """http.request: a template that sends the row's name and email."""
+    """http.request: a template that sends the row's name in a header, and its
+    name and email in a JSON body; a header value holds no control character
+    but the tab."""
     if not isinstance(data, dict):
         return "invalid_item"
-    return None if {"name", "email"} <= set(data) else "missing_value"
+    if "name" not in data:
+        return "missing_value"
+    name = data["name"] if isinstance(data["name"], str) else json.dumps(data["name"])
+    if any(character in CONTROLS for character in name):
+        return "invalid_headers"
+    return None if "email" in data else "missing_value"
+
+
+CONTROLS = {chr(code) for code in [*range(0x20), 0x7F]} - {"\t"}
 
 
 def _webhook(data: Any) -> str | None:
@@ -202,6 +212,7 @@ KINDS = {
             "request": {
                 "method": "POST",
                 "url": f"{url}/echo?run={tag}",
+                "headers": {"X-Row-Name": "{name}"},
                 "json": {"name": "{name}", "email": "{email}"},
             }
         },
@@ -409,7 +420,7 @@ class World:
     jobs_created: int
     contacts: list[tuple[str, str, int | None, str, str]]
     emails: list[tuple[str, str]]  # (recipient, subject)
-    hits: list[tuple[str, bytes]]  # (path, body)
+    hits: list[tuple[str, bytes, str | None]]  # (path, body, X-Row-Name)
 
 
 def _selected(request: pytest.FixtureRequest) -> list[Upload]:
@@ -488,7 +499,7 @@ def _run_all(uploads: list[Upload], *, http: HttpTestServer, smtp: RecordingHand
             for message in smtp.received
             for recipient in message.recipients
         ],
-        hits=[(hit.path, hit.body) for hit in http.hits()],
+        hits=[(hit.path, hit.body, hit.headers.get("X-Row-Name")) for hit in http.hits()],
     )
 
 
@@ -671,9 +682,15 @@ def test_email_send_sends_each_good_recipient_one_message(world, upload):
 
 
 def _bodies(world: World, path: str) -> list[str]:
-    """The JSON bodies the HTTP server got at ``path``, canonical and sorted."""
-    return sorted(
-        json.dumps(json.loads(body), sort_keys=True) for at, body in world.hits if at == path
+    """The JSON bodies the HTTP server got at ``path``, canonical and sorted;
+    with the X-Row-Name header, if any (sent as UTF-8, read as Latin-1)."""
+    return _canonical(
+        [
+            json.loads(body)
+            | ({"header": header.encode("latin-1").decode()} if header is not None else {})
+            for at, body, header in world.hits
+            if at == path
+        ]
     )
 
 
@@ -683,7 +700,10 @@ def _canonical(values: list[Any]) -> list[str]:
 
 @pytest.mark.parametrize("upload", _of("http.request"), ids=_ids(_of("http.request")))
 def test_http_request_sends_each_good_row_once(world, upload):
-    expected = [{"name": row["name"], "email": row["email"]} for _, row in _good_rows(upload)]
+    expected = [
+        {"name": row["name"], "email": row["email"], "header": row["name"]}
+        for _, row in _good_rows(upload)
+    ]
 
     assert _bodies(world, f"/echo?run={_tag(upload)}") == _canonical(expected)
 
@@ -745,7 +765,7 @@ def test_a_line_inside_a_quoted_field_reaches_no_kind(world):
     reached = [
         *(email for email, *_ in world.contacts),
         *(recipient for recipient, _ in world.emails),
-        *(json.loads(body).get("email", "") for _, body in world.hits),
+        *(json.loads(body).get("email", "") for _, body, _ in world.hits),
         *(
             str(output.get("id"))
             for seen in world.seen.values()

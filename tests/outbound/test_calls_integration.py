@@ -248,6 +248,28 @@ def test_a_tampered_webhook_body_fails_verification(api_client, worker, http_ser
         Webhook(SECRET).verify(hit.body.replace(b"1", b"2"), headers)
 
 
+def test_a_delivery_id_holding_a_control_character_fails_its_row_naming_the_line(
+    api_client, worker, http_server
+):
+    items = [{"id": "order\v1"}, {"id": "order-2"}]
+
+    job = _run(
+        api_client,
+        items,
+        kind="webhook.send",
+        url=f"{http_server.url}/webhook",
+        secret=SECRET,
+        id_field="id",
+    )
+
+    failure = _results(job)[1]
+    assert (failure.code, failure.message) == (
+        "invalid_value",
+        "line 1: the delivery id in 'id' holds a line break or another control character",
+    )
+    assert [hit.headers["webhook-id"] for hit in http_server.hits("/webhook")] == ["order-2"]
+
+
 def test_a_retried_webhook_keeps_its_delivery_id(api_client, worker, http_server):
     items = [{"order": 1}]
     first = _run(

@@ -110,7 +110,7 @@ def _breaks_line(text: str) -> bool:
     return "".join(text.splitlines()) != text
 
 
-def _recipients(rows: Rows) -> Verdicts:
+def _recipients(rows: Rows, fmt: str) -> Verdicts:
     """email.send: an address per row, nobody twice, no line break in the
     subject (it renders the row's name)."""
     verdicts: Verdicts = {}
@@ -152,9 +152,20 @@ def _request(data: Any) -> str | None:
 CONTROLS = {chr(code) for code in [*range(0x20), 0x7F]} - {"\t"}
 
 
-def _webhook(data: Any) -> str | None:
-    """webhook.send: any object is a payload."""
-    return None if isinstance(data, dict) else "invalid_item"
+def _webhooks(rows: Rows, fmt: str) -> Verdicts:
+    """webhook.send: any object is a payload; a CSV row's name is its delivery
+    id too (a header: no control character)."""
+    return {number: _webhook(data, named=fmt == "csv") for number, data in rows}
+
+
+def _webhook(data: Any, *, named: bool) -> str | None:
+    if not isinstance(data, dict):
+        return "invalid_item"
+    if named and not data.get("name"):
+        return "missing_value"
+    if named and any(character in CONTROLS for character in str(data["name"])):
+        return "invalid_value"
+    return None
 
 
 def _image_url(data: Any) -> str | None:
@@ -167,15 +178,16 @@ def _image_url(data: Any) -> str | None:
     return "invalid_url"
 
 
-def _each(verdict: Callable[[Any], str | None]) -> Callable[[Rows], Verdicts]:
-    return lambda rows: {number: verdict(data) for number, data in rows}
+def _each(verdict: Callable[[Any], str | None]) -> Callable[[Rows, str], Verdicts]:
+    return lambda rows, fmt: {number: verdict(data) for number, data in rows}
 
 
 @dataclass(frozen=True)
 class KindUnderTest:
     # (upload tag, base URL of the HTTP test server, input format) -> params
     params: Callable[[str, str, str], dict[str, Any]]
-    verdicts: Callable[[Rows], Verdicts]
+    # (well-formed rows, input format) -> verdicts
+    verdicts: Callable[[Rows, str], Verdicts]
     # data.import: the file's addresses get a domain of their own per upload,
     # so that concurrent imports into the one contacts table keep apart.
     own_domain: bool = False
@@ -219,8 +231,13 @@ KINDS = {
         verdicts=_each(_request),
     ),
     "webhook.send": KindUnderTest(
-        params=lambda tag, url, fmt: {"url": f"{url}/webhook?run={tag}", "secret": SECRET},
-        verdicts=_each(_webhook),
+        params=lambda tag, url, fmt: {
+            "url": f"{url}/webhook?run={tag}",
+            "secret": SECRET,
+            # Every CSV row has a name; many JSON Lines rows have none.
+            "id_field": "name" if fmt == "csv" else None,
+        },
+        verdicts=_webhooks,
     ),
     "image.process": KindUnderTest(
         params=lambda tag, url, fmt: {
@@ -383,7 +400,7 @@ def _expected_items(upload: Upload) -> dict[int, str]:
             for number, name in enumerate(ZIP_NAMES, start=1)
         }
     rows, bad = _rows(upload)
-    verdicts = KINDS[upload.kind].verdicts(rows)
+    verdicts = KINDS[upload.kind].verdicts(rows, upload.hostile.fmt)
     return {
         **{number: code or "succeeded" for number, code in verdicts.items()},
         **bad,
@@ -412,6 +429,9 @@ class Seen:
     output: bytes = b""
 
 
+HEADERS = {"X-Row-Name", "webhook-id"}
+
+
 @dataclass
 class World:
     """Every upload's end, and what reached the world outside the engine."""
@@ -420,7 +440,8 @@ class World:
     jobs_created: int
     contacts: list[tuple[str, str, int | None, str, str]]
     emails: list[tuple[str, str]]  # (recipient, subject)
-    hits: list[tuple[str, bytes, str | None]]  # (path, body, X-Row-Name)
+    # (path, body, the X-Row-Name and webhook-id headers it had)
+    hits: list[tuple[str, bytes, dict[str, str]]]
 
 
 def _selected(request: pytest.FixtureRequest) -> list[Upload]:
@@ -499,7 +520,10 @@ def _run_all(uploads: list[Upload], *, http: HttpTestServer, smtp: RecordingHand
             for message in smtp.received
             for recipient in message.recipients
         ],
-        hits=[(hit.path, hit.body, hit.headers.get("X-Row-Name")) for hit in http.hits()],
+        hits=[
+            (hit.path, hit.body, {k: v for k, v in hit.headers.items() if k in HEADERS})
+            for hit in http.hits()
+        ],
     )
 
 
@@ -681,14 +705,14 @@ def test_email_send_sends_each_good_recipient_one_message(world, upload):
     assert sorted(sent) == sorted(expected)
 
 
-def _bodies(world: World, path: str) -> list[str]:
+def _bodies(world: World, path: str, header: str | None) -> list[str]:
     """The JSON bodies the HTTP server got at ``path``, canonical and sorted;
-    with the X-Row-Name header, if any (sent as UTF-8, read as Latin-1)."""
+    with ``header`` (sent as UTF-8, read as Latin-1)."""
     return _canonical(
         [
             json.loads(body)
-            | ({"header": header.encode("latin-1").decode()} if header is not None else {})
-            for at, body, header in world.hits
+            | ({"header": headers[header].encode("latin-1").decode()} if header else {})
+            for at, body, headers in world.hits
             if at == path
         ]
     )
@@ -705,14 +729,16 @@ def test_http_request_sends_each_good_row_once(world, upload):
         for _, row in _good_rows(upload)
     ]
 
-    assert _bodies(world, f"/echo?run={_tag(upload)}") == _canonical(expected)
+    assert _bodies(world, f"/echo?run={_tag(upload)}", "X-Row-Name") == _canonical(expected)
 
 
 @pytest.mark.parametrize("upload", _of("webhook.send"), ids=_ids(_of("webhook.send")))
 def test_webhook_send_delivers_each_good_row_once(world, upload):
-    expected = [row for _, row in _good_rows(upload)]
+    named = upload.hostile.fmt == "csv"  # the name is the delivery id
+    expected = [row | ({"header": row["name"]} if named else {}) for _, row in _good_rows(upload)]
 
-    assert _bodies(world, f"/webhook?run={_tag(upload)}") == _canonical(expected)
+    header = "webhook-id" if named else None
+    assert _bodies(world, f"/webhook?run={_tag(upload)}", header) == _canonical(expected)
 
 
 @pytest.mark.parametrize("upload", _of("text.stats"), ids=_ids(_of("text.stats")))

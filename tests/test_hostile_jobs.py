@@ -135,6 +135,10 @@ def _recipient(data: Any, seen: set[str]) -> str | None:
     return "invalid_message" if _breaks_line(str(data.get("name", ""))) else None
 
 
+# What a header value may not hold (RFC 9110): control characters but the tab.
+CONTROLS = {chr(code) for code in [*range(0x20), 0x7F]} - {"\t"}
+
+
 def _request(data: Any) -> str | None:
     """http.request: a template that sends the row's name in a header, and its
     name and email in a JSON body; a header value holds no control character
@@ -147,9 +151,6 @@ def _request(data: Any) -> str | None:
     if any(character in CONTROLS for character in name):
         return "invalid_headers"
     return None if "email" in data else "missing_value"
-
-
-CONTROLS = {chr(code) for code in [*range(0x20), 0x7F]} - {"\t"}
 
 
 def _webhooks(rows: Rows, fmt: str) -> Verdicts:
@@ -592,6 +593,7 @@ def test_an_upload_the_sniff_refuses_gets_a_400_in_the_error_shape(world, upload
     assert seen.error is not None
     assert set(seen.error) == {"code", "message", "details"}
     assert seen.error["code"] == upload.hostile.sniffed
+    assert seen.error["message"]
 
 
 def test_only_accepted_uploads_have_a_job(world):
@@ -622,7 +624,7 @@ def test_each_row_ends_as_its_reader_and_its_kind_say(world, upload):
 
 
 @pytest.mark.parametrize("upload", READ, ids=_ids(READ))
-def test_each_bad_row_fails_alone_naming_its_line(world, upload):
+def test_each_bad_rows_failure_names_its_line_or_member(world, upload):
     seen = _accepted(world, upload)
 
     if upload.case == ZIP:

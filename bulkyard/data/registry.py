@@ -264,7 +264,10 @@ def _decimal(max_digits: int | None, places: int | None) -> Callable[[Any], Deci
             raise ValueProblem(f"{value!r} is not a number") from None
         if not number.is_finite():
             raise ValueProblem(f"{value!r} is not a finite number")
-        if limit is not None and abs(number) >= limit:
+        # copy_abs, not abs(): abs() rounds to the decimal context, whose
+        # exponent range a value like 1e999999999 overflows (decimal.Overflow,
+        # which failed the whole chunk).
+        if limit is not None and number.copy_abs() >= limit:
             raise ValueProblem(f"{value!r} has more than {max_digits} digits")
         if quantum is not None:
             try:

@@ -34,6 +34,7 @@ from bulkyard.jobs.kinds import (
 )
 from bulkyard.jobs.models import JobAttachment
 from bulkyard.jobs.registry import register
+from bulkyard.mail.mime import holds_line_break
 from bulkyard.mail.services import Attachment, ChunkSender, Letter, Outcome, Recipient
 from bulkyard.mail.template_limits import TOO_COSTLY, TOO_LARGE
 from bulkyard.mail.templates import EmailTemplates, TemplateProblem
@@ -42,6 +43,8 @@ from bulkyard.mail.templates import EmailTemplates, TemplateProblem
 def _address(value: str, *, what: str) -> str:
     """``value`` if it names exactly one mailbox: a sender or a Reply-To entry
     holding two would fail every send, or answer to both."""
+    if holds_line_break(value):
+        raise ValueError(f"{what} holds a line break, which could forge email headers")
     try:
         mailbox_address(value)
     except ValueError as exc:
@@ -279,7 +282,7 @@ def _recipient(item: Item, email_field: str) -> Recipient | ItemResultData:
             item, "missing_address", f"line {item.number}: no address in {email_field!r}"
         )
     address = value.strip()
-    if "\n" in address or "\r" in address or not is_email(address):
+    if holds_line_break(address) or not is_email(address):
         return failure(
             item, "invalid_address", f"line {item.number}: {address!r} is not an email address"
         )

@@ -28,12 +28,18 @@ from email.utils import formatdate
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import BadHeaderError, EmailMultiAlternatives
 from django.core.mail.message import RFC5322_EMAIL_LINE_LENGTH_LIMIT
 
 # Where the generator splits lines (email.generator.NLCRE): every kind of line
 # break in a text body becomes the message's line separator.
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
+# What ends a line where the standard library writes a header (it folds values
+# with str.splitlines). Django refuses only CR and LF in a header value; the
+# others, in a value written unencoded (ASCII), end the header just the same,
+# and the rest of the value becomes a line of its own: the headers after it
+# fall into the body, or the line forges a header.
+_HEADER_LINE_BREAK = re.compile("[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 # Header values Django writes unchanged: printable ASCII words with single
 # spaces, short enough for one line of 78 characters with the header's name.
 _PLAIN_VALUE = re.compile(r"[\x21-\x7e]+(?: [\x21-\x7e]+)*\Z")
@@ -77,13 +83,35 @@ class PreparedMIME:
         return getattr(self.parsed(), name)
 
 
+def holds_line_break(value: str) -> bool:
+    """Whether a header value holds a character that would end its line."""
+    return _HEADER_LINE_BREAK.search(value) is not None
+
+
 class BulkEmailMessage(EmailMultiAlternatives):
     """An ``EmailMultiAlternatives`` that may carry its serialised form."""
 
     prepared: PreparedMIME | None = None
 
     def message(self) -> Any:
-        return self.prepared if self.prepared is not None else super().message()
+        if self.prepared is not None:
+            return self.prepared  # its values are plain ASCII words
+        for name, value in self._header_values():
+            if holds_line_break(value):
+                raise BadHeaderError(
+                    f"Header values can't contain line breaks (got {value!r} for header {name!r})"
+                )
+        return super().message()
+
+    def _header_values(self) -> list[tuple[str, str]]:
+        return [
+            ("Subject", str(self.subject)),
+            ("From", str(self.from_email)),
+            *(("To", str(value)) for value in self.to),
+            *(("Cc", str(value)) for value in self.cc),
+            *(("Reply-To", str(value)) for value in self.reply_to),
+            *((name, str(value)) for name, value in self.extra_headers.items()),
+        ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from typing import Any
 
 from django.template import Context, Engine, Template, TemplateSyntaxError
 
+from bulkyard.mail.mime import holds_line_break
 from bulkyard.mail.template_limits import BoundedTemplate, RenderLimitExceeded
 
 # Django's filters come wrapped in this library, not from defaultfilters.
@@ -63,7 +64,7 @@ class EmailTemplates:
     def compile(cls, *, subject: str, text: str, html: str | None) -> EmailTemplates:
         """Raises ``TemplateProblem``; a subject template may not hold a line
         break (it would end the header)."""
-        if "\n" in subject or "\r" in subject:
+        if holds_line_break(subject):
             raise TemplateProblem("subject: a subject is one line; it holds a line break")
         return cls(
             subject=compile_template(subject, html=False, name="subject"),

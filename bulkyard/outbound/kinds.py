@@ -35,6 +35,7 @@ from bulkyard.outbound.selectors import root_job_id
 from bulkyard.outbound.services import ChunkCalls
 from bulkyard.outbound.signing import InvalidSecret, secret_key
 from bulkyard.outbound.specs import (
+    CONTROL_IN_VALUE,
     PLACEHOLDER,
     checked_headers,
     delivery_id,
@@ -384,6 +385,13 @@ class WebhookKind(_OutboundKind):
             message_id = str(row.get(params.id_field) or "")
             if not message_id:
                 raise ItemError("missing_value", f"{where}: no delivery id in {params.id_field!r}")
+            # It travels in the webhook-id header, where aiohttp refuses them.
+            if CONTROL_IN_VALUE.search(message_id):
+                raise ItemError(
+                    "invalid_value",
+                    f"{where}: the delivery id in {params.id_field!r} holds a line break or "
+                    "another control character",
+                )
         else:
             message_id = delivery_id(facts.root_job_id, item.number)
         facts.delivery_ids[item.number] = message_id

@@ -18,13 +18,17 @@ from bulkyard.outbound.signing import webhook_headers
 
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.-]*)\}")
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# What a header value may not hold (RFC 9110: control characters but the tab):
+# a line break could forge a header, and aiohttp refuses the others with a
+# ValueError, which would fail the row as an unexpected error.
+CONTROL_IN_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 # Headers the client sets itself; a request may not forge them.
 RESERVED_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
 DELIVERY_NAMESPACE = uuid.UUID("0b4b8f64-7f5a-4f0e-9c55-3c1d8f0f2a61")
 
 
 def checked_headers(raw: Any, *, where: str) -> dict[str, str]:
-    """Header names and values as strings; no line breaks, no reserved names."""
+    """Header names and values as strings; no control characters, no reserved names."""
     if raw is None or raw == "":
         return {}
     if isinstance(raw, str):
@@ -41,9 +45,10 @@ def checked_headers(raw: Any, *, where: str) -> dict[str, str]:
         if name.lower() in RESERVED_HEADERS:
             raise ItemError("invalid_headers", f"{where}: the {name} header is set by the client")
         text = value if isinstance(value, str) else json.dumps(value)
-        if "\r" in text or "\n" in text or "\0" in text:
+        if CONTROL_IN_VALUE.search(text):
             raise ItemError(
-                "invalid_headers", f"{where}: the value of {name} holds a line break or NUL"
+                "invalid_headers",
+                f"{where}: the value of {name} holds a line break or another control character",
             )
         if text == MASK:
             raise ItemError(

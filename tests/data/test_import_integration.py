@@ -97,6 +97,18 @@ def test_invalid_rows_fail_alone_with_line_column_and_reason(api_client, worker)
     }
 
 
+def test_an_amount_beyond_the_decimal_range_fails_its_row_not_its_chunk(api_client, worker):
+    content = CSV + b"huge@example.com,Huge,30,Oslo,1e999999999\n"
+
+    job = _import(api_client, content, chunk_size=4)
+
+    assert (job.status, job.succeeded_items) == (JobStatus.COMPLETED_WITH_ERRORS, 3)
+    assert _failures(job) == {
+        5: ("invalid_value", "line 5, column 'amount': '1e999999999' has more than 12 digits")
+    }
+    assert not job.chunks.exclude(status="done").exists()
+
+
 def test_a_key_repeated_in_the_file_keeps_the_last_row_whatever_the_chunk_order(api_client, worker):
     rows = [b"email,name"] + [f"u{n}@example.com,first {n}".encode() for n in range(10)]
     rows += [b"u1@example.com,second 1", b"u7@example.com,second 7", b"u1@example.com,third 1"]

@@ -51,6 +51,10 @@ def test_json_values_are_accepted_as_well_as_strings():
         ),
         ({"email": "a@b.co", "name": "A", "amount": "1e40"}, "invalid_value", "12 digits"),
         ({"email": "a@b.co", "name": "A", "amount": "1e-40"}, "invalid_value", "decimal places"),
+        # Beyond the decimal context's exponent range (Emax 999999).
+        ({"email": "a@b.co", "name": "A", "amount": "1e999999999"}, "invalid_value", "12 digits"),
+        ({"email": "a@b.co", "name": "A", "amount": "-1e999999999"}, "invalid_value", "12 digits"),
+        ({"email": "a@b.co", "name": "A", "amount": "1e-999999999"}, "invalid_value", "decimal"),
     ],
 )
 def test_bad_values_fail_with_line_column_and_reason(row, code, message):

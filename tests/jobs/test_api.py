@@ -7,7 +7,9 @@ never enqueued (planning is sent only after commit).
 import pytest
 from django.core.cache import cache
 
+from bulkyard.jobs.api.serializers import JobCreateInputSerializer
 from bulkyard.jobs.api.views import JobCreateThrottle
+from bulkyard.jobs.inputs import MAX_ITEM_DEPTH
 from bulkyard.jobs.models import Job
 from tests.support.jobs import submit_file, submit_items
 
@@ -414,6 +416,42 @@ def test_an_inline_item_with_a_lone_surrogate_is_400(api_client):
 
     assert response.status_code == 400
     assert "item 2" in _error(response)["message"]
+
+
+def _nested(depth: int) -> list:
+    """A list ``depth`` levels deep, built without recursing."""
+    value: list = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+def test_an_inline_item_nested_deeper_than_the_readers_accept_is_400(api_client):
+    body = {"kind": "test.echo", "items": [{"ok": 1}, _nested(MAX_ITEM_DEPTH + 1)]}
+
+    response = api_client.post("/api/v1/jobs/", body, format="json")
+
+    assert response.status_code == 400
+    assert _error(response)["message"] == (
+        f"items: item 2 is nested more than {MAX_ITEM_DEPTH} levels deep"
+    )
+
+
+def test_an_inline_item_nested_as_deep_as_the_readers_accept_is_accepted(api_client):
+    body = {"kind": "test.echo", "items": [_nested(MAX_ITEM_DEPTH)]}
+
+    response = api_client.post("/api/v1/jobs/", body, format="json")
+
+    assert response.status_code == 202, response.content
+
+
+def test_an_inline_item_nested_near_the_recursion_limit_is_invalid_not_a_recursion_error():
+    # What a JSON parser called high in the stack still returns: validating
+    # it must not recurse once per level (it raised RecursionError, a 500).
+    payload = JobCreateInputSerializer(data={"kind": "test.echo", "items": [_nested(990)]})
+
+    assert not payload.is_valid()
+    assert payload.errors == {"items": [f"item 1 is nested more than {MAX_ITEM_DEPTH} levels deep"]}
 
 
 def test_a_json_body_over_the_memory_limit_is_413(api_client, settings):

@@ -2,6 +2,7 @@
 
 import pytest
 
+from bulkyard.jobs.inputs import MAX_ITEM_DEPTH, nested_too_deeply
 from tests.support.inputs import outcomes, read_all
 
 
@@ -58,6 +59,27 @@ def test_values_are_nested_up_to_the_limit():
         (1, None),
         (2, "nested_too_deeply"),
     ]
+
+
+def _objects(depth: int) -> object:
+    value: object = 1
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+@pytest.mark.parametrize("depth", [MAX_ITEM_DEPTH, MAX_ITEM_DEPTH + 1])
+def test_nested_too_deeply_counts_levels_as_the_reader_does(depth):
+    line = b'{"a": ' * depth + b"1" + b"}" * depth
+
+    [read] = read_all(line + b"\n", "jsonl")
+
+    assert nested_too_deeply(_objects(depth)) == (read.error is not None)
+    assert nested_too_deeply(_objects(depth)) == (depth > MAX_ITEM_DEPTH)
+
+
+def test_nested_too_deeply_answers_for_values_deeper_than_the_recursion_limit():
+    assert nested_too_deeply(_objects(50_000))
 
 
 def test_brackets_inside_strings_are_not_nesting():

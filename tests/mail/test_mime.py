@@ -6,6 +6,7 @@ from email.utils import make_msgid
 
 import pytest
 from django.core import mail
+from django.core.mail import BadHeaderError
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -131,6 +132,23 @@ def test_a_subject_is_prepared_only_while_it_fits_one_header_line(length, prepar
         _assert_same_as_django(message)
     else:
         assert "Subject: word" in message.message().as_string().replace("\n ", " ")
+
+
+@pytest.mark.parametrize("line_break", ["\n", "\v", "\f", "\x1c", "\x1d", "\x1e", "\x85", "\u2028"])
+@pytest.mark.parametrize("header", ["subject", "to"])
+def test_a_header_value_holding_a_line_break_is_refused_when_the_message_is_written(
+    header, line_break
+):
+    # A quoted local part may hold a vertical tab or a form feed (RFC 5321).
+    hostile = {"subject": f"Hi{line_break}X-Forged : 1", "to": f'"a{line_break}b"@example.com'}
+    values = {"subject": "Hi", "to": "ada@example.com", header: hostile[header]}
+    builder = MessageBuilder(FORMS[0])
+    message = builder.build(
+        MessageParts(values["subject"], "Hello", None, values["to"], "<1.2@example.com>"), []
+    )
+
+    with pytest.raises(BadHeaderError, match="line break"):
+        message.message()
 
 
 def test_a_body_holding_the_skeletons_boundary_is_left_to_django():

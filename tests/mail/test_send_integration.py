@@ -165,6 +165,39 @@ def test_a_variable_with_a_line_break_cannot_forge_a_header(api_client, worker, 
     assert smtp.recipient_counts() == {}
 
 
+# Each ends a line where the standard library writes a header, as CR and LF do:
+# vertical tab, form feed, the file, group and record separators, NEL and
+# the Unicode line and paragraph separators.
+LINE_ENDINGS = ["\v", "\f", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]
+
+
+def test_a_variable_with_any_line_ending_character_cannot_break_the_headers(
+    api_client, worker, smtp
+):
+    rows = [
+        f"u{n}@example.com,Ada{ending}X-Forged : 1,{n}" for n, ending in enumerate(LINE_ENDINGS)
+    ]
+    content = "\n".join(["email,name,order", *rows, "ok@example.com,Ok,9", ""]).encode()
+
+    job = _send(api_client, content)
+
+    hostile = range(2, 2 + len(LINE_ENDINGS))
+    assert {number: code for number, (code, _) in _failures(job).items()} == dict.fromkeys(
+        hostile, "invalid_message"
+    )
+    assert smtp.recipient_counts() == {"ok@example.com": 1}
+
+
+def test_an_address_whose_quoted_part_holds_a_line_break_is_invalid(api_client, worker, smtp):
+    # RFC 5321 lets a quoted local part hold a vertical tab; a To header cannot.
+    content = b'email,name,order\n"""a\x0bb""@example.com",Ada,1\nok@example.com,Ok,2\n'
+
+    job = _send(api_client, content)
+
+    assert _failures(job)[2][0] == "invalid_address"
+    assert smtp.recipient_counts() == {"ok@example.com": 1}
+
+
 def test_a_template_tag_that_reads_the_server_is_refused(api_client):
     response = submit_file(
         api_client,
@@ -346,7 +379,11 @@ def test_retrying_failed_recipients_sends_the_same_attachments(api_client, worke
 
 @pytest.mark.parametrize(
     ("sender", "reason"),
-    [("shop@example.com\nBcc: all@example.com", "line break"), ("Shop <nope>", "not an email")],
+    [
+        ("shop@example.com\nBcc: all@example.com", "line break"),
+        ("Shop\vX-Forged : 1 <shop@example.com>", "line break"),
+        ("Shop <nope>", "not an email"),
+    ],
 )
 def test_a_sender_that_could_forge_headers_or_is_no_address_is_refused(api_client, sender, reason):
     response = submit_file(

@@ -46,6 +46,7 @@ def test_a_syntax_error_names_the_template():
         _compile(html="{% if %}")
 
 
-def test_a_subject_with_a_line_break_is_refused():
+@pytest.mark.parametrize("line_break", ["\r\n", "\v", "\x1c", "\u2028"])
+def test_a_subject_with_a_line_break_is_refused(line_break):
     with pytest.raises(TemplateProblem, match="line break"):
-        _compile(subject="Hi\r\nBcc: x@example.com")
+        _compile(subject=f"Hi{line_break}Bcc: x@example.com")

@@ -136,6 +136,25 @@ def test_a_post_with_an_idempotency_key_is_retried(api_client, worker, http_serv
     assert len(http_server.hits("/flaky/k")) == 2
 
 
+def test_a_header_value_with_a_control_character_fails_its_row_naming_the_line(
+    api_client, worker, http_server
+):
+    items = [
+        {"url": f"{http_server.url}/ok", "headers": {"X-A": "vertical\vtab"}},
+        {"url": f"{http_server.url}/ok", "headers": {"X-A": "fine"}},
+    ]
+
+    job = _run(api_client, items)
+
+    failure = _results(job)[1]
+    assert (failure.code, failure.message) == (
+        "invalid_headers",
+        "line 1: the value of X-A holds a line break or another control character",
+    )
+    assert _results(job)[2].outcome == "succeeded"
+    assert len(http_server.hits("/ok")) == 1
+
+
 def test_a_redirect_to_a_malformed_location_fails_that_request(api_client, worker, http_server):
     job = _run(api_client, [{"url": f"{http_server.url}/redirect?to=http://%5B::1"}])
 
@@ -227,6 +246,28 @@ def test_a_tampered_webhook_body_fails_verification(api_client, worker, http_ser
 
     with pytest.raises(Exception, match="signature"):
         Webhook(SECRET).verify(hit.body.replace(b"1", b"2"), headers)
+
+
+def test_a_delivery_id_holding_a_control_character_fails_its_row_naming_the_line(
+    api_client, worker, http_server
+):
+    items = [{"id": "order\v1"}, {"id": "order-2"}]
+
+    job = _run(
+        api_client,
+        items,
+        kind="webhook.send",
+        url=f"{http_server.url}/webhook",
+        secret=SECRET,
+        id_field="id",
+    )
+
+    failure = _results(job)[1]
+    assert (failure.code, failure.message) == (
+        "invalid_value",
+        "line 1: the delivery id in 'id' holds a line break or another control character",
+    )
+    assert [hit.headers["webhook-id"] for hit in http_server.hits("/webhook")] == ["order-2"]
 
 
 def test_a_retried_webhook_keeps_its_delivery_id(api_client, worker, http_server):

@@ -17,6 +17,7 @@ SECRET = "whsec_" + "a" * 44  # base64 of 33 bytes
         ("http.request", {"total_timeout": 0}, "total_timeout"),
         ("http.request", {"max_attempts": 0}, "max_attempts"),
         ("http.request", {"headers": {"X-A": "a\r\nX-Injected: 1"}}, "headers"),
+        ("http.request", {"headers": {"X-A": "a\vb"}}, "headers"),
         ("http.request", {"headers": {"Host": "evil.example"}}, "headers"),
         ("http.request", {"request": {"url": "ftp://example.com/{id}"}}, "request.url"),
         ("http.request", {"request": {"url": "https://x.example/", "bogus": 1}}, "request.bogus"),

@@ -42,6 +42,10 @@ def test_a_json_placeholder_alone_keeps_the_values_type():
     ("headers", "code"),
     [
         ({"X-A": "one\r\nX-Injected: 1"}, "invalid_headers"),
+        # HTTP allows no control character in a value but the tab (RFC 9110).
+        ({"X-A": "vertical\vtab"}, "invalid_headers"),
+        ({"X-A": "escape\x1b[0m"}, "invalid_headers"),
+        ({"X-A": "delete\x7f"}, "invalid_headers"),
         ({"Bad Name": "v"}, "invalid_headers"),
         ({"Host": "evil.example"}, "invalid_headers"),
         ("not json", "invalid_headers"),
@@ -54,6 +58,10 @@ def test_bad_headers_fail_the_row(headers, code):
         checked_headers(headers, where="line 2")
 
     assert caught.value.code == code
+
+
+def test_a_tab_in_a_header_value_is_kept():
+    assert checked_headers({"X-A": "a\tb"}, where="line 2") == {"X-A": "a\tb"}
 
 
 def test_headers_may_come_as_json_text_from_a_csv_cell():

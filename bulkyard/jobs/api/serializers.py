@@ -9,6 +9,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.reverse import reverse
 
+from bulkyard.jobs.inputs import MAX_ITEM_DEPTH, nested_too_deeply
 from bulkyard.jobs.models import ItemOutcome, Job
 from bulkyard.jobs.secrets import masked_params
 from bulkyard.jobs.selectors import job_progress
@@ -39,10 +40,27 @@ class ParamsField(serializers.Field):
         return value
 
 
+class InlineItemsField(serializers.ListField):
+    """Inline items, each refused first if it is nested deeper than the input
+    readers accept: validating an item (DRF's JSONField) and storing it as
+    JSON Lines both call ``json.dumps``, which recurses once per level, so an
+    item a parser accepted near the recursion limit would otherwise end the
+    request in a RecursionError (a 500) instead of a 400."""
+
+    def to_internal_value(self, data: Any) -> list[Any]:
+        if isinstance(data, list):  # anything else: ListField says what is wrong
+            for position, item in enumerate(data, start=1):
+                if nested_too_deeply(item):
+                    raise serializers.ValidationError(
+                        f"item {position} is nested more than {MAX_ITEM_DEPTH} levels deep"
+                    )
+        return super().to_internal_value(data)
+
+
 class JobCreateInputSerializer(serializers.Serializer[Any]):
     kind = serializers.CharField(max_length=100, help_text="A kind from GET /api/v1/kinds/.")
     params = ParamsField(required=False, default=dict, help_text="The kind's parameters.")
-    items = serializers.ListField(
+    items = InlineItemsField(
         child=serializers.JSONField(),
         required=False,
         allow_empty=False,

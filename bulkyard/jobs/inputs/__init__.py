@@ -16,12 +16,14 @@ package's interface; the rest is internal to it.
 
 from bulkyard.jobs.inputs.csvinput import csv_read_header
 from bulkyard.jobs.inputs.gzipped import GZIP_MAGIC, gunzip, is_gzip
+from bulkyard.jobs.inputs.jsonlinput import MAX_ITEM_DEPTH, nested_too_deeply
 from bulkyard.jobs.inputs.lines import READER_ERROR_CODES, UTF8_BOM
 from bulkyard.jobs.inputs.sniffing import SNIFF_BYTES, sniff, sniff_upload
 from bulkyard.jobs.inputs.spans import PLAN_BLOCK_BYTES, Plan, Span, plan_input, read_span
 
 __all__ = [
     "GZIP_MAGIC",
+    "MAX_ITEM_DEPTH",
     "PLAN_BLOCK_BYTES",
     "READER_ERROR_CODES",
     "SNIFF_BYTES",
@@ -31,6 +33,7 @@ __all__ = [
     "csv_read_header",
     "gunzip",
     "is_gzip",
+    "nested_too_deeply",
     "plan_input",
     "read_span",
     "sniff",

@@ -106,6 +106,13 @@ def _finite_float(text: str) -> float:
 _DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
 
 
+def nested_too_deeply(value: Any) -> bool:
+    """Whether ``value`` has more than ``MAX_ITEM_DEPTH`` levels, by the rule
+    the reader applies to each line. Iterative, so that any depth can be asked
+    about: the API refuses inline items by it before anything recurses."""
+    return _value_problem(value, check_text=False) == "nested_too_deeply"
+
+
 def _value_problem(value: Any, check_text: bool) -> str | None:
     """'nested_too_deeply', 'invalid_characters' (with ``check_text``: a string
     holding NUL or a lone surrogate, which databases refuse) or None.

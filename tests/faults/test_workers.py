@@ -70,7 +70,9 @@ def test_an_import_ends_exact_after_its_pool_processes_are_killed(stack):
     stack.wait_until(lambda: _progress(stack, job_id) >= 2000, timeout=60, message="start")
 
     killed_at = datetime.now(UTC)
-    for pid in stack.pool_children():
+    children = stack.pool_children()
+    assert len(children) == 2
+    for pid in children:
         os.kill(pid, signal.SIGKILL)  # the main process starts new ones
     _assert_exact(stack, job_id)
     rerun = stack.rows(

@@ -60,9 +60,17 @@ def setup_django() -> None:
     django.setup()
 
 
+def bench_owner() -> int:
+    """The bench user, whose contacts every baseline writes (they are scoped by owner)."""
+    from django.contrib.auth import get_user_model
+
+    return int(get_user_model()._default_manager.get(username="bench").pk)
+
+
 def bulk_create(path: Path, *, rows: int, batch_size: int) -> int:
     from bulkyard.data.models import Contact
 
+    owner = bench_owner()
     written = 0
     with path.open(newline="", encoding="utf-8") as source:
         reader = csv.DictReader(source)
@@ -72,6 +80,7 @@ def bulk_create(path: Path, *, rows: int, batch_size: int) -> int:
             age = record["age"].strip()
             batch.append(
                 Contact(
+                    owner_id=owner,
                     email=record["email"],
                     name=record["name"],
                     age=int(age) if age else None,
@@ -94,7 +103,7 @@ def flush(batch: list[Any], batch_size: int) -> int:
         batch,
         batch_size=batch_size,
         update_conflicts=True,
-        unique_fields=["email"],
+        unique_fields=["owner", "email"],
         update_fields=UPDATE_FIELDS,
     )
     return len(batch)
@@ -115,8 +124,8 @@ def import_export(path: Path, *, rows: int, batch_size: int, loader: str) -> int
     class ContactResource(resources.ModelResource):
         class Meta:
             model = Contact
-            fields = ("email", "name", "age", "city", "amount")
-            import_id_fields = ["email"]
+            fields = ("owner", "email", "name", "age", "city", "amount")
+            import_id_fields = ["owner", "email"]
             use_bulk = True
             batch_size = size
             skip_diff = True
@@ -126,6 +135,7 @@ def import_export(path: Path, *, rows: int, batch_size: int, loader: str) -> int
         lines = itertools.islice(source, rows + 1) if rows else source
         text = "".join(lines)
     dataset = tablib.Dataset().load(io.StringIO(text), format="csv")
+    dataset.append_col([bench_owner()] * len(dataset), header="owner")
     result = ContactResource().import_data(dataset, dry_run=False, raise_errors=True)
     if result.has_errors() or result.has_validation_errors():
         raise RuntimeError("django-import-export reported errors")

@@ -82,6 +82,8 @@ def api_and_worker(
     starts it (``python -m config.web``)."""
     manage(env, "migrate", "--no-input")
     token = manage(env, "create_api_user", "bench", "--token-only").strip()
+    # A plain user may not use the contacts target until granted.
+    manage(env, "grant_target", "bench", "contacts")
     worker_log = scratch / "worker.log"
     with (
         uvicorn_server(env, scratch / "uvicorn.log", run_command=run_command) as base_url,

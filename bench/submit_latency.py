@@ -392,6 +392,8 @@ def main(argv: list[str] | None = None) -> int:
         manage(env, "migrate", "--no-input")
         print(f"database {DB_NAME}: created and migrated")
         token = manage(env, "create_api_user", "bench", "--token-only").strip()
+        # A plain user may not use the contacts target until granted.
+        manage(env, "grant_target", "bench", "contacts")
         print("user 'bench': token created")
 
         with uvicorn_server(env, scratch / "uvicorn.log") as base_url:

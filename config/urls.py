@@ -4,6 +4,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from bulkyard.core.views import HealthApi
+from bulkyard.data.api import TargetListApi
 from bulkyard.users.api import WsTicketApi
 
 urlpatterns = [
@@ -11,6 +12,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("bulkyard.jobs.api.urls")),
     path("api/v1/ws-ticket/", WsTicketApi.as_view(), name="ws-ticket"),
+    path("api/v1/targets/", TargetListApi.as_view(), name="target-list"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),

@@ -9,6 +9,7 @@ import pytest
 from rest_framework.authtoken.models import Token
 
 from tests.factories import UserFactory
+from tests.support.jobs import may_use_contacts
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -142,8 +143,9 @@ def test_a_user_exports_contacts_and_downloads_the_file_when_it_appears(page, as
     from tests.factories import ContactFactory
 
     user = UserFactory()
-    ContactFactory.create_batch(40, city="Oslo")
-    ContactFactory.create_batch(5, city="Rome")
+    may_use_contacts(user)
+    ContactFactory.create_batch(40, owner=user, city="Oslo")
+    ContactFactory.create_batch(5, owner=user, city="Rome")
 
     _log_in(page, asgi_server, user, path="/jobs/new/")
     page.select_option("#id_kind", "data.export")

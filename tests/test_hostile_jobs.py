@@ -50,7 +50,7 @@ from tests.factories import UserFactory
 from tests.support.files import image, zip_members
 from tests.support.http import HttpTestServer
 from tests.support.inputs import CORPUS, Hostile
-from tests.support.jobs import FINISHED, submit_file
+from tests.support.jobs import FINISHED, may_use_contacts, submit_file
 from tests.support.smtp import RecordingHandler
 
 # The tests read what the module's fixture recorded; the mark is for the test
@@ -489,6 +489,7 @@ def world(
 
 def _run_all(uploads: list[Upload], *, http: HttpTestServer, smtp: RecordingHandler) -> World:
     user: Any = UserFactory()
+    may_use_contacts(user)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
     seen: dict[Upload, Seen] = {}

@@ -32,6 +32,16 @@ class InvalidRequest(exceptions.APIException):
         self.error_details = details
 
 
+class Forbidden(exceptions.APIException):
+    """A 403 with a specific machine-readable code."""
+
+    status_code = status.HTTP_403_FORBIDDEN
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message, code)
+        self.error_code = code
+
+
 class IdempotencyKeyReused(exceptions.APIException):
     status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
     default_detail = "This Idempotency-Key was already used with a different request body."

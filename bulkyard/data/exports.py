@@ -49,9 +49,13 @@ class InvalidFilter(ValueError):
     """A filter names an unknown field or lookup, or holds a value of the wrong type."""
 
 
-def export_queryset(target: ImportTarget, filters: Mapping[str, Any]) -> QuerySet[Any]:
+def export_queryset(
+    target: ImportTarget, filters: Mapping[str, Any], *, rows: QuerySet[Any] | None = None
+) -> QuerySet[Any]:
     """The target's rows matching ``filters`` (``{"city": "Paris", "age__gte": 30}``),
-    ordered by primary key; raises ``InvalidFilter`` with a reason for people."""
+    among ``rows`` (a user's, ``target.rows_for(user)``; all when None, to
+    check a filter), ordered by primary key; raises ``InvalidFilter`` with a
+    reason for people."""
     allowed_fields = {*target.field_names, "pk"}
     for name in filters:
         field, _, lookup = name.partition("__")
@@ -66,7 +70,8 @@ def export_queryset(target: ImportTarget, filters: Mapping[str, Any]) -> QuerySe
                 f"lookups: {', '.join(sorted(FILTER_LOOKUPS))}"
             )
     try:
-        return target.model._default_manager.filter(**filters).order_by("pk")
+        base = rows if rows is not None else target.model._default_manager.all()
+        return base.filter(**filters).order_by("pk")
     except (ValueError, TypeError, ValidationError, FieldError) as exc:
         reason = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
         raise InvalidFilter(f"filter: {reason}") from None

@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bulkyard.data import tasks
+from bulkyard.data.access import job_owner
 from bulkyard.data.exports import (
     InvalidFilter,
     chunk_rows,
@@ -118,6 +119,9 @@ class DataImportKind(JobKind[ImportParams]):
                 f"required column(s) missing: {', '.join(missing)}",
             )
 
+    def check_allowed(self, params: ImportParams, *, user: Any) -> None:
+        get_target(params.target).require(user, "import")
+
     def process_chunk(self, items: Iterable[Item], ctx: ChunkContext[ImportParams]) -> ChunkResult:
         target = get_target(ctx.params.target)
         fields = set(target.field_names)
@@ -160,7 +164,11 @@ class DataImportKind(JobKind[ImportParams]):
             rejected: dict[int, tuple[str, str]] = {}
         else:
             rejected = write_chunk(
-                target=target, job_id=ctx.job_id, rows=valid, mode=ctx.params.mode
+                target=target,
+                job_id=ctx.job_id,
+                rows=valid,
+                mode=ctx.params.mode,
+                scope=target.scope_values(job_owner(ctx.owner_id)),
             )
         names = target.field_names
         for item in result.items:
@@ -241,8 +249,10 @@ class ExportParams(BaseModel):
     def columns(self) -> tuple[str, ...]:
         return tuple(self.fields) if self.fields else get_target(self.target).field_names
 
-    def queryset(self) -> QuerySet[Any]:
-        return export_queryset(get_target(self.target), self.filter)
+    def queryset(self, user: Any) -> QuerySet[Any]:
+        """The rows to export: among ``user``'s, those the filter names."""
+        target = get_target(self.target)
+        return export_queryset(target, self.filter, rows=target.rows_for(user))
 
 
 @register
@@ -264,13 +274,16 @@ class DataExportKind(JobKind[ExportParams]):
     queue_class = "io"
     stores_successes = False
 
-    def plan_work(self, params: ExportParams, *, chunk_size: int) -> WorkPlan:
-        return export_plan(params.queryset(), chunk_size=chunk_size)
+    def check_allowed(self, params: ExportParams, *, user: Any) -> None:
+        get_target(params.target).require(user, "export")
+
+    def plan_work(self, params: ExportParams, *, chunk_size: int, owner_id: int) -> WorkPlan:
+        return export_plan(params.queryset(job_owner(owner_id)), chunk_size=chunk_size)
 
     def process_chunk(self, items: Iterable[Item], ctx: ChunkContext[ExportParams]) -> ChunkResult:
         params = ctx.params
         assert ctx.work is not None
-        rows = chunk_rows(params.queryset(), ctx.work, params.columns)
+        rows = chunk_rows(params.queryset(job_owner(ctx.owner_id)), ctx.work, params.columns)
         with part_writer(job_id=ctx.job_id, sequence=ctx.chunk_sequence) as (part, sink):
             text = io.TextIOWrapper(sink, encoding="utf-8", newline="")
             count = write_rows(

@@ -1,13 +1,27 @@
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import models
 
 
 class Contact(models.Model):
     """The example import target: try imports and exports on it in minutes
-    (``manage.py generate_contacts``). Your own models register the same way."""
+    (``manage.py generate_contacts``). Your own models register the same way.
 
-    email = models.EmailField(unique=True)
+    Each user has contacts of their own (the target is scoped by ``owner``):
+    two users may both have a contact with the same address."""
+
+    # Null only for rows from before targets were scoped: nobody's, so no
+    # import, export or email job reads them.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,  # the unique constraint's index starts with it
+    )
+    email = models.EmailField()
     name = models.CharField(max_length=200)
     age = models.PositiveSmallIntegerField(null=True, blank=True)
     city = models.CharField(max_length=100, blank=True)
@@ -15,6 +29,9 @@ class Contact(models.Model):
 
     class Meta:
         ordering = ["email"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "email"], name="contact_unique_owner_email"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} <{self.email}>"

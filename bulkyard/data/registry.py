@@ -25,7 +25,14 @@ from django.db import models
 from django.db.models.fields import PositiveIntegerRelDbTypeMixin
 
 from bulkyard.core.emails import is_email, normalise_email
-from bulkyard.jobs.kinds import ItemError
+from bulkyard.data.access import (
+    Operation,
+    TargetScope,
+    check_scope_constraint,
+    concrete_field,
+    default_permissions,
+)
+from bulkyard.jobs.kinds import ItemError, NotAllowed
 
 MISSING = object()
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1", "on"})
@@ -51,11 +58,42 @@ class ImportTarget:
     model: type[models.Model]
     key: str
     columns: tuple[Column, ...]
+    permissions: Mapping[Operation, tuple[str, ...]]
+    scope: TargetScope | None = None
     description: str = ""
 
     @property
     def table(self) -> str:
         return str(self.model._meta.db_table)
+
+    def allows(self, user: Any, operation: Operation) -> bool:
+        return bool(user.is_active and user.has_perms(self.permissions[operation]))
+
+    def require(self, user: Any, operation: Operation) -> None:
+        """Raise ``NotAllowed`` (a 403 before the job exists) unless ``user``
+        holds the permissions ``operation`` needs on this target."""
+        if not self.allows(user, operation):
+            verb = {"import": "import into", "export": "export", "recipients": "email"}
+            raise NotAllowed(
+                "target_forbidden",
+                f"you may not {verb[operation]} the target {self.name!r}: it needs the "
+                f"permission(s) {', '.join(self.permissions[operation])}",
+            )
+
+    def scope_values(self, user: Any) -> dict[str, Any]:
+        """The field values that make a row ``user``'s ({} for unscoped targets)."""
+        return dict(self.scope.values(user)) if self.scope is not None else {}
+
+    @property
+    def scope_columns(self) -> tuple[str, ...]:
+        """The database columns of the scope's fields, in its order."""
+        if self.scope is None:
+            return ()
+        return tuple(str(concrete_field(self.model, f).column) for f in self.scope.fields)
+
+    def rows_for(self, user: Any) -> models.QuerySet[Any]:
+        """The rows ``user`` may read: theirs, or all of an unscoped target's."""
+        return self.model._default_manager.filter(**self.scope_values(user))
 
     @property
     def field_names(self) -> tuple[str, ...]:
@@ -96,20 +134,39 @@ def register_target(
     model: type[models.Model],
     key: str,
     fields: tuple[str, ...],
+    scope: TargetScope | None = None,
+    permissions: Mapping[Operation, tuple[str, ...]] | None = None,
     description: str = "",
 ) -> ImportTarget:
-    """Make ``model`` writable by data imports under ``name``, upserted on
-    ``key`` (a field with a unique constraint)."""
+    """Make ``model`` a target of data imports, exports and email recipient
+    queries under ``name``, upserted on ``key``.
+
+    ``scope`` says which rows belong to whom (``owned_by("owner")``, or a
+    ``TargetScope`` of your own for organisations or teams); without one,
+    every permitted user shares every row, and ``key`` must be unique.
+    ``permissions`` maps ``import``, ``export`` and ``recipients`` to the
+    permissions each needs (by default the model's add + change, view, view).
+    """
     if key not in fields:
         raise ValueError(f"target {name!r}: the key {key!r} must be one of the fields")
-    key_field = model._meta.get_field(key)
-    if not getattr(key_field, "unique", False):
-        raise ValueError(f"target {name!r}: {model.__name__}.{key} must be unique")
+    if scope is None:
+        if not getattr(model._meta.get_field(key), "unique", False):
+            raise ValueError(f"target {name!r}: {model.__name__}.{key} must be unique")
+    else:
+        for field in scope.fields:
+            concrete_field(model, field)
+            if field in fields:
+                # Or a row could name another user as its owner.
+                raise ValueError(f"target {name!r}: the scope's field {field!r} cannot be imported")
+        check_scope_constraint(model, scope=scope, key=key)
+    chosen = {**default_permissions(model), **(permissions or {})}
     target = ImportTarget(
         name=name,
         model=model,
         key=key,
         columns=tuple(_column(model, field) for field in fields),
+        permissions=chosen,
+        scope=scope,
         description=description or (model.__doc__ or "").strip().split("\n")[0],
     )
     existing = _targets.get(name)

@@ -1,3 +1,6 @@
+"""The import targets this app declares."""
+
+from bulkyard.data.access import owned_by
 from bulkyard.data.models import Contact
 from bulkyard.data.registry import register_target
 
@@ -6,4 +9,7 @@ register_target(
     model=Contact,
     key="email",
     fields=("email", "name", "age", "city", "amount"),
+    # Each user imports into, exports and emails their own contacts; the
+    # permissions are the model's (add + change to import, view to read).
+    scope=owned_by("owner"),
 )

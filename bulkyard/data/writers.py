@@ -12,11 +12,12 @@ its key (the ledger), so the result does not depend on which chunk commits
 first; the ledger row lock serialises competing chunks.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.db import connection, models
 
+from bulkyard.data.access import concrete_field
 from bulkyard.data.models import ImportKey
 from bulkyard.data.registry import ImportTarget
 
@@ -25,23 +26,36 @@ Rows = Sequence[tuple[int, tuple[Any, ...]]]
 Rejections = dict[int, tuple[str, str]]
 
 
-def write_chunk(*, target: ImportTarget, job_id: str, rows: Rows, mode: str) -> Rejections:
+def write_chunk(
+    *, target: ImportTarget, job_id: str, rows: Rows, mode: str, scope: Mapping[str, Any]
+) -> Rejections:
     """Write valid rows (``(line, values)``) of one chunk; returns the lines the
-    target refused (in insert-only mode: keys that already exist)."""
+    target refused (in insert-only mode: keys that already exist). ``scope``
+    holds the values that make a row the job owner's (``target.scope_values``):
+    every row gets them, and keys are matched only among the rows that have
+    them."""
     if not rows:
         return {}
     if connection.vendor == "postgresql":
-        return _write_postgres(target=target, job_id=job_id, rows=rows, mode=mode)
-    return _write_portable(target=target, job_id=job_id, rows=rows, mode=mode)
+        return _write_postgres(target=target, job_id=job_id, rows=rows, mode=mode, scope=scope)
+    return _write_portable(target=target, job_id=job_id, rows=rows, mode=mode, scope=scope)
 
 
-def _write_postgres(*, target: ImportTarget, job_id: str, rows: Rows, mode: str) -> Rejections:
+def _write_postgres(
+    *, target: ImportTarget, job_id: str, rows: Rows, mode: str, scope: Mapping[str, Any]
+) -> Rejections:
     qn = connection.ops.quote_name
     columns = [qn(column.db_column) for column in target.columns]
     names = ", ".join(columns)
     key_index = target.field_names.index(target.key)
     key = columns[key_index]
     ledger = qn(ImportKey._meta.db_table)
+    # The scope's values are the same for every row of the job: constants of
+    # the final INSERT, not columns of the COPY.
+    scope_columns = [qn(column) for column in target.scope_columns]
+    scope_params = [scope[field] for field in target.scope.fields] if target.scope else []
+    inserted_names = ", ".join([*scope_columns, *columns])
+    conflict = ", ".join([*scope_columns, key])
     with connection.cursor() as cursor:
         cursor.execute(
             f"CREATE TEMP TABLE bulkyard_stage ON COMMIT DROP AS "  # noqa: S608 - quoted names
@@ -72,27 +86,30 @@ def _write_postgres(*, target: ImportTarget, job_id: str, rows: Rows, mode: str)
             f"  JOIN claimed c ON c.key = s.{key}::text AND c.line = s.by_line"
             f") "
         )
-        from_winners = f"SELECT {names} FROM winners"  # noqa: S608
+        constants = "".join("%s, " for _ in scope_columns)
+        from_winners = f"SELECT {constants}{names} FROM winners"  # noqa: S608
         if mode == "insert":
             cursor.execute(
                 f"{claimed}, inserted AS ("  # noqa: S608
-                f"  INSERT INTO {qn(target.table)} ({names}) {from_winners}"
-                f"  ON CONFLICT ({key}) DO NOTHING RETURNING {key}"
+                f"  INSERT INTO {qn(target.table)} ({inserted_names}) {from_winners}"
+                f"  ON CONFLICT ({conflict}) DO NOTHING RETURNING {key}"
                 f") SELECT w.by_line, w.{key}::text FROM winners w "
                 f"WHERE NOT EXISTS (SELECT FROM inserted i WHERE i.{key} = w.{key})",
-                [job_id],
+                [job_id, *scope_params],
             )
             return {line: _exists(target, value) for line, value in cursor.fetchall()}
         updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c != key)
         cursor.execute(
-            f"{claimed} INSERT INTO {qn(target.table)} ({names}) {from_winners} "
-            f"ON CONFLICT ({key}) DO UPDATE SET {updates}",
-            [job_id],
+            f"{claimed} INSERT INTO {qn(target.table)} ({inserted_names}) {from_winners} "
+            f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}",
+            [job_id, *scope_params],
         )
     return {}
 
 
-def _write_portable(*, target: ImportTarget, job_id: str, rows: Rows, mode: str) -> Rejections:
+def _write_portable(
+    *, target: ImportTarget, job_id: str, rows: Rows, mode: str, scope: Mapping[str, Any]
+) -> Rejections:
     """The same rules through the ORM, for databases without COPY. The caller's
     transaction (SQLite: one writer at a time) makes check-then-write safe."""
     key_index = target.field_names.index(target.key)
@@ -112,15 +129,17 @@ def _write_portable(*, target: ImportTarget, job_id: str, rows: Rows, mode: str)
         update_fields=["line"],
     )
     model: type[models.Model] = target.model
+    # Scope values as the model's attributes (``owner_id`` for ``owner``).
+    owned = {concrete_field(model, name).attname: value for name, value in scope.items()}
     objects = {
-        key: model(**dict(zip(target.field_names, values, strict=True)))
+        key: model(**owned, **dict(zip(target.field_names, values, strict=True)))
         for key, (_, values) in winners.items()
     }
     if mode == "insert":
         existing = set(
-            model._default_manager.filter(**{f"{target.key}__in": list(objects)}).values_list(
-                target.key, flat=True
-            )
+            model._default_manager.filter(
+                **scope, **{f"{target.key}__in": list(objects)}
+            ).values_list(target.key, flat=True)
         )
         model._default_manager.bulk_create(
             [obj for key, obj in objects.items() if key not in existing]
@@ -129,7 +148,7 @@ def _write_portable(*, target: ImportTarget, job_id: str, rows: Rows, mode: str)
     model._default_manager.bulk_create(
         list(objects.values()),
         update_conflicts=True,
-        unique_fields=[target.key],
+        unique_fields=[*scope, target.key],
         update_fields=[name for name in target.field_names if name != target.key],
     )
     return {}

@@ -238,7 +238,11 @@ class JobAdmin(admin.ModelAdmin[Job]):
         for job in queryset:
             try:
                 retry, _ = services.job_retry_failed(job=job, owner=job.owner)
-            except (services.JobConflict, services.InvalidJobRequest) as exc:
+            except (
+                services.JobConflict,
+                services.InvalidJobRequest,
+                services.JobNotAllowed,
+            ) as exc:
                 self.message_user(request, f"{job.pk}: {exc.message}", messages.WARNING)
             else:
                 self.message_user(request, f"{job.pk}: retry job {retry.pk} created.")

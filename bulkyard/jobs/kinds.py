@@ -47,6 +47,11 @@ class InputRejected(CodedError):
     """The input as a whole cannot be processed (bad header, missing column...)."""
 
 
+class NotAllowed(CodedError):
+    """The user may not run this job: it touches data they have no permission
+    for (raised by ``JobKind.check_allowed``; the API answers 403)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Item:
     number: int
@@ -116,8 +121,11 @@ class ChunkContext(Generic[ParamsT]):
         stop_check: Any = None,
         work: dict[str, Any] | None = None,
         pass_number: int = 1,
+        owner_id: int | None = None,
     ) -> None:
         self.job_id = job_id
+        # The user who submitted the job: whose data it may read and write.
+        self.owner_id = owner_id
         # 2 in the chunks of a second pass (see ``JobKind.plan_second_pass``).
         self.pass_number = pass_number
         # The chunk's planned work, for kinds that take no input.
@@ -223,9 +231,15 @@ class JobKind(Generic[ParamsT]):
         """Whether a job with these params reads an upload (or inline items)."""
         return self.reads_input
 
-    def plan_work(self, params: ParamsT, *, chunk_size: int) -> WorkPlan:
-        """The chunks of a job that takes no input (see ``takes_input``).
-        Raise ``InputRejected`` when there is nothing sensible to do."""
+    def check_allowed(self, params: ParamsT, *, user: Any) -> None:
+        """Raise ``NotAllowed`` if ``user`` may not run a job with these params
+        (checked before the job exists, and for its retries). Kinds that read
+        or write data the user may lack permissions for override this."""
+
+    def plan_work(self, params: ParamsT, *, chunk_size: int, owner_id: int) -> WorkPlan:
+        """The chunks of a job that takes no input (see ``takes_input``), for
+        the user ``owner_id``. Raise ``InputRejected`` when there is nothing
+        sensible to do."""
         raise NotImplementedError
 
     def process_item(self, item: Item, ctx: ChunkContext[ParamsT]) -> Any:

@@ -141,7 +141,7 @@ def _plan_input(
 def _plan_work(job: Job, job_kind: JobKind[Any], params: Any) -> tuple[int, list[Chunk]]:
     """Let a kind that takes no input cut its own work into chunks; items are
     numbered from 1 across them."""
-    plan = job_kind.plan_work(params, chunk_size=job.chunk_size)
+    plan = job_kind.plan_work(params, chunk_size=job.chunk_size, owner_id=job.owner_id)
     if not plan.chunks:
         raise InputRejected("no_work", "the kind planned no work")
     chunks, first = [], 1

@@ -121,6 +121,7 @@ def _chunk_execute(claimed: ClaimedChunk) -> str:
         stop_check=_StopCheck(job_id=str(job.pk), heartbeat=heartbeat),
         work=chunk.work,
         pass_number=chunk.pass_number,
+        owner_id=job.owner_id,
     )
     try:
         with heartbeat, chunk_items(job, chunk) as items:

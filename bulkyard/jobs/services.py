@@ -24,10 +24,11 @@ from django.contrib.auth.models import User
 from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from pydantic import ValidationError
 
 from bulkyard.jobs import dispatch, events, registry
 from bulkyard.jobs.inputs import READER_ERROR_CODES, sniff_upload
-from bulkyard.jobs.kinds import CONTENT_OMITTED, CodedError, InputRejected, JobKind
+from bulkyard.jobs.kinds import CONTENT_OMITTED, CodedError, InputRejected, JobKind, NotAllowed
 from bulkyard.jobs.models import (
     JOB_FINISHED_STATUSES,
     Chunk,
@@ -56,6 +57,10 @@ class IdempotencyKeyMismatch(Exception):
     def __init__(self, job: Job) -> None:
         super().__init__(f"the key was used for job {job.pk} with a different request")
         self.job = job
+
+
+class JobNotAllowed(CodedError):
+    """The owner may not run this job (a target they lack permissions on)."""
 
 
 class InvalidJobRequest(CodedError):
@@ -125,14 +130,15 @@ def _fingerprint(**parts: Any) -> str:
 
 def _validate_request(
     *,
+    owner: User,
     kind: str,
     params: dict[str, Any] | None,
     job_input: JobInput | None,
     chunk_size: int | None,
 ) -> tuple[JobKind[Any], dict[str, Any], int, bool]:
     """The kind, the validated params, the chunk size and whether the input is
-    gzip-compressed; raises ``InvalidJobRequest``."""
-    from pydantic import ValidationError
+    gzip-compressed; raises ``InvalidJobRequest``, or ``JobNotAllowed`` when
+    the owner may not touch the data the job would."""
 
     try:
         job_kind = registry.get(kind)
@@ -150,6 +156,10 @@ def _validate_request(
         raise InvalidJobRequest(
             "invalid_params", f"params.{first['field']}: {first['message']}", details
         ) from None
+    try:
+        job_kind.check_allowed(parsed, user=owner)
+    except NotAllowed as exc:
+        raise JobNotAllowed(exc.code, exc.message) from None
     size = chunk_size or job_kind.effective_chunk_size()
     if not 1 <= size <= job_kind.max_chunk_size:
         raise InvalidJobRequest(
@@ -205,12 +215,13 @@ def job_create(
     Returns ``(job, created)``. With an ``idempotency_key`` already used by this
     owner for the same request, returns the first job and ``created=False``; for
     a different request, raises ``IdempotencyKeyMismatch``. Raises
-    ``InvalidJobRequest`` for an unknown kind, bad params or an unusable input;
+    ``InvalidJobRequest`` for an unknown kind, bad params or an unusable input,
+    ``JobNotAllowed`` when the owner may not touch the data the job would;
     nothing is stored then. ``job_input`` is None for kinds that take no input;
     ``attachments`` are files kept with the job for kinds that accept them.
     """
     job_kind, clean_params, size, compressed = _validate_request(
-        kind=kind, params=params, job_input=job_input, chunk_size=chunk_size
+        owner=owner, kind=kind, params=params, job_input=job_input, chunk_size=chunk_size
     )
     _validate_attachments(job_kind, attachments)
     fingerprint = _fingerprint(

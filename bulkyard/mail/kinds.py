@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from bulkyard.core.emails import is_email, mailbox_address, normalise_email
+from bulkyard.data.access import job_owner
 from bulkyard.data.exports import InvalidFilter, chunk_rows, export_plan, export_queryset
 from bulkyard.data.registry import get_target
 from bulkyard.jobs.kinds import (
@@ -87,8 +88,10 @@ class RecipientQuery(BaseModel):
             )
         return self
 
-    def queryset(self) -> QuerySet[Any]:
-        return export_queryset(get_target(self.target), self.filter)
+    def queryset(self, user: Any) -> QuerySet[Any]:
+        """The recipients: among ``user``'s rows of the target, those the filter names."""
+        target = get_target(self.target)
+        return export_queryset(target, self.filter, rows=target.rows_for(user))
 
 
 class EmailParams(BaseModel):
@@ -186,15 +189,21 @@ class SendEmailKind(JobKind[EmailParams]):
     def takes_input(self, params: EmailParams) -> bool:
         return params.recipients is None
 
-    def plan_work(self, params: EmailParams, *, chunk_size: int) -> WorkPlan:
+    def check_allowed(self, params: EmailParams, *, user: Any) -> None:
+        query = params.recipients
+        if query is None:
+            return
+        get_target(query.target).require(user, "recipients")
+
+    def plan_work(self, params: EmailParams, *, chunk_size: int, owner_id: int) -> WorkPlan:
         assert params.recipients is not None
-        return export_plan(params.recipients.queryset(), chunk_size=chunk_size)
+        return export_plan(params.recipients.queryset(job_owner(owner_id)), chunk_size=chunk_size)
 
     def process_chunk(self, items: Iterable[Item], ctx: ChunkContext[EmailParams]) -> ChunkResult:
         params = ctx.params
         email_field = params.email_field
         if params.recipients is not None and ctx.work is not None:
-            items = _query_items(params.recipients, ctx.work)
+            items = _query_items(params.recipients, ctx.work, job_owner(ctx.owner_id))
             email_field = params.recipients.email_field
         letter = Letter(
             templates=params.templates(),
@@ -265,10 +274,10 @@ def _chosen_attachments(
     return names
 
 
-def _query_items(query: RecipientQuery, work: dict[str, Any]) -> Iterator[Item]:
+def _query_items(query: RecipientQuery, work: dict[str, Any], user: Any) -> Iterator[Item]:
     """The rows of one planned range as items numbered by their primary key."""
     fields = get_target(query.target).field_names
-    for pk, *values in chunk_rows(query.queryset(), work, ("pk", *fields)):
+    for pk, *values in chunk_rows(query.queryset(user), work, ("pk", *fields)):
         yield Item(int(pk), dict(zip(fields, values, strict=True)))
 
 

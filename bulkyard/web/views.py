@@ -35,7 +35,7 @@ def job_new(request: HttpRequest) -> HttpResponse:
                 chunk_size=form.cleaned_data["chunk_size"],
                 attachments=[upload_attachment(a) for a in form.cleaned_data["attachments"]],
             )
-        except services.InvalidJobRequest as exc:
+        except (services.InvalidJobRequest, services.JobNotAllowed) as exc:
             form.add_error(None, exc.message)
         else:
             return redirect("web:job-detail", job_id=job.pk)

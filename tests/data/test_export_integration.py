@@ -74,9 +74,9 @@ def test_an_export_round_trips_an_import(api_client, worker):
     assert job.summary["rows"] == 2_500
 
 
-def test_re_importing_an_export_restores_the_same_rows(api_client, worker):
-    ContactFactory.create_batch(30, city="Lisbon")
-    ContactFactory(name='Zoë, "quoted"\nmulti-line', age=None)
+def test_re_importing_an_export_restores_the_same_rows(api_client, worker, user):
+    ContactFactory.create_batch(30, owner=user, city="Lisbon")
+    ContactFactory(owner=user, name='Zoë, "quoted"\nmulti-line', age=None)
     before = _rows_in_database()
     content = _download(api_client, _export(api_client, chunk_size=7))
 
@@ -89,10 +89,10 @@ def test_re_importing_an_export_restores_the_same_rows(api_client, worker):
     assert _rows_in_database() == before
 
 
-def test_a_filtered_gzip_json_lines_export_of_chosen_fields(api_client, worker):
-    ContactFactory.create_batch(5, city="Oslo", age=20)
-    ContactFactory.create_batch(5, city="Oslo", age=50)
-    ContactFactory.create_batch(5, city="Rome", age=50)
+def test_a_filtered_gzip_json_lines_export_of_chosen_fields(api_client, worker, user):
+    ContactFactory.create_batch(5, owner=user, city="Oslo", age=20)
+    ContactFactory.create_batch(5, owner=user, city="Oslo", age=50)
+    ContactFactory.create_batch(5, owner=user, city="Rome", age=50)
 
     job = _export(
         api_client,
@@ -114,8 +114,10 @@ def test_a_filtered_gzip_json_lines_export_of_chosen_fields(api_client, worker):
     assert {r["amount"] for r in records} == {"12.50"}
 
 
-def test_formula_like_text_is_neutralised_in_the_csv(api_client, worker):
-    ContactFactory(email="f@example.com", name='=HYPERLINK("http://evil","x")', city="-Oslo")
+def test_formula_like_text_is_neutralised_in_the_csv(api_client, worker, user):
+    ContactFactory(
+        owner=user, email="f@example.com", name='=HYPERLINK("http://evil","x")', city="-Oslo"
+    )
 
     content = _download(api_client, _export(api_client)).decode()
 
@@ -134,7 +136,7 @@ def test_an_export_with_no_matching_rows_gives_a_header_only_file(api_client, wo
 
 
 def test_a_part_left_by_a_run_that_never_committed_is_not_merged(api_client, user, worker):
-    ContactFactory.create_batch(6)
+    ContactFactory.create_batch(6, owner=user)
     with transaction.atomic():  # the job is planned only after this commits
         job, _ = job_create(
             owner=user,

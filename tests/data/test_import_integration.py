@@ -43,8 +43,8 @@ CSV = (
 )
 
 
-def test_upsert_inserts_new_keys_and_updates_existing_ones(api_client, worker):
-    Contact.objects.create(email="ada@example.com", name="Old Ada", age=1)
+def test_upsert_inserts_new_keys_and_updates_existing_ones(api_client, user, worker):
+    Contact.objects.create(owner=user, email="ada@example.com", name="Old Ada", age=1)
 
     job = _import(api_client, CSV)
 
@@ -58,8 +58,8 @@ def test_upsert_inserts_new_keys_and_updates_existing_ones(api_client, worker):
     wait_until(lambda: not ImportKey.objects.filter(job=job).exists(), message="ledger cleared")
 
 
-def test_insert_only_leaves_existing_rows_and_reports_them(api_client, worker):
-    Contact.objects.create(email="alan@example.com", name="Keep me")
+def test_insert_only_leaves_existing_rows_and_reports_them(api_client, user, worker):
+    Contact.objects.create(owner=user, email="alan@example.com", name="Keep me")
 
     job = _import(api_client, CSV, mode="insert")
 

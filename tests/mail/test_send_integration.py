@@ -242,11 +242,13 @@ def test_a_worker_killed_mid_job_never_makes_anyone_receive_two_messages(api_cli
     assert max(Chunk.objects.filter(job=job).values_list("attempts", flat=True)) >= 2
 
 
-def test_recipients_can_come_from_a_registered_model_instead_of_an_upload(api_client, worker, smtp):
+def test_recipients_can_come_from_a_registered_model_instead_of_an_upload(
+    api_client, worker, smtp, user
+):
     from tests.factories import ContactFactory
 
-    oslo = ContactFactory.create_batch(7, city="Oslo")
-    ContactFactory.create_batch(3, city="Rome")
+    oslo = ContactFactory.create_batch(7, owner=user, city="Oslo")
+    ContactFactory.create_batch(3, owner=user, city="Rome")
     params = {
         **PARAMS,
         "subject": "Hello {{ name }} in {{ city }}",

@@ -60,3 +60,13 @@ def wait_until(predicate: Any, *, timeout: float = 30.0, message: str = "conditi
         if time.monotonic() > deadline:
             raise AssertionError(f"{message} not reached after {timeout} s")
         time.sleep(0.05)
+
+
+def may_use_contacts(user: Any) -> None:
+    """Let ``user`` import into, export and email their own contacts (the
+    permissions a plain user lacks until granted)."""
+    from bulkyard.data.access import OPERATIONS
+    from bulkyard.data.registry import get_target
+    from bulkyard.data.services import target_grant
+
+    target_grant(user=user, target=get_target("contacts"), operations=OPERATIONS)

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from bulkyard.jobs.kinds import ChunkContext, ChunkResult, Item, ItemError, JobKind
 from bulkyard.jobs.registry import register
+from tests.support import targets  # noqa: F401 - registers the tests' shared target
 
 LEDGER_TABLE = "test_item_ledger"
 

@@ -136,14 +136,19 @@ class Stack:
         )
         self.base_url = f"http://127.0.0.1:{port}"
         servers.wait_http(f"{self.base_url}/health/", proc=self.web, log=log)
-        self.token = subprocess.run(
-            [sys.executable, "manage.py", "create_api_user", "alice", "--token-only"],
+        self.token = self.manage("create_api_user", "alice", "--token-only").strip()
+        self.manage("grant_target", "alice", "contacts")
+
+    def manage(self, *args: str) -> str:
+        """A management command of this deployment; its output."""
+        return subprocess.run(
+            [sys.executable, "manage.py", *args],
             cwd=ROOT,
             env=self.env,
             check=True,
             capture_output=True,
             text=True,
-        ).stdout.strip()
+        ).stdout
 
     def stop(self) -> None:
         if self.web is not None:

@@ -27,6 +27,7 @@ from rest_framework.views import APIView
 
 from bulkyard.core.exceptions import (
     Conflict,
+    Forbidden,
     IdempotencyKeyReused,
     InvalidRequest,
     PayloadTooLarge,
@@ -312,6 +313,8 @@ class JobListCreateApi(generics.ListAPIView[Job]):
             )
         except services.InvalidJobRequest as exc:
             raise InvalidRequest(exc.code, exc.message, exc.details) from None
+        except services.JobNotAllowed as exc:
+            raise Forbidden(exc.code, exc.message) from None
         except services.IdempotencyKeyMismatch as exc:
             raise IdempotencyKeyReused(
                 f"this Idempotency-Key was used for job {exc.job.pk} with a different request"
@@ -419,6 +422,9 @@ class JobRetryApi(APIView):
         except services.InvalidJobRequest as exc:
             # The job's kind or its limits changed since it ran.
             raise Conflict(f"the job cannot be retried: {exc.message}", exc.code) from None
+        except services.JobNotAllowed as exc:
+            # Its owner lost a permission since it ran.
+            raise Forbidden(exc.code, exc.message) from None
         except services.IdempotencyKeyMismatch as exc:
             raise IdempotencyKeyReused(
                 f"this Idempotency-Key was used for job {exc.job.pk} with a different request"

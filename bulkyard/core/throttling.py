@@ -51,6 +51,10 @@ class WindowCountThrottle(throttling.SimpleRateThrottle):
         key = self.get_cache_key(request, view)
         if key is None:
             return True
+        return self.allow_key(key)
+
+    def allow_key(self, key: str) -> bool:
+        """Whether a request counted under ``key`` is allowed (it is then counted)."""
         self.key = key
         window, into = divmod(self.timer(), self.duration)
         self.into_window = into

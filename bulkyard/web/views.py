@@ -1,5 +1,7 @@
 """Server-rendered pages for people: start a job, watch it, get its results."""
 
+import math
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -8,6 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from bulkyard.jobs import selectors, services
+from bulkyard.jobs.throttling import JobCreateThrottle
 from bulkyard.jobs.uploads import upload_attachment, upload_job_input
 from bulkyard.web.forms import JobUploadForm
 
@@ -20,6 +23,10 @@ def job_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def job_new(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        throttle = JobCreateThrottle()
+        if not throttle.allow_user(request.user):  # type: ignore[arg-type]
+            return _too_many_jobs(request, wait=throttle.wait())
     form = JobUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
@@ -40,6 +47,17 @@ def job_new(request: HttpRequest) -> HttpResponse:
         else:
             return redirect("web:job-detail", job_id=job.pk)
     return render(request, "web/job_new.html", {"form": form})
+
+
+def _too_many_jobs(request: HttpRequest, *, wait: float | None) -> HttpResponse:
+    """The form again, filled in as it was sent (but the files), saying when to retry."""
+    seconds = max(math.ceil(wait or 1), 1)
+    messages.error(request, f"You are starting jobs faster than allowed: try again in {seconds} s.")
+    fields = ("kind", "params", "chunk_size")
+    form = JobUploadForm(initial={name: request.POST.get(name) for name in fields})
+    response = render(request, "web/job_new.html", {"form": form}, status=429)
+    response["Retry-After"] = str(seconds)
+    return response
 
 
 @login_required

@@ -8,9 +8,9 @@ import pytest
 from django.core.cache import cache
 
 from bulkyard.jobs.api.serializers import JobCreateInputSerializer
-from bulkyard.jobs.api.views import JobCreateThrottle
 from bulkyard.jobs.inputs import MAX_ITEM_DEPTH
 from bulkyard.jobs.models import Job
+from bulkyard.jobs.throttling import JobCreateThrottle
 from tests.support.jobs import submit_file, submit_items
 
 pytestmark = pytest.mark.django_db

@@ -43,6 +43,7 @@ from bulkyard.jobs.api.serializers import (
 )
 from bulkyard.jobs.exports import results_response
 from bulkyard.jobs.models import Job, JobStatus
+from bulkyard.jobs.throttling import JobCreateThrottle
 from bulkyard.jobs.uploads import upload_attachment, upload_job_input
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
@@ -162,17 +163,6 @@ def _errors(*codes: int) -> dict[int, OpenApiResponse]:
         code: OpenApiResponse(ERROR_RESPONSE, description=descriptions[code])
         for code in (*codes, 401, 429)
     }
-
-
-class JobCreateThrottle(UserRateThrottle):
-    """A tighter budget for creating jobs than for reading them."""
-
-    scope = "job_create"
-
-    def allow_request(self, request: Request, view: APIView) -> bool:
-        if request.method != "POST":
-            return True
-        return super().allow_request(request, view)
 
 
 class UtcIsoDateTimeField(IsoDateTimeField):
@@ -384,6 +374,9 @@ class JobCancelApi(APIView):
 
 
 class JobRetryApi(APIView):
+    # A retry is a new job: it spends the same budget as submitting one.
+    throttle_classes = [UserRateThrottle, JobCreateThrottle]
+
     @extend_schema(
         operation_id="jobs_retry",
         summary="Retry the failed items of a finished job",

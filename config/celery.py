@@ -3,6 +3,7 @@ from typing import Any
 
 import psycopg
 from celery import Celery, signals, states
+from django.conf import settings
 from django.db import close_old_connections, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
@@ -11,6 +12,13 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 app = Celery("bulkyard")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@signals.worker_init.connect
+def _cpu_priority_lowered(**_: object) -> None:
+    """Before the pool starts, so every pool process inherits it."""
+    if settings.BULKYARD_WORKER_NICE:
+        os.nice(settings.BULKYARD_WORKER_NICE)
 
 
 # Database connections across tasks. Celery's Django fixup closes every

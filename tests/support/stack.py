@@ -160,15 +160,8 @@ class Stack:
             self.pg.execute(f"DROP DATABASE IF EXISTS {self.database} WITH (FORCE)")
 
     def pool_children(self) -> list[int]:
-        """Pids of the worker's pool processes (whichever of its threads
-        forked them: billiard replaces lost ones from a thread of its own)."""
-        assert self.worker.proc is not None
-        tasks = Path(f"/proc/{self.worker.proc.pid}/task")
-        return sorted(
-            int(child)
-            for task in tasks.iterdir()
-            for child in (task / "children").read_text().split()
-        )
+        """Pids of the worker's pool processes."""
+        return self.worker.pool_children()
 
     def logs(self) -> str:
         """Every process's log, for a failing assertion's message."""

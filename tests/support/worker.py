@@ -93,6 +93,17 @@ class WorkerProcess:
                 return
         raise RuntimeError(f"worker did not answer a ping in {timeout} s; see {self.log_path}")
 
+    def pool_children(self) -> list[int]:
+        """Pids of the pool processes (whichever of the main process's threads
+        forked them: billiard replaces lost ones from a thread of its own)."""
+        assert self.proc is not None
+        tasks = Path(f"/proc/{self.proc.pid}/task")
+        return sorted(
+            int(child)
+            for task in tasks.iterdir()
+            for child in (task / "children").read_text().split()
+        )
+
     def kill_hard(self) -> None:
         """SIGKILL the whole worker: main process, pool children and beat."""
         assert self.proc is not None

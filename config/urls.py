@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from bulkyard.core.views import HealthApi
 from bulkyard.data.api import TargetListApi
 from bulkyard.users.api import WsTicketApi
+from bulkyard.web.accounts import ThrottledPasswordResetView
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="web:job-list", permanent=False)),
@@ -17,6 +18,12 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("api-auth/", include("rest_framework.urls")),
+    # Ahead of Django's own: the reset form with its limits (docs/security.md).
+    path(
+        "accounts/password_reset/",
+        ThrottledPasswordResetView.as_view(),
+        name="password_reset",
+    ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("jobs/", include("bulkyard.web.urls")),
     path("health/", HealthApi.as_view(), name="health"),

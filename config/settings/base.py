@@ -1,6 +1,7 @@
 """All settings, split by concern; each module reads its values through ``config.env``."""
 
 from config.settings.api import *  # noqa: F403
+from config.settings.auth import *  # noqa: F403
 from config.settings.cache import *  # noqa: F403
 from config.settings.channels import *  # noqa: F403
 from config.settings.database import *  # noqa: F403

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "bulkyard.mail",
     "bulkyard.outbound",
     "bulkyard.web",
+    "axes",
 ]
 
 LOGIN_URL = "login"
@@ -55,6 +56,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into its page (config/settings/auth.py).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

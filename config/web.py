@@ -72,6 +72,10 @@ def main() -> None:
         port=env.int("BULKYARD_PORT", default=8000),
         workers=processes,
         access_log=env.bool("BULKYARD_ACCESS_LOG", default=False),
+        # uvicorn believes X-Forwarded-For from 127.0.0.1 by default, which let
+        # any local client choose the address that sign-in lockouts and
+        # throttles count. Only behind a proxy that sets it (as Django does).
+        proxy_headers=env.bool("DJANGO_BEHIND_TLS_PROXY", default=False),
     )
 
 

@@ -20,6 +20,7 @@ from rest_framework import throttling
 from rest_framework.request import Request
 
 from bulkyard.core.cache import ResilientRedisCache, process_cache
+from bulkyard.core.client_ip import client_address
 
 if TYPE_CHECKING:  # rest_framework.views imports this module (the default throttles)
     from rest_framework.views import APIView
@@ -52,6 +53,12 @@ class WindowCountThrottle(throttling.SimpleRateThrottle):
         if key is None:
             return True
         return self.allow_key(key)
+
+    def get_ident(self, request: Request) -> str:
+        """The client address anonymous requests count against. DRF's own
+        reads X-Forwarded-For whenever ``NUM_PROXIES`` is unset, so a client
+        could name a new address for each request."""
+        return client_address(request._request) or "unknown"
 
     def allow_key(self, key: str) -> bool:
         """Whether a request counted under ``key`` is allowed (it is then counted)."""

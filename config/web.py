@@ -13,6 +13,7 @@ import os
 import uvicorn
 
 from config.env import env
+from config.secret_key import secret_key_check_or_exit
 from config.settings.cache import CACHES
 
 logger = logging.getLogger("bulkyard.web")
@@ -53,6 +54,7 @@ def web_processes(*, configured: int | None, cores: int, shared: bool) -> int:
 
 def main() -> None:
     logging.basicConfig(level=env.str("LOG_LEVEL", default="INFO"))
+    secret_key_check_or_exit()
     shared = shared_cache()
     processes = web_processes(
         configured=env.int("WEB_CONCURRENCY", default=None),

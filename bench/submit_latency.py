@@ -37,6 +37,7 @@ import csv
 import math
 import os
 import random
+import secrets
 import shutil
 import socket
 import statistics
@@ -219,6 +220,8 @@ def service_env(scratch: Path, upload_bytes: int) -> dict[str, str]:
     env.update(
         {
             "DJANGO_SETTINGS_MODULE": "config.settings.base",
+            # One key for every process of the bench (web, worker, commands).
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
             # A path that does not exist: a developer's .env must not change the bench.
             "BULKYARD_ENV_FILE": str(scratch / "no.env"),
             "DATABASE_URL": DATABASE_URL,

@@ -12,7 +12,8 @@ import os
 
 import uvicorn
 
-from config.env import env
+from config.env import BEHIND_TLS_PROXY, env
+from config.secret_key import secret_key_check_or_exit
 from config.settings.cache import CACHES
 
 logger = logging.getLogger("bulkyard.web")
@@ -53,6 +54,7 @@ def web_processes(*, configured: int | None, cores: int, shared: bool) -> int:
 
 def main() -> None:
     logging.basicConfig(level=env.str("LOG_LEVEL", default="INFO"))
+    secret_key_check_or_exit()
     shared = shared_cache()
     processes = web_processes(
         configured=env.int("WEB_CONCURRENCY", default=None),
@@ -75,7 +77,7 @@ def main() -> None:
         # uvicorn believes X-Forwarded-For from 127.0.0.1 by default, which let
         # any local client choose the address that sign-in lockouts and
         # throttles count. Only behind a proxy that sets it (as Django does).
-        proxy_headers=env.bool("DJANGO_BEHIND_TLS_PROXY", default=False),
+        proxy_headers=BEHIND_TLS_PROXY,
     )
 
 

@@ -5,7 +5,7 @@ for, and which address a request counts against. docs/security.md
 
 from datetime import timedelta
 
-from config.env import env
+from config.env import BEHIND_TLS_PROXY, env
 
 AUTHENTICATION_BACKENDS = [
     # First: a locked-out account or address is refused before any password
@@ -39,7 +39,7 @@ AXES_LOCKOUT_CALLABLE = "bulkyard.web.accounts.locked_out"
 # Read the client's address from the last X-Forwarded-For entry, the one
 # the TLS proxy added. Only behind that proxy: otherwise a client could name
 # any address it likes in the header.
-BULKYARD_CLIENT_ADDRESS_FROM_PROXY = env.bool("DJANGO_BEHIND_TLS_PROXY", default=False)
+BULKYARD_CLIENT_ADDRESS_FROM_PROXY = BEHIND_TLS_PROXY
 
 # Password reset emails (DRF rate strings: N/sec, N/min, N/hour, N/day),
 # counted in the cache: per client address, and per mailbox asked for.

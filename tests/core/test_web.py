@@ -3,6 +3,7 @@ several of them serve the API and the job streams together."""
 
 import asyncio
 import json
+import subprocess
 import sys
 
 import httpx
@@ -13,6 +14,7 @@ from rest_framework.authtoken.models import Token
 from config.web import MAX_DEFAULT_PROCESSES, web_processes
 from tests.factories import UserFactory
 from tests.support import servers
+from tests.support.stack import production_env
 
 
 def test_web_concurrency_wins_when_set():
@@ -117,3 +119,26 @@ def test_a_client_cannot_choose_its_address_with_x_forwarded_for(one_web_process
         response = sign_in(user.username, "secret-password-1", "198.51.100.200")
 
     assert response.status_code == 429
+
+
+def test_the_web_server_refuses_a_refused_key_before_starting_processes(tmp_path):
+    env = production_env(
+        BULKYARD_ENV_FILE=str(tmp_path / "no.env"),
+        BULKYARD_VAR_DIR=str(tmp_path / "var"),
+        DJANGO_SECRET_KEY="",
+        WEB_CONCURRENCY="2",
+        BULKYARD_PORT=str(servers.free_port()),
+    )
+
+    started = subprocess.run(
+        [sys.executable, "-m", "config.web"],
+        cwd=servers.ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert started.returncode == 1
+    assert "Refusing to start: DJANGO_SECRET_KEY is empty." in started.stderr
+    assert "Traceback" not in started.stderr

@@ -3,8 +3,8 @@ several processes where the machine has the cores.
 
 Run as ``python -m config.web`` (the Procfile and the Compose file do). One
 Python process uses one core at most, so a single process caps the API at one
-core however many the machine has: 200 clients polling a job's status took
-it to p99 latencies of seconds.
+core however many the machine has, and under many clients requests queue
+behind each other (docs/performance.md: status reads under load).
 """
 
 import logging

@@ -3,7 +3,7 @@
 DRF's throttles keep, per user, the list of every request's time in the
 window, read and written back whole on each request: at 200 status reads a
 second for one user, 12,000 floats pickled and sent to Redis and back each
-time (~0.4 ms of CPU), and two web processes writing their lists over each
+time, and two web processes writing their lists over each
 other's lose requests from the count. These count requests in two fixed
 windows instead, and estimate the sliding window from them (the previous
 window's count weighted by how much of it the sliding window still covers):

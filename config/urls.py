@@ -8,6 +8,7 @@ from bulkyard.core.api_docs import RedocView, SwaggerUiView
 from bulkyard.core.views import HealthApi
 from bulkyard.data.api import TargetListApi
 from bulkyard.users.api import WsTicketApi
+from bulkyard.web.accounts import ThrottledPasswordResetView
 
 browsable_api_auth = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
@@ -26,6 +27,12 @@ urlpatterns = [
     # The browsable API's sign-in: DRF's URL names, the site's own login page
     # (DRF's has inline styles the Content-Security-Policy refuses).
     path("api-auth/", include((browsable_api_auth, "rest_framework"))),
+    # Ahead of Django's own: the reset form with its limits (docs/security.md).
+    path(
+        "accounts/password_reset/",
+        ThrottledPasswordResetView.as_view(),
+        name="password_reset",
+    ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("jobs/", include("bulkyard.web.urls")),
     path("health/", HealthApi.as_view(), name="health"),

@@ -36,9 +36,12 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int(
     "BULKYARD_TASK_SOFT_TIME_LIMIT", default=CELERY_TASK_TIME_LIMIT - 60
 )
 # CPU priority of worker processes (a nice value, 0-19; higher yields more): on a
-# host that runs the web processes too, a positive value lets requests (status
-# reads, submits) take a core ahead of the chunks, which use every core they get.
-BULKYARD_WORKER_NICE = env.int("BULKYARD_WORKER_NICE", default=0)
+# host that runs the web processes too, requests (status reads, submits) take a
+# core ahead of the chunks, which use every core they get. Lowering it costs a
+# worker nothing where nothing else wants the CPU (a dedicated worker host), and
+# PostgreSQL's backends, which the chunks wait on, keep their priority; 0 turns
+# it off. docs/reliability.md has the measurements.
+BULKYARD_WORKER_NICE = env.int("BULKYARD_WORKER_NICE", default=10)
 # Celery's Django fixup would close the database connections around every
 # task; config/celery.py applies DATABASE_CONN_MAX_AGE there instead and
 # closes them after any task that failed. The fixup still renews them after

@@ -5,6 +5,7 @@ test-artifacts/."""
 import re
 from pathlib import Path
 
+import httpx
 import pytest
 from rest_framework.authtoken.models import Token
 
@@ -52,8 +53,6 @@ def test_staff_watch_a_running_job_live_in_the_admin(page, asgi_server):
 
     staff = UserFactory(is_staff=True, is_superuser=True)
     owner = UserFactory()
-    import httpx
-
     token = Token.objects.create(user=owner).key
     job = httpx.post(
         f"{asgi_server}/api/v1/jobs/",
@@ -118,3 +117,34 @@ def test_a_user_exports_contacts_and_downloads_the_file_when_it_appears(page, as
     assert lines[0] == "email,name,age,city,amount"
     assert len(lines) == 41
     assert {line.split(",")[3] for line in lines[1:]} == {"Oslo"}
+
+
+def test_the_job_page_follows_a_job_from_the_api_while_its_websocket_is_down(page, asgi_server):
+    from playwright.sync_api import WebSocketRoute, expect
+
+    def refuse(socket: WebSocketRoute) -> None:
+        # As the server answers while the channel layer's Redis is away.
+        socket.close(code=1011, reason="channel layer unavailable")
+
+    page.route_web_socket(re.compile(r".*/ws/jobs/.*"), refuse)
+    user = UserFactory()
+    token = Token.objects.create(user=user).key
+    job = httpx.post(
+        f"{asgi_server}/api/v1/jobs/",
+        headers={"Authorization": f"Token {token}"},
+        json={
+            "kind": "test.echo",
+            "items": [{"n": n} for n in range(120)],
+            "params": {"sleep_per_item": 0.03, "fail_items": [7]},
+        },
+        timeout=30,
+    ).json()
+
+    log_in(page, asgi_server, user, path=f"/jobs/{job['id']}/")
+    live = page.locator("[data-job-ws]")
+    expect(live).to_have_attribute("data-connection", "polling")
+    expect(page.locator(".by-connection")).to_contain_text("updated every few seconds")
+    expect(page.locator('[data-job-field="status"]').first).to_have_text("completed with errors")
+    expect(live).to_have_attribute("data-connection", "finished")
+    expect(page.locator('[data-job-field="failed_items"]').first).to_have_text("1")
+    expect(page.locator("#cancel")).to_be_hidden()

@@ -4,7 +4,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from bulkyard.core.views import HealthApi
-from bulkyard.data.api import TargetListApi
+from bulkyard.targets.api import TargetListApi
 from bulkyard.users.api import WsTicketApi
 
 urlpatterns = [

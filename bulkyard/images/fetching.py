@@ -14,7 +14,8 @@ from types import TracebackType
 from django.conf import settings
 
 from bulkyard.core.event_loops import event_loop_factory
-from bulkyard.core.http.client import Caller, CallOptions, RequestSpec, new_session
+from bulkyard.core.http.client import Caller, RequestSpec, new_session
+from bulkyard.core.http.options import CallOptions
 from bulkyard.core.http.politeness import host_gate
 from bulkyard.jobs.sdk import ItemError
 

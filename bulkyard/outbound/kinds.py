@@ -12,7 +12,8 @@ from typing import Any, ClassVar
 from django.conf import settings
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from bulkyard.core.http.client import CallOptions, CallOutcome, RequestSpec
+from bulkyard.core.http.client import CallOutcome, RequestSpec
+from bulkyard.core.http.options import CallOptions
 from bulkyard.core.http.safety import InvalidURL, Refused, check_url
 from bulkyard.core.secrets import mask_secrets
 from bulkyard.jobs.sdk import (

@@ -28,7 +28,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from bulkyard.core.event_loops import event_loop_factory
-from bulkyard.core.http.client import Caller, CallOptions, CallOutcome, RequestSpec, new_session
+from bulkyard.core.http.client import Caller, CallOutcome, RequestSpec, new_session
+from bulkyard.core.http.options import CallOptions
 from bulkyard.core.http.politeness import host_gate
 from bulkyard.jobs.sdk import LedgerStatus
 from bulkyard.outbound.models import OutboundCall

@@ -40,10 +40,13 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
 # Swagger UI) collected into /app/static, which WhiteNoise serves.
 # collectstatic needs no database: with DATABASE_URL unset the settings fall
 # back to SQLite under BULKYARD_VAR_DIR, pointed at a throw-away folder here so
-# nothing of it is left in the image.
+# nothing of it is left in the image; nor the key the settings need, made there
+# too. The image holds no key: a container refuses to start without
+# DJANGO_SECRET_KEY.
 COPY . .
 RUN pip install . \
     && rm -rf build ./*.egg-info \
+    && BULKYARD_VAR_DIR=/tmp/bulkyard-build python -m config.secret_key \
     && DJANGO_STATIC_ROOT=/app/static BULKYARD_VAR_DIR=/tmp/bulkyard-build \
         python manage.py collectstatic --noinput \
     && rm -rf /tmp/bulkyard-build \

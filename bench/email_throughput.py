@@ -20,11 +20,11 @@ What is measured (one run, one machine)
     The SMTP sink is aiosmtpd in its own process (bench/_smtp_sink.py), accepting every
     message and logging its recipient. The account rate limit is set far above what is
     reached (``BULKYARD_EMAIL_RATE_PER_SECOND`` = 1,000,000), so the limiter's cost is
-    included, not its waiting. Prints the figures and the ratios against the targets of
-    issue 4 (>= 10x the naive loop, >= 1,000 messages/s); exit status 0 whatever the
+    included, not its waiting. Prints the figures and the ratios against the targets
+    (>= 10x the naive loop, >= 1,000 messages/s); exit status 0 whatever the
     verdicts (1 only when the bench itself breaks).
 
-Setup and teardown are those of ``submit_latency.py`` (throwaway database
+Set-up and tear-down are ``_support``'s, shared by every bench (throwaway database
 ``bulkyard_bench``, Redis db 14, a scratch folder, uvicorn); all removed at the end unless
 ``--keep``. Run from the repository root::
 
@@ -42,25 +42,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _jobs import (  # sibling modules, via sys.path
+from _support import (
+    PYTHON,
     api_and_worker,
+    free_port,
     print_checks,
     print_summary,
     python_stdout,
     rate_check,
     ratio_check,
     scratch_and_database,
-    start_peer,
-    submit_file_and_wait,
-)
-from import_throughput import (
-    stop_process_group,
-    tree_cpu_seconds,
-)
-from submit_latency import (
-    PYTHON,
-    free_port,
     service_env,
+    start_peer,
+    stop_process_group,
+    submit_file_and_wait,
+    tree_cpu_seconds,
 )
 
 TARGET_NAIVE_RATIO = 10.0

@@ -17,10 +17,10 @@ What is measured (one run, one machine)
        ids (default 1,000) in turn, as code without a bulk tool does.
     The server is aiohttp in its own process (bench/_http_server.py), sleeping ``--latency``
     seconds (default 0.02) before each answer. Prints the figures and the ratios against
-    the targets of issue 7 (>= 50x the naive loop, >= 2,000 requests/s); exit status 0
+    the targets (>= 50x the naive loop, >= 2,000 requests/s); exit status 0
     whatever the verdicts (1 only when the bench itself breaks).
 
-Setup and teardown are those of ``submit_latency.py`` (throwaway database
+Set-up and tear-down are ``_support``'s, shared by every bench (throwaway database
 ``bulkyard_bench``, Redis db 14, a scratch folder, uvicorn); all removed at the end unless
 ``--keep``. Run from the repository root::
 
@@ -37,24 +37,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _jobs import (  # sibling modules, via sys.path
+from _support import (
     api_and_worker,
+    free_port,
     print_checks,
     print_summary,
     python_stdout,
     rate_check,
     ratio_check,
     scratch_and_database,
-    start_peer,
-    submit_file_and_wait,
-)
-from import_throughput import (
-    stop_process_group,
-    tree_cpu_seconds,
-)
-from submit_latency import (
-    free_port,
     service_env,
+    start_peer,
+    stop_process_group,
+    submit_file_and_wait,
+    tree_cpu_seconds,
 )
 
 TARGET_NAIVE_RATIO = 50.0

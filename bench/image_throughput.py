@@ -10,10 +10,10 @@ What is measured (one run, one machine)
        Each photo becomes thumbnails fitting 1600, 800 and 200 pixels, auto-rotated,
        metadata stripped, JPEG quality 85; the job merges them into one output ZIP. The
        job must succeed with N photos and 3N files.
-    2. The naive loop of the issue: one Python process, Pillow, for each photo file:
-       open, ``exif_transpose``, ``thumbnail`` per size from the full image, save JPEG
-       quality 85 (``bench/image_libraries.py``'s "Pillow, plain").
-    Prints both rates, the ratio against issue 5's target (>= 1.8x on 2 cores), the
+    2. The naive loop: one Python process, Pillow, for each photo file: open,
+       ``exif_transpose``, ``thumbnail`` per size from the full image, save JPEG quality
+       85 (``_support.PHOTO_WAYS["Pillow, plain"]``, also run by ``image_libraries.py``).
+    Prints both rates, the ratio against the target (>= 1.8x on 2 cores), the
     worker's CPU per photo and the peak RSS of each pool process (target < 400 MB);
     exit status 0 whatever the verdict.
 
@@ -22,7 +22,8 @@ about half a second each) repeated under distinct names up to N, in the ZIP and 
 naive loop's folder alike. Nothing is cached between images on either side (libvips'
 operation cache is off in workers), so a repeat costs what a new photo would.
 
-Setup and teardown are those of ``submit_latency.py``. Run from the repository root::
+Set-up and tear-down are ``_support``'s, shared by every bench. Run from the repository
+root::
 
     .venv/bin/python bench/image_throughput.py [--photos N] [--unique N] [--concurrency N]
 """
@@ -30,7 +31,6 @@ Setup and teardown are those of ``submit_latency.py``. Run from the repository r
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import zipfile
@@ -38,24 +38,27 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _jobs import (  # sibling modules, via sys.path
+from _support import (
+    MB,
+    PHOTO_SIZES,
+    RssSampler,
     api_and_worker,
+    make_photos,
+    photo_way,
     print_checks,
     print_summary,
     print_timeline,
-    python_stdout,
     ratio_check,
     scratch_and_database,
+    service_env,
     submit_file_and_wait,
+    tree_cpu_seconds,
 )
-from image_libraries import RUNNER, SIZES, WAYS, make_photos
-from import_throughput import RssSampler, tree_cpu_seconds
-from submit_latency import MB, service_env
 
 TARGET_RATIO = 1.8
 TARGET_RSS_MB = 400
 PARAMS = {
-    "sizes": [{"width": size, "height": size} for size in SIZES],
+    "sizes": [{"width": size, "height": size} for size in PHOTO_SIZES],
     "format": "jpeg",
     "quality": 85,
     "auto_rotate": True,
@@ -91,12 +94,6 @@ def photo_set(scratch: Path, photos: int, unique: int) -> tuple[Path, Path]:
     return folder, archive
 
 
-def naive_loop(folder: Path, out: Path, env: dict[str, str]) -> dict[str, float]:
-    out.mkdir()
-    script = RUNNER.format(sizes=SIZES, code=WAYS["Pillow, plain"])
-    return dict(json.loads(python_stdout(script, str(folder), str(out), env=env)))
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     print("Bench: image.process throughput (photos/s) against a naive Pillow loop.")
@@ -105,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         size = archive.stat().st_size
         print(
             f"{args.photos:,} photos of 3000x2000 ({args.unique} different), ZIP "
-            f"{size / 1e9:.2f} GB; sizes {SIZES}, chunk_size {args.chunk_size}"
+            f"{size / 1e9:.2f} GB; sizes {PHOTO_SIZES}, chunk_size {args.chunk_size}"
         )
         env = service_env(scratch, size)
         env["BULKYARD_ZIP_MAX_TOTAL_BYTES"] = str(2 * size)
@@ -121,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         if (
             job["status"] != "succeeded"
             or job["succeeded_items"] != args.photos
-            or summary.get("files") != args.photos * len(SIZES)
+            or summary.get("files") != args.photos * len(PHOTO_SIZES)
         ):
             raise RuntimeError(f"the job ended {job['status']}: {str(job)[:2000]}")
         rate = args.photos / seconds
@@ -139,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         )
 
         print(f"\nNaive loop: one process, Pillow, the same {args.photos:,} photos ...")
-        naive = naive_loop(folder, scratch / "naive", env)
+        naive = photo_way(folder, scratch / "naive", "Pillow, plain", env=env)
         naive_rate = naive["images"] / naive["seconds"]
         print(
             f"  {naive['seconds']:.1f} s -> {naive_rate:.1f} photos/s, CPU "

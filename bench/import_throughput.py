@@ -26,8 +26,8 @@ What is measured (one run, one machine)
     Then a table of the figures and ratios against their targets, each PASS or FAIL. The
     exit status is 0 whatever the verdicts (1 only when the bench itself breaks).
 
-Setup and teardown are those of ``submit_latency.py`` (throwaway database
-``bulkyard_bench``, Redis db 14, a scratch folder, uvicorn), plus a Celery worker; all are
+Set-up and tear-down are ``_support``'s, shared by every bench (throwaway database
+``bulkyard_bench``, Redis db 14, a scratch folder, uvicorn and a Celery worker); all are
 removed at the end unless ``--keep``.
 
 Run from the repository root (needs the ``bench`` extra for step 5)::
@@ -43,16 +43,9 @@ import argparse
 import csv
 import json
 import os
-import signal
-import subprocess
 import sys
-import tempfile
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -61,33 +54,34 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from submit_latency import (  # the sibling module, found through sys.path
-    DATABASE_URL,
+from _support import (
     DB_NAME,
+    DB_URL,
+    FINAL_STATUSES,
     MB,
-    PYTHON,
-    REDIS_URL,
-    REPO_ROOT,
-    flush_redis,
-    manage,
-    recreate_database,
+    SAMPLE_SECONDS,
+    RssPeaks,
+    RssSampler,
+    api_and_worker,
+    child_running,
+    connect,
+    contacts_size_estimate,
+    parse_time,
+    postmaster_pid,
+    scratch_and_database,
+    script_figures,
     service_env,
-    tear_down,
-    uvicorn_server,
+    tree_cpu_seconds,
+    write_contacts,
 )
 
-DB_URL = DATABASE_URL.replace("postgres://", "postgresql://", 1)
 TABLE = "bulkyard_data_contact"
 COLUMNS = ("email", "name", "age", "city", "amount")
-FINAL_STATUSES = frozenset({"succeeded", "completed_with_errors", "failed", "cancelled"})
 POLL_SECONDS = 0.2
-SAMPLE_SECONDS = 0.2
 SEED = 20_250_101
 BIG_SEED = 20_250_202
 IMPORT_EXPORT_ROWS = 100_000
 BASELINE_BATCH = 2000
-PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 TARGET_CEILING_RATIO = 0.5
 TARGET_BULK_CREATE_RATIO = 4.0
@@ -136,240 +130,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-# --- Data ---------------------------------------------------------------------------------
-
-
-def write_file(path: Path, rows: int, seed: int) -> int:
-    """Write ``rows`` contacts with ``bulkyard.data.samples``; return the size in bytes."""
-    sys.path.insert(0, str(REPO_ROOT))
-    from bulkyard.data.samples import write_contacts  # plain Python, no Django needed
-
-    started = time.perf_counter()
-    with path.open("w", encoding="utf-8", newline="") as out:
-        write_contacts(out, rows=rows, seed=seed)
-    size = path.stat().st_size
-    elapsed = time.perf_counter() - started
-    print(f"generated {path.name}: {rows:,} rows, {size / MB:.1f} MB in {elapsed:.1f} s")
-    return size
-
-
-def csv_size_estimate(rows: int) -> int:
-    """Bytes of a contacts CSV of ``rows`` rows, with margin (rows run ~60 bytes)."""
-    return 100 * rows + 1024
-
-
-# --- Processes ----------------------------------------------------------------------------
-
-
-def read_status(pid: int) -> dict[str, str]:
-    fields: dict[str, str] = {}
-    with open(f"/proc/{pid}/status", encoding="utf-8") as status:
-        for line in status:
-            name, _, value = line.partition(":")
-            fields[name] = value.strip()
-    return fields
-
-
-def rss_bytes(pid: int) -> int:
-    """Resident set size of a live process (``VmRSS``); 0 if it is gone."""
-    try:
-        value = read_status(pid).get("VmRSS", "0 kB")
-    except OSError:
-        return 0
-    return int(value.split()[0]) * 1024
-
-
-def children(pid: int) -> list[int]:
-    kids: list[int] = []
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return kids
-    for task in tasks:
-        try:
-            with open(f"/proc/{pid}/task/{task}/children", encoding="utf-8") as listing:
-                kids.extend(int(word) for word in listing.read().split())
-        except OSError:
-            continue
-    return kids
-
-
-def descendants(pid: int) -> list[int]:
-    found: list[int] = []
-    todo = children(pid)
-    while todo:
-        kid = todo.pop()
-        found.append(kid)
-        todo.extend(children(kid))
-    return found
-
-
-def cpu_seconds(pid: int, *, reaped: bool = True) -> float:
-    """CPU time (user + system) of a process, plus (``reaped``) that of the children
-    it has waited for; 0 if it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8") as stat:
-            text = stat.read()
-    except OSError:
-        return 0.0
-    # Fields after the command name, which is in parentheses and may hold spaces.
-    values = text.rsplit(")", 1)[1].split()
-    utime, stime, cutime, cstime = (int(v) for v in values[11:15])
-    ticks = utime + stime + ((cutime + cstime) if reaped else 0)
-    return ticks / CLOCK_TICKS
-
-
-def tree_cpu_seconds(pid: int) -> float:
-    """CPU time of a process, its reaped children and its live descendants."""
-    return cpu_seconds(pid) + sum(cpu_seconds(kid) for kid in descendants(pid))
-
-
-def process_name(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
-            words = cmdline.read().split(b"\0")
-    except OSError:
-        return "?"
-    text = " ".join(w.decode(errors="replace") for w in words if w)
-    return text[:60]
-
-
-def child_running(word: str) -> int | None:
-    """A child of this process whose command line holds ``word``."""
-    for pid in children(os.getpid()):
-        if word in process_name(pid):
-            return pid
-    return None
-
-
-@dataclass(slots=True)
-class RssPeaks:
-    """Highest RSS seen per process, and of the whole tree at one sample."""
-
-    per_process: dict[int, int] = field(default_factory=dict)
-    names: dict[int, str] = field(default_factory=dict)
-    total: int = 0
-    samples: int = 0
-
-    @property
-    def max_process(self) -> int:
-        return max(self.per_process.values(), default=0)
-
-
-class RssSampler:
-    """Samples the RSS of a process tree in a thread while the block runs."""
-
-    def __init__(self, root_pid: int, interval: float = SAMPLE_SECONDS) -> None:
-        self.root_pid = root_pid
-        self.interval = interval
-        self.peaks = RssPeaks()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
-
-    def __enter__(self) -> RssSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while True:
-            self.sample()
-            if self._stop.wait(self.interval):
-                return
-
-    def sample(self) -> None:
-        peaks = self.peaks
-        total = 0
-        for pid in [self.root_pid, *descendants(self.root_pid)]:
-            rss = rss_bytes(pid)
-            total += rss
-            if rss > peaks.per_process.get(pid, 0):
-                peaks.per_process[pid] = rss
-                if pid not in peaks.names:
-                    peaks.names[pid] = process_name(pid)
-        peaks.total = max(peaks.total, total)
-        peaks.samples += 1
-
-
-@contextmanager
-def celery_worker(
-    env: dict[str, str], log_path: Path, *, concurrency: int = 2
-) -> Iterator[subprocess.Popen[bytes]]:
-    """Run a Celery worker (prefork, ``concurrency`` pool processes) for the duration
-    of the block."""
-    worker_env = {**env, "DATABASE_CONN_MAX_AGE": "60"}
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [
-                PYTHON,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "--queues",
-                "bulkyard,bulkyard.io,bulkyard.cpu",
-                "--concurrency",
-                str(concurrency),
-                "--loglevel",
-                "WARNING",
-                "--without-mingle",
-                "--without-gossip",
-                "-n",
-                "bench@%h",
-            ],
-            cwd=REPO_ROOT,
-            env=worker_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, so its pool goes with it
-        )
-    try:
-        yield proc
-    finally:
-        stop_process_group(proc, timeout=60)
-
-
-def stop_process_group(proc: subprocess.Popen[bytes], *, timeout: float) -> None:
-    """SIGTERM (Celery's warm shutdown) to the group the bench started, then SIGKILL."""
-    if proc.poll() is None:
-        with suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        with suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=timeout)
-    with suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)  # leftover pool processes, if any
-    proc.wait(timeout=10)
-
-
-def wait_for_worker(
-    base_url: str, worker: subprocess.Popen[bytes], log_path: Path, timeout: float = 90
-) -> None:
-    """Until anonymous ``GET /health/`` reports the worker (reports are cached 5 s)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if worker.poll() is not None:
-            raise RuntimeError(
-                f"the Celery worker exited with {worker.returncode}:\n"
-                f"{log_path.read_text(errors='replace')}"
-            )
-        report = httpx.get(f"{base_url}/health/", timeout=10).json()
-        if report.get("checks", {}).get("workers", {}).get("ok"):
-            return
-        time.sleep(1)
-    raise RuntimeError(
-        f"no worker answered within {timeout:.0f} s:\n{log_path.read_text(errors='replace')}"
-    )
-
-
 # --- Database -----------------------------------------------------------------------------
-
-
-def connect() -> psycopg.Connection[Any]:
-    return psycopg.connect(DB_URL, autocommit=True)
 
 
 def reset_table() -> None:
@@ -395,15 +156,6 @@ def server_settings() -> str:
         values = [(name, conn.execute(f"SHOW {name}").fetchone()) for name in names]
     shown = ", ".join(f"{name} {row[0] if row else '?'}" for name, row in values)
     return f"PostgreSQL {version[0] if version else '?'}: {shown}"
-
-
-def postmaster_pid() -> int:
-    """The PostgreSQL server process (the parent of our backend), for CPU accounting."""
-    with connect() as conn:
-        row = conn.execute("SELECT pg_backend_pid()").fetchone()
-        assert row is not None
-        # Read while connected: the backend process ends with the connection.
-        return int(read_status(int(row[0]))["PPid"])
 
 
 # --- End to end ---------------------------------------------------------------------------
@@ -432,10 +184,6 @@ class EndToEnd:
     @property
     def job_rate(self) -> float:
         return self.rows / self.job_seconds
-
-
-def parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def job_timeline(job_id: str) -> tuple[float, int, float, float, float]:
@@ -628,23 +376,10 @@ def django_baseline(
     env: dict[str, str], mode: str, csv_path: Path, *, rows: int = 0, extra: tuple[str, ...] = ()
 ) -> Timed:
     """Run ``_django_baselines.py`` in a subprocess; its own clock excludes Django setup."""
-    command = [
-        PYTHON,
-        str(Path(__file__).resolve().parent / "_django_baselines.py"),
-        mode,
-        str(csv_path),
-        "--batch-size",
-        str(BASELINE_BATCH),
-    ]
+    args = [mode, str(csv_path), "--batch-size", str(BASELINE_BATCH)]
     if rows:
-        command += ["--rows", str(rows)]
-    command += extra
-    result = subprocess.run(
-        command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"{mode} failed ({result.returncode}):\n{result.stderr[-5000:]}")
-    figures = json.loads(result.stdout.strip().splitlines()[-1])
+        args += ["--rows", str(rows)]
+    figures = script_figures("_django_baselines.py", *args, *extra, env=env)
     return Timed(rows=int(figures["rows"]), seconds=float(figures["seconds"]))
 
 
@@ -700,7 +435,9 @@ def run_baselines(env: dict[str, str], csv_path: Path, rows: int) -> Baselines:
                 env, "import-export", csv_path, rows=subset, extra=("--loader", loader)
             )
         except RuntimeError as exc:
-            if "No module named 'import_export'" not in str(exc):
+            # The bench extra brings django-import-export and tablib, its dependency.
+            missing = ("No module named 'import_export'", "No module named 'tablib'")
+            if not any(message in str(exc) for message in missing):
                 raise
             print("  django-import-export: not installed (pip install -e '.[dev,bench]'); skipped")
             break
@@ -888,82 +625,52 @@ def print_export(result: Export) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    scratch = Path(tempfile.mkdtemp(prefix="bulkyard-bench-"))
     print("Bench: data.import throughput (rows/s), end to end and against baselines.")
-    print(f"scratch folder: {scratch}")
-    db_created = False
-    try:
+    with scratch_and_database("bulkyard-bench-", keep=args.keep) as scratch:
         main_csv = scratch / "contacts.csv"
-        write_file(main_csv, args.rows, SEED)
-        largest = max(csv_size_estimate(args.rows), csv_size_estimate(args.big_rows))
-
-        stale = flush_redis()
-        print(f"redis {REDIS_URL}: flushed ({stale} keys were there)")
-        recreate_database()
-        db_created = True
+        write_contacts(main_csv, args.rows, SEED)
+        largest = max(contacts_size_estimate(args.rows), contacts_size_estimate(args.big_rows))
         env = service_env(scratch, largest)
-        manage(env, "migrate", "--no-input")
-        print(f"database {DB_NAME}: created and migrated; {server_settings()}")
-        token = manage(env, "create_api_user", "bench", "--token-only").strip()
-        # A plain user may not use the contacts target until granted.
-        manage(env, "grant_target", "bench", "contacts")
-
-        worker_log = scratch / "worker.log"
-        with (
-            uvicorn_server(env, scratch / "uvicorn.log") as base_url,
-            celery_worker(env, worker_log) as worker,
-        ):
-            wait_for_worker(base_url, worker, worker_log)
-            print(f"uvicorn at {base_url}; Celery worker pid {worker.pid} (2 pool processes)")
+        with api_and_worker(env, scratch, concurrency=2) as (client, worker):
+            print(f"database {DB_NAME}: {server_settings()}")
             pids = {"worker": worker.pid, "postgres (all databases)": postmaster_pid()}
             uvicorn_pid = child_running("uvicorn")
             if uvicorn_pid is not None:
                 pids["uvicorn"] = uvicorn_pid
-            headers = {"Authorization": f"Token {token}"}
-            timeout = httpx.Timeout(600.0)
-            with httpx.Client(base_url=base_url, headers=headers, timeout=timeout) as client:
-                print(f"\nEnd to end, {args.rows:,} rows ...")
-                main_run = run_end_to_end(
-                    client,
-                    main_csv,
-                    rows=args.rows,
-                    chunk_size=args.chunk_size,
-                    worker_pid=worker.pid,
-                    pids=pids,
-                )
-                print_end_to_end(f"End to end, {args.rows:,} rows", main_run)
-                print_export(run_export(client, args.rows, chunk_size=args.chunk_size))
+            print(f"\nEnd to end, {args.rows:,} rows ...")
+            main_run = run_end_to_end(
+                client,
+                main_csv,
+                rows=args.rows,
+                chunk_size=args.chunk_size,
+                worker_pid=worker.pid,
+                pids=pids,
+            )
+            print_end_to_end(f"End to end, {args.rows:,} rows", main_run)
+            print_export(run_export(client, args.rows, chunk_size=args.chunk_size))
 
-                baselines = None
-                if not args.skip_baselines:
-                    baselines = run_baselines(env, main_csv, args.rows)
+            baselines = None
+            if not args.skip_baselines:
+                baselines = run_baselines(env, main_csv, args.rows)
 
-                big_run = None
-                if args.big_rows:
-                    big_csv = scratch / "contacts-big.csv"
-                    write_file(big_csv, args.big_rows, BIG_SEED)
-                    try:
-                        print(f"\nEnd to end, {args.big_rows:,} rows ...")
-                        big_run = run_end_to_end(
-                            client,
-                            big_csv,
-                            rows=args.big_rows,
-                            chunk_size=args.chunk_size,
-                            worker_pid=worker.pid,
-                            pids=pids,
-                        )
-                    finally:
-                        big_csv.unlink(missing_ok=True)
-                    print_end_to_end(f"End to end, {args.big_rows:,} rows", big_run)
+            big_run = None
+            if args.big_rows:
+                big_csv = scratch / "contacts-big.csv"
+                write_contacts(big_csv, args.big_rows, BIG_SEED)
+                try:
+                    print(f"\nEnd to end, {args.big_rows:,} rows ...")
+                    big_run = run_end_to_end(
+                        client,
+                        big_csv,
+                        rows=args.big_rows,
+                        chunk_size=args.chunk_size,
+                        worker_pid=worker.pid,
+                        pids=pids,
+                    )
+                finally:
+                    big_csv.unlink(missing_ok=True)
+                print_end_to_end(f"End to end, {args.big_rows:,} rows", big_run)
         print_summary(main_run, baselines, big_run)
-    except Exception:
-        log = scratch / "worker.log"
-        if log.exists() and log.stat().st_size:
-            print(f"\n--- worker log (last 8000 characters of {log}) ---")
-            print(log.read_text(errors="replace")[-8000:])
-        raise
-    finally:
-        tear_down(keep=args.keep, db_created=db_created, scratch=scratch)
     return 0
 
 

@@ -30,7 +30,7 @@ What is measured (one run, one machine)
     got ``job.finished``, no traceback in the server's log, and <= 2 ms of CPU per status
     read; then one PASS/FAIL line. The exit status is 0 whatever the verdict.
 
-Setup and teardown are those of ``submit_latency.py`` (throwaway database
+Set-up and tear-down are ``_support``'s, shared by every bench (throwaway database
 ``bulkyard_bench``, Redis db 14, a scratch folder; throttling at 100,000/min, which
 the 12,000 polls a minute of one user stay under, still counted on every request).
 
@@ -48,7 +48,6 @@ import contextlib
 import json
 import random
 import re
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -63,21 +62,21 @@ import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _jobs import (  # sibling modules, via sys.path
+from _support import (
+    FINAL_STATUSES,
     api_and_worker,
+    child_running,
+    contacts_size_estimate,
+    descendants,
+    nearest_rank,
+    parse_time,
     print_checks,
     scratch_and_database,
-)
-from import_throughput import (
-    FINAL_STATUSES,
-    child_running,
-    csv_size_estimate,
-    descendants,
-    parse_time,
+    script_figures,
+    service_env,
     tree_cpu_seconds,
-    write_file,
+    write_contacts,
 )
-from submit_latency import PYTHON, REPO_ROOT, nearest_rank, service_env
 
 SEED = 20_261_204
 TARGET_P99_MS = 100.0
@@ -364,25 +363,7 @@ def web_processes(pid: int) -> int:
 
 def in_process_cpu(env: dict[str, str], token: str, job_id: str) -> dict[str, Any]:
     """``bench/_status_cpu.py`` against the bench's database, Redis and job."""
-    result = subprocess.run(
-        [
-            PYTHON,
-            str(Path(__file__).resolve().parent / "_status_cpu.py"),
-            token,
-            job_id,
-            "--requests",
-            str(CPU_REQUESTS),
-        ],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"_status_cpu.py failed:\n{result.stderr[-5000:]}")
-    figures: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
-    return figures
+    return script_figures("_status_cpu.py", token, job_id, "--requests", str(CPU_REQUESTS), env=env)
 
 
 def print_polls(load: Load, args: argparse.Namespace) -> None:
@@ -455,8 +436,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     with scratch_and_database("bulkyard-bench-status-", keep=args.keep) as scratch:
         csv_path = scratch / "contacts.csv"
-        write_file(csv_path, args.rows, SEED)
-        env = service_env(scratch, csv_size_estimate(args.rows))
+        write_contacts(csv_path, args.rows, SEED)
+        env = service_env(scratch, contacts_size_estimate(args.rows))
         if args.web_processes is not None:
             env["WEB_CONCURRENCY"] = str(args.web_processes)
         if args.worker_nice is not None:

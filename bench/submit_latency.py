@@ -13,7 +13,7 @@ What is measured
     job. The planning messages pile up in a Redis database used only by this bench, which is
     flushed at the start and at the end so nothing is left queued.
 
-How
+How (set-up and tear-down are ``_support``'s, shared by every bench)
     1. Drops and re-creates the PostgreSQL database ``bulkyard_bench`` and migrates it with
        ``manage.py migrate``; uses Redis db 14 and flushes it.
     2. Writes a deterministic CSV (seeded random) into a scratch folder.
@@ -34,36 +34,30 @@ from __future__ import annotations
 
 import argparse
 import csv
-import math
-import os
 import random
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import psycopg
-import redis
-from psycopg import sql
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-PYTHON = sys.executable
-DB_NAME = "bulkyard_bench"
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
-REDIS_URL = "redis://127.0.0.1:6379/14"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _support import (
+    DB_NAME,
+    MB,
+    bench_user,
+    nearest_rank,
+    scratch_and_database,
+    service_env,
+    uvicorn_server,
+)
+
 TARGET_MS = 1000.0
 TEXT_LENGTH = 200
 SEED = 20_240_601
-MB = 1024 * 1024
 
 SUBJECTS = [
     "The warehouse team",
@@ -187,137 +181,6 @@ def write_csv(path: Path, items: int) -> int:
     return path.stat().st_size
 
 
-# --- Infrastructure -----------------------------------------------------------------------
-
-
-def drop_database() -> None:
-    """Drop the bench database, closing any connection still open to it."""
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        query = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-        conn.execute(query.format(sql.Identifier(DB_NAME)))
-
-
-def recreate_database() -> None:
-    drop_database()
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DB_NAME)))
-
-
-def flush_redis() -> int:
-    """Empty the bench's Redis database; return how many keys it held."""
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        keys = int(client.dbsize())
-        client.flushdb()
-        return keys
-    finally:
-        client.close()
-
-
-def service_env(scratch: Path, upload_bytes: int) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "config.settings.base",
-            # A path that does not exist: a developer's .env must not change the bench.
-            "BULKYARD_ENV_FILE": str(scratch / "no.env"),
-            "DATABASE_URL": DATABASE_URL,
-            "REDIS_URL": REDIS_URL,
-            "BULKYARD_VAR_DIR": str(scratch / "var"),
-            "DJANGO_MEDIA_ROOT": str(scratch / "media"),
-            "DJANGO_STATIC_ROOT": str(scratch / "static"),
-            "BULKYARD_MAX_UPLOAD_BYTES": str(max(512 * MB, 2 * upload_bytes)),
-            "API_THROTTLE_USER": "100000/min",
-            "API_THROTTLE_JOB_CREATE": "100000/min",
-            "DJANGO_DEBUG": "false",
-            "LOG_LEVEL": "WARNING",
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    return env
-
-
-def manage(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run(
-        [PYTHON, "manage.py", *args],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(
-            f"manage.py {' '.join(args)} failed ({result.returncode}):\n"
-            f"{result.stdout}\n{result.stderr}"
-        )
-    return result.stdout
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def uvicorn_server(
-    env: dict[str, str], log_path: Path, *, run_command: bool = False
-) -> Iterator[str]:
-    """Run uvicorn for the duration of the block; yield its base URL. One
-    process, or with ``run_command`` as the run command starts it
-    (``python -m config.web``: a process per core, up to 4, or
-    ``WEB_CONCURRENCY`` of ``env``)."""
-    port = free_port()
-    if run_command:
-        command = [PYTHON, "-m", "config.web"]
-        env = {**env, "BULKYARD_HOST": "127.0.0.1", "BULKYARD_PORT": str(port)}
-    else:
-        command = [
-            PYTHON,
-            "-m",
-            "uvicorn",
-            "config.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-access-log",
-        ]
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(proc, base_url, log_path)
-        yield base_url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-
-
-def wait_until_up(proc: subprocess.Popen[bytes], base_url: str, log_path: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(
-                f"uvicorn exited with {proc.returncode}:\n{log_path.read_text(errors='replace')}"
-            )
-        try:
-            httpx.get(f"{base_url}/health/", timeout=10)  # any status means it is serving
-            return
-        except httpx.TransportError:
-            time.sleep(0.2)
-    raise RuntimeError(
-        f"uvicorn did not answer within 60 s:\n{log_path.read_text(errors='replace')}"
-    )
-
-
 # --- Measurement --------------------------------------------------------------------------
 
 
@@ -337,12 +200,6 @@ def submit(client: httpx.Client, csv_path: Path) -> Timing:
     if response.status_code != 202:
         raise AssertionError(f"expected 202, got {response.status_code}: {response.text[:2000]}")
     return Timing(seconds=elapsed, status=response.status_code)
-
-
-def nearest_rank(values: list[float], percent: float) -> float:
-    ordered = sorted(values)
-    rank = max(1, math.ceil(percent / 100 * len(ordered)))
-    return ordered[rank - 1]
 
 
 def report(items: int, size: int, timings: list[Timing]) -> bool:
@@ -370,31 +227,18 @@ def report(items: int, size: int, timings: list[Timing]) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    scratch = Path(tempfile.mkdtemp(prefix="bulkyard-bench-"))
     print("Bench: latency of POST /api/v1/jobs/ with a file upload.")
     print(
         "No Celery worker runs: this measures only the request path (upload, parse, store, "
         "enqueue), not the processing of the jobs."
     )
-    print(f"scratch folder: {scratch}")
-    passed = False
-    db_created = False
-    try:
+    with scratch_and_database("bulkyard-bench-", keep=args.keep) as scratch:
         csv_path = scratch / "texts.csv"
         size = write_csv(csv_path, args.items)
         print(f"generated {args.items:,} items: {csv_path.name}, {size / MB:.2f} MB")
-
-        stale = flush_redis()
-        print(f"redis {REDIS_URL}: flushed ({stale} keys were there)")
-        recreate_database()
-        db_created = True
         env = service_env(scratch, size)
-        manage(env, "migrate", "--no-input")
-        print(f"database {DB_NAME}: created and migrated")
-        token = manage(env, "create_api_user", "bench", "--token-only").strip()
-        # A plain user may not use the contacts target until granted.
-        manage(env, "grant_target", "bench", "contacts")
-        print("user 'bench': token created")
+        token = bench_user(env)
+        print(f"database {DB_NAME}: migrated; user 'bench': token created")
 
         with uvicorn_server(env, scratch / "uvicorn.log") as base_url:
             print(f"uvicorn: serving config.asgi:application at {base_url}")
@@ -407,25 +251,7 @@ def main(argv: list[str] | None = None) -> int:
                 for _ in range(args.repeat):
                     timings.append(submit(client, csv_path))
         passed = report(args.items, size, timings)
-    finally:
-        tear_down(keep=args.keep, db_created=db_created, scratch=scratch)
     return 0 if passed else 1
-
-
-def tear_down(*, keep: bool, db_created: bool, scratch: Path) -> None:
-    """Flush the bench's Redis db, then drop the database and the scratch
-    folder (unless ``keep``), even when the flush fails."""
-    try:
-        left = flush_redis()
-        print(f"redis {REDIS_URL}: flushed at the end ({left} keys, nothing left queued)")
-    finally:
-        if keep:
-            print(f"kept: database {DB_NAME} and {scratch}")
-        else:
-            if db_created:
-                drop_database()
-                print(f"database {DB_NAME}: dropped")
-            shutil.rmtree(scratch, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -17,10 +17,11 @@ What is measured (one run, one machine)
        keywords, write one JSON line per document to a file. Run once before the job
        and once after it (the machine's speed drifts over minutes); its rate is both
        runs' documents over both runs' time.
-    Prints both rates, the ratio against the target of issue 6 (>= 1.8x on 2 cores) and
+    Prints both rates, the ratio against the target (>= 1.8x on 2 cores) and
     CPU time of the worker and PostgreSQL; exit status 0 whatever the verdict.
 
-Setup and teardown are those of ``submit_latency.py``. Run from the repository root::
+Set-up and tear-down are ``_support``'s, shared by every bench. Run from the repository
+root::
 
     .venv/bin/python bench/text_throughput.py [--documents N] [--concurrency N]
 """
@@ -36,24 +37,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _jobs import (  # sibling modules, via sys.path
+from _support import (
+    MB,
+    RssSampler,
     api_and_worker,
+    postmaster_pid,
     print_checks,
     print_summary,
     print_timeline,
     python_stdout,
     ratio_check,
     scratch_and_database,
-    submit_file_and_wait,
-)
-from import_throughput import (
-    RssSampler,
-    postmaster_pid,
-    tree_cpu_seconds,
-)
-from submit_latency import (
-    MB,
     service_env,
+    submit_file_and_wait,
+    tree_cpu_seconds,
 )
 
 TARGET_RATIO = 1.8

@@ -20,3 +20,8 @@ if _dotenv.is_file():
 
 # Writable folder for the embedded defaults (SQLite, file broker, uploads).
 VAR_DIR = Path(env.str("BULKYARD_VAR_DIR", default=str(BASE_DIR / "var")))
+
+# Behind a TLS proxy that sets X-Forwarded-Proto and X-Forwarded-For: read by
+# Django's settings (HTTPS detection, the client address that limits count) and
+# by the web server (whether to believe those headers), which must agree.
+BEHIND_TLS_PROXY = env.bool("DJANGO_BEHIND_TLS_PROXY", default=False)

@@ -3,8 +3,8 @@ several processes where the machine has the cores.
 
 Run as ``python -m config.web`` (the Procfile and the Compose file do). One
 Python process uses one core at most, so a single process caps the API at one
-core however many the machine has: 200 clients polling a job's status took
-it to p99 latencies of seconds.
+core however many the machine has, and under many clients requests queue
+behind each other (docs/performance.md: status reads under load).
 """
 
 import logging
@@ -12,7 +12,8 @@ import os
 
 import uvicorn
 
-from config.env import env
+from config.env import BEHIND_TLS_PROXY, env
+from config.secret_key import secret_key_check_or_exit
 from config.settings.cache import CACHES
 
 logger = logging.getLogger("bulkyard.web")
@@ -53,6 +54,7 @@ def web_processes(*, configured: int | None, cores: int, shared: bool) -> int:
 
 def main() -> None:
     logging.basicConfig(level=env.str("LOG_LEVEL", default="INFO"))
+    secret_key_check_or_exit()
     shared = shared_cache()
     processes = web_processes(
         configured=env.int("WEB_CONCURRENCY", default=None),
@@ -72,6 +74,10 @@ def main() -> None:
         port=env.int("BULKYARD_PORT", default=8000),
         workers=processes,
         access_log=env.bool("BULKYARD_ACCESS_LOG", default=False),
+        # uvicorn believes X-Forwarded-For from 127.0.0.1 by default, which let
+        # any local client choose the address that sign-in lockouts and
+        # throttles count. Only behind a proxy that sets it (as Django does).
+        proxy_headers=BEHIND_TLS_PROXY,
     )
 
 

@@ -68,15 +68,16 @@ def test_upload_over_http_is_processed_by_a_worker_and_results_download(asgi_ser
 
 
 def test_run_command_serves_jobs_on_the_embedded_defaults(tmp_path):
-    """`bin/run` with no DATABASE_URL / REDIS_URL: SQLite, a file broker, web,
-    worker and beat, driven like a new user would drive them."""
+    """`bin/run` with no DATABASE_URL / REDIS_URL / DJANGO_SECRET_KEY: SQLite, a
+    file broker, a key file, web, worker and beat, driven like a new user would
+    drive them."""
     port = servers.free_port()
     env = {
         key: value
         for key, value in os.environ.items()
         if key not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CACHE_URL")
         and not key.startswith("BULKYARD_")
-        and key != "DJANGO_SETTINGS_MODULE"
+        and key not in ("DJANGO_SETTINGS_MODULE", "DJANGO_SECRET_KEY")
     }
     env |= {"BULKYARD_VAR_DIR": str(tmp_path / "var"), "BULKYARD_PORT": str(port)}
     log = tmp_path / "run.log"

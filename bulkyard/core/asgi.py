@@ -90,8 +90,8 @@ class SyncStackHandler(ASGIHandler):
     ``process_request``/``process_response`` and the sync WhiteNoise between
     them cost a hop between the event loop and a thread (about 30 hops per
     request), and each request runs its sync code on a thread created for it
-    and joined by yet another thread. Together about 2 ms of CPU on a status
-    read of ~4 ms. Here the middleware chain is the sync one, run with the
+    and joined by yet another thread: together about half the CPU of a status
+    read. Here the middleware chain is the sync one, run with the
     view in a single hop, on a thread reused from request to request.
 
     Each request still has a thread of its own while it runs (a slow upload

@@ -138,7 +138,7 @@ def process_cache() -> BaseCache:
     ``django.core.cache.cache`` gives each async context a backend of its own:
     under ASGI a new one for every request and every WebSocket connection,
     with a new connection pool, so each use opened a connection to Redis
-    (~0.3 ms of CPU, and a connection accepted by Redis) and dropped it.
+    (a handshake's CPU on both sides) and dropped it.
     Redis' client is thread-safe; process memory (the embedded default) is one
     store per name whatever the backend instance.
     """

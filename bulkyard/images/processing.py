@@ -17,7 +17,7 @@ Safety, in this order, before any pixel is decoded:
 
 Several sizes from one decode: the image is decoded once, shrunk while loading to the
 smallest size every requested size can still be made from, kept in memory, and each size
-is resized from it (half the CPU of decoding once per size, measured in 0008).
+is resized from it (half the CPU of decoding once per size, decision 0008).
 """
 
 from __future__ import annotations

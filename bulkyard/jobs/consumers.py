@@ -68,8 +68,8 @@ class SharedReads:
     """Reads of jobs shared by the consumers of one process.
 
     A change event reaches every follower of the job at once: with 200
-    followers, 200 reads and serializations of the same row, ~100 ms of CPU
-    in a burst that held up every request to the process meanwhile. A read
+    followers, 200 reads and serializations of the same row, a burst of CPU
+    that held up every request to the process meanwhile. A read
     that started after the first copy of an event arrived here is fresh for
     every follower told of that event (the change was committed before it was
     published), so they share it, whether it is running or done.

@@ -47,11 +47,11 @@ def _json_value(value: Any) -> Any:
 
 
 # One encoder for every row: json.dumps builds a new one per call when given
-# options (3 µs of a text document's ~1 ms).
+# options.
 _JSON = json.JSONEncoder(ensure_ascii=False, default=_json_value)
-# CPython escapes ASCII text twice as fast as text it must check for other
-# characters (2 KB: 5 µs against 10), and writes the same JSON where all text
-# passes ``json_ascii``.
+# CPython escapes ASCII text about twice as fast as text it must check for
+# other characters, and writes the same JSON where all text passes
+# ``json_ascii``.
 _JSON_ASCII = json.JSONEncoder(ensure_ascii=True, default=_json_value)
 
 
@@ -158,9 +158,8 @@ def _stored_output(output_name: str) -> Iterator[tuple[str, IO[bytes]]]:
         default_storage.path(name)
         # The file is new and empty: "r+b" writes it without truncating it.
         # Truncating ("wb") makes ext4 write a file out to disk as it is closed
-        # (auto_da_alloc, its guard for files rewritten in place): closing a
-        # 200 MB merge took 0.1 s, and every part went to disk although it is
-        # deleted minutes later.
+        # (auto_da_alloc, its guard for files rewritten in place): the close
+        # would wait for the disk, for parts deleted minutes later.
         mode = "r+b"
     except NotImplementedError:  # not on a local disk
         mode = "wb"

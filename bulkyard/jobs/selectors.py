@@ -28,8 +28,8 @@ def job_get(*, user: AbstractBaseUser | AnonymousUser, job_id: str | UUID) -> Jo
     missing one (404, not 403), so ids cannot be probed.
 
     The status read, polled by every client following a job: written as SQL,
-    as Django compiles a queryset anew on each call (~0.3 ms of CPU, more than
-    the rest of the view). The job comes whole, its fields converted as the
+    as Django compiles a queryset anew on each call (more CPU than the rest
+    of the view). The job comes whole, its fields converted as the
     ORM does.
     """
     if user.pk is None:

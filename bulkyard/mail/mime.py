@@ -1,8 +1,8 @@
 """The messages of a bulk email, built fast without leaving Django's email API.
 
 Building and serialising a MIME tree with Django and the standard library
-(``EmailMessage.message()`` then ``as_bytes()``) cost about 0.5 ms per message,
-half of everything a worker spent per message. Most messages of a job differ
+(``EmailMessage.message()`` then ``as_bytes()``) was half of everything a
+worker spent per message. Most messages of a job differ
 only in a few plain-ASCII headers and their bodies, so a chunk has Django build
 one *skeleton* message whose per-recipient values are unique tokens, and each
 recipient's bytes are that skeleton with the tokens replaced. A recipient whose

@@ -1,8 +1,8 @@
 """Django's built-in filters within the bounds of ``template_limits``.
 
 Each filter call is a step, plus one per 16 characters (or list item) it reads
-or writes: filters work character by character in Python, at 30-150 us per
-KiB measured, where a step of anything else is 1-3 us. No filter reads a value
+or writes: filters work character by character in Python, so 16 characters
+cost them about what any other step costs. No filter reads a value
 longer than a part may hold, nor gives a longer result. Where the arguments
 decide the size of the result (padding widths, ``stringformat`` and
 ``floatformat`` numbers, ``join``, ``add``), it is checked before the result is
@@ -110,8 +110,8 @@ class _Cost:
 
 
 # Django's HTML truncators parse in time that grows faster than their input
-# (a MB of opening tags: 3 s; 64 KB: 54 ms), and as far as they write: they
-# read at most 64 KiB, and what they write costs eight times as much.
+# (decision 0005), and as far as they write: they read at most 64 KiB, and
+# what they write costs eight times as much.
 _HTML_TRUNCATOR = _Cost(write_shift=1, max_read=64 * 1024)
 _COSTS = {"truncatechars_html": _HTML_TRUNCATOR, "truncatewords_html": _HTML_TRUNCATOR}
 

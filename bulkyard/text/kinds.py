@@ -218,7 +218,7 @@ class TextProcessKind(JobKind[TextProcessParams]):
         if not ctx.cancelled and parts:
             # Every document's final row is in a ranked part now. Deleting the
             # pending ones first frees their page cache for the merge to write
-            # into (fresh memory cost this VM 7x more per byte written) and
+            # into (cheaper than memory the kernel must hand over afresh) and
             # the disk space: the job never holds its documents four times.
             for part in pending:
                 default_storage.delete(part)

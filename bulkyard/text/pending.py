@@ -18,9 +18,9 @@ and its rows:
 
 Why batches: the first pass encodes a batch's rows and terms one after
 another, while the encoders' code and data are still in the CPU's caches. One
-document at a time, between two runs of the pipeline, the same work cost 42 µs
-per 2 KB document instead of 27 µs. The second pass then decodes a batch's meta
-block in one piece, where it used to read three lines per document.
+document at a time, between two runs of the pipeline (whose models and tables
+evict them), the same work costs about half as much again. The second pass then
+decodes a batch's meta block in one piece instead of three lines per document.
 """
 
 from __future__ import annotations

@@ -23,10 +23,9 @@ from bulkyard.text.pending import PendingBatch, keywords_cell, pending_batches
 from bulkyard.text.services import term_counts
 
 # A second-pass chunk ranks the documents of consecutive first-pass chunks, up
-# to this many: its claim, commit and hand-over cost ~35 ms of a pool process,
-# against ~55 µs a document for ranking and rewriting its row, so 2,000-document
-# chunks spent a quarter of the second pass on their own upkeep, and
-# 10,000-document ones spend a sixteenth (bench/text_throughput.py).
+# to this many: a chunk's claim, commit and hand-over cost as much as ranking
+# hundreds of documents, so small chunks spend much of the second pass on their
+# own upkeep (decision 0007 has the figures).
 SECOND_PASS_DOCUMENTS = 10_000
 # Fewer documents than that per chunk where a job is small, so that its second
 # pass still spreads over this many pool processes.

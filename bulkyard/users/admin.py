@@ -1,6 +1,12 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import User
+from django.db.models import QuerySet
+from django.http import HttpRequest
 from rest_framework.authtoken.admin import TokenAdmin
 from rest_framework.authtoken.models import TokenProxy
+
+from bulkyard.users.signin import sign_in_unlock
 
 
 class MaskedToken(TokenProxy):
@@ -28,3 +34,24 @@ class MaskedTokenAdmin(TokenAdmin):
 
 admin.site.unregister(TokenProxy)
 admin.site.register(MaskedToken, MaskedTokenAdmin)
+
+
+class SignInUserAdmin(UserAdmin[User]):
+    """Django's user admin, with an action to end users' sign-in lockouts."""
+
+    actions = ["unlock_sign_in"]
+
+    @admin.action(description="Unlock sign-in", permissions=["change"])
+    def unlock_sign_in(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        users = list(queryset)
+        cleared = sum(sign_in_unlock(user=user) for user in users)
+        self.message_user(
+            request,
+            f"Sign-in unlocked for {len(users)} user(s): {cleared} failed attempt record(s) "
+            "cleared.",
+            messages.SUCCESS,
+        )
+
+
+admin.site.unregister(User)
+admin.site.register(User, SignInUserAdmin)

@@ -22,14 +22,14 @@ if env.str("DATABASE_URL", default=""):
     # Django's advice under ASGI: no persistent connections, the driver's pool
     # instead, by default in the web process (config/asgi.py says which process
     # this is). Without it each request opens a connection: a PostgreSQL backend
-    # forked and torn down, ~7 ms of CPU per status poll on this project's
-    # benches. Prefork workers get no pool (its threads do not survive a fork):
+    # forked and torn down, which costs several times the status read itself.
+    # Prefork workers get no pool (its threads do not survive a fork):
     # persistent connections instead (DATABASE_CONN_MAX_AGE=60). Each web
     # process has a pool of its own (config/web.py starts one per core, up to
     # 4): at most processes x max_size connections, 40 by default. A request
-    # holds a connection only while it runs (~1 ms for a status read), so 10
-    # cover hundreds of requests a second per process; more threads than that
-    # wait for one, up to the timeout.
+    # holds a connection only while it runs (a status read takes a
+    # millisecond or two), so 10 cover hundreds of requests a second per
+    # process; more threads than that wait for one, up to the timeout.
     _asgi = env.str("BULKYARD_SERVER", default="") == "asgi"
     if env.bool("DATABASE_POOL", default=_asgi):
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {

@@ -1,4 +1,5 @@
-"""Core Django: apps, middleware, templates, static and media files, security."""
+"""Core Django: apps, middleware, templates, static and media files (security
+settings: security.py)."""
 
 from pathlib import Path
 
@@ -10,11 +11,6 @@ from config.env import VAR_DIR, env
 django_stubs_ext.monkeypatch()
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
-SECRET_KEY = env.str(
-    "DJANGO_SECRET_KEY",
-    # Only good for a local run: production deployments must set their own.
-    default="insecure-local-only-key-set-DJANGO_SECRET_KEY-in-production",
-)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -41,6 +37,7 @@ INSTALLED_APPS = [
     "bulkyard.mail",
     "bulkyard.outbound",
     "bulkyard.web",
+    "axes",
 ]
 
 LOGIN_URL = "login"
@@ -49,6 +46,9 @@ LOGOUT_REDIRECT_URL = "login"
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # The Content-Security-Policy (config/settings/csp.py), django-csp's middleware
+    # plus the browsable API's exceptions.
+    "bulkyard.core.browsable_api.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -56,6 +56,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into its page (config/settings/auth.py).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -109,12 +111,6 @@ STORAGES = {
 # Whitenoise serves admin and Swagger UI assets from the app itself, so the
 # service works with no CDN and no separate static server.
 WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)
-
-if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False):
-    # Only behind a proxy that sets this header: otherwise clients could fake it.
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=False)
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
 LOGGING = {
     "version": 1,

@@ -4,6 +4,7 @@ from the environment; these are only defaults."""
 
 import hashlib
 import os
+import secrets
 import tempfile
 from pathlib import Path
 
@@ -12,6 +13,9 @@ from pathlib import Path
 _checkout = hashlib.sha256(str(Path(__file__).resolve().parents[2]).encode()).hexdigest()[:8]
 
 _defaults = {
+    # A key for this run alone; the processes it starts inherit it. A fixed one
+    # written here would be public, as the key the settings once defaulted to was.
+    "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/bulkyard",
     "REDIS_URL": "redis://127.0.0.1:6379/15",
     # Its own Redis database: clearing the cache must never touch the broker.

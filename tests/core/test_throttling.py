@@ -3,6 +3,7 @@
 import uuid
 
 import pytest
+from django.contrib.auth.models import AnonymousUser
 from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.core.cache.backends.locmem import LocMemCache
 from rest_framework.request import Request
@@ -139,3 +140,20 @@ def test_with_redis_away_the_counts_go_on_in_process_memory(tmp_path):
     # Memory starts counting from nothing: what Redis held went with it.
     assert [allowed for allowed, _, _ in answers] == [True, True, False]
     assert not store.reachable()
+
+
+def test_anonymous_requests_count_against_the_connections_address_whatever_they_claim():
+    throttle_class = _throttle_class("2/min", Clock())
+
+    def anonymous(claimed: str) -> Request:
+        request = Request(
+            APIRequestFactory().get(
+                "/api/v1/jobs/", REMOTE_ADDR="192.0.2.5", HTTP_X_FORWARDED_FOR=claimed
+            )
+        )
+        request.user = AnonymousUser()
+        return request
+
+    allowed = [throttle_class().allow_request(anonymous(f"198.51.100.{n}"), VIEW) for n in range(3)]
+
+    assert allowed == [True, True, False]

@@ -3,6 +3,7 @@ several of them serve the API and the job streams together."""
 
 import asyncio
 import json
+import subprocess
 import sys
 
 import httpx
@@ -13,6 +14,7 @@ from rest_framework.authtoken.models import Token
 from config.web import MAX_DEFAULT_PROCESSES, web_processes
 from tests.factories import UserFactory
 from tests.support import servers
+from tests.support.stack import production_env
 
 
 def test_web_concurrency_wins_when_set():
@@ -77,3 +79,66 @@ def test_two_web_processes_serve_the_api_and_every_follower_of_a_job(two_web_pro
     assert all(stream[-1]["job"]["processed_items"] == 40 for stream in streams)
     assert log.read_text().count("Started server process") == 2
     assert "Traceback" not in log.read_text()
+
+
+@pytest.fixture
+def one_web_process(server_env, tmp_path):
+    port = servers.free_port()
+    env = {**server_env, "WEB_CONCURRENCY": "1", "BULKYARD_PORT": str(port)}
+    env.pop("DJANGO_BEHIND_TLS_PROXY", None)
+    log = tmp_path / "web.log"
+    proc = servers.start([sys.executable, "-m", "config.web"], env=env, log=log)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        servers.wait_http(f"{base}/health/", proc=proc, log=log)
+        yield base
+    finally:
+        servers.stop(proc)
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_a_client_cannot_choose_its_address_with_x_forwarded_for(one_web_process, settings):
+    # Each failure claims another address; all of them are the connection's,
+    # so the address is locked out and even the right password is refused.
+    user = UserFactory()
+    with httpx.Client(base_url=one_web_process, timeout=30) as browser:
+        browser.get("/accounts/login/")  # the CSRF cookie
+
+        def sign_in(username: str, password: str, forwarded_for: str) -> httpx.Response:
+            form = {
+                "username": username,
+                "password": password,
+                "csrfmiddlewaretoken": browser.cookies["csrftoken"],
+            }
+            headers = {"X-Forwarded-For": forwarded_for}
+            return browser.post("/accounts/login/", data=form, headers=headers)
+
+        for n in range(settings.AXES_FAILURE_LIMIT):
+            sign_in(f"nobody-{n}", "wrong-password", f"198.51.100.{n + 1}")
+        response = sign_in(user.username, "secret-password-1", "198.51.100.200")
+
+    assert response.status_code == 429
+
+
+def test_the_web_server_refuses_a_refused_key_before_starting_processes(tmp_path):
+    env = production_env(
+        BULKYARD_ENV_FILE=str(tmp_path / "no.env"),
+        BULKYARD_VAR_DIR=str(tmp_path / "var"),
+        DJANGO_SECRET_KEY="",
+        WEB_CONCURRENCY="2",
+        BULKYARD_PORT=str(servers.free_port()),
+    )
+
+    started = subprocess.run(
+        [sys.executable, "-m", "config.web"],
+        cwd=servers.ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert started.returncode == 1
+    assert "Refusing to start: DJANGO_SECRET_KEY is empty." in started.stderr
+    assert "Traceback" not in started.stderr

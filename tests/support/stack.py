@@ -11,6 +11,7 @@ test, both of which a test may stop, kill and start again.
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -47,7 +48,7 @@ def production_env(**overrides: str) -> dict[str, str]:
     }
     env.update(
         DJANGO_SETTINGS_MODULE="config.settings.base",
-        DJANGO_SECRET_KEY="fault-tests-" + uuid.uuid4().hex,
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
         BULKYARD_EXTRA_KIND_MODULES="tests.support.kinds",
         LOG_LEVEL="INFO",
         PYTHONUNBUFFERED="1",

@@ -16,9 +16,10 @@ CONTACTS = get_target("contacts")
 
 
 class _Owned(models.Model):
-    """Scoped by owner, with the constraint a scope needs."""
+    """Scoped by owner, with the constraint a scope needs. (Unmanaged models
+    have no table: DO_NOTHING keeps them out of other tests' user deletions.)"""
 
-    owner = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="+")
+    owner = models.ForeignKey("auth.User", on_delete=models.DO_NOTHING, related_name="+")
     code = models.CharField(max_length=10)
 
     class Meta:
@@ -31,7 +32,7 @@ class _Owned(models.Model):
 
 
 class _GloballyUnique(models.Model):
-    owner = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="+")
+    owner = models.ForeignKey("auth.User", on_delete=models.DO_NOTHING, related_name="+")
     code = models.CharField(max_length=10, unique=True)
 
     class Meta:

@@ -175,7 +175,7 @@ class JobSerializer(serializers.ModelSerializer[Job]):
 
         DRF builds a ModelSerializer's fields anew for every instance it
         serializes (a deep copy of the declared ones plus one field per model
-        column, ~0.4 ms here), once per status read and per WebSocket refresh.
+        column), once per status read and per WebSocket refresh.
         The declared fields still describe the schema; tests compare this
         output with DRF's for jobs in every state.
         """

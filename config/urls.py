@@ -6,7 +6,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from bulkyard.core.api_docs import RedocView, SwaggerUiView
 from bulkyard.core.views import HealthApi
-from bulkyard.data.api import TargetListApi
+from bulkyard.targets.api import TargetListApi
 from bulkyard.users.api import WsTicketApi
 from bulkyard.web.accounts import ThrottledPasswordResetView
 

@@ -16,7 +16,7 @@ from django.utils.safestring import mark_safe
 from bulkyard.jobs import selectors, services
 from bulkyard.jobs.exports import results_response
 from bulkyard.jobs.models import Chunk, ItemOutcome, Job, JobStatus
-from bulkyard.jobs.secrets import masked_params
+from bulkyard.jobs.selectors import masked_params
 
 FAILURES_PER_PAGE = 50
 

@@ -26,8 +26,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from bulkyard.core.backoff import backoff_seconds
 from bulkyard.core.outages import is_outage, when_reachable
-from bulkyard.jobs import dispatch, events, registry
+from bulkyard.jobs import dispatch, events, registry, selectors
 from bulkyard.jobs.claims import ClaimedChunk, chunk_claim, chunk_claim_next
 from bulkyard.jobs.inputs import Span, read_span
 from bulkyard.jobs.kinds import ChunkContext, ChunkResult, Item, JobKind, failure
@@ -122,6 +123,9 @@ def _chunk_execute(claimed: ClaimedChunk) -> str:
         work=chunk.work,
         pass_number=chunk.pass_number,
         owner_id=job.owner_id,
+        job_created_at=job.created_at,
+        root_job_lookup=selectors.job_root_id,
+        attachments_lookup=selectors.job_attachments_read,
     )
     try:
         with heartbeat, chunk_items(job, chunk) as items:
@@ -309,7 +313,7 @@ def _chunk_release_after_error(*, chunk: Chunk, token: Any, error: Exception) ->
             return "failed"
     except LeaseLost:
         return "lease_lost"
-    delay = dispatch.backoff_seconds(chunk.attempts)
+    delay = backoff_seconds(chunk.attempts)
     released = Chunk.objects.filter(
         pk=chunk.pk, status=ChunkStatus.RUNNING, lease_token=token
     ).update(

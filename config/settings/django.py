@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "bulkyard.jobs",
     "bulkyard.text",
     "bulkyard.images",
+    "bulkyard.targets",
     "bulkyard.data",
     "bulkyard.mail",
     "bulkyard.outbound",

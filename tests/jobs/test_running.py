@@ -204,3 +204,28 @@ def test_a_cancelling_jobs_pending_chunks_are_closed_and_counted(user, sent):
     assert cancelled.status == JobStatus.CANCELLING
     assert cancelled.chunks_finished == 3
     assert [c.status for c in chunks_of(job)] == ["done", "cancelled", "cancelled"]
+
+
+def test_a_kind_learns_about_its_job_from_its_context_alone(user, sent, monkeypatch):
+    job = planned_job(user)
+    seen = {}
+
+    def process_chunk(self, items, ctx):
+        seen.update(
+            created_at=ctx.job_created_at,
+            root=ctx.root_job_id,
+            attachments=ctx.attachments,
+            owner=ctx.owner_id,
+        )
+        return ChunkResult()
+
+    monkeypatch.setattr(EchoKind, "process_chunk", process_chunk)
+
+    running.chunk_run(chunk_id=chunks_of(job)[0].pk)
+
+    assert seen == {
+        "created_at": job.created_at,
+        "root": str(job.pk),
+        "attachments": (),
+        "owner": user.pk,
+    }

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from bulkyard.outbound.safety import (
+from bulkyard.core.http.safety import (
     GuardedResolver,
     InvalidURL,
     Refused,

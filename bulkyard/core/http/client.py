@@ -22,10 +22,11 @@ import aiohttp
 from multidict import CIMultiDict
 from yarl import URL
 
-from bulkyard.jobs.dispatch import backoff_seconds
-from bulkyard.jobs.secrets import MASK, is_secret_name, mask_secrets
-from bulkyard.outbound.politeness import HostGate, HostLimits
-from bulkyard.outbound.safety import GuardedResolver, InvalidURL, Refused, check_url, refusal_in
+from bulkyard.core.backoff import backoff_seconds
+from bulkyard.core.http.options import CallOptions
+from bulkyard.core.http.politeness import HostGate
+from bulkyard.core.http.safety import GuardedResolver, InvalidURL, Refused, check_url, refusal_in
+from bulkyard.core.secrets import MASK, is_secret_name, mask_secrets
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # Answers worth another attempt; the first four say the request was not acted on.
@@ -48,22 +49,6 @@ class RequestSpec:
     # id, a POST with an Idempotency-Key): decides what happens to a request
     # a crashed run may or may not have sent.
     replay_safe: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class CallOptions:
-    connect_timeout: float
-    read_timeout: float
-    total_timeout: float
-    max_attempts: int
-    follow_redirects: bool
-    max_redirects: int
-    max_body_bytes: int
-    max_retry_after: float
-    retry_base_seconds: float
-    retry_max_seconds: float
-    host_limits: HostLimits
-    user_agent: str
 
 
 @dataclass(slots=True)

@@ -1,12 +1,12 @@
-"""Exporting a registered model: planning by primary-key ranges, writing one
-part file per chunk, merging the parts into the job's download.
+"""Reading a target's rows in chunks: a filter checked against the target
+(``export_queryset``), a plan of primary-key ranges (``export_plan``) and the
+rows of one range (``chunk_rows``). A data export writes them to a file; a
+bulk email takes its recipients from them.
 
 Consistency: each chunk reads its own key range when it runs (rows are not
 frozen at planning). Rows created after planning with a higher key than the
-last one planned are left out; a row changed while the export runs is
-exported as it was when its chunk read it. A retried chunk writes a new part
-under a new name and only the part recorded with the committed chunk is
-merged, so a crash never duplicates or loses rows in the file.
+last one planned are left out; a row changed while the job runs is read as it
+was when its chunk read it.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from django.core.exceptions import FieldError, ValidationError
 from django.db.models import F, Max, QuerySet, Window
 from django.db.models.functions import RowNumber
 
-from bulkyard.data.registry import ImportTarget
-from bulkyard.jobs.kinds import PlannedChunk, WorkPlan
+from bulkyard.jobs.sdk import PlannedChunk, WorkPlan
+from bulkyard.targets.registry import ImportTarget
 
 # Lookups a filter may use: comparisons on the exported fields, nothing that
 # joins to other tables or runs arbitrary SQL.

@@ -5,8 +5,8 @@ import pytest
 from django.db import models
 
 from bulkyard.data.models import Contact
-from bulkyard.data.registry import get_target, register_target
 from bulkyard.jobs.kinds import ItemError
+from bulkyard.targets.registry import get_target, register_target
 
 CONTACTS = get_target("contacts")
 

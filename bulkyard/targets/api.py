@@ -1,12 +1,12 @@
-"""The data app's API: which targets a user may import into, export or email."""
+"""The targets API: which targets a user may import into, export or email."""
 
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from bulkyard.data.access import OPERATIONS
-from bulkyard.data.selectors import targets_for
+from bulkyard.targets.access import OPERATIONS
+from bulkyard.targets.selectors import targets_for
 
 # A raw schema: DRF serializers cannot declare fields named "fields" or "required".
 TARGETS_SCHEMA = {

@@ -5,7 +5,13 @@ import time
 
 from multidict import CIMultiDict
 
-from bulkyard.outbound.client import RequestSpec, _Answer, _body_text, _retry_after, _secret_values
+from bulkyard.core.http.client import (
+    RequestSpec,
+    _Answer,
+    _body_text,
+    _retry_after,
+    _secret_values,
+)
 
 
 def _answer(body: bytes, *, truncated: bool) -> _Answer:

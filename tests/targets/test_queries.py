@@ -1,19 +1,15 @@
-"""Export planning, filters and file writing, in-process on the test database."""
-
-import io
-from decimal import Decimal
+"""Filters, plans of key ranges and the rows of one range, in-process on the test database."""
 
 import pytest
 
-from bulkyard.data.exports import (
+from bulkyard.data.models import Contact
+from bulkyard.targets.queries import (
     InvalidFilter,
     chunk_rows,
     export_plan,
     export_queryset,
 )
-from bulkyard.data.models import Contact
-from bulkyard.data.registry import get_target
-from bulkyard.jobs.parts import write_rows
+from bulkyard.targets.registry import get_target
 from tests.factories import ContactFactory
 
 pytestmark = pytest.mark.django_db
@@ -69,34 +65,3 @@ def test_nothing_to_export_plans_one_empty_chunk():
 def test_a_bad_filter_is_refused_with_its_reason(filters, reason):
     with pytest.raises(InvalidFilter, match=reason):
         export_queryset(TARGET, filters)
-
-
-def test_csv_cells_that_could_run_as_formulas_are_neutralised_but_numbers_are_not():
-    out = io.StringIO()
-
-    write_rows(
-        [("=HYPERLINK(1)", "@SUM(A1)", "-5", Decimal("-2.50"), -3)],
-        out,
-        fields=["a", "b", "c", "d", "e"],
-        format="csv",
-    )
-
-    assert out.getvalue() == "'=HYPERLINK(1),'@SUM(A1),-5,-2.50,-3\n"
-
-
-def test_csv_cells_stay_as_they_are_when_formula_safety_is_off():
-    out = io.StringIO()
-
-    write_rows([("=1+1",)], out, fields=["a"], format="csv", formula_safe=False)
-
-    assert out.getvalue() == "=1+1\n"
-
-
-def test_json_lines_keep_decimals_exact_and_nulls_null():
-    out = io.StringIO()
-
-    write_rows(
-        [("a@x.io", None, Decimal("0.10"))], out, fields=["email", "age", "amount"], format="jsonl"
-    )
-
-    assert out.getvalue() == '{"email": "a@x.io", "age": null, "amount": "0.10"}\n'

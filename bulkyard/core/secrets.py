@@ -1,11 +1,9 @@
-"""Keeping secrets that travel in job params out of every view of a job."""
+"""Telling secrets by their names and masking them: credentials that travel
+in job params, request headers or item inputs stay out of every view of them."""
 
 import re
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from bulkyard.jobs.models import Job
+from typing import Any
 
 # Param names that hold credentials, whatever the kind: SMTP passwords, API
 # keys, Authorization headers, signing secrets. Names are compared with case
@@ -53,15 +51,3 @@ def mask_secrets(value: Any, *, extra_names: tuple[str, ...] = ()) -> Any:
     if isinstance(value, list):
         return [mask_secrets(item, extra_names=extra_names) for item in value]
     return value
-
-
-def masked_params(job: "Job") -> dict[str, Any]:
-    """A job's params as anyone but its API owner may see them."""
-    from bulkyard.jobs import registry
-
-    try:
-        extra = registry.get(job.kind).secret_params
-    except registry.UnknownKind:
-        extra = ()
-    masked = mask_secrets(job.params, extra_names=extra)
-    return masked if isinstance(masked, dict) else {}

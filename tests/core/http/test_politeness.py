@@ -7,7 +7,7 @@ import time
 import pytest
 from django.conf import settings
 
-from bulkyard.outbound.politeness import HostLimits, LocalHostGate, RedisHostGate
+from bulkyard.core.http.politeness import HostLimits, LocalHostGate, RedisHostGate
 
 
 def _gate(request):

@@ -1,9 +1,9 @@
-"""Reads of the data app for the API."""
+"""Reads of the targets app for the API."""
 
 from typing import Any
 
-from bulkyard.data.access import OPERATIONS, concrete_field
-from bulkyard.data.registry import all_targets
+from bulkyard.targets.access import OPERATIONS, concrete_field
+from bulkyard.targets.registry import all_targets
 
 
 def targets_for(user: Any) -> list[dict[str, Any]]:

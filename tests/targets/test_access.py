@@ -5,11 +5,11 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.db import models
 
-from bulkyard.data.access import TargetScope, default_permissions, owned_by
 from bulkyard.data.models import Contact
-from bulkyard.data.registry import get_target, register_target
-from bulkyard.data.services import target_grant
 from bulkyard.jobs.kinds import NotAllowed
+from bulkyard.targets.access import TargetScope, default_permissions, owned_by
+from bulkyard.targets.registry import get_target, register_target
+from bulkyard.targets.services import target_grant
 from tests.factories import UserFactory
 
 CONTACTS = get_target("contacts")

@@ -3,9 +3,9 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from bulkyard.data.access import OPERATIONS
-from bulkyard.data.registry import get_target
-from bulkyard.data.services import target_grant
+from bulkyard.targets.access import OPERATIONS
+from bulkyard.targets.registry import get_target
+from bulkyard.targets.services import target_grant
 
 
 class Command(BaseCommand):

@@ -1,6 +1,6 @@
 import pytest
 
-from bulkyard.jobs.secrets import MASK, mask_secrets
+from bulkyard.core.secrets import MASK, mask_secrets
 
 
 @pytest.mark.parametrize(

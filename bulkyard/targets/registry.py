@@ -25,14 +25,14 @@ from django.db import models
 from django.db.models.fields import PositiveIntegerRelDbTypeMixin
 
 from bulkyard.core.emails import is_email, normalise_email
-from bulkyard.data.access import (
+from bulkyard.jobs.sdk import ItemError, NotAllowed
+from bulkyard.targets.access import (
     Operation,
     TargetScope,
     check_scope_constraint,
     concrete_field,
     default_permissions,
 )
-from bulkyard.jobs.kinds import ItemError, NotAllowed
 
 MISSING = object()
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1", "on"})

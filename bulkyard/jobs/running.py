@@ -29,20 +29,18 @@ from django.utils import timezone
 from bulkyard.core.outages import is_outage, when_reachable
 from bulkyard.jobs import dispatch, events, registry
 from bulkyard.jobs.claims import ClaimedChunk, chunk_claim, chunk_claim_next
-from bulkyard.jobs.inputs import Span, read_span
+from bulkyard.jobs.inputs import Span, reader_for
 from bulkyard.jobs.kinds import ChunkContext, ChunkResult, Item, JobKind, failure
 from bulkyard.jobs.leases import Heartbeat, LeaseLost, lease_expiry, new_token
 from bulkyard.jobs.models import (
     Chunk,
     ChunkStatus,
-    InputFormat,
     ItemOutcome,
     ItemResult,
     Job,
     JobStatus,
 )
 from bulkyard.jobs.storing import MAX_CODE_CHARS, storable_json, storable_text
-from bulkyard.jobs.zipinput import read_zip_span
 
 logger = logging.getLogger(__name__)
 
@@ -194,18 +192,16 @@ def _span(chunk: Chunk) -> Span:
 
 @contextmanager
 def chunk_items(job: Job, chunk: Chunk) -> Iterator[Iterator[Item]]:
-    """The items of a chunk, read from the job's input; none for kinds that
-    take no input (they read ``ctx.work``)."""
+    """The items of a chunk, read from the job's input by its format's reader;
+    none for kinds that take no input, nor for a second pass's chunks (they
+    read ``ctx.work``)."""
     if not job.input_file or chunk.pass_number > 1:
         yield iter(())
         return
+    reader = reader_for(job.input_format)
+    max_file_bytes = registry.get(job.kind).max_file_bytes()
     with job.input_file.storage.open(job.input_file.name, "rb") as raw:
-        if job.input_format == InputFormat.ZIP:
-            yield read_zip_span(
-                raw, _span(chunk), max_item_bytes=registry.get(job.kind).max_file_bytes()
-            )
-        else:
-            yield read_span(raw, job.input_format, header=job.input_header, span=_span(chunk))
+        yield reader.read(raw, _span(chunk), header=job.input_header, max_file_bytes=max_file_bytes)
 
 
 def _item_result_row(*, job_id: str, chunk_id: int, item: Any) -> ItemResult:

@@ -27,7 +27,7 @@ from django.utils import timezone
 from pydantic import ValidationError
 
 from bulkyard.jobs import dispatch, events, registry
-from bulkyard.jobs.inputs import READER_ERROR_CODES, sniff_upload
+from bulkyard.jobs.inputs import READER_ERROR_CODES, reader_for
 from bulkyard.jobs.kinds import CONTENT_OMITTED, CodedError, InputRejected, JobKind, NotAllowed
 from bulkyard.jobs.models import (
     JOB_FINISHED_STATUSES,
@@ -42,7 +42,6 @@ from bulkyard.jobs.models import (
 )
 from bulkyard.jobs.parts import parts_delete
 from bulkyard.jobs.running import cancel_pending_chunks, chunk_recover
-from bulkyard.jobs.zipinput import zip_check
 
 logger = logging.getLogger(__name__)
 
@@ -181,22 +180,13 @@ def _validate_request(
             "unsupported_format",
             f"kind {kind!r} reads {', '.join(job_kind.input_formats)}, not {job_input.format}",
         )
-    if job_input.format == InputFormat.ZIP:
-        try:
-            job_input.file.seek(0)
-            zip_check(job_input.file)
-        except InputRejected as exc:
-            raise InvalidJobRequest(exc.code, exc.message) from None
-        finally:
-            job_input.file.seek(0)
-        return job_kind, parsed.model_dump(mode="json"), size, False
     try:
-        header, compressed = sniff_upload(job_input.file, job_input.format)
-        if header is not None:
-            job_kind.check_columns(header, parsed)
+        checked = reader_for(job_input.format).check_upload(job_input.file)
+        if checked.header is not None:
+            job_kind.check_columns(checked.header, parsed)
     except InputRejected as exc:
         raise InvalidJobRequest(exc.code, exc.message) from None
-    return job_kind, parsed.model_dump(mode="json"), size, compressed
+    return job_kind, parsed.model_dump(mode="json"), size, checked.compressed
 
 
 def job_create(
@@ -251,9 +241,7 @@ def job_create(
         retry_of=retry_of,
     )
     if job_input is not None:
-        extension = {InputFormat.CSV: "csv", InputFormat.ZIP: "zip"}.get(
-            InputFormat(job_input.format), "jsonl"
-        )
+        extension = reader_for(job_input.format).extension
         if compressed:
             job.input_compression, extension = "gzip", f"{extension}.gz"
         job.input_file.save(f"{job.pk}.{extension}", job_input.file, save=False)

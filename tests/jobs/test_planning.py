@@ -3,6 +3,7 @@
 import pytest
 
 from bulkyard.jobs import planning
+from bulkyard.jobs.inputs import readers
 from bulkyard.jobs.models import Chunk, ChunkStatus, Job, JobStatus
 from tests.support.engine import chunks_of, created_job, planned_job
 
@@ -45,7 +46,7 @@ def test_planning_an_input_that_breaks_the_reader_fails_the_job(user, sent, monk
     def explode(*args, **kwargs):
         raise MemoryError("simulated")
 
-    monkeypatch.setattr(planning, "plan_input", explode)
+    monkeypatch.setattr(readers, "plan_input", explode)
 
     assert planning.job_plan(job_id=str(job.pk)) == "failed"
     failed = Job.objects.get(pk=job.pk)

@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 
 from bulkyard.jobs import registry, running
+from bulkyard.jobs.inputs import readers
 from bulkyard.jobs.kinds import ChunkResult, Item, ItemResultData
 from bulkyard.jobs.leases import LeaseLost
 from bulkyard.jobs.models import Chunk, ChunkStatus, ItemResult, Job, JobStatus
@@ -143,7 +144,7 @@ def test_failing_a_chunk_does_not_depend_on_reading_its_input(user, sent, monkey
         yield Item(11, {"n": 10})
         raise csv.Error("field larger than field limit (131072)")
 
-    monkeypatch.setattr(running, "read_span", reader_that_breaks)
+    monkeypatch.setattr(readers, "read_span", reader_that_breaks)
 
     running.chunk_fail_exhausted(chunk=_running(chunk), token=token, reason="boom")
 

@@ -1,10 +1,11 @@
-"""Planning a queued job, in-process on the real database."""
+"""Planning a queued job (bulkyard/jobs/services/planning.py), in-process on the
+real database."""
 
 import pytest
 
-from bulkyard.jobs import planning
 from bulkyard.jobs.inputs import readers
 from bulkyard.jobs.models import Chunk, ChunkStatus, Job, JobStatus
+from bulkyard.jobs.services import planning
 from tests.support.engine import chunks_of, created_job, planned_job
 
 pytestmark = pytest.mark.django_db

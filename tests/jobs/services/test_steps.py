@@ -1,12 +1,13 @@
-"""Job steps as a worker of the control queue takes them on."""
+"""Job steps as a worker of the control queue takes them on
+(bulkyard/jobs/services/steps.py)."""
 
 import psycopg
 import pytest
 from django.utils import timezone
 
-from bulkyard.jobs import claims, steps
 from bulkyard.jobs.inputs import readers
 from bulkyard.jobs.models import Job, JobStatus
+from bulkyard.jobs.services import claims, steps
 from tests.support.engine import created_job, planned_job, run_every_chunk
 from tests.support.kinds import EchoKind
 

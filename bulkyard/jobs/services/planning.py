@@ -1,5 +1,12 @@
 """Planning a queued job: cut its input (or the kind's own work) into chunks.
 
+The input is cut by its format's reader (``inputs.reader_for``) into spans of
+whole items; a gzip upload is first decompressed in storage, so that each
+chunk can seek to its span. A kind that takes no input cuts its own work
+(``JobKind.plan_work``). The chunks are written, and the job turns
+``running``, in one guarded write; then a worker is woken per chunk
+(``chunks``).
+
 Planning runs under the job's step lease (``claims``): one worker plans a job
 at a time, a worker lost mid-way leaves a lease that runs out, and the job is
 planned again from the start (nothing of a planning is kept until its last,
@@ -19,10 +26,10 @@ from django.utils import timezone
 
 from bulkyard.core.outages import is_outage
 from bulkyard.jobs import dispatch, events, registry
-from bulkyard.jobs.claims import ClaimedStep, job_step_claim, step_heartbeat
 from bulkyard.jobs.inputs import gunzip, reader_for
 from bulkyard.jobs.kinds import InputRejected, JobKind
 from bulkyard.jobs.models import JOB_ACTIVE_STATUSES, Chunk, Job, JobStatus
+from bulkyard.jobs.services.claims import ClaimedStep, job_step_claim, step_heartbeat
 
 logger = logging.getLogger(__name__)
 

@@ -77,7 +77,7 @@ import django
 django.setup()
 from collections import Counter
 from bulkyard.text import keywords
-from bulkyard.text.kinds import TextProcessParams
+from bulkyard.text.params import TextProcessParams
 
 params = TextProcessParams.model_validate(json.loads(sys.argv[3]))
 pipeline = params.pipeline()

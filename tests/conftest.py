@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 
 from tests.factories import UserFactory
 from tests.support import servers
+from tests.support.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 from tests.support.http import Canary, HttpTestServer
 from tests.support.kinds import LEDGER_TABLE
 from tests.support.smtp import RecordingHandler, SmtpServer
@@ -214,3 +215,27 @@ def asgi_server(worker, server_env, tmp_path) -> Iterator[str]:
         yield base
     finally:
         servers.stop(proc)
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    """One browser per test: Playwright's sync API holds an event loop on this
+    thread while it runs, which must be gone before other (async) tests run."""
+    from playwright.sync_api import sync_playwright
+
+    # The test's own database calls are plain sync code between browser steps.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    yield page
+    context.close()

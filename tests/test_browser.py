@@ -5,59 +5,15 @@ test-artifacts/."""
 import re
 from pathlib import Path
 
+import httpx
 import pytest
 from rest_framework.authtoken.models import Token
 
 from tests.factories import UserFactory
+from tests.support.browser import ARTIFACTS, log_in
 from tests.support.jobs import may_use_contacts
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-PASSWORD = "secret-password-1"  # the factory's
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    """One browser per test: Playwright's sync API holds an event loop on this
-    thread while it runs, which must be gone before other (async) tests run."""
-    from playwright.sync_api import sync_playwright
-
-    # The test's own database calls are plain sync code between browser steps.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    yield page
-    context.close()
-
-
-def _log_in(page, base: str, user, *, path: str) -> None:
-    page.goto(f"{base}{path}")
-    page.fill("#id_username", user.username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit], input[type=submit]")
 
 
 def test_a_user_uploads_a_file_watches_it_finish_and_downloads_results(page, asgi_server, tmp_path):
@@ -68,7 +24,7 @@ def test_a_user_uploads_a_file_watches_it_finish_and_downloads_results(page, asg
     upload = tmp_path / "documents.csv"
     upload.write_text(rows)
 
-    _log_in(page, asgi_server, user, path="/jobs/new/")
+    log_in(page, asgi_server, user, path="/jobs/new/")
     expect(page).to_have_url(f"{asgi_server}/jobs/new/")
     page.select_option("#id_kind", "test.echo")
     page.fill("#id_params", '{"sleep_per_item": 0.02, "fail_items": [5]}')
@@ -97,8 +53,6 @@ def test_staff_watch_a_running_job_live_in_the_admin(page, asgi_server):
 
     staff = UserFactory(is_staff=True, is_superuser=True)
     owner = UserFactory()
-    import httpx
-
     token = Token.objects.create(user=owner).key
     job = httpx.post(
         f"{asgi_server}/api/v1/jobs/",
@@ -111,7 +65,7 @@ def test_staff_watch_a_running_job_live_in_the_admin(page, asgi_server):
         timeout=30,
     ).json()
 
-    _log_in(page, asgi_server, staff, path="/admin/login/?next=/admin/bulkyard_jobs/job/")
+    log_in(page, asgi_server, staff, path="/admin/login/?next=/admin/bulkyard_jobs/job/")
     page.goto(f"{asgi_server}/admin/bulkyard_jobs/job/")
     expect(page.locator("#result_list")).to_contain_text(job["id"][:8])
     page.screenshot(path=str(ARTIFACTS / "admin-job-list.png"), full_page=True)
@@ -147,7 +101,7 @@ def test_a_user_exports_contacts_and_downloads_the_file_when_it_appears(page, as
     ContactFactory.create_batch(40, owner=user, city="Oslo")
     ContactFactory.create_batch(5, owner=user, city="Rome")
 
-    _log_in(page, asgi_server, user, path="/jobs/new/")
+    log_in(page, asgi_server, user, path="/jobs/new/")
     page.select_option("#id_kind", "data.export")
     page.fill("#id_params", '{"target": "contacts", "filter": {"city": "Oslo"}}')
     page.fill("#id_chunk_size", "10")
@@ -163,3 +117,34 @@ def test_a_user_exports_contacts_and_downloads_the_file_when_it_appears(page, as
     assert lines[0] == "email,name,age,city,amount"
     assert len(lines) == 41
     assert {line.split(",")[3] for line in lines[1:]} == {"Oslo"}
+
+
+def test_the_job_page_follows_a_job_from_the_api_while_its_websocket_is_down(page, asgi_server):
+    from playwright.sync_api import WebSocketRoute, expect
+
+    def refuse(socket: WebSocketRoute) -> None:
+        # As the server answers while the channel layer's Redis is away.
+        socket.close(code=1011, reason="channel layer unavailable")
+
+    page.route_web_socket(re.compile(r".*/ws/jobs/.*"), refuse)
+    user = UserFactory()
+    token = Token.objects.create(user=user).key
+    job = httpx.post(
+        f"{asgi_server}/api/v1/jobs/",
+        headers={"Authorization": f"Token {token}"},
+        json={
+            "kind": "test.echo",
+            "items": [{"n": n} for n in range(120)],
+            "params": {"sleep_per_item": 0.03, "fail_items": [7]},
+        },
+        timeout=30,
+    ).json()
+
+    log_in(page, asgi_server, user, path=f"/jobs/{job['id']}/")
+    live = page.locator("[data-job-ws]")
+    expect(live).to_have_attribute("data-connection", "polling")
+    expect(page.locator(".by-connection")).to_contain_text("updated every few seconds")
+    expect(page.locator('[data-job-field="status"]').first).to_have_text("completed with errors")
+    expect(live).to_have_attribute("data-connection", "finished")
+    expect(page.locator('[data-job-field="failed_items"]').first).to_have_text("1")
+    expect(page.locator("#cancel")).to_be_hidden()

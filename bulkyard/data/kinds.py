@@ -5,23 +5,13 @@ import io
 from collections.abc import Iterable
 from typing import Any, Literal
 
-from django.conf import settings
-from django.db import transaction
 from django.db.models import QuerySet
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from bulkyard.data import tasks
-from bulkyard.data.access import job_owner
-from bulkyard.data.exports import (
-    InvalidFilter,
-    chunk_rows,
-    export_plan,
-    export_queryset,
-)
 from bulkyard.data.models import ImportKey
-from bulkyard.data.registry import get_target
+from bulkyard.data.services import import_ledger_clear
 from bulkyard.data.writers import write_chunk
-from bulkyard.jobs.kinds import (
+from bulkyard.jobs.sdk import (
     ChunkContext,
     ChunkResult,
     FinishContext,
@@ -32,15 +22,21 @@ from bulkyard.jobs.kinds import (
     ItemResultData,
     JobKind,
     WorkPlan,
-    failure,
-)
-from bulkyard.jobs.parts import (
     csv_header,
+    failure,
     part_writer,
     parts_merge,
+    register,
     write_rows,
 )
-from bulkyard.jobs.registry import register
+from bulkyard.targets.access import job_owner
+from bulkyard.targets.queries import (
+    InvalidFilter,
+    chunk_rows,
+    export_plan,
+    export_queryset,
+)
+from bulkyard.targets.registry import get_target
 
 # Rows between two checks for cancellation: the check is cheap, not free.
 STOP_CHECK_EVERY = 500
@@ -193,14 +189,12 @@ class DataImportKind(JobKind[ImportParams]):
             # values that were kept.
             summary["distinct_keys"] = keys
             summary["superseded_rows"] = max(ctx.counts["succeeded"] - keys, 0)
-            job_id = ctx.job_id
-            transaction.on_commit(
-                lambda: tasks.clear_import_ledger.apply_async(
-                    args=(job_id,), queue=settings.BULKYARD_QUEUE_CONTROL
-                ),
-                robust=True,
-            )
         return FinishResult(summary=summary)
+
+    def cleanup(self, job_id: str) -> None:
+        # The key ledger mattered only while chunks committed; the finish
+        # step counted it above.
+        import_ledger_clear(job_id=job_id)
 
 
 def _jsonable(value: Any) -> Any:

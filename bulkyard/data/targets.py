@@ -1,8 +1,8 @@
 """The import targets this app declares."""
 
-from bulkyard.data.access import owned_by
 from bulkyard.data.models import Contact
-from bulkyard.data.registry import register_target
+from bulkyard.targets.access import owned_by
+from bulkyard.targets.registry import register_target
 
 register_target(
     name="contacts",

@@ -17,9 +17,9 @@ from typing import Any
 
 from django.db import connection, models
 
-from bulkyard.data.access import concrete_field
 from bulkyard.data.models import ImportKey
-from bulkyard.data.registry import ImportTarget
+from bulkyard.targets.access import concrete_field
+from bulkyard.targets.registry import ImportTarget
 
 Rows = Sequence[tuple[int, tuple[Any, ...]]]
 # line -> (code, message) of rows the database refused

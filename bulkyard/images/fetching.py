@@ -13,10 +13,11 @@ from types import TracebackType
 
 from django.conf import settings
 
-from bulkyard.jobs.kinds import ItemError
-from bulkyard.outbound.client import Caller, CallOptions, RequestSpec, new_session
-from bulkyard.outbound.politeness import HostLimits, host_gate
-from bulkyard.outbound.services import event_loop_factory
+from bulkyard.core.event_loops import event_loop_factory
+from bulkyard.core.http.client import Caller, RequestSpec, new_session
+from bulkyard.core.http.options import CallOptions
+from bulkyard.core.http.politeness import host_gate
+from bulkyard.jobs.sdk import ItemError
 
 logger = logging.getLogger(__name__)
 
@@ -30,22 +31,10 @@ MAX_RETRY_AFTER_SECONDS = 60.0
 
 
 def _options() -> CallOptions:
-    return CallOptions(
-        connect_timeout=settings.BULKYARD_HTTP_CONNECT_TIMEOUT,
-        read_timeout=settings.BULKYARD_HTTP_READ_TIMEOUT,
-        total_timeout=settings.BULKYARD_HTTP_TOTAL_TIMEOUT,
+    return CallOptions.from_settings(
         max_attempts=min(MAX_ATTEMPTS, settings.BULKYARD_HTTP_MAX_ATTEMPTS),
-        follow_redirects=True,
-        max_redirects=settings.BULKYARD_HTTP_MAX_REDIRECTS,
         max_body_bytes=settings.BULKYARD_IMAGE_MAX_FILE_BYTES,
         max_retry_after=min(MAX_RETRY_AFTER_SECONDS, settings.BULKYARD_HTTP_MAX_RETRY_AFTER),
-        retry_base_seconds=settings.BULKYARD_HTTP_RETRY_BASE_SECONDS,
-        retry_max_seconds=settings.BULKYARD_HTTP_RETRY_MAX_SECONDS,
-        host_limits=HostLimits(
-            concurrency=settings.BULKYARD_HTTP_HOST_CONCURRENCY,
-            rate_per_second=settings.BULKYARD_HTTP_HOST_RATE_PER_SECOND,
-        ),
-        user_agent=settings.BULKYARD_HTTP_USER_AGENT,
     )
 
 

@@ -32,7 +32,7 @@ import pyvips
 from django.conf import settings
 
 from bulkyard.images.options import Crop, Fit, OutputFormat, Position
-from bulkyard.jobs.kinds import ItemError
+from bulkyard.jobs.sdk import ItemError
 
 # libvips loader classes allowed to parse uploads.
 LOADERS = (

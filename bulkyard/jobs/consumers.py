@@ -23,7 +23,7 @@ from rest_framework.utils.encoders import JSONEncoder
 from bulkyard.jobs.api.serializers import JobSerializer
 from bulkyard.jobs.events import job_group, user_group
 from bulkyard.jobs.models import JOB_ACTIVE_STATUSES, JOB_FINISHED_STATUSES, Job
-from bulkyard.jobs.secrets import masked_params
+from bulkyard.jobs.selectors import masked_params
 
 logger = logging.getLogger(__name__)
 

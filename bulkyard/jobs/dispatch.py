@@ -14,7 +14,6 @@ Tasks are sent by name, so this module needs nothing from the task module
 from __future__ import annotations
 
 import logging
-import random
 from typing import Any
 
 from celery import current_app
@@ -77,8 +76,3 @@ def waiting_wakeups(queues: list[str]) -> dict[str, int]:
                 except Exception:  # already closed by the broker
                     logger.debug("closing a channel after a passive declare failed", exc_info=True)
     return counts
-
-
-def backoff_seconds(attempt: int, *, base: float = 5.0, cap: float = 300.0) -> float:
-    """Exponential backoff with full jitter (AWS architecture blog's recipe)."""
-    return random.uniform(0, min(cap, base * 2 ** max(attempt - 1, 0)))

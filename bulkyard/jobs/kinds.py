@@ -10,10 +10,12 @@ after the last chunk. Each capability ships its kinds in its own app's
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
 from django.conf import settings
@@ -108,8 +110,20 @@ class WorkPlan:
     chunks: list[PlannedChunk]
 
 
+@dataclass(frozen=True, slots=True)
+class AttachedFile:
+    """A file sent with the job besides its input (an email's attachments)."""
+
+    name: str
+    content_type: str
+    content: bytes
+
+
 class ChunkContext(Generic[ParamsT]):
-    """What a kind sees while it processes one chunk."""
+    """What a kind sees while it processes one chunk. What it may want to know
+    about its job comes with it, so that a kind never queries the engine's
+    models: the engine looks up what is costly (``root_job_id``,
+    ``attachments``) when the kind first asks."""
 
     def __init__(
         self,
@@ -122,10 +136,15 @@ class ChunkContext(Generic[ParamsT]):
         work: dict[str, Any] | None = None,
         pass_number: int = 1,
         owner_id: int | None = None,
+        job_created_at: datetime | None = None,
+        root_job_lookup: Callable[[str], str] | None = None,
+        attachments_lookup: Callable[[str], Sequence[AttachedFile]] | None = None,
     ) -> None:
         self.job_id = job_id
         # The user who submitted the job: whose data it may read and write.
         self.owner_id = owner_id
+        # When the job was submitted (a webhook's event timestamp).
+        self.job_created_at = job_created_at
         # 2 in the chunks of a second pass (see ``JobKind.plan_second_pass``).
         self.pass_number = pass_number
         # The chunk's planned work, for kinds that take no input.
@@ -135,6 +154,8 @@ class ChunkContext(Generic[ParamsT]):
         self.attempt = attempt
         self.params = params
         self._stop_check = stop_check
+        self._root_job_lookup = root_job_lookup
+        self._attachments_lookup = attachments_lookup
         self.stopped = False
 
     def should_stop(self) -> bool:
@@ -147,6 +168,35 @@ class ChunkContext(Generic[ParamsT]):
             self.stopped = True
         return self.stopped
 
+    @functools.cached_property
+    def root_job_id(self) -> str:
+        """The first job of this job's chain of "retry failed items" jobs (the
+        job itself if it retries none): what stays the same across retries."""
+        if self._root_job_lookup is None:
+            return self.job_id
+        return self._root_job_lookup(self.job_id)
+
+    @functools.cached_property
+    def attachments(self) -> Sequence[AttachedFile]:
+        """The files sent with the job, in the order they were sent; read once,
+        on first use (their total size is capped at submission)."""
+        if self._attachments_lookup is None:
+            return ()
+        return tuple(self._attachments_lookup(self.job_id))
+
+
+@dataclass(frozen=True, slots=True)
+class FinishedChunk:
+    """One chunk of the job as the finish step sees it, in sequence order."""
+
+    sequence: int
+    pass_number: int
+    # Items of the chunk that succeeded (recorded or counted).
+    succeeded: int
+    # What ``process_chunk`` put in ``ChunkResult.summary``; None if it put
+    # nothing there, or the chunk failed for good.
+    summary: dict[str, Any] | None = None
+
 
 @dataclass(slots=True)
 class FinishContext(Generic[ParamsT]):
@@ -154,8 +204,13 @@ class FinishContext(Generic[ParamsT]):
     owner_id: int
     params: ParamsT
     cancelled: bool
-    chunk_summaries: list[dict[str, Any]]
+    chunks: Sequence[FinishedChunk]
     counts: Mapping[str, int]
+
+    @property
+    def chunk_summaries(self) -> list[dict[str, Any]]:
+        """The summaries of the chunks that have one, in sequence order."""
+        return [chunk.summary for chunk in self.chunks if chunk.summary is not None]
 
 
 @dataclass(slots=True)
@@ -303,9 +358,13 @@ class JobKind(Generic[ParamsT]):
         return None
 
     def cleanup(self, job_id: str) -> None:
-        """Delete what only the job's run needed (scratch rows of the kind).
-        Runs after the job's final status is saved and announced, beside the
-        deletion of the job's part files, so that nobody waits for it."""
+        """Delete what only the job's run needed (scratch rows of the kind:
+        text's document frequencies, an import's key ledger). The one place
+        for it: runs once after the job's final status is saved and announced,
+        beside the deletion of the job's part files, so that nobody waits for
+        it. Should it fail, or its worker die first, ``jobs_purge`` deletes
+        what is left with the job: keep such rows in models whose foreign key
+        to the job cascades."""
 
 
 def failures_by_code(result: ChunkResult) -> dict[str, int]:

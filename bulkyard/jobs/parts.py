@@ -24,7 +24,7 @@ from typing import IO, Any
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
-from bulkyard.jobs.results import neutralise
+from bulkyard.core.spreadsheets import neutralise
 
 
 def csv_header(fields: Sequence[str]) -> bytes:

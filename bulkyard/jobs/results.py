@@ -4,7 +4,6 @@ JSON Lines, streamed in bounded batches, CSV cells made inert in spreadsheets.""
 import csv
 import io
 import json
-import re
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -12,23 +11,12 @@ from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, StreamingHttpResponse
 
+from bulkyard.core.secrets import mask_secrets
+from bulkyard.core.spreadsheets import neutralise
 from bulkyard.jobs import registry, selectors
 from bulkyard.jobs.models import ItemResult, Job
-from bulkyard.jobs.secrets import mask_secrets
 
-# Cells a spreadsheet would run as a formula (OWASP "CSV injection").
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-# A plain signed number ("-5", "+1.5") is only a number; it stays as it is.
-PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 BATCH = 2000
-
-
-def neutralise(value: str) -> str:
-    """Make a CSV cell inert in spreadsheets by prefixing a quote when it could
-    start a formula."""
-    if value.startswith(FORMULA_TRIGGERS) and not PLAIN_NUMBER.fullmatch(value):
-        return "'" + value
-    return value
 
 
 def _cell(value: Any) -> str:

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
+from typing import Any
 from uuid import UUID
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -11,7 +12,10 @@ from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from bulkyard.jobs.models import ItemResult, Job
+from bulkyard.core.secrets import mask_secrets
+from bulkyard.jobs import registry
+from bulkyard.jobs.kinds import AttachedFile
+from bulkyard.jobs.models import ItemResult, Job, JobAttachment
 
 
 def job_list(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Job]:
@@ -86,3 +90,35 @@ def job_progress(job: Job, *, now: datetime | None = None) -> Progress:
         eta_seconds=eta,
         duration_seconds=round(elapsed, 3),
     )
+
+
+def masked_params(job: Job) -> dict[str, Any]:
+    """A job's params as anyone but its API owner may see them: secret-looking
+    names and the kind's ``secret_params`` masked."""
+    try:
+        extra = registry.get(job.kind).secret_params
+    except registry.UnknownKind:
+        extra = ()
+    masked = mask_secrets(job.params, extra_names=extra)
+    return masked if isinstance(masked, dict) else {}
+
+
+def job_root_id(job_id: str) -> str:
+    """The first job of a chain of "retry failed items" jobs."""
+    current = job_id
+    for _ in range(1000):  # a chain, never a cycle; bounded all the same
+        parent = Job.objects.filter(pk=current).values_list("retry_of_id", flat=True).first()
+        if parent is None:
+            return str(current)
+        current = str(parent)
+    return str(current)
+
+
+def job_attachments_read(job_id: str) -> list[AttachedFile]:
+    """The files sent with a job, with their content, in the order they were sent."""
+    files = []
+    for stored in JobAttachment.objects.filter(job_id=job_id).order_by("pk"):
+        with stored.file.open("rb") as source:
+            content = source.read()
+        files.append(AttachedFile(stored.name, stored.content_type, content))
+    return files

@@ -17,10 +17,7 @@ from pydantic import (
 )
 
 from bulkyard.core.emails import is_email, mailbox_address, normalise_email
-from bulkyard.data.access import job_owner
-from bulkyard.data.exports import InvalidFilter, chunk_rows, export_plan, export_queryset
-from bulkyard.data.registry import get_target
-from bulkyard.jobs.kinds import (
+from bulkyard.jobs.sdk import (
     ChunkContext,
     ChunkResult,
     FinishContext,
@@ -31,14 +28,16 @@ from bulkyard.jobs.kinds import (
     WorkPlan,
     failure,
     failures_by_code,
+    register,
     summed_counts,
 )
-from bulkyard.jobs.models import JobAttachment
-from bulkyard.jobs.registry import register
 from bulkyard.mail.mime import holds_line_break
-from bulkyard.mail.services import Attachment, ChunkSender, Letter, Outcome, Recipient
+from bulkyard.mail.services import ChunkSender, Letter, Outcome, Recipient
 from bulkyard.mail.template_limits import TOO_COSTLY, TOO_LARGE
 from bulkyard.mail.templates import EmailTemplates, TemplateProblem
+from bulkyard.targets.access import job_owner
+from bulkyard.targets.queries import InvalidFilter, chunk_rows, export_plan, export_queryset
+from bulkyard.targets.registry import get_target
 
 
 def _address(value: str, *, what: str) -> str:
@@ -209,7 +208,7 @@ class SendEmailKind(JobKind[EmailParams]):
             templates=params.templates(),
             from_email=params.from_email or settings.DEFAULT_FROM_EMAIL,
             reply_to=tuple(params.reply_to),
-            attachments=_attachments(ctx.job_id),
+            attachments={attached.name: attached for attached in ctx.attachments},
         )
         result = ChunkResult()
         recipients: list[Recipient] = []
@@ -246,16 +245,6 @@ class SendEmailKind(JobKind[EmailParams]):
     def finish(self, ctx: FinishContext[EmailParams]) -> FinishResult:
         totals = summed_counts(ctx.chunk_summaries)
         return FinishResult(summary={"sent": ctx.counts["succeeded"], "failed_by_code": totals})
-
-
-def _attachments(job_id: str) -> dict[str, Attachment]:
-    """The job's attachments, read once per chunk (their total size is capped)."""
-    loaded = {}
-    for stored in JobAttachment.objects.filter(job_id=job_id).order_by("pk"):
-        with stored.file.open("rb") as source:
-            content = source.read()
-        loaded[stored.name] = Attachment(stored.name, content, stored.content_type)
-    return loaded
 
 
 def _chosen_attachments(

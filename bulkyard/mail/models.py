@@ -2,40 +2,23 @@
 
 from django.db import models
 
-
-class DeliveryStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    # Handed to the mail server, outcome not yet recorded. A row left in this
-    # state by a crash may or may not have been delivered: it is never sent
-    # again automatically (see docs/decisions/0005-bulk-email.md).
-    SENDING = "sending", "Sending"
-    SENT = "sent", "Sent"
-    FAILED = "failed", "Failed"
+from bulkyard.jobs.sdk import SendOnceLedger
 
 
-class EmailDelivery(models.Model):
-    """One recipient of one email job: claimed once, sent at most once."""
+class EmailDelivery(SendOnceLedger):
+    """One recipient of one email job: claimed once, sent at most once
+    (the protocol: ``bulkyard.jobs.ledger``). A row a crash left ``sending``
+    may or may not have been delivered: it is never sent again automatically
+    (see docs/decisions/0005-bulk-email.md)."""
 
-    job = models.ForeignKey("bulkyard_jobs.Job", on_delete=models.CASCADE, db_index=False)
     # The address in lower case: one row per mailbox, however it was spelt.
     recipient = models.CharField(max_length=320)
-    # The input line (item number) this recipient was taken from.
-    item_number = models.BigIntegerField()
-    status = models.CharField(
-        max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
-    )
     # Chosen before the first attempt and kept for every later one, so that a
     # message handed over twice can be recognised as the same message.
     message_id = models.CharField(max_length=255)
-    # How many times a run took the row to send it (temporary errors are tried
-    # again within one run and do not count here).
-    attempts = models.PositiveSmallIntegerField(default=0)
-    # Which run of the chunk holds the row while it sends.
-    claim = models.UUIDField(null=True, blank=True)
     smtp_code = models.PositiveSmallIntegerField(null=True, blank=True)
     code = models.CharField(max_length=64, blank=True)
     error = models.TextField(blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         verbose_name_plural = "email deliveries"

@@ -1,14 +1,15 @@
-"""Sending one chunk of a bulk email: the ledger protocol and the SMTP session.
+"""Sending one chunk of a bulk email: the send-once ledger and the SMTP session.
 
 Never twice, and how: every recipient has one ledger row per job (unique on
-job + recipient), created ``pending`` with its Message-ID. Before a batch is
-handed to the mail server its rows go ``pending -> sending`` in a committed
-update; after the server answered, ``sent`` or ``failed`` (with the SMTP code)
-are committed. A chunk that runs again (a crash, a duplicated message) skips
-``sent`` and ``failed`` rows and reports them as they were, and it never sends
-a ``sending`` row: a crash between the server's acceptance and the commit
-leaves at most one batch whose delivery is unknown, reported as
-``delivery_unknown`` with the Message-ID that lets you look it up.
+job + recipient), created ``pending`` with its Message-ID, and follows the
+send-once protocol (``bulkyard.jobs.ledger``). Before a batch is handed to
+the mail server its rows go ``pending -> sending`` in a committed update;
+after the server answered, ``done`` (sent, or failed with the SMTP code) is
+committed. A chunk that runs again (a crash, a duplicated message) reports
+``done`` rows as they were, and it never sends a ``sending`` row: a crash
+between the server's acceptance and the commit leaves at most one batch whose
+delivery is unknown, reported as ``delivery_unknown`` with the Message-ID that
+lets you look it up.
 
 These writes commit on their own, outside the chunk's transaction: what was
 sent must stay recorded even if the chunk's commit never happens.
@@ -28,11 +29,11 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import BadHeaderError, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
-from django.db.models import F
 
-from bulkyard.jobs.dispatch import backoff_seconds
+from bulkyard.core.backoff import backoff_seconds
+from bulkyard.jobs.sdk import AttachedFile, LedgerStatus
 from bulkyard.mail.mime import BulkEmailMessage, LetterForm, MessageBuilder, MessageParts
-from bulkyard.mail.models import DeliveryStatus, EmailDelivery
+from bulkyard.mail.models import EmailDelivery
 from bulkyard.mail.rate import SendRate, account_rate
 from bulkyard.mail.template_limits import RenderLimitExceeded
 from bulkyard.mail.templates import EmailTemplates
@@ -47,13 +48,6 @@ class Recipient:
     variables: dict[str, Any]
     # Names of the job's attachments this recipient gets; None: all of them.
     attachments: tuple[str, ...] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Attachment:
-    name: str
-    content: bytes
-    content_type: str
 
 
 @dataclass(slots=True)
@@ -74,7 +68,7 @@ class Letter:
     templates: EmailTemplates
     from_email: str
     reply_to: tuple[str, ...] = ()
-    attachments: dict[str, Attachment] = field(default_factory=dict)
+    attachments: dict[str, AttachedFile] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -138,14 +132,9 @@ class ChunkSender:
     ) -> tuple[list[Outcome], bool]:
         """The outcomes of one batch, and whether the job is being cancelled."""
         claim = uuid.uuid4()
-        ids = [row.pk for _, row in batch]
-        EmailDelivery.objects.filter(pk__in=ids, status=DeliveryStatus.PENDING).update(
-            status=DeliveryStatus.SENDING, claim=claim, attempts=F("attempts") + 1
-        )
+        rows = EmailDelivery.objects.filter(pk__in=[row.pk for _, row in batch])
         # Only rows this run moved to "sending" are its to send.
-        owned = set(
-            EmailDelivery.objects.filter(pk__in=ids, claim=claim).values_list("pk", flat=True)
-        )
+        owned = set(rows.claim(claim).values_list("pk", flat=True))
         outcomes: list[Outcome] = []
         unsent: list[int] = []
         started: set[str] = set()
@@ -167,9 +156,7 @@ class ChunkSender:
         finally:
             _outcomes_record(outcomes, job_id=self.job_id, claim=claim)
             if unsent:
-                EmailDelivery.objects.filter(pk__in=unsent, claim=claim).update(
-                    status=DeliveryStatus.PENDING, claim=None
-                )
+                EmailDelivery.objects.filter(pk__in=unsent).release(claim)
         return outcomes, bool(unsent)
 
     def _deliver(self, recipient: Recipient, message_id: str) -> Outcome:
@@ -329,7 +316,7 @@ def _known_outcome(recipient: Recipient, row: EmailDelivery) -> Outcome | None:
             message=f"{recipient.address} is already a recipient of this job (line "
             f"{row.item_number}); nobody gets the same email twice",
         )
-    if row.status == DeliveryStatus.SENT:
+    if row.status == LedgerStatus.DONE and row.succeeded:
         return Outcome(
             number=recipient.number,
             address=recipient.address,
@@ -337,7 +324,7 @@ def _known_outcome(recipient: Recipient, row: EmailDelivery) -> Outcome | None:
             message_id=row.message_id,
             smtp_code=row.smtp_code,
         )
-    if row.status == DeliveryStatus.FAILED:
+    if row.status == LedgerStatus.DONE:
         return Outcome(
             number=recipient.number,
             address=recipient.address,
@@ -347,7 +334,7 @@ def _known_outcome(recipient: Recipient, row: EmailDelivery) -> Outcome | None:
             code=row.code,
             message=row.error,
         )
-    if row.status == DeliveryStatus.SENDING:
+    if row.status == LedgerStatus.SENDING:
         return _unknown(recipient, row)
     return None
 
@@ -399,11 +386,11 @@ def _outcomes_record(outcomes: Sequence[Outcome], *, job_id: str, claim: uuid.UU
     mine = EmailDelivery.objects.filter(job_id=job_id, claim=claim)
     sent = [_key(o.address) for o in outcomes if o.sent]
     if sent:
-        mine.filter(recipient__in=sent).update(status=DeliveryStatus.SENT)
+        mine.filter(recipient__in=sent).done(succeeded=True)
     for outcome in outcomes:
         if not outcome.sent and outcome.code != "delivery_unknown":
-            mine.filter(recipient=_key(outcome.address)).update(
-                status=DeliveryStatus.FAILED,
+            mine.filter(recipient=_key(outcome.address)).done(
+                succeeded=False,
                 smtp_code=outcome.smtp_code,
                 code=outcome.code,
                 error=outcome.message[:2000],

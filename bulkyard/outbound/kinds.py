@@ -12,7 +12,11 @@ from typing import Any, ClassVar
 from django.conf import settings
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from bulkyard.jobs.kinds import (
+from bulkyard.core.http.client import CallOutcome, RequestSpec
+from bulkyard.core.http.options import CallOptions
+from bulkyard.core.http.safety import InvalidURL, Refused, check_url
+from bulkyard.core.secrets import mask_secrets
+from bulkyard.jobs.sdk import (
     ChunkContext,
     ChunkResult,
     FinishContext,
@@ -23,15 +27,9 @@ from bulkyard.jobs.kinds import (
     JobKind,
     failure,
     failures_by_code,
+    register,
     summed_counts,
 )
-from bulkyard.jobs.models import Job
-from bulkyard.jobs.registry import register
-from bulkyard.jobs.secrets import mask_secrets
-from bulkyard.outbound.client import CallOptions, CallOutcome, RequestSpec
-from bulkyard.outbound.politeness import HostLimits
-from bulkyard.outbound.safety import InvalidURL, Refused, check_url
-from bulkyard.outbound.selectors import root_job_id
 from bulkyard.outbound.services import ChunkCalls
 from bulkyard.outbound.signing import InvalidSecret, secret_key
 from bulkyard.outbound.specs import (
@@ -107,7 +105,7 @@ class DeliveryParams(BaseModel):
         return self
 
     def call_options(self) -> CallOptions:
-        return CallOptions(
+        return CallOptions.from_settings(
             connect_timeout=self.connect_timeout,
             read_timeout=self.read_timeout,
             total_timeout=self.total_timeout,
@@ -115,14 +113,8 @@ class DeliveryParams(BaseModel):
             follow_redirects=self.follow_redirects,
             max_redirects=self.max_redirects,
             max_body_bytes=self.max_body_bytes,
-            max_retry_after=settings.BULKYARD_HTTP_MAX_RETRY_AFTER,
-            retry_base_seconds=settings.BULKYARD_HTTP_RETRY_BASE_SECONDS,
-            retry_max_seconds=settings.BULKYARD_HTTP_RETRY_MAX_SECONDS,
-            host_limits=HostLimits(
-                concurrency=self.per_host_concurrency or settings.BULKYARD_HTTP_HOST_CONCURRENCY,
-                rate_per_second=self.per_host_rate or settings.BULKYARD_HTTP_HOST_RATE_PER_SECOND,
-            ),
-            user_agent=settings.BULKYARD_HTTP_USER_AGENT,
+            host_concurrency=self.per_host_concurrency,
+            host_rate_per_second=self.per_host_rate,
         )
 
 
@@ -371,9 +363,11 @@ class WebhookKind(_OutboundKind):
     output_columns = ("delivery_id", *_OutboundKind.output_columns)
 
     def chunk_facts(self, ctx: ChunkContext[Any]) -> ChunkFacts:
-        created = Job.objects.values_list("created_at", flat=True).get(pk=ctx.job_id)
+        created = ctx.job_created_at
+        if created is None:
+            raise ValueError("a webhook's timestamp needs the job's creation time")
         return ChunkFacts(
-            root_job_id=root_job_id(ctx.job_id),
+            root_job_id=ctx.root_job_id,
             created_at=created.isoformat(),
             signing_key=secret_key(ctx.params.secret),
         )

@@ -3,25 +3,16 @@ happens so that a chunk run again after a crash does not send it again."""
 
 from django.db import models
 
-
-class CallStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    # Handed to the network, answer not yet recorded. After a crash, sent
-    # again only if that is harmless (replay-safe); otherwise reported.
-    SENDING = "sending", "Sending"
-    DONE = "done", "Done"
+from bulkyard.jobs.sdk import SendOnceLedger
 
 
-class OutboundCall(models.Model):
-    job = models.ForeignKey("bulkyard_jobs.Job", on_delete=models.CASCADE, db_index=False)
-    item_number = models.BigIntegerField()
-    status = models.CharField(max_length=16, choices=CallStatus.choices, default=CallStatus.PENDING)
-    # How many runs took the request to send it.
-    runs = models.PositiveSmallIntegerField(default=0)
-    claim = models.UUIDField(null=True, blank=True)
+class OutboundCall(SendOnceLedger):
+    """One request of one job (the protocol: ``bulkyard.jobs.ledger``). A row
+    a crash left ``sending`` is sent again only if that is harmless
+    (replay-safe); otherwise it is reported ``outcome_unknown``."""
+
     # The recorded outcome (succeeded, code, message, output), secrets masked.
     outcome = models.JSONField(null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [

@@ -1,12 +1,13 @@
 """Running one chunk of outbound requests: many in flight on one event loop,
 each recorded in the ledger in batches as it completes.
 
-The protocol, as for email: a batch of requests is marked ``sending`` (committed)
-before any of them goes out; outcomes are committed in batches as they come
-back. A chunk run again skips what is ``done``; a request left ``sending`` by a
-crash is sent again if that is harmless (a GET, a PUT, a webhook, a request
-with an Idempotency-Key: ``replay_safe``) and otherwise reported
-``outcome_unknown``, never sent again automatically.
+The send-once protocol (``bulkyard.jobs.ledger``), as for email: a batch of
+requests is marked ``sending`` (committed) before any of them goes out;
+outcomes are committed in batches as they come back. A chunk run again skips
+what is ``done``; a request left ``sending`` by a crash is sent again if that
+is harmless (a GET, a PUT, a webhook, a request with an Idempotency-Key:
+``replay_safe``) and otherwise reported ``outcome_unknown``, never sent again
+automatically.
 
 Database work happens on one helper thread (Django's ORM is synchronous and
 refuses to run inside an event loop); the loop only waits for it.
@@ -23,12 +24,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import close_old_connections, connection, transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
-from bulkyard.outbound.client import Caller, CallOptions, CallOutcome, RequestSpec, new_session
-from bulkyard.outbound.models import CallStatus, OutboundCall
-from bulkyard.outbound.politeness import host_gate
+from bulkyard.core.event_loops import event_loop_factory
+from bulkyard.core.http.client import Caller, CallOutcome, RequestSpec, new_session
+from bulkyard.core.http.options import CallOptions
+from bulkyard.core.http.politeness import host_gate
+from bulkyard.jobs.sdk import LedgerStatus
+from bulkyard.outbound.models import OutboundCall
 
 logger = logging.getLogger(__name__)
 
@@ -84,27 +88,17 @@ class ChunkCalls:
         unknown: list[CallOutcome] = []
         for spec in specs:
             row = rows[spec.number]
-            if row.status == CallStatus.DONE and row.outcome is not None:
+            if row.status == LedgerStatus.DONE and row.outcome is not None:
                 known.append(CallOutcome.from_json(spec.number, row.outcome))
-            elif row.status == CallStatus.SENDING and not spec.replay_safe:
+            elif row.status == LedgerStatus.SENDING and not spec.replay_safe:
                 unknown.append(_unknown(spec))
             else:
-                if row.status == CallStatus.SENDING:
+                if row.status == LedgerStatus.SENDING:
                     self.resend.add(spec.number)
                 to_send.append(spec)
         if unknown:
             _record(unknown, self.pks)
         return known + unknown, to_send
-
-
-def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop where it is installed (it comes with uvicorn[standard]): less CPU
-    per request than asyncio's own loop (docs/decisions/0006)."""
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    return uvloop.new_event_loop
 
 
 def _unknown(spec: RequestSpec) -> CallOutcome:
@@ -124,15 +118,10 @@ def _claim(job_id: str, numbers: list[int], claim: uuid.UUID, resend: set[int]) 
     """Mark the requests as being sent; the ones this run may send. A row
     another run marked meanwhile is not taken (it may be on its way)."""
     close_old_connections()
-    OutboundCall.objects.filter(job_id=job_id, item_number__in=numbers).filter(
-        Q(status=CallStatus.PENDING)
-        | Q(status=CallStatus.SENDING, item_number__in=[n for n in numbers if n in resend])
-    ).update(status=CallStatus.SENDING, claim=claim, runs=F("runs") + 1)
-    return set(
-        OutboundCall.objects.filter(
-            job_id=job_id, item_number__in=numbers, claim=claim
-        ).values_list("item_number", flat=True)
+    held = OutboundCall.objects.filter(job_id=job_id, item_number__in=numbers).claim(
+        claim, retake=Q(item_number__in=[n for n in numbers if n in resend])
     )
+    return set(held.values_list("item_number", flat=True))
 
 
 def _record(outcomes: Sequence[CallOutcome], pks: dict[int, int]) -> None:
@@ -143,22 +132,26 @@ def _record(outcomes: Sequence[CallOutcome], pks: dict[int, int]) -> None:
     outcome_field = OutboundCall._meta.get_field("outcome")
     now = timezone.now()
     rows = [
-        (outcome_field.get_db_prep_save(outcome.as_json(), connection), now, pks[outcome.number])
+        (
+            outcome.succeeded,
+            outcome_field.get_db_prep_save(outcome.as_json(), connection),
+            now,
+            pks[outcome.number],
+        )
         for outcome in outcomes
     ]
+    # The ledger's ``done`` step (SendOnceQuerySet.done), as one statement.
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.executemany(
-            f"UPDATE {table} SET status = '{CallStatus.DONE}', outcome = %s, updated_at = %s "  # noqa: S608 - names from the model
-            "WHERE id = %s",
+            f"UPDATE {table} SET status = '{LedgerStatus.DONE}', succeeded = %s, outcome = %s, "  # noqa: S608 - names from the model
+            "updated_at = %s WHERE id = %s",
             rows,
         )
 
 
 def _release(job_id: str, numbers: Sequence[int], claim: uuid.UUID) -> None:
     """Never sent (the job was cancelled): back to pending."""
-    OutboundCall.objects.filter(
-        job_id=job_id, item_number__in=list(numbers), claim=claim, status=CallStatus.SENDING
-    ).update(status=CallStatus.PENDING, claim=None)
+    OutboundCall.objects.filter(job_id=job_id, item_number__in=list(numbers)).release(claim)
 
 
 class _Run:

@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from bulkyard.jobs.kinds import ItemError
-from bulkyard.jobs.secrets import MASK
-from bulkyard.outbound.client import REPLAY_SAFE_METHODS, RequestSpec
+from bulkyard.core.http.client import REPLAY_SAFE_METHODS, RequestSpec
+from bulkyard.core.secrets import MASK
+from bulkyard.jobs.sdk import ItemError
 from bulkyard.outbound.signing import webhook_headers
 
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.-]*)\}")

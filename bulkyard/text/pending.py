@@ -30,7 +30,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
-from bulkyard.jobs.parts import csv_line, json_ascii, json_text
+from bulkyard.jobs.sdk import csv_line, json_ascii, json_text
 
 FORMAT_LINE = b"bulkyard-pending 2\n"
 # The first pass handles its documents in batches that end at this many

@@ -71,6 +71,7 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
             "job": job,
             "progress": selectors.job_progress(job),
             "websocket_path": f"/ws/jobs/{job.pk}/",
+            "api_path": reverse("jobs:job-detail", kwargs={"job_id": job.pk}),
             "output_url": reverse("jobs:job-output", kwargs={"job_id": job.pk}),
             "downloads": [
                 ("All results (CSV)", f"{results}?format=csv"),

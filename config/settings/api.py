@@ -27,6 +27,11 @@ REST_FRAMEWORK = {
         "anon": env.str("API_THROTTLE_ANON", default="60/min"),
         "job_create": env.str("API_THROTTLE_JOB_CREATE", default="120/min"),
     },
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        # DRF's, with nothing inline the Content-Security-Policy refuses.
+        "bulkyard.core.browsable_api.BrowsableAPIRenderer",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "URL_FORMAT_OVERRIDE": None,
     "EXCEPTION_HANDLER": "bulkyard.core.exceptions.exception_handler",

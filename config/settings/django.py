@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "bulkyard.jobs",
     "bulkyard.text",
     "bulkyard.images",
+    "bulkyard.targets",
     "bulkyard.data",
     "bulkyard.mail",
     "bulkyard.outbound",
@@ -45,6 +46,9 @@ LOGOUT_REDIRECT_URL = "login"
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # The Content-Security-Policy (config/settings/csp.py), django-csp's middleware
+    # plus the browsable API's exceptions.
+    "bulkyard.core.browsable_api.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

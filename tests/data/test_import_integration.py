@@ -54,7 +54,7 @@ def test_upsert_inserts_new_keys_and_updates_existing_ones(api_client, user, wor
     assert (ada.name, ada.age, ada.amount) == ("Ada", 36, Decimal("10.50"))
     assert Contact.objects.get(email="grace@example.com").age is None
     assert job.summary["distinct_keys"] == 3
-    # The ledger is cleared by a task after the job has finished.
+    # The ledger is cleared by the kind's cleanup once the job has finished.
     wait_until(lambda: not ImportKey.objects.filter(job=job).exists(), message="ledger cleared")
 
 

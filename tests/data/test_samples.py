@@ -3,8 +3,8 @@ import gzip
 
 from django.core.management import call_command
 
-from bulkyard.data.registry import get_target
 from bulkyard.jobs.kinds import ItemError
+from bulkyard.targets.registry import get_target
 
 
 def test_generated_contacts_are_valid_rows_of_the_target(tmp_path):

@@ -7,9 +7,9 @@ import pytest
 from django.db import transaction
 
 from bulkyard.data.models import Contact, ImportKey
-from bulkyard.data.registry import get_target
 from bulkyard.data.writers import _write_portable, _write_postgres
 from bulkyard.jobs.models import Job
+from bulkyard.targets.registry import get_target
 
 pytestmark = pytest.mark.django_db
 

@@ -3,9 +3,9 @@ import hashlib
 import pytest
 from django.core.files.base import ContentFile
 
+from bulkyard.core.secrets import MASK
 from bulkyard.jobs import services
 from bulkyard.jobs.models import Chunk, ItemResult, Job
-from bulkyard.jobs.secrets import MASK
 from bulkyard.jobs.services import chunks, planning
 from tests.factories import UserFactory
 

@@ -1,14 +1,23 @@
-"""Part files: written in place in storage, merged in order into one output."""
+"""Part files: written in place in storage, merged in order into one output;
+rows written as CSV or JSON Lines."""
 
 import datetime as dt
 import gzip
+import io
 import zipfile
 from decimal import Decimal
 
 import pytest
 from django.core.files.storage import default_storage
 
-from bulkyard.jobs.parts import json_ascii, json_text, part_writer, parts_merge, zip_parts_merge
+from bulkyard.jobs.parts import (
+    json_ascii,
+    json_text,
+    part_writer,
+    parts_merge,
+    write_rows,
+    zip_parts_merge,
+)
 
 JOB_ID = "00000000-0000-0000-0000-000000000001"
 
@@ -77,3 +86,34 @@ def test_json_of_ascii_text_is_the_same_whichever_encoder_writes_it(value):
 def test_text_the_ascii_encoder_would_write_otherwise_is_not_json_ascii(text):
     assert json_text(text, ascii_only=True) != json_text(text)
     assert not json_ascii(text)
+
+
+def test_csv_cells_that_could_run_as_formulas_are_neutralised_but_numbers_are_not():
+    out = io.StringIO()
+
+    write_rows(
+        [("=HYPERLINK(1)", "@SUM(A1)", "-5", Decimal("-2.50"), -3)],
+        out,
+        fields=["a", "b", "c", "d", "e"],
+        format="csv",
+    )
+
+    assert out.getvalue() == "'=HYPERLINK(1),'@SUM(A1),-5,-2.50,-3\n"
+
+
+def test_csv_cells_stay_as_they_are_when_formula_safety_is_off():
+    out = io.StringIO()
+
+    write_rows([("=1+1",)], out, fields=["a"], format="csv", formula_safe=False)
+
+    assert out.getvalue() == "=1+1\n"
+
+
+def test_json_lines_keep_decimals_exact_and_nulls_null():
+    out = io.StringIO()
+
+    write_rows(
+        [("a@x.io", None, Decimal("0.10"))], out, fields=["email", "age", "amount"], format="jsonl"
+    )
+
+    assert out.getvalue() == '{"email": "a@x.io", "age": null, "amount": "0.10"}\n'

@@ -6,8 +6,9 @@ from collections import Counter
 
 import pytest
 
+from bulkyard.jobs.ledger import LedgerStatus
 from bulkyard.jobs.models import ItemResult, JobStatus
-from bulkyard.mail.models import DeliveryStatus, EmailDelivery
+from bulkyard.mail.models import EmailDelivery
 from tests.support.jobs import submit_file, wait_for_job
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -86,7 +87,7 @@ def test_temporary_451_answers_are_retried_until_every_message_is_delivered_once
 
     assert (job.status, job.succeeded_items, job.failed_items) == (JobStatus.SUCCEEDED, 8, 0)
     assert smtp.recipient_counts() == {f"user{n}@example.com": 1 for n in range(8)}
-    assert EmailDelivery.objects.get(job=job, recipient="user2@example.com").attempts == 1
+    assert EmailDelivery.objects.get(job=job, recipient="user2@example.com").runs == 1
 
 
 def test_a_refused_recipient_fails_alone_with_the_smtp_code(api_client, worker, smtp):
@@ -104,7 +105,11 @@ def test_a_refused_recipient_fails_alone_with_the_smtp_code(api_client, worker, 
     assert "Recipient address rejected" in message
     assert "user3@example.com" not in smtp.recipient_counts()
     delivery = EmailDelivery.objects.get(job=job, recipient="user3@example.com")
-    assert (delivery.status, delivery.smtp_code) == (DeliveryStatus.FAILED, 550)
+    assert (delivery.status, delivery.succeeded, delivery.smtp_code) == (
+        LedgerStatus.DONE,
+        False,
+        550,
+    )
 
 
 def test_a_temporary_failure_that_never_clears_fails_that_recipient(
@@ -428,6 +433,10 @@ def test_a_recipient_whose_rendering_meets_a_bound_fails_alone_and_is_not_tried_
     assert set(smtp.recipient_counts()) == {"user0@example.com"}
     for address in ("user1@example.com", "user2@example.com"):
         delivery = EmailDelivery.objects.get(job=job, recipient=address)
-        assert (delivery.status, delivery.attempts) == (DeliveryStatus.FAILED, 1)
+        assert (delivery.status, delivery.succeeded, delivery.runs) == (
+            LedgerStatus.DONE,
+            False,
+            1,
+        )
     retry = api_client.post(f"/api/v1/jobs/{job.pk}/retry/")
     assert retry.json()["error"]["code"] == "nothing_to_retry"

@@ -5,7 +5,8 @@ import smtplib
 
 import pytest
 
-from bulkyard.mail.models import DeliveryStatus, EmailDelivery
+from bulkyard.jobs.ledger import LedgerStatus
+from bulkyard.mail.models import EmailDelivery
 from bulkyard.mail.services import ChunkSender, Letter, Recipient, _classify
 from bulkyard.mail.templates import EmailTemplates
 
@@ -57,7 +58,7 @@ def test_a_second_run_of_the_same_chunk_sends_nothing_again(job, outbox):
 
 def test_a_recipient_left_sending_by_a_crash_is_reported_unknown_and_not_sent(job, outbox):
     _sender(job).send(_recipients(2))
-    EmailDelivery.objects.filter(recipient="r1@example.com").update(status=DeliveryStatus.SENDING)
+    EmailDelivery.objects.filter(recipient="r1@example.com").update(status=LedgerStatus.SENDING)
     outbox.clear()
 
     outcomes = {o.address: o for o in _sender(job).send(_recipients(2))}
@@ -71,8 +72,8 @@ def test_a_cancelled_run_puts_back_what_it_did_not_send(job, outbox):
     outcomes = _sender(job, stop_after=3).send(_recipients(8))
 
     assert len(outbox) == len(outcomes) == 3
-    statuses = EmailDelivery.objects.values_list("status", flat=True)
-    assert sorted(statuses) == ["pending"] * 5 + ["sent"] * 3
+    rows = EmailDelivery.objects.values_list("status", "succeeded")
+    assert sorted(rows) == [("done", True)] * 3 + [("pending", None)] * 5
 
 
 def test_the_message_id_is_chosen_before_sending_and_used_in_the_message(job, outbox):

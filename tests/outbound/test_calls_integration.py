@@ -3,7 +3,6 @@ server in the test process (allow-listed for the test) and a canary that no
 refused request may reach."""
 
 import base64
-import itertools
 import json
 
 import pytest
@@ -374,10 +373,14 @@ def test_the_per_host_rate_holds_across_two_workers(
 
     assert job.succeeded_items == 30
     arrivals = sorted(hit.at for hit in http_server.hits("/ok"))
-    gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
-    # 10 per second, strictly spaced (a burst of one at this rate); allow for
-    # the scheduling of a request after its permit.
-    assert min(gaps) >= 0.08, gaps
+    # 10 per second across both workers: no second holds more than 10
+    # requests, and one more for a request the machine sent late after its
+    # permit (a late one can share a second with the next on-time one).
+    # Without the shared limit the 30 arrive within a fraction of a second.
+    busiest = max(
+        sum(1 for later in arrivals if start <= later < start + 1.0) for start in arrivals
+    )
+    assert busiest <= 11, arrivals
     assert arrivals[-1] - arrivals[0] >= 2.8
     # Chunks ran at the same time, so in different processes.
     chunks = list(job.chunks.values_list("started_at", "finished_at"))

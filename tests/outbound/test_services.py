@@ -3,10 +3,11 @@ sent. Requests go to the real test server; the chunk runs in this process."""
 
 import pytest
 
+from bulkyard.core.http.client import RequestSpec
+from bulkyard.jobs.ledger import LedgerStatus
 from bulkyard.jobs.models import Job
-from bulkyard.outbound.client import RequestSpec
 from bulkyard.outbound.kinds import HttpRequestParams
-from bulkyard.outbound.models import CallStatus, OutboundCall
+from bulkyard.outbound.models import OutboundCall
 from bulkyard.outbound.services import ChunkCalls
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -47,17 +48,17 @@ def test_a_finished_request_is_not_sent_again_when_its_chunk_runs_again(job, htt
 
 
 def test_a_post_left_sending_by_a_crash_is_reported_and_not_sent_again(job, http_server):
-    OutboundCall.objects.create(job=job, item_number=1, status=CallStatus.SENDING)
+    OutboundCall.objects.create(job=job, item_number=1, status=LedgerStatus.SENDING)
 
     outcomes = _calls(job).run([_post(1, f"{http_server.url}/echo")])
 
     assert [o.code for o in outcomes] == ["outcome_unknown"]
     assert http_server.hits("/echo") == []
-    assert OutboundCall.objects.get(job=job).status == CallStatus.DONE
+    assert OutboundCall.objects.get(job=job).status == LedgerStatus.DONE
 
 
 def test_a_replay_safe_request_left_sending_by_a_crash_is_sent_again(job, http_server):
-    OutboundCall.objects.create(job=job, item_number=1, status=CallStatus.SENDING)
+    OutboundCall.objects.create(job=job, item_number=1, status=LedgerStatus.SENDING)
     spec = RequestSpec(number=1, method="PUT", url=f"{http_server.url}/echo", replay_safe=True)
 
     outcomes = _calls(job).run([spec])
@@ -74,5 +75,5 @@ def test_requests_not_sent_before_a_cancel_go_back_to_pending(job, http_server):
     sent = len(http_server.hits("/echo"))
     assert len(outcomes) == sent == 50  # one claim batch went out before the cancel
     statuses = OutboundCall.objects.filter(job=job).values_list("status", flat=True)
-    assert sorted(set(statuses)) == [CallStatus.DONE, CallStatus.PENDING]
-    assert list(statuses).count(CallStatus.PENDING) == 70
+    assert sorted(set(statuses)) == [LedgerStatus.DONE, LedgerStatus.PENDING]
+    assert list(statuses).count(LedgerStatus.PENDING) == 70

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
+from bulkyard.core.secrets import MASK
 from bulkyard.jobs.kinds import ItemError
-from bulkyard.jobs.secrets import MASK
 from bulkyard.outbound.kinds import stored_input
 from bulkyard.outbound.specs import checked_headers, delivery_id, fill, fill_json, request_spec
 

@@ -65,8 +65,8 @@ def wait_until(predicate: Any, *, timeout: float = 30.0, message: str = "conditi
 def may_use_contacts(user: Any) -> None:
     """Let ``user`` import into, export and email their own contacts (the
     permissions a plain user lacks until granted)."""
-    from bulkyard.data.access import OPERATIONS
-    from bulkyard.data.registry import get_target
-    from bulkyard.data.services import target_grant
+    from bulkyard.targets.access import OPERATIONS
+    from bulkyard.targets.registry import get_target
+    from bulkyard.targets.services import target_grant
 
     target_grant(user=user, target=get_target("contacts"), operations=OPERATIONS)

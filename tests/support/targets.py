@@ -3,7 +3,7 @@ every permitted user shares (loaded with the test kinds)."""
 
 from django.contrib.auth.models import Group
 
-from bulkyard.data.registry import register_target
+from bulkyard.targets.registry import register_target
 
 SHARED_TARGET = "test.groups"
 

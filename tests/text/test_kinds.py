@@ -1,7 +1,8 @@
 import pytest
 
-from bulkyard.jobs.kinds import ChunkContext, FinishContext, Item
-from bulkyard.text.kinds import TextStatsKind, TextStatsParams
+from bulkyard.jobs.kinds import ChunkContext, FinishContext, FinishedChunk, Item
+from bulkyard.text.kinds import TextStatsKind
+from bulkyard.text.params import TextStatsParams
 
 KIND = TextStatsKind()
 
@@ -65,9 +66,19 @@ def test_finish_merges_chunk_totals():
             owner_id=1,
             params=params,
             cancelled=False,
-            chunk_summaries=[
-                {"documents": 2, "characters": 30, "words": 150, "sentences": 4},
-                {"documents": 1, "characters": 10, "words": 50, "sentences": 1},
+            chunks=[
+                FinishedChunk(
+                    sequence=0,
+                    pass_number=1,
+                    succeeded=2,
+                    summary={"documents": 2, "characters": 30, "words": 150, "sentences": 4},
+                ),
+                FinishedChunk(
+                    sequence=1,
+                    pass_number=1,
+                    succeeded=1,
+                    summary={"documents": 1, "characters": 10, "words": 50, "sentences": 1},
+                ),
             ],
             counts={},
         )

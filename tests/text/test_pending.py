@@ -6,7 +6,7 @@ import io
 import pytest
 
 from bulkyard.jobs.parts import write_rows
-from bulkyard.text.kinds import file_row
+from bulkyard.text.first_pass import file_row
 from bulkyard.text.pending import (
     PendingFormatError,
     PendingWriter,

@@ -3,8 +3,8 @@
 import pytest
 
 from bulkyard.jobs import registry
-from bulkyard.jobs.kinds import FinishContext
-from bulkyard.text.kinds import SecondPassIncomplete
+from bulkyard.jobs.kinds import FinishContext, FinishedChunk
+from bulkyard.text.ranking import SecondPassIncomplete
 
 pytestmark = pytest.mark.django_db
 
@@ -16,7 +16,15 @@ def _context(summaries, *, succeeded=4):
         owner_id=1,
         params=kind.parse_params({"analyse": {"keywords": 3}}),
         cancelled=False,
-        chunk_summaries=summaries,
+        chunks=[
+            FinishedChunk(
+                sequence=n,
+                pass_number=2 if "keyword_scores" in summary else 1,
+                succeeded=0,
+                summary=summary,
+            )
+            for n, summary in enumerate(summaries)
+        ],
         counts={"total": 4, "processed": 4, "succeeded": succeeded, "failed": 0},
     )
 

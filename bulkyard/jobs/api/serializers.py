@@ -11,8 +11,7 @@ from rest_framework.reverse import reverse
 
 from bulkyard.jobs.inputs import MAX_ITEM_DEPTH, nested_too_deeply
 from bulkyard.jobs.models import ItemOutcome, Job
-from bulkyard.jobs.secrets import masked_params
-from bulkyard.jobs.selectors import job_progress
+from bulkyard.jobs.selectors import job_progress, masked_params
 
 
 @extend_schema_field(OpenApiTypes.OBJECT)

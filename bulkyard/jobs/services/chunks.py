@@ -28,8 +28,9 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
+from bulkyard.core.backoff import backoff_seconds
 from bulkyard.core.outages import is_outage, when_reachable
-from bulkyard.jobs import dispatch, registry
+from bulkyard.jobs import dispatch, registry, selectors
 from bulkyard.jobs.inputs import Span, reader_for
 from bulkyard.jobs.kinds import ChunkContext, ChunkResult, Item, failure
 from bulkyard.jobs.models import Chunk, ChunkStatus, Job, JobStatus
@@ -116,6 +117,9 @@ def _chunk_execute(claimed: ClaimedChunk) -> str:
         work=chunk.work,
         pass_number=chunk.pass_number,
         owner_id=job.owner_id,
+        job_created_at=job.created_at,
+        root_job_lookup=selectors.job_root_id,
+        attachments_lookup=selectors.job_attachments_read,
     )
     try:
         with heartbeat, chunk_items(job, chunk) as items:
@@ -213,7 +217,7 @@ def _chunk_release_after_error(*, chunk: Chunk, token: Any, error: Exception) ->
             return "failed"
     except LeaseLost:
         return "lease_lost"
-    delay = dispatch.backoff_seconds(chunk.attempts)
+    delay = backoff_seconds(chunk.attempts)
     released = Chunk.objects.filter(
         pk=chunk.pk, status=ChunkStatus.RUNNING, lease_token=token
     ).update(

@@ -34,7 +34,7 @@ from django.utils import timezone
 
 from bulkyard.core.outages import is_outage
 from bulkyard.jobs import dispatch, events, registry
-from bulkyard.jobs.kinds import FinishContext, FinishResult, JobKind
+from bulkyard.jobs.kinds import FinishContext, FinishedChunk, FinishResult, JobKind
 from bulkyard.jobs.models import Chunk, Job, JobStatus
 from bulkyard.jobs.parts import parts_delete
 from bulkyard.jobs.services.claims import ClaimedStep, job_step_claim, step_heartbeat
@@ -64,7 +64,7 @@ def job_finish_claimed(claimed: ClaimedStep) -> str:
         owner_id=job.owner_id,
         params=job_kind.parse_params(job.params),
         cancelled=cancelled,
-        chunk_summaries=_chunk_summaries(job_id),
+        chunks=_finished_chunks(job_id),
         counts={
             "total": job.total_items or 0,
             "processed": job.processed_items,
@@ -190,10 +190,19 @@ def _second_pass_start(
     return True
 
 
-def _chunk_summaries(job_id: str) -> list[dict[str, Any]]:
-    summaries = (
-        Chunk.objects.filter(job_id=job_id, summary__isnull=False)
+def _finished_chunks(job_id: str) -> list[FinishedChunk]:
+    """The job's chunks as its finish step sees them, in sequence order."""
+    rows = (
+        Chunk.objects.filter(job_id=job_id)
         .order_by("sequence")
-        .values_list("summary", flat=True)
+        .values_list("sequence", "pass_number", "succeeded_items", "summary")
     )
-    return [summary for summary in summaries if isinstance(summary, dict)]
+    return [
+        FinishedChunk(
+            sequence=sequence,
+            pass_number=pass_number,
+            succeeded=succeeded,
+            summary=summary if isinstance(summary, dict) else None,
+        )
+        for sequence, pass_number, succeeded, summary in rows
+    ]

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from bulkyard.jobs.inputs import readers
-from bulkyard.jobs.kinds import Item
+from bulkyard.jobs.kinds import ChunkResult, Item
 from bulkyard.jobs.models import Chunk, ChunkStatus, ItemResult, Job
 from bulkyard.jobs.services import chunks, job_cancel
 from tests.support.engine import chunks_of, held, planned_job
@@ -135,3 +135,28 @@ def test_failing_a_chunk_does_not_depend_on_reading_its_input(user, sent, monkey
     assert list(ItemResult.objects.filter(job=job).values_list("item_number", flat=True)) == [11]
     job.refresh_from_db()
     assert (job.failed_items, job.chunks_finished) == (10, 1)
+
+
+def test_a_kind_learns_about_its_job_from_its_context_alone(user, sent, monkeypatch):
+    job = planned_job(user)
+    seen = {}
+
+    def process_chunk(self, items, ctx):
+        seen.update(
+            created_at=ctx.job_created_at,
+            root=ctx.root_job_id,
+            attachments=ctx.attachments,
+            owner=ctx.owner_id,
+        )
+        return ChunkResult()
+
+    monkeypatch.setattr(EchoKind, "process_chunk", process_chunk)
+
+    chunks.chunk_run(chunk_id=chunks_of(job)[0].pk)
+
+    assert seen == {
+        "created_at": job.created_at,
+        "root": str(job.pk),
+        "attachments": (),
+        "owner": user.pk,
+    }

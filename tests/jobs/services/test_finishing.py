@@ -5,7 +5,7 @@ import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
-from bulkyard.jobs.models import Job, JobStatus
+from bulkyard.jobs.models import Chunk, Job, JobStatus
 from bulkyard.jobs.parts import parts_folder
 from bulkyard.jobs.services import chunks, finishing
 from bulkyard.jobs.services.claims import job_step_claim
@@ -66,6 +66,27 @@ def test_a_finish_whose_lease_was_taken_over_writes_no_status(user, sent):
 
     assert finishing.job_finish_claimed(claimed) == "skipped"
     assert Job.objects.get(pk=job.pk).status == JobStatus.RUNNING
+
+
+def test_the_finish_step_sees_every_chunk_in_order_with_its_successes_and_summary(
+    user, sent, monkeypatch
+):
+    job = planned_job(user, params={"fail_items": [3]})
+    run_every_chunk(job)
+    chunks = chunks_of(job)
+    Chunk.objects.filter(pk=chunks[1].pk).update(summary={"words": 7})
+    seen = []
+    monkeypatch.setattr(EchoKind, "finish", lambda self, ctx: seen.append(ctx))
+
+    finishing.job_finalize(job_id=str(job.pk))
+
+    [ctx] = seen
+    assert [(c.sequence, c.pass_number, c.succeeded, c.summary) for c in ctx.chunks] == [
+        (chunks[0].sequence, 1, 9, None),
+        (chunks[1].sequence, 1, 10, {"words": 7}),
+        (chunks[2].sequence, 1, 5, None),
+    ]
+    assert ctx.chunk_summaries == [{"words": 7}]
 
 
 def test_cleanup_runs_once_the_final_status_is_saved_and_deletes_the_parts(user, sent, monkeypatch):

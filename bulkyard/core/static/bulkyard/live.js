@@ -1,6 +1,7 @@
 // Follows a job over its WebSocket and keeps the page's numbers current.
 // Elements: [data-job-ws="/ws/jobs/<id>/"] on a container, [data-job-field=name]
-// for values, [data-job-bar] for the progress bar. No framework, no CDN.
+// for values, [data-job-bar] on a <progress>. No framework, no CDN, nothing
+// inline: the page's Content-Security-Policy allows only scripts from 'self'.
 (function () {
   "use strict";
   const root = document.querySelector("[data-job-ws]");
@@ -8,11 +9,15 @@
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   const url = scheme + "//" + location.host + root.dataset.jobWs;
   const finished = ["succeeded", "completed_with_errors", "failed", "cancelled"];
+  const api = root.dataset.jobApi;
+  const POLL_MS = 3000;
   let delay = 1000;
+  let polling = null;
   const labels = {
     connecting: "connecting…",
     live: "live",
     reconnecting: "reconnecting…",
+    polling: "reconnecting… (updated every few seconds meanwhile)",
     finished: "finished",
     closed: "not live: reload the page",
   };
@@ -48,7 +53,7 @@
   function show(state) {
     const percent = state.percent === null || state.percent === undefined ? 0 : state.percent;
     root.querySelectorAll("[data-job-bar]").forEach(function (bar) {
-      bar.style.width = percent + "%";
+      bar.value = percent;
     });
     set("percent", percent.toFixed(1) + "%");
     ["processed_items", "succeeded_items", "failed_items", "total_items"].forEach(function (f) {
@@ -64,9 +69,46 @@
   function flatten(job) {
     return Object.assign({}, job, job.progress);
   }
+  function ended(job) {
+    show(flatten(job));
+    // A job-level file (an export) exists only once the job has finished.
+    if (job.links && job.links.output) {
+      document.querySelectorAll("[data-job-output]").forEach(function (link) {
+        link.hidden = false;
+      });
+    }
+    stopPolling();
+    connection("finished");
+  }
+  function poll() {
+    fetch(api, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) {
+        return response.ok ? response.json() : null;
+      })
+      .then(function (job) {
+        if (!job || polling === null) return;
+        if (finished.includes(job.status)) ended(job);
+        else show(flatten(job));
+      })
+      .catch(function () {
+        // The API is away too: the next poll or the socket will tell.
+      });
+  }
+  function startPolling() {
+    if (!api || polling !== null) return;
+    polling = setInterval(poll, POLL_MS);
+    poll();
+  }
+  function stopPolling() {
+    if (polling === null) return;
+    clearInterval(polling);
+    polling = null;
+  }
   function connect() {
+    if (root.dataset.connection === "finished") return;
     const socket = new WebSocket(url);
     socket.onopen = function () {
+      stopPolling();
       connection("live");
     };
     socket.onmessage = function (event) {
@@ -83,22 +125,16 @@
         set("status", message.status.replace(/_/g, " "));
         root.dataset.status = message.status;
       }
-      if (message.type === "job.finished") {
-        // A job-level file (an export) exists only once the job has finished.
-        if (message.job.links && message.job.links.output) {
-          document.querySelectorAll("[data-job-output]").forEach(function (link) {
-            link.hidden = false;
-          });
-        }
-        connection("finished");
-      }
+      if (message.type === "job.finished") ended(message.job);
     };
     socket.onclose = function (event) {
       if (event.code === 1000 || event.code >= 4000) {
         if (root.dataset.connection !== "finished") connection("closed");
         return;
       }
-      connection("reconnecting");
+      if (root.dataset.connection === "finished") return;
+      startPolling();
+      connection(api ? "polling" : "reconnecting");
       setTimeout(connect, delay);
       delay = Math.min(delay * 2, 15000);
     };

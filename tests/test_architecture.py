@@ -78,7 +78,7 @@ def test_the_code_keeps_every_contract(contracts, graph):
         ("bulkyard.mail.kinds", "bulkyard.data.models", "layers"),
         ("bulkyard.targets.registry", "bulkyard.data.models", "layers"),
         # The engine or core importing what sits above them.
-        ("bulkyard.jobs.finishing", "bulkyard.text.kinds", "layers"),
+        ("bulkyard.jobs.services.finishing", "bulkyard.text.kinds", "layers"),
         ("bulkyard.core.http.client", "bulkyard.jobs.sdk", "layers"),
     ],
 )

@@ -1,5 +1,6 @@
 """The staff panel: every job, live progress, chunks, failures, and actions."""
 
+import json
 import uuid
 from typing import Any
 
@@ -14,8 +15,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from bulkyard.jobs import selectors, services
-from bulkyard.jobs.exports import results_response
 from bulkyard.jobs.models import Chunk, ItemOutcome, Job, JobStatus
+from bulkyard.jobs.results import results_response
 from bulkyard.jobs.selectors import masked_params
 
 FAILURES_PER_PAGE = 50
@@ -158,8 +159,6 @@ class JobAdmin(admin.ModelAdmin[Job]):
 
     @admin.display(description="parameters")
     def params_display(self, job: Job) -> str:
-        import json
-
         shown = json.dumps(masked_params(job), indent=2, ensure_ascii=False)
         return format_html("<pre class='by-pre'>{}</pre>", shown)
 

@@ -30,7 +30,7 @@ JOB_ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.CANCELLING
 class InputFormat(models.TextChoices):
     CSV = "csv", "CSV"
     JSONL = "jsonl", "JSON Lines"
-    # A ZIP archive: each file in it is an item (bulkyard/jobs/zipinput.py).
+    # A ZIP archive: each file in it is an item (bulkyard/jobs/inputs/zipinput.py).
     ZIP = "zip", "ZIP of files"
     # JSON Lines of ``{"n": <original item number>, "item": ...}``: the input of
     # a retry job, which keeps the item numbers of the job it retries.

@@ -1,7 +1,8 @@
 """Celery entry points of the engine: thin wrappers over the services.
 
-The broker carries wake-ups only (``dispatch``): each task claims its work
-from the database, so a task run twice claims twice, never the same work.
+The broker carries wake-ups only (``dispatch``, which sends these tasks by
+name): each task claims its work from the database, so a task run twice
+claims twice, never the same work.
 A wake-up that finds a service away (the database, mostly) is not dropped:
 it comes back after a short delay, as a new message, while the one that
 brought it is acknowledged.
@@ -15,7 +16,8 @@ from typing import Any
 from celery import Task, shared_task
 
 from bulkyard.core.outages import is_outage, retry_delay
-from bulkyard.jobs import dispatch, running, steps, sweeper
+from bulkyard.jobs import dispatch
+from bulkyard.jobs.services import chunks, maintenance, steps
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +33,7 @@ def _outages_retried(task: Task, work: Callable[[], str]) -> str:
 
 @shared_task(name=dispatch.RUN_NEXT_CHUNK, bind=True, max_retries=None)
 def run_next_chunk(self: Task, queue: str) -> str:
-    return _outages_retried(self, lambda: running.chunk_run_next(queue=queue))
+    return _outages_retried(self, lambda: chunks.chunk_run_next(queue=queue))
 
 
 @shared_task(name=dispatch.RUN_NEXT_JOB_STEP, bind=True, max_retries=None)
@@ -42,7 +44,7 @@ def run_next_job_step(self: Task) -> str:
 @shared_task(name="bulkyard.jobs.tasks.sweep_stalled_work")
 def sweep_stalled_work() -> dict[str, Any]:
     try:
-        return asdict(sweeper.sweep_stalled_work())
+        return asdict(maintenance.sweep_stalled_work())
     except Exception as exc:
         if not is_outage(exc):
             raise

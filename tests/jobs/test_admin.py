@@ -4,8 +4,9 @@ import pytest
 from django.core.files.base import ContentFile
 
 from bulkyard.core.secrets import MASK
-from bulkyard.jobs import planning, running, services
+from bulkyard.jobs import services
 from bulkyard.jobs.models import Chunk, ItemResult, Job
+from bulkyard.jobs.services import chunks, planning
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -39,7 +40,7 @@ def _job(user, *, items: int = 30, params: dict | None = None) -> Job:
 
 def test_the_job_list_shows_progress_and_filters(staff, user, sent):
     job = _job(user)
-    running.chunk_run(chunk_id=Chunk.objects.filter(job=job).first().pk)
+    chunks.chunk_run(chunk_id=Chunk.objects.filter(job=job).first().pk)
 
     page = staff.get("/admin/bulkyard_jobs/job/?status__exact=running").content.decode()
 
@@ -61,7 +62,7 @@ def test_search_by_id_finds_the_job(staff, user, sent):
 def test_the_job_page_shows_chunks_paginated_failures_and_downloads(staff, user, sent):
     job = _job(user, items=130, params={"fail_items": list(range(1, 131))})
     for chunk in Chunk.objects.filter(job=job):
-        running.chunk_run(chunk_id=chunk.pk)
+        chunks.chunk_run(chunk_id=chunk.pk)
 
     page = staff.get(f"/admin/bulkyard_jobs/job/{job.pk}/change/").content.decode()
     second = staff.get(f"/admin/bulkyard_jobs/job/{job.pk}/change/?failures=2").content.decode()
@@ -89,7 +90,7 @@ def test_the_job_page_masks_secret_params(staff, user, sent):
 
 def test_staff_can_download_any_jobs_results(staff, user, sent):
     job = _job(user, items=3, params={"fail_items": [2]})
-    running.chunk_run(chunk_id=Chunk.objects.get(job=job).pk)
+    chunks.chunk_run(chunk_id=Chunk.objects.get(job=job).pk)
 
     response = staff.get(f"/admin/bulkyard_jobs/job/{job.pk}/results/?outcome=failed")
 
@@ -123,7 +124,7 @@ def test_cancel_action_cancels(staff, user, sent):
 
 def test_admin_downloads_mask_credentials_in_item_inputs(staff, user, sent):
     job = _job(user, items=1, params={"fail_items": [1]})
-    running.chunk_run(chunk_id=Chunk.objects.get(job=job).pk)
+    chunks.chunk_run(chunk_id=Chunk.objects.get(job=job).pk)
     ItemResult.objects.filter(job=job).update(input={"to": "a@b.test", "api_key": "sk-123"})
 
     response = staff.get(f"/admin/bulkyard_jobs/job/{job.pk}/results/?format=jsonl")

@@ -6,8 +6,8 @@ import io
 import pytest
 from django.core.cache import cache
 
-from bulkyard.jobs import finishing, planning
 from bulkyard.jobs.models import Job
+from bulkyard.jobs.services import finishing, planning
 from bulkyard.jobs.throttling import JobCreateThrottle
 from tests.support.engine import created_job, run_every_chunk
 

@@ -9,8 +9,9 @@ from typing import Any
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
-from bulkyard.jobs import planning, running, services
+from bulkyard.jobs import services
 from bulkyard.jobs.models import Chunk, ChunkStatus, Job
+from bulkyard.jobs.services import chunks, planning
 
 
 def job_input(body: bytes, fmt: str = "jsonl") -> services.JobInput:
@@ -51,7 +52,7 @@ def chunks_of(job: Job) -> list[Chunk]:
 
 def run_every_chunk(job: Job) -> None:
     for chunk in chunks_of(job):
-        running.chunk_run(chunk_id=chunk.pk)
+        chunks.chunk_run(chunk_id=chunk.pk)
 
 
 def expire(chunk: Chunk, *, attempts: int) -> None:

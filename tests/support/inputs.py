@@ -1,6 +1,6 @@
 """Planning and reading a whole input in memory, for the reader tests; and the
 corpus of hostile CSV / JSON Lines files, which the reader tests
-(tests/jobs/test_hostile_inputs.py) and the end-to-end ones
+(tests/jobs/inputs/test_hostile_inputs.py) and the end-to-end ones
 (tests/test_hostile_jobs.py) both run."""
 
 import io

@@ -1,15 +1,19 @@
-"""Reading and splitting job inputs (CSV, JSON Lines) without loading them whole.
+"""Reading and splitting job inputs (CSV, JSON Lines, ZIP) without loading them whole.
 
 Planning walks the file once and cuts it into spans of whole items, each
-recorded by byte offsets; a chunk later seeks straight to its span. Items are
-numbered by the line they start on, so every error names a line the user can
-find in their own file. Bad bytes, bad JSON or a wrong number of CSV fields
+recorded by byte offsets (member positions, in a ZIP); a chunk later seeks
+straight to its span. Items of CSV and JSON Lines are numbered by the line
+they start on, so every error names a line the user can find in their own
+file. Bad bytes, bad JSON or a wrong number of CSV fields
 fail that one item; only a structural break that swallows the rest of the file
 (a quote that is never closed) fails the whole input.
 
-The modules, by concern: ``lines`` (what both readers share), ``csvinput``,
-``csvscan`` (where a record the csv reader broke on ends), ``jsonlinput``,
-``spans`` (planning spans, and reading one back), ``gzipped`` and ``sniffing`` (the
+The engine reaches every format through ``reader_for(format)`` (``readers``):
+check an upload, plan the stored file, read a span back. The modules behind
+it, by concern: ``lines`` (what the CSV and JSON Lines readers share),
+``csvinput``, ``csvscan`` (where a record the csv reader broke on ends),
+``jsonlinput``, ``spans`` (planning spans of lines, and reading one back),
+``zipinput`` (a ZIP archive's files as items), ``gzipped`` and ``sniffing`` (the
 checks made on an upload before a job exists). The names below are the
 package's interface; the rest is internal to it.
 """
@@ -18,6 +22,7 @@ from bulkyard.jobs.inputs.csvinput import csv_read_header
 from bulkyard.jobs.inputs.gzipped import GZIP_MAGIC, gunzip, is_gzip
 from bulkyard.jobs.inputs.jsonlinput import MAX_ITEM_DEPTH, nested_too_deeply
 from bulkyard.jobs.inputs.lines import READER_ERROR_CODES, UTF8_BOM
+from bulkyard.jobs.inputs.readers import InputReader, UploadCheck, reader_for
 from bulkyard.jobs.inputs.sniffing import SNIFF_BYTES, sniff, sniff_upload
 from bulkyard.jobs.inputs.spans import PLAN_BLOCK_BYTES, Plan, Span, plan_input, read_span
 
@@ -28,14 +33,17 @@ __all__ = [
     "READER_ERROR_CODES",
     "SNIFF_BYTES",
     "UTF8_BOM",
+    "InputReader",
     "Plan",
     "Span",
+    "UploadCheck",
     "csv_read_header",
     "gunzip",
     "is_gzip",
     "nested_too_deeply",
     "plan_input",
     "read_span",
+    "reader_for",
     "sniff",
     "sniff_upload",
 ]

@@ -33,7 +33,7 @@ from typing import IO
 
 from django.conf import settings
 
-from bulkyard.jobs.inputs import Plan, Span
+from bulkyard.jobs.inputs.spans import Plan, Span
 from bulkyard.jobs.kinds import InputRejected, Item, ItemError
 
 

@@ -1,4 +1,5 @@
-"""Claims of chunks and job steps on the real database."""
+"""Claims of chunks and job steps (bulkyard/jobs/services/claims.py) on the real
+database."""
 
 import threading
 from datetime import timedelta
@@ -7,8 +8,8 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from bulkyard.jobs import claims
 from bulkyard.jobs.models import Chunk, ChunkStatus, Job, JobStatus
+from bulkyard.jobs.services import claims
 from tests.support.engine import chunks_of, created_job, planned_job, run_every_chunk
 
 pytestmark = pytest.mark.django_db

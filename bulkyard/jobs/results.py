@@ -1,4 +1,5 @@
-"""Per-item results as CSV or JSON Lines, streamed in bounded batches."""
+"""A job's per-item results as a download (the API's and the admin's): CSV or
+JSON Lines, streamed in bounded batches, CSV cells made inert in spreadsheets."""
 
 import csv
 import io

@@ -1,13 +1,14 @@
-"""Finishing a job whose chunks are all done, in-process on the real database."""
+"""Finishing a job whose chunks are all done (bulkyard/jobs/services/finishing.py),
+in-process on the real database."""
 
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
-from bulkyard.jobs import finishing, running
-from bulkyard.jobs.claims import job_step_claim
 from bulkyard.jobs.models import Chunk, Job, JobStatus
 from bulkyard.jobs.parts import parts_folder
+from bulkyard.jobs.services import chunks, finishing
+from bulkyard.jobs.services.claims import job_step_claim
 from tests.support.engine import chunks_of, planned_job, run_every_chunk
 from tests.support.kinds import EchoKind
 
@@ -39,19 +40,19 @@ def test_the_last_chunk_wakes_a_worker_to_finish_the_job(
     job = planned_job(user)
     first, *rest = chunks_of(job)
     with django_capture_on_commit_callbacks(execute=True):
-        running.chunk_run(chunk_id=first.pk)
+        chunks.chunk_run(chunk_id=first.pk)
     assert "steps" not in sent
 
     with django_capture_on_commit_callbacks(execute=True):
         for chunk in rest:
-            running.chunk_run(chunk_id=chunk.pk)
+            chunks.chunk_run(chunk_id=chunk.pk)
 
     assert sent["steps"] == [0]
 
 
 def test_finishing_before_every_chunk_finished_does_nothing(user, sent):
     job = planned_job(user)
-    running.chunk_run(chunk_id=chunks_of(job)[0].pk)
+    chunks.chunk_run(chunk_id=chunks_of(job)[0].pk)
 
     assert finishing.job_finalize(job_id=str(job.pk)) == "skipped"
     assert Job.objects.get(pk=job.pk).status == JobStatus.RUNNING

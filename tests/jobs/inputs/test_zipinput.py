@@ -1,4 +1,5 @@
-"""ZIP archives as input: what is an item, and what is refused."""
+"""ZIP archives as input (bulkyard/jobs/inputs/zipinput.py): what is an item, and
+what is refused."""
 
 import io
 import zipfile
@@ -6,8 +7,8 @@ import zipfile
 import pytest
 
 from bulkyard.jobs.inputs import Span
+from bulkyard.jobs.inputs.zipinput import plan_zip, read_zip_span, zip_check
 from bulkyard.jobs.kinds import InputRejected
-from bulkyard.jobs.zipinput import plan_zip, read_zip_span, zip_check
 from tests.support.files import zip_of
 
 

@@ -1,17 +1,16 @@
-"""Running chunks, in-process on the real database (no worker, no broker)."""
+"""Running chunks (bulkyard/jobs/services/chunks.py), in-process on the real
+database (no worker, no broker)."""
 
 import csv
-import uuid
 
 import psycopg
 import pytest
 from django.utils import timezone
 
-from bulkyard.jobs import registry, running
-from bulkyard.jobs.kinds import ChunkResult, Item, ItemResultData
-from bulkyard.jobs.leases import LeaseLost
-from bulkyard.jobs.models import Chunk, ChunkStatus, ItemResult, Job, JobStatus
-from bulkyard.jobs.services import job_cancel
+from bulkyard.jobs.inputs import readers
+from bulkyard.jobs.kinds import ChunkResult, Item
+from bulkyard.jobs.models import Chunk, ChunkStatus, ItemResult, Job
+from bulkyard.jobs.services import chunks, job_cancel
 from tests.support.engine import chunks_of, held, planned_job
 from tests.support.kinds import EchoKind
 
@@ -26,9 +25,9 @@ def test_running_a_chunk_twice_changes_nothing(user, sent):
     job = planned_job(user)
     first = chunks_of(job)[0]
 
-    assert running.chunk_run(chunk_id=first.pk) == "done"
+    assert chunks.chunk_run(chunk_id=first.pk) == "done"
     after_first = Job.objects.get(pk=job.pk)
-    assert running.chunk_run(chunk_id=first.pk) == "skipped"
+    assert chunks.chunk_run(chunk_id=first.pk) == "skipped"
 
     again = Job.objects.get(pk=job.pk)
     assert again.processed_items == after_first.processed_items == 10
@@ -37,13 +36,13 @@ def test_running_a_chunk_twice_changes_nothing(user, sent):
 
 
 def test_running_the_next_chunk_of_an_empty_queue_is_idle(user, sent):
-    assert running.chunk_run_next(queue="bulkyard.io") == "idle"
+    assert chunks.chunk_run_next(queue="bulkyard.io") == "idle"
 
 
 def test_running_the_next_chunk_takes_the_oldest_pending_one(user, sent):
     job = planned_job(user)
 
-    assert running.chunk_run_next(queue="bulkyard.io") == "done"
+    assert chunks.chunk_run_next(queue="bulkyard.io") == "done"
 
     assert [c.status for c in chunks_of(job)] == ["done", "pending", "pending"]
 
@@ -52,31 +51,14 @@ def test_a_chunk_of_a_cancelled_job_does_not_start(user, sent):
     job = planned_job(user)
     job_cancel(job=job)
 
-    assert running.chunk_run(chunk_id=chunks_of(job)[0].pk) == "skipped"
-
-
-def test_a_commit_after_the_lease_was_taken_over_is_dropped(user, sent):
-    job = planned_job(user)
-    chunk = chunks_of(job)[0]
-    held(chunk)
-
-    with pytest.raises(LeaseLost):
-        running.chunk_commit(
-            chunk=chunk,
-            token=uuid.uuid4(),
-            status=ChunkStatus.DONE,
-            result=ChunkResult(),
-            kind=registry.get("test.echo"),
-            ctx=None,
-        )
-    assert Job.objects.get(pk=job.pk).chunks_finished == 0
+    assert chunks.chunk_run(chunk_id=chunks_of(job)[0].pk) == "skipped"
 
 
 def test_a_chunk_that_raises_is_tried_again_after_a_backoff(user, sent):
     job = planned_job(user, params={"crash_attempts": 1})
     chunk = chunks_of(job)[0]
 
-    assert running.chunk_run(chunk_id=chunk.pk) == "retry_scheduled"
+    assert chunks.chunk_run(chunk_id=chunk.pk) == "retry_scheduled"
 
     after = Chunk.objects.get(pk=chunk.pk)
     assert (after.status, after.attempts) == (ChunkStatus.PENDING, 1)
@@ -91,7 +73,7 @@ def test_a_chunk_that_raises_while_its_job_is_cancelled_is_closed(user, sent):
     token = held(chunk)  # claimed and running when the job is cancelled
     job_cancel(job=job)
 
-    outcome = running._chunk_release_after_error(
+    outcome = chunks._chunk_release_after_error(
         chunk=_running(chunk), token=token, error=RuntimeError("boom")
     )
 
@@ -111,7 +93,7 @@ def test_an_outage_hands_the_chunk_back_without_counting_the_attempt(user, sent,
 
     monkeypatch.setattr(EchoKind, "process_chunk", database_away)
 
-    assert running.chunk_run(chunk_id=chunk.pk) == "released"
+    assert chunks.chunk_run(chunk_id=chunk.pk) == "released"
 
     after = Chunk.objects.get(pk=chunk.pk)
     assert (after.status, after.attempts, after.lease_token) == (ChunkStatus.PENDING, 0, None)
@@ -124,7 +106,7 @@ def test_a_chunk_that_failed_too_often_fails_its_items_with_their_inputs(user, s
     chunk = chunks_of(job)[1]
     token = held(chunk, attempts=3)
 
-    running.chunk_fail_exhausted(chunk=_running(chunk), token=token, reason="boom")
+    chunks.chunk_fail_exhausted(chunk=_running(chunk), token=token, reason="boom")
 
     assert Chunk.objects.get(pk=chunk.pk).status == ChunkStatus.FAILED
     failed = ItemResult.objects.filter(job=job, outcome="failed").order_by("item_number")
@@ -143,9 +125,9 @@ def test_failing_a_chunk_does_not_depend_on_reading_its_input(user, sent, monkey
         yield Item(11, {"n": 10})
         raise csv.Error("field larger than field limit (131072)")
 
-    monkeypatch.setattr(running, "read_span", reader_that_breaks)
+    monkeypatch.setattr(readers, "read_span", reader_that_breaks)
 
-    running.chunk_fail_exhausted(chunk=_running(chunk), token=token, reason="boom")
+    chunks.chunk_fail_exhausted(chunk=_running(chunk), token=token, reason="boom")
 
     closed = Chunk.objects.get(pk=chunk.pk)
     assert (closed.status, closed.failed_items) == (ChunkStatus.FAILED, 10)
@@ -153,57 +135,6 @@ def test_failing_a_chunk_does_not_depend_on_reading_its_input(user, sent, monkey
     assert list(ItemResult.objects.filter(job=job).values_list("item_number", flat=True)) == [11]
     job.refresh_from_db()
     assert (job.failed_items, job.chunks_finished) == (10, 1)
-
-
-def test_results_the_database_would_refuse_are_stored_as_notes(user, sent):
-    job = planned_job(user, items=5)
-    chunk = chunks_of(job)[0]
-    token = held(chunk)
-    refused = [
-        {"x": float("nan")},
-        {"x": float("inf")},
-        {"x": "nul \x00 inside"},
-        {"x": "lone \ud800 surrogate"},
-    ]
-    result = ChunkResult(
-        items=[
-            ItemResultData(number=n, succeeded=False, input=value, code="bad", message="m\x00")
-            for n, value in enumerate(refused, start=1)
-        ]
-        + [ItemResultData(number=5, succeeded=True, output={"y": float("-inf")})]
-    )
-
-    running.chunk_commit(
-        chunk=_running(chunk),
-        token=token,
-        status=ChunkStatus.DONE,
-        result=result,
-        kind=registry.get("test.echo"),
-        ctx=None,
-    )
-
-    stored = {r.item_number: r for r in ItemResult.objects.filter(job=job)}
-    assert [stored[n].input["not_stored"] for n in range(1, 5)] == [
-        "the value could not be stored: it holds NaN or an infinite number",
-        "the value could not be stored: it holds NaN or an infinite number",
-        "the value could not be stored: it holds a NUL character",
-        "the value could not be stored: it holds a lone UTF-16 surrogate",
-    ]
-    assert stored[1].message == "m\ufffd (input not kept: NaN or infinite number)"
-    assert stored[5].output["content_omitted"] is True
-    assert Job.objects.get(pk=job.pk).processed_items == 5
-
-
-def test_a_cancelling_jobs_pending_chunks_are_closed_and_counted(user, sent):
-    job = planned_job(user)
-    running.chunk_run(chunk_id=chunks_of(job)[0].pk)
-
-    job_cancel(job=job)
-
-    cancelled = Job.objects.get(pk=job.pk)
-    assert cancelled.status == JobStatus.CANCELLING
-    assert cancelled.chunks_finished == 3
-    assert [c.status for c in chunks_of(job)] == ["done", "cancelled", "cancelled"]
 
 
 def test_a_kind_learns_about_its_job_from_its_context_alone(user, sent, monkeypatch):
@@ -221,7 +152,7 @@ def test_a_kind_learns_about_its_job_from_its_context_alone(user, sent, monkeypa
 
     monkeypatch.setattr(EchoKind, "process_chunk", process_chunk)
 
-    running.chunk_run(chunk_id=chunks_of(job)[0].pk)
+    chunks.chunk_run(chunk_id=chunks_of(job)[0].pk)
 
     assert seen == {
         "created_at": job.created_at,

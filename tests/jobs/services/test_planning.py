@@ -1,9 +1,11 @@
-"""Planning a queued job, in-process on the real database."""
+"""Planning a queued job (bulkyard/jobs/services/planning.py), in-process on the
+real database."""
 
 import pytest
 
-from bulkyard.jobs import planning
+from bulkyard.jobs.inputs import readers
 from bulkyard.jobs.models import Chunk, ChunkStatus, Job, JobStatus
+from bulkyard.jobs.services import planning
 from tests.support.engine import chunks_of, created_job, planned_job
 
 pytestmark = pytest.mark.django_db
@@ -45,7 +47,7 @@ def test_planning_an_input_that_breaks_the_reader_fails_the_job(user, sent, monk
     def explode(*args, **kwargs):
         raise MemoryError("simulated")
 
-    monkeypatch.setattr(planning, "plan_input", explode)
+    monkeypatch.setattr(readers, "plan_input", explode)
 
     assert planning.job_plan(job_id=str(job.pk)) == "failed"
     failed = Job.objects.get(pk=job.pk)

@@ -1,54 +1,31 @@
-"""Jobs as users and operators act on them: create (validate, store, accept),
-cancel, retry the failed items, hand stuck chunks to workers now, purge.
+"""Creating a job: validate the request, store its input, accept it.
 
-How a job then runs: ``planning`` cuts it into chunks, workers claim and run
-them (``claims``, ``running``), ``finishing`` gives it its end, and the
-``sweeper`` recovers what crashes and lost messages leave. Decisions 0001 and
-0009 say why it is built so.
+A job is accepted only whole: the kind exists, its params validate, its owner
+may touch the data it would, and its input passes the cheap checks of its
+format's reader (``inputs.reader_for``). Then the job row and its files are
+stored, and on commit a worker of the control queue is woken to plan it
+(``planning``). An ``Idempotency-Key`` makes a repeated request answer with
+the job the first one created.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import logging
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files import File
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 from pydantic import ValidationError
 
-from bulkyard.jobs import dispatch, events, registry
-from bulkyard.jobs.inputs import READER_ERROR_CODES, sniff_upload
-from bulkyard.jobs.kinds import CONTENT_OMITTED, CodedError, InputRejected, JobKind, NotAllowed
-from bulkyard.jobs.models import (
-    JOB_FINISHED_STATUSES,
-    Chunk,
-    ChunkStatus,
-    InputFormat,
-    ItemOutcome,
-    ItemResult,
-    Job,
-    JobAttachment,
-    JobStatus,
-)
-from bulkyard.jobs.parts import parts_delete
-from bulkyard.jobs.running import cancel_pending_chunks, chunk_recover
-from bulkyard.jobs.zipinput import zip_check
-
-logger = logging.getLogger(__name__)
-
-
-class JobConflict(CodedError):
-    """The job is not in a state that allows the requested change."""
+from bulkyard.jobs import dispatch, registry
+from bulkyard.jobs.inputs import reader_for
+from bulkyard.jobs.kinds import CodedError, InputRejected, JobKind, NotAllowed
+from bulkyard.jobs.models import InputFormat, Job, JobAttachment
 
 
 class IdempotencyKeyMismatch(Exception):
@@ -181,22 +158,13 @@ def _validate_request(
             "unsupported_format",
             f"kind {kind!r} reads {', '.join(job_kind.input_formats)}, not {job_input.format}",
         )
-    if job_input.format == InputFormat.ZIP:
-        try:
-            job_input.file.seek(0)
-            zip_check(job_input.file)
-        except InputRejected as exc:
-            raise InvalidJobRequest(exc.code, exc.message) from None
-        finally:
-            job_input.file.seek(0)
-        return job_kind, parsed.model_dump(mode="json"), size, False
     try:
-        header, compressed = sniff_upload(job_input.file, job_input.format)
-        if header is not None:
-            job_kind.check_columns(header, parsed)
+        checked = reader_for(job_input.format).check_upload(job_input.file)
+        if checked.header is not None:
+            job_kind.check_columns(checked.header, parsed)
     except InputRejected as exc:
         raise InvalidJobRequest(exc.code, exc.message) from None
-    return job_kind, parsed.model_dump(mode="json"), size, compressed
+    return job_kind, parsed.model_dump(mode="json"), size, checked.compressed
 
 
 def job_create(
@@ -251,9 +219,7 @@ def job_create(
         retry_of=retry_of,
     )
     if job_input is not None:
-        extension = {InputFormat.CSV: "csv", InputFormat.ZIP: "zip"}.get(
-            InputFormat(job_input.format), "jsonl"
-        )
+        extension = reader_for(job_input.format).extension
         if compressed:
             job.input_compression, extension = "gzip", f"{extension}.gz"
         job.input_file.save(f"{job.pk}.{extension}", job_input.file, save=False)
@@ -295,162 +261,3 @@ def _job_for_key(owner: User, key: str, fingerprint: str) -> Job | None:
     if existing is not None and existing.request_fingerprint != fingerprint:
         raise IdempotencyKeyMismatch(existing)
     return existing
-
-
-def job_cancel(*, job: Job) -> Job:
-    """Stop a job: no new chunk starts, running chunks stop between items.
-
-    A queued job is cancelled at once; a running one goes to ``cancelling``
-    and ends ``cancelled`` when its running chunks have committed what they
-    did. Cancelling a cancelled job changes nothing; a finished one is a
-    ``JobConflict``.
-    """
-    now = timezone.now()
-    with transaction.atomic():
-        locked = Job.objects.select_for_update().get(pk=job.pk)
-        if locked.status in (JobStatus.CANCELLING, JobStatus.CANCELLED):
-            return locked
-        if locked.is_finished:
-            raise JobConflict(
-                "job_finished", f"the job already finished ({locked.status}); nothing to cancel"
-            )
-        if locked.status == JobStatus.QUEUED:
-            Job.objects.filter(pk=job.pk).update(
-                status=JobStatus.CANCELLED, cancel_requested_at=now, finished_at=now
-            )
-        else:
-            Job.objects.filter(pk=job.pk).update(
-                status=JobStatus.CANCELLING, cancel_requested_at=now
-            )
-            cancel_pending_chunks(str(job.pk))
-        job_id, owner_id = str(job.pk), locked.owner_id
-        transaction.on_commit(
-            lambda: events.job_changed(job_id=job_id, owner_id=owner_id, force=True)
-        )
-    return Job.objects.get(pk=job.pk)
-
-
-def job_retry_failed(
-    *, job: Job, owner: User, idempotency_key: str | None = None
-) -> tuple[Job, bool]:
-    """Create a new job of the failed items of a finished job.
-
-    The new job keeps the original item numbers (line numbers), kind and params.
-    Items the reader could not turn into data (bad encoding, bad JSON, a wrong
-    number of CSV fields) are not retried: the same bytes would fail the same way;
-    nor are failures the kind lists in ``not_retried_codes``.
-    """
-    if not job.is_finished:
-        raise JobConflict("job_not_finished", "only a finished job can be retried")
-    if not job.input_file:
-        raise JobConflict(
-            "nothing_to_retry", "this kind finds its own items: create the job again instead"
-        )
-    not_retried = READER_ERROR_CODES | registry.get(job.kind).not_retried_codes
-    failed = (
-        ItemResult.objects.filter(job=job, outcome=ItemOutcome.FAILED, input__isnull=False)
-        .exclude(code__in=not_retried)
-        # Files from a ZIP that failed before becoming data keep no content.
-        .exclude(input__has_key=CONTENT_OMITTED)
-        .order_by("item_number")
-        .values_list("item_number", "input")
-    )
-    digest = hashlib.sha256()
-    size = count = 0
-    with tempfile.TemporaryFile() as spool:
-        for number, data in failed.iterator(chunk_size=2000):
-            line = json.dumps({"n": number, "item": data}, ensure_ascii=False).encode() + b"\n"
-            spool.write(line)
-            digest.update(line)
-            size += len(line)
-            count += 1
-        if not count:
-            raise JobConflict(
-                "nothing_to_retry",
-                "the job has no failed items that can be retried (files from a ZIP that could "
-                "not be read are not kept: upload them again)",
-            )
-        spool.seek(0)
-        with contextlib.ExitStack() as opened:
-            # The new job gets the same attachments (an email's files).
-            attachments = [
-                AttachmentInput(
-                    file=File(opened.enter_context(a.file.open("rb")), name=a.name),
-                    name=a.name,
-                    content_type=a.content_type,
-                    sha256=a.sha256,
-                    size=a.size,
-                )
-                for a in job.attachments.order_by("pk")
-            ]
-            return job_create(
-                owner=owner,
-                kind=job.kind,
-                params=job.params,
-                job_input=JobInput(
-                    file=File(spool),
-                    format=InputFormat.RETRY,
-                    name=f"retry-of-{job.pk}.jsonl",
-                    sha256=digest.hexdigest(),
-                    size=size,
-                ),
-                chunk_size=job.chunk_size,
-                idempotency_key=idempotency_key,
-                retry_of=job,
-                attachments=attachments,
-            )
-
-
-def job_rerun_stalled_chunks(*, job: Job) -> int:
-    """Hand a job's stuck chunks to workers now, without waiting for the
-    sweeper: running chunks whose lease expired, and pending chunks, backoff
-    or not. Safe at any time: a chunk that is really running keeps its lease."""
-    recovered = [
-        chunk.pk
-        for chunk in Chunk.objects.filter(
-            job=job, status=ChunkStatus.RUNNING, lease_expires_at__lt=timezone.now()
-        ).select_related("job")
-        if chunk_recover(chunk=chunk) != "skipped"  # each woke a worker
-    ]
-    woken = 0
-    if job.status == JobStatus.RUNNING:
-        pending = Chunk.objects.filter(job=job, status=ChunkStatus.PENDING)
-        woken = pending.exclude(pk__in=recovered).update(available_at=timezone.now())
-        dispatch.wake_chunk_workers(registry.get(job.kind).queue, woken)
-    return len(recovered) + woken
-
-
-def jobs_purge(*, finished_before: datetime, batch: int = 100) -> int:
-    """Delete finished jobs (with their chunks, item results, files and parts) that
-    finished before the given time. Returns how many jobs were deleted.
-
-    Item results go first in plain set-based deletes: a cascade through the
-    ORM would load every row of a big job into memory.
-    """
-    deleted = 0
-    while True:
-        jobs = list(
-            Job.objects.filter(status__in=JOB_FINISHED_STATUSES, finished_at__lt=finished_before)
-            .order_by("finished_at")
-            .only("pk", "input_file", "output_file")[:batch]
-        )
-        if not jobs:
-            return deleted
-        ids = [job.pk for job in jobs]
-        attachment_files = list(
-            JobAttachment.objects.filter(job_id__in=ids).values_list("file", flat=True)
-        )
-        with transaction.atomic():
-            JobAttachment.objects.filter(job_id__in=ids).delete()
-            ItemResult.objects.filter(job_id__in=ids).delete()
-            Chunk.objects.filter(job_id__in=ids).delete()
-            Job.objects.filter(pk__in=ids).delete()
-        for job in jobs:
-            for stored in (job.input_file, job.output_file):
-                if stored:
-                    stored.storage.delete(stored.name)
-            # Parts left by a worker that died before the job's cleanup.
-            parts_delete(str(job.pk))
-        for name in attachment_files:
-            JobAttachment.file.field.storage.delete(name)
-        deleted += len(jobs)

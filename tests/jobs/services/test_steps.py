@@ -1,11 +1,13 @@
-"""Job steps as a worker of the control queue takes them on."""
+"""Job steps as a worker of the control queue takes them on
+(bulkyard/jobs/services/steps.py)."""
 
 import psycopg
 import pytest
 from django.utils import timezone
 
-from bulkyard.jobs import claims, planning, steps
+from bulkyard.jobs.inputs import readers
 from bulkyard.jobs.models import Job, JobStatus
+from bulkyard.jobs.services import claims, steps
 from tests.support.engine import created_job, planned_job, run_every_chunk
 from tests.support.kinds import EchoKind
 
@@ -81,7 +83,7 @@ def test_an_outage_while_planning_does_not_fail_the_job(user, sent, monkeypatch)
     def database_away(*args, **kwargs):
         psycopg.connect("postgres://postgres@127.0.0.1:1/none", connect_timeout=2)
 
-    monkeypatch.setattr(planning, "plan_input", database_away)
+    monkeypatch.setattr(readers, "plan_input", database_away)
 
     assert steps.job_step_run_next() == "released"
     assert Job.objects.get(pk=job.pk).status == JobStatus.QUEUED

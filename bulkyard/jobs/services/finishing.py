@@ -1,12 +1,26 @@
 """Finishing a job once every chunk has finished: the kind's finish step, the
 final status, then cleanup.
 
-The step runs under the job's step lease (``claims``), so the kind's finish
-runs once at a time, and only the worker that holds the lease writes the
-final status. A kind with a second pass (``JobKind.plan_second_pass``, e.g.
-TF-IDF, which needs every document counted first) gets it here: its chunks
-are added to the job, the lease is given up, and the job is finished again
-when they are done, this time with ``finish``.
+The step is due when ``chunks_finished`` reaches ``chunks_total`` (the last
+chunk's commit wakes a worker of the control queue, ``steps``), and runs
+under the job's step lease (``claims``), so the kind's finish runs once at a
+time, and only the worker that holds the lease writes the final status.
+
+A kind with a second pass (``JobKind.plan_second_pass``; TF-IDF needs every
+document counted before any can be scored) enters this step twice:
+
+1. The first time, the kind is asked for its second pass, with the first
+   pass's chunk summaries. Its chunks are added to the job (``pass_number``
+   2, ``chunks_total`` raised, so the step is no longer due), the lease is
+   given up and chunk workers are woken. The job stays ``running``; ``finish``
+   does not run.
+2. The second-pass chunks run as any chunk does, their items from
+   ``ctx.work`` rather than the input; the last one's commit makes the step
+   due again.
+3. The second time, second-pass chunks exist, so none are planned: the
+   kind's ``finish`` runs and the job gets its final status.
+
+There is no third pass, and a job being cancelled gets no second one.
 """
 
 from __future__ import annotations
@@ -20,10 +34,10 @@ from django.utils import timezone
 
 from bulkyard.core.outages import is_outage
 from bulkyard.jobs import dispatch, events, registry
-from bulkyard.jobs.claims import ClaimedStep, job_step_claim, step_heartbeat
 from bulkyard.jobs.kinds import FinishContext, FinishedChunk, FinishResult, JobKind
 from bulkyard.jobs.models import Chunk, Job, JobStatus
 from bulkyard.jobs.parts import parts_delete
+from bulkyard.jobs.services.claims import ClaimedStep, job_step_claim, step_heartbeat
 from bulkyard.jobs.storing import storable_json, storable_text
 
 logger = logging.getLogger(__name__)

@@ -19,8 +19,8 @@ from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from bulkyard.jobs.leases import Heartbeat, lease_expiry, new_token
 from bulkyard.jobs.models import Chunk, ChunkStatus, Job, JobStatus
+from bulkyard.jobs.services.leases import Heartbeat, lease_expiry, new_token
 
 Step = Literal["plan", "finish"]
 

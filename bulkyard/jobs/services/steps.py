@@ -10,9 +10,9 @@ from django.conf import settings
 
 from bulkyard.core.outages import is_outage, when_reachable
 from bulkyard.jobs import dispatch
-from bulkyard.jobs.claims import ClaimedStep, job_step_claim_next, step_lease_release
-from bulkyard.jobs.finishing import job_fail_step_lost, job_finish_claimed
-from bulkyard.jobs.planning import job_fail, job_plan_claimed
+from bulkyard.jobs.services.claims import ClaimedStep, job_step_claim_next, step_lease_release
+from bulkyard.jobs.services.finishing import job_fail_step_lost, job_finish_claimed
+from bulkyard.jobs.services.planning import job_fail, job_plan_claimed
 
 logger = logging.getLogger(__name__)
 

@@ -1,12 +1,15 @@
 """Running a chunk: claim it, process its items, commit the outcome once.
 
-- Work is never done twice: a chunk is leased by its claim, and its item
-  results, its counters, the job's counters and its final status commit in one
-  transaction guarded by the lease token. A second run of the same chunk
-  finds it taken or done and does nothing.
+- Work is never done twice: a chunk is leased by its claim (``claims``), a
+  heartbeat keeps the lease while it runs (``leases``), and its outcome
+  commits in one transaction guarded by the lease token (``commits``). A
+  second run of the same chunk finds it taken or done and does nothing.
 - A chunk that raises is tried again after a backoff, up to
   ``BULKYARD_CHUNK_MAX_ATTEMPTS`` times; then its items fail, each with the
   reason, without the input having to be read or stored successfully.
+- A chunk whose worker was lost is taken over once its lease has run out
+  (``chunk_recover``, by the sweeper or an operator): run again, failed after
+  too many attempts, or closed if its job is being cancelled.
 - An outage (the database, Redis, the broker gone) is not the chunk's fault:
   its worker waits for the service, hands the chunk back without counting the
   attempt, and a wake-up sends it to a worker again (``outages``).
@@ -22,28 +25,19 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from bulkyard.core.backoff import backoff_seconds
 from bulkyard.core.outages import is_outage, when_reachable
-from bulkyard.jobs import dispatch, events, registry, selectors
-from bulkyard.jobs.claims import ClaimedChunk, chunk_claim, chunk_claim_next
-from bulkyard.jobs.inputs import Span, read_span
-from bulkyard.jobs.kinds import ChunkContext, ChunkResult, Item, JobKind, failure
-from bulkyard.jobs.leases import Heartbeat, LeaseLost, lease_expiry, new_token
-from bulkyard.jobs.models import (
-    Chunk,
-    ChunkStatus,
-    InputFormat,
-    ItemOutcome,
-    ItemResult,
-    Job,
-    JobStatus,
-)
-from bulkyard.jobs.storing import MAX_CODE_CHARS, storable_json, storable_text
-from bulkyard.jobs.zipinput import read_zip_span
+from bulkyard.jobs import dispatch, registry, selectors
+from bulkyard.jobs.inputs import Span, reader_for
+from bulkyard.jobs.kinds import ChunkContext, ChunkResult, Item, failure
+from bulkyard.jobs.models import Chunk, ChunkStatus, Job, JobStatus
+from bulkyard.jobs.services.claims import ClaimedChunk, chunk_claim, chunk_claim_next
+from bulkyard.jobs.services.commits import chunk_commit
+from bulkyard.jobs.services.leases import Heartbeat, LeaseLost, lease_expiry, new_token
+from bulkyard.jobs.storing import storable_text
 
 logger = logging.getLogger(__name__)
 
@@ -198,106 +192,16 @@ def _span(chunk: Chunk) -> Span:
 
 @contextmanager
 def chunk_items(job: Job, chunk: Chunk) -> Iterator[Iterator[Item]]:
-    """The items of a chunk, read from the job's input; none for kinds that
-    take no input (they read ``ctx.work``)."""
+    """The items of a chunk, read from the job's input by its format's reader;
+    none for kinds that take no input, nor for a second pass's chunks (they
+    read ``ctx.work``)."""
     if not job.input_file or chunk.pass_number > 1:
         yield iter(())
         return
+    reader = reader_for(job.input_format)
+    max_file_bytes = registry.get(job.kind).max_file_bytes()
     with job.input_file.storage.open(job.input_file.name, "rb") as raw:
-        if job.input_format == InputFormat.ZIP:
-            yield read_zip_span(
-                raw, _span(chunk), max_item_bytes=registry.get(job.kind).max_file_bytes()
-            )
-        else:
-            yield read_span(raw, job.input_format, header=job.input_header, span=_span(chunk))
-
-
-def _item_result_row(*, job_id: str, chunk_id: int, item: Any) -> ItemResult:
-    """An item's result as stored: values the database would refuse are
-    replaced by a note (``storing``), so no item's content can fail the commit
-    of its chunk."""
-    stored_input, input_problem = storable_json(None if item.succeeded else item.input)
-    output, output_problem = storable_json(item.output)
-    message = item.message
-    if input_problem:
-        message = f"{message} (input not kept: {input_problem})"
-    if output_problem:
-        message = f"{message} (output not kept: {output_problem})"
-    return ItemResult(
-        job_id=job_id,
-        chunk_id=chunk_id,
-        item_number=item.number,
-        outcome=ItemOutcome.SUCCEEDED if item.succeeded else ItemOutcome.FAILED,
-        code=storable_text(item.code, limit=MAX_CODE_CHARS),
-        message=storable_text(message),
-        # Failures keep their input, so that they can be retried.
-        input=stored_input,
-        output=output,
-    )
-
-
-def chunk_commit(
-    *,
-    chunk: Chunk,
-    token: Any,
-    status: str,
-    result: ChunkResult,
-    kind: JobKind[Any],
-    ctx: ChunkContext[Any] | None,
-    error_message: str = "",
-) -> None:
-    """Commit a chunk's results, its counters, the job's counters and its final
-    status in one transaction, only while this run still holds the lease."""
-    job_id = str(chunk.job_id)
-    with transaction.atomic():
-        held = (
-            Chunk.objects.select_for_update()
-            .filter(pk=chunk.pk, status=ChunkStatus.RUNNING, lease_token=token)
-            .exists()
-        )
-        if not held:
-            raise LeaseLost
-        if ctx is not None:
-            kind.commit_chunk(result, ctx)
-        ItemResult.objects.bulk_create(
-            [
-                _item_result_row(job_id=job_id, chunk_id=chunk.pk, item=item)
-                for item in result.items
-                if not item.succeeded or kind.stores_successes
-            ],
-            batch_size=2000,
-        )
-        succeeded, failed = result.succeeded, result.failed
-        summary, _ = storable_json(result.summary)
-        Chunk.objects.filter(pk=chunk.pk).update(
-            status=status,
-            processed_items=succeeded + failed,
-            succeeded_items=succeeded,
-            failed_items=failed,
-            summary=summary,
-            finished_at=timezone.now(),
-            lease_token=None,
-            lease_expires_at=None,
-            error_message=storable_text(error_message),
-        )
-        job_count_finished_chunks(job_id, chunks=1, succeeded=succeeded, failed=failed)
-        owner_id = chunk.job.owner_id
-        transaction.on_commit(lambda: events.job_changed(job_id=job_id, owner_id=owner_id))
-
-
-def job_count_finished_chunks(job_id: str, *, chunks: int, succeeded: int, failed: int) -> None:
-    """Add a finished chunk's counts to its job; the caller's transaction holds
-    the job row from here to commit, so exactly one caller sees the last chunk,
-    and wakes a worker to finish the job."""
-    Job.objects.filter(pk=job_id).update(
-        processed_items=F("processed_items") + succeeded + failed,
-        succeeded_items=F("succeeded_items") + succeeded,
-        failed_items=F("failed_items") + failed,
-        chunks_finished=F("chunks_finished") + chunks,
-    )
-    finished, total = Job.objects.values_list("chunks_finished", "chunks_total").get(pk=job_id)
-    if chunks and finished == total:
-        transaction.on_commit(dispatch.wake_step_worker, robust=True)
+        yield reader.read(raw, _span(chunk), header=job.input_header, max_file_bytes=max_file_bytes)
 
 
 def _chunk_release_after_error(*, chunk: Chunk, token: Any, error: Exception) -> str:
@@ -383,16 +287,6 @@ def chunk_close_cancelled(*, chunk: Chunk, token: Any) -> None:
         kind=registry.get(chunk.job.kind),
         ctx=None,
     )
-
-
-def cancel_pending_chunks(job_id: str) -> int:
-    """Close the chunks of a cancelling job that never started. The caller's
-    transaction must hold the job row."""
-    never_started = Chunk.objects.filter(job_id=job_id, status=ChunkStatus.PENDING).update(
-        status=ChunkStatus.CANCELLED, finished_at=timezone.now()
-    )
-    job_count_finished_chunks(job_id, chunks=never_started, succeeded=0, failed=0)
-    return never_started
 
 
 def chunk_recover(*, chunk: Chunk) -> str:

@@ -1,5 +1,12 @@
 """Planning a queued job: cut its input (or the kind's own work) into chunks.
 
+The input is cut by its format's reader (``inputs.reader_for``) into spans of
+whole items; a gzip upload is first decompressed in storage, so that each
+chunk can seek to its span. A kind that takes no input cuts its own work
+(``JobKind.plan_work``). The chunks are written, and the job turns
+``running``, in one guarded write; then a worker is woken per chunk
+(``chunks``).
+
 Planning runs under the job's step lease (``claims``): one worker plans a job
 at a time, a worker lost mid-way leaves a lease that runs out, and the job is
 planned again from the start (nothing of a planning is kept until its last,
@@ -19,11 +26,10 @@ from django.utils import timezone
 
 from bulkyard.core.outages import is_outage
 from bulkyard.jobs import dispatch, events, registry
-from bulkyard.jobs.claims import ClaimedStep, job_step_claim, step_heartbeat
-from bulkyard.jobs.inputs import gunzip, plan_input
+from bulkyard.jobs.inputs import gunzip, reader_for
 from bulkyard.jobs.kinds import InputRejected, JobKind
-from bulkyard.jobs.models import JOB_ACTIVE_STATUSES, Chunk, InputFormat, Job, JobStatus
-from bulkyard.jobs.zipinput import plan_zip
+from bulkyard.jobs.models import JOB_ACTIVE_STATUSES, Chunk, Job, JobStatus
+from bulkyard.jobs.services.claims import ClaimedStep, job_step_claim, step_heartbeat
 
 logger = logging.getLogger(__name__)
 
@@ -116,11 +122,9 @@ def _plan_input(
     the (unsaved) chunks."""
     if job.input_compression == "gzip":
         _job_decompress_input(job)
+    reader = reader_for(job.input_format)
     with job.input_file.storage.open(job.input_file.name, "rb") as raw:
-        if job.input_format == InputFormat.ZIP:
-            plan = plan_zip(raw, chunk_size=job.chunk_size)
-        else:
-            plan = plan_input(raw, job.input_format, chunk_size=job.chunk_size)
+        plan = reader.plan(raw, chunk_size=job.chunk_size)
     if plan.header is not None:
         job_kind.check_columns(plan.header, params)
     if not plan.spans:

@@ -1,0 +1,326 @@
+"""The API's OpenAPI description: each operation's summary, responses and
+examples, as decorators the views wear (``@schema.jobs_create``). drf-spectacular
+turns them into the schema served at ``/api/schema/``; nothing here runs
+when a request is answered."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
+from rest_framework import serializers
+
+from bulkyard.jobs.api.serializers import (
+    JobCreateInputSerializer,
+    JobSerializer,
+    KindSerializer,
+    ResultsQuerySerializer,
+)
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description=(
+        "Any unique string (up to 255 characters). Repeating a request with the same key "
+        "returns the job the first request created instead of creating another; the same "
+        "key with a different request is refused with 422."
+    ),
+)
+
+_JOB_ID = "0b6f7c1e-5d1a-4c55-9a8e-2f4b9d7e3c10"
+_JOB_URL = f"https://bulkyard.example/api/v1/jobs/{_JOB_ID}/"
+JOB_EXAMPLE = {
+    "id": _JOB_ID,
+    "url": _JOB_URL,
+    "kind": "text.stats",
+    "status": "running",
+    "params": {"text_field": "text", "id_field": "id", "words_per_minute": 230, "top_words": 5},
+    "input": {"format": "csv", "name": "texts.csv", "size": 20946363},
+    "chunk_size": 1000,
+    "total_items": 100000,
+    "processed_items": 42000,
+    "succeeded_items": 41990,
+    "failed_items": 10,
+    "progress": {
+        "percent": 42.0,
+        "items_per_second": 8400.0,
+        "eta_seconds": 6.9,
+        "duration_seconds": 5.0,
+    },
+    "chunks": {"total": 100, "finished": 42},
+    "created_at": "2026-11-25T10:00:00.000000Z",
+    "started_at": "2026-11-25T10:00:00.250000Z",
+    "finished_at": None,
+    "cancel_requested_at": None,
+    "error": None,
+    "summary": None,
+    "idempotency_key": "texts-2026-11-25",
+    "retry_of": None,
+    "links": {
+        "self": _JOB_URL,
+        "status": _JOB_URL,
+        "websocket": f"wss://bulkyard.example/ws/jobs/{_JOB_ID}/",
+        "results": f"{_JOB_URL}results/",
+        "failed_results": f"{_JOB_URL}results/?outcome=failed",
+        "succeeded_results": f"{_JOB_URL}results/?outcome=succeeded",
+        "output": None,
+        "cancel": f"{_JOB_URL}cancel/",
+        "retry": f"{_JOB_URL}retry/",
+    },
+}
+JOB_RESPONSE_EXAMPLE = OpenApiExample("A running job", value=JOB_EXAMPLE, response_only=True)
+ERROR_EXAMPLE = OpenApiExample(
+    "An error",
+    response_only=True,
+    status_codes=["400"],
+    value={
+        "error": {
+            "code": "missing_columns",
+            "message": "the input lacks required column(s): text; found: id, body",
+            "details": None,
+        }
+    },
+)
+
+ERROR_RESPONSE = inline_serializer(
+    "Error",
+    {
+        "error": inline_serializer(
+            "ErrorBody",
+            {
+                "code": serializers.CharField(),
+                "message": serializers.CharField(),
+                "details": serializers.JSONField(allow_null=True),
+            },
+        )
+    },
+)
+
+
+def _errors(*codes: int) -> dict[int, OpenApiResponse]:
+    """The error responses an operation documents, besides auth and throttling."""
+    descriptions = {
+        400: "Invalid request; the message says what and where.",
+        401: "Missing or invalid credentials.",
+        404: "No such job (or not yours).",
+        409: "The job is not in a state that allows this.",
+        413: "The upload is larger than the limit.",
+        422: "Idempotency-Key reused with a different request.",
+        429: "Too many requests; retry after the Retry-After header.",
+    }
+    return {
+        code: OpenApiResponse(ERROR_RESPONSE, description=descriptions[code])
+        for code in (*codes, 401, 429)
+    }
+
+
+jobs_list = extend_schema(
+    operation_id="jobs_list",
+    summary="List your jobs",
+    description="Your own jobs, newest first, filtered by status and kind, paginated.",
+    responses={200: JobSerializer(many=True), **_errors(400, 404)},
+    examples=[
+        OpenApiExample(
+            "A page of jobs",
+            response_only=True,
+            value={
+                "count": 1,
+                "next": None,
+                "previous": None,
+                "results": [JOB_EXAMPLE],
+            },
+        )
+    ],
+)
+
+
+jobs_create = extend_schema(
+    operation_id="jobs_create",
+    summary="Submit a bulk job",
+    description=(
+        "Accepts the batch and answers `202 Accepted` at once; workers process it in "
+        "chunks. Send inline `items` as JSON for small batches, or a CSV / JSON Lines "
+        "`file` as multipart for any size (streamed to storage, never held in memory). "
+        "Follow the job at `Location` (or the `websocket` link); download per-item "
+        "results when it has finished."
+    ),
+    parameters=[IDEMPOTENCY_HEADER],
+    request={
+        "application/json": JobCreateInputSerializer,
+        "multipart/form-data": JobCreateInputSerializer,
+    },
+    responses={202: JobSerializer, **_errors(400, 413, 422)},
+    examples=[
+        OpenApiExample(
+            "Inline items",
+            request_only=True,
+            media_type="application/json",
+            value={
+                "kind": "text.stats",
+                "params": {"top_words": 3},
+                "items": [
+                    {"id": "a", "text": "Bulk work belongs in workers."},
+                    {"id": "b", "text": "Requests answer at once. Workers do the rest!"},
+                ],
+            },
+        ),
+        OpenApiExample(
+            "File upload",
+            request_only=True,
+            media_type="multipart/form-data",
+            value={"kind": "text.stats", "params": '{"top_words": 3}', "file": "texts.csv"},
+        ),
+        JOB_RESPONSE_EXAMPLE,
+        ERROR_EXAMPLE,
+    ],
+)
+
+
+jobs_retrieve = extend_schema(
+    operation_id="jobs_retrieve",
+    summary="Get a job's status and progress",
+    responses={200: JobSerializer, **_errors(404)},
+    examples=[JOB_RESPONSE_EXAMPLE],
+)
+
+
+jobs_cancel = extend_schema(
+    operation_id="jobs_cancel",
+    summary="Cancel a job",
+    description=(
+        "No new chunk starts; running chunks stop between items and keep what they "
+        "did. The job goes to `cancelling`, then `cancelled` (a queued job at once). "
+        "Cancelling a cancelled job is a no-op; a finished job answers 409."
+    ),
+    request=None,
+    responses={202: JobSerializer, **_errors(404, 409)},
+    examples=[
+        OpenApiExample(
+            "Cancelling",
+            response_only=True,
+            status_codes=["202"],
+            value={**JOB_EXAMPLE, "status": "cancelling"},
+        )
+    ],
+)
+
+
+jobs_retry = extend_schema(
+    operation_id="jobs_retry",
+    summary="Retry the failed items of a finished job",
+    description=(
+        "Creates a new job with the same kind and params whose input is the failed "
+        "items of this one, keeping their item (line) numbers."
+    ),
+    parameters=[IDEMPOTENCY_HEADER],
+    request=None,
+    responses={202: JobSerializer, **_errors(400, 404, 409, 422)},
+    examples=[
+        OpenApiExample(
+            "The retry job",
+            response_only=True,
+            status_codes=["202"],
+            value={
+                **JOB_EXAMPLE,
+                "status": "queued",
+                "input": {"format": "retry", "name": f"retry-of-{_JOB_ID}.jsonl", "size": 912},
+                "retry_of": _JOB_ID,
+            },
+        )
+    ],
+)
+
+
+jobs_results = extend_schema(
+    operation_id="jobs_results",
+    summary="Download per-item results",
+    description=(
+        "Streams one record per item: its number (the input line for files), outcome, "
+        "error code and message, output, and (for failures) the input. CSV cells that "
+        "a spreadsheet would run as formulas are neutralised with a leading quote."
+    ),
+    parameters=[ResultsQuerySerializer],
+    responses={
+        (200, "text/csv"): OpenApiTypes.STR,
+        (200, "application/x-ndjson"): OpenApiTypes.STR,
+        **_errors(400, 404),
+    },
+    examples=[
+        OpenApiExample(
+            "Failed items as CSV",
+            response_only=True,
+            media_type="text/csv",
+            value=(
+                "item,outcome,code,message,output,input.id,input.text\n"
+                '9,failed,wrong_field_count,"line 9: expected 2 fields as in the header, '
+                'found 3",,"[""8"", ""one field too many"", ""extra""]",\n'
+            ),
+        ),
+        OpenApiExample(
+            "Results as JSON Lines",
+            response_only=True,
+            media_type="application/x-ndjson",
+            value=(
+                '{"item": 2, "outcome": "succeeded", "code": null, "message": null, '
+                '"output": {"id": "1", "words": 17}, "input": null}\n'
+            ),
+        ),
+    ],
+)
+
+
+jobs_output = extend_schema(
+    operation_id="jobs_output",
+    summary="Download the job's merged output",
+    description="For kinds that produce one job-level file (an export, a ZIP of images).",
+    responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, **_errors(404)},
+    examples=[
+        OpenApiExample(
+            "No output file",
+            response_only=True,
+            status_codes=["404"],
+            value={
+                "error": {
+                    "code": "not_found",
+                    "message": "This job has no output file.",
+                    "details": None,
+                }
+            },
+        )
+    ],
+)
+
+
+kinds_list = extend_schema(
+    operation_id="kinds_list",
+    summary="List job kinds and their parameter schemas",
+    responses={200: KindSerializer(many=True), **_errors()},
+    examples=[
+        OpenApiExample(
+            "Kinds",
+            response_only=True,
+            value=[
+                {
+                    "name": "text.stats",
+                    "title": "Text statistics",
+                    "description": "Per document: characters, words, sentences, ...",
+                    "input_formats": ["csv", "jsonl"],
+                    "reads_input": True,
+                    "required_columns": [],
+                    "chunk_size": 1000,
+                    "max_chunk_size": 50000,
+                    "queue": "bulkyard.cpu",
+                    "params_schema": {
+                        "type": "object",
+                        "properties": {"text_field": {"type": "string", "default": "text"}},
+                    },
+                    "example_item": {"id": "doc-1", "text": "Bulk work belongs in workers."},
+                }
+            ],
+        )
+    ],
+)

@@ -1,0 +1,64 @@
+"""The job engine's services, one module per stage of a job's life.
+
+1. ``creation``: a request is validated, its input checked by its format's
+   reader and stored, and the job accepted ``queued``; on commit, a worker of
+   the control queue is woken.
+2. ``planning``: that worker claims the job's plan step and cuts the input
+   (or the kind's own work) into chunks; the job turns ``running`` and a
+   worker of the kind's queue is woken per chunk.
+3. ``chunks``: each worker claims the next pending chunk of its queue, runs
+   the kind over its items and commits the outcome once (``commits``); a chunk
+   that raises is tried again after a backoff, one whose worker was lost is
+   taken over when its lease runs out.
+4. ``finishing``: the commit that finishes the last chunk wakes a worker of
+   the control queue, which claims the job's finish step: the kind's
+   ``finish``, then the final status. A kind with a second pass enters this
+   step twice: the first time plans the second pass's chunks, which run as in
+   3, and the last of them makes the step due again (see ``finishing``).
+5. ``controls``: cancel a job, retry its failed items as a new job, hand its
+   stalled chunks to workers now.
+6. ``maintenance``: the sweeper, run by beat, recovers chunks whose worker
+   was lost and sends the wake-ups the broker lost; purging deletes old jobs.
+
+What they share: ``claims`` (taking the next chunk or job step from
+PostgreSQL with ``SKIP LOCKED``), ``leases`` (holding it while it runs, renewed
+by a heartbeat), ``steps`` (the control queue's worker, which runs plan or
+finish and copes with lost workers and outages). Work lives in PostgreSQL;
+the broker carries wake-ups only (``bulkyard.jobs.dispatch``), and consumers
+are told of changes through ``bulkyard.jobs.events``. Neither imports
+anything from here, and Celery's tasks (``bulkyard.jobs.tasks``) are sent by
+name, so no module here needs the task module. Decisions 0001 and 0009 say
+why it is built so.
+
+The names below are what views, the admin, the web pages and commands call.
+"""
+
+from bulkyard.jobs.services.controls import (
+    JobConflict,
+    job_cancel,
+    job_rerun_stalled_chunks,
+    job_retry_failed,
+)
+from bulkyard.jobs.services.creation import (
+    AttachmentInput,
+    IdempotencyKeyMismatch,
+    InvalidJobRequest,
+    JobInput,
+    JobNotAllowed,
+    job_create,
+)
+from bulkyard.jobs.services.maintenance import jobs_purge
+
+__all__ = [
+    "AttachmentInput",
+    "IdempotencyKeyMismatch",
+    "InvalidJobRequest",
+    "JobConflict",
+    "JobInput",
+    "JobNotAllowed",
+    "job_cancel",
+    "job_create",
+    "job_rerun_stalled_chunks",
+    "job_retry_failed",
+    "jobs_purge",
+]

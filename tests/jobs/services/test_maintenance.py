@@ -1,0 +1,221 @@
+"""Maintenance (bulkyard/jobs/services/maintenance.py), in-process on the real
+database: the sweeper, with the broker's queue depths given as a broker that
+lost its messages would report them, and purging old jobs."""
+
+import hashlib
+from datetime import timedelta
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.management import call_command
+from django.utils import timezone
+
+from bulkyard.jobs import dispatch, services
+from bulkyard.jobs.models import Chunk, ChunkStatus, ItemResult, Job, JobAttachment
+from bulkyard.jobs.parts import part_writer
+from bulkyard.jobs.services import chunks, finishing, job_cancel, maintenance
+from tests.support.engine import (
+    chunks_of,
+    created_job,
+    expire,
+    job_input,
+    planned_job,
+    run_every_chunk,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def waiting(monkeypatch, sent):
+    """Wake-ups the broker holds, by queue: what a test says was there, plus
+    what the test's engine sent since (nothing takes them)."""
+    depths: dict[str, int] = {}
+
+    def held(queues):
+        return {
+            q: depths.get(q, 0) + len(sent.get("steps" if q == "bulkyard" else q, []))
+            for q in queues
+        }
+
+    monkeypatch.setattr(dispatch, "waiting_wakeups", held)
+    return depths
+
+
+def test_a_chunk_whose_worker_was_lost_is_handed_to_another(user, sent, waiting):
+    job = planned_job(user)
+    chunk = chunks_of(job)[0]
+    expire(chunk, attempts=1)
+    waiting["bulkyard.io"] = 2  # the other two chunks' wake-ups
+
+    report = maintenance.sweep_stalled_work()
+
+    assert report.requeued_chunks == 1
+    assert Chunk.objects.get(pk=chunk.pk).status == ChunkStatus.PENDING
+    assert sent["bulkyard.io"] == [0]
+    assert chunks.chunk_run(chunk_id=chunk.pk) == "done"
+    assert Chunk.objects.get(pk=chunk.pk).attempts == 2
+
+
+def test_the_items_of_a_chunk_that_crashed_too_often_fail(user, sent, waiting, settings):
+    settings.BULKYARD_CHUNK_MAX_ATTEMPTS = 3
+    job = planned_job(user)
+    chunk = chunks_of(job)[1]
+    expire(chunk, attempts=3)
+
+    report = maintenance.sweep_stalled_work()
+
+    assert report.failed_chunks == 1
+    assert Chunk.objects.get(pk=chunk.pk).status == ChunkStatus.FAILED
+    assert ItemResult.objects.filter(job=job, code="chunk_failed").count() == 10
+
+
+def test_a_lost_chunk_of_a_cancelling_job_is_closed(user, sent, waiting):
+    job = planned_job(user)
+    expire(chunks_of(job)[0], attempts=1)
+    job_cancel(job=job)
+
+    report = maintenance.sweep_stalled_work()
+
+    assert report.cancelled_chunks == 1
+    cancelled = Job.objects.get(pk=job.pk)
+    assert cancelled.chunks_finished == cancelled.chunks_total == 3
+    assert {c.status for c in chunks_of(job)} == {ChunkStatus.CANCELLED}
+
+
+def test_pending_chunks_left_behind_in_a_cancelling_job_are_closed(user, sent, waiting):
+    job = planned_job(user)
+    job_cancel(job=job)
+    # As if a crashed run had put its chunk back to pending after the cancel.
+    Chunk.objects.filter(pk=chunks_of(job)[0].pk).update(status=ChunkStatus.PENDING)
+    Job.objects.filter(pk=job.pk).update(chunks_finished=2)
+
+    report = maintenance.sweep_stalled_work()
+
+    assert report.cancelled_chunks == 1
+    final = Job.objects.get(pk=job.pk)
+    assert final.chunks_finished == final.chunks_total == 3
+
+
+def test_chunks_whose_wakeups_the_broker_lost_get_new_ones(user, sent, waiting):
+    planned_job(user)  # three chunks, their wake-ups gone with the broker's data
+
+    report = maintenance.sweep_stalled_work()
+
+    assert report.wakeups == {"bulkyard.io": 3}
+    assert len(sent["bulkyard.io"]) == 3
+
+
+def test_only_the_missing_wakeups_are_sent(user, sent, waiting):
+    planned_job(user)
+    waiting["bulkyard.io"] = 2
+
+    assert maintenance.sweep_stalled_work().wakeups == {"bulkyard.io": 1}
+
+
+def test_no_wakeup_is_sent_while_enough_wait_in_the_broker(user, sent, waiting):
+    planned_job(user)
+    waiting["bulkyard.io"] = 3
+
+    assert maintenance.sweep_stalled_work().wakeups == {}
+    assert sent == {}
+
+
+def test_chunks_still_in_their_backoff_get_no_wakeup(user, sent, waiting):
+    job = planned_job(user, params={"crash_attempts": 1})
+    for chunk in chunks_of(job):
+        chunks.chunk_run(chunk_id=chunk.pk)  # each one raises and backs off
+    sent.clear()
+
+    assert maintenance.sweep_stalled_work().wakeups == {}
+
+
+def test_a_job_accepted_while_the_broker_was_down_is_planned(user, sent, waiting):
+    created_job(user, b'{"n": 1}\n')
+
+    assert maintenance.sweep_stalled_work().wakeups == {"bulkyard": 1}
+    assert sent["steps"] == [0]
+
+
+def test_a_job_whose_finish_wakeup_was_lost_gets_one(user, sent, waiting):
+    job = planned_job(user)
+    run_every_chunk(job)
+
+    assert maintenance.sweep_stalled_work().wakeups == {"bulkyard": 1}
+
+
+def test_an_unreachable_broker_leaves_the_rest_of_the_sweep_done(user, sent, monkeypatch):
+    job = planned_job(user)
+    expire(chunks_of(job)[0], attempts=1)
+
+    def unreachable(queues):
+        raise ConnectionRefusedError("broker away")
+
+    monkeypatch.setattr(dispatch, "waiting_wakeups", unreachable)
+
+    report = maintenance.sweep_stalled_work()
+
+    assert (report.requeued_chunks, report.wakeups) == (1, {})
+
+
+def test_purge_deletes_old_finished_jobs_with_their_rows_and_files(user, sent):
+    old = planned_job(user, items=5, params={"fail_items": [1]})
+    for chunk in chunks_of(old):
+        chunks.chunk_run(chunk_id=chunk.pk)
+    finishing.job_finalize(job_id=str(old.pk))
+    Job.objects.filter(pk=old.pk).update(finished_at=timezone.now() - timedelta(days=40))
+    recent = planned_job(user, items=5)
+    stored = Job.objects.get(pk=old.pk).input_file
+    assert stored.storage.exists(stored.name)
+
+    call_command("purge_jobs", "--older-than-days", "30")
+
+    assert not Job.objects.filter(pk=old.pk).exists()
+    assert not ItemResult.objects.filter(job_id=old.pk).exists()
+    assert not Chunk.objects.filter(job_id=old.pk).exists()
+    assert not stored.storage.exists(stored.name)
+    assert Job.objects.filter(pk=recent.pk).exists()
+
+
+def test_purge_deletes_parts_a_crashed_finish_step_left(user):
+    job = planned_job(user, items=2)
+    with part_writer(job_id=str(job.pk), sequence=1) as (name, sink):
+        sink.write(b"rows of a chunk\n")
+    Job.objects.filter(pk=job.pk).update(
+        status="failed", finished_at=timezone.now() - timedelta(days=40)
+    )
+    storage = Job.objects.get(pk=job.pk).input_file.storage
+    assert storage.exists(name)
+
+    services.jobs_purge(finished_before=timezone.now() - timedelta(days=30))
+
+    assert not storage.exists(name)
+
+
+def test_purge_deletes_a_jobs_attachments_too(user):
+    body = b"email\nada@example.com\n"
+    job, _ = services.job_create(
+        owner=user,
+        kind="email.send",
+        params={"subject": "Hi", "text": "Hello"},
+        job_input=job_input(body, "csv"),
+        attachments=[
+            services.AttachmentInput(
+                file=ContentFile(b"terms"),
+                name="terms.pdf",
+                content_type="application/pdf",
+                sha256=hashlib.sha256(b"terms").hexdigest(),
+                size=5,
+            )
+        ],
+    )
+    stored = JobAttachment.objects.get(job=job).file
+    assert stored.storage.exists(stored.name)
+    Job.objects.filter(pk=job.pk).update(
+        status="succeeded", finished_at=timezone.now() - timedelta(days=40)
+    )
+
+    services.jobs_purge(finished_before=timezone.now() - timedelta(days=30))
+
+    assert not JobAttachment.objects.exists()
+    assert not stored.storage.exists(stored.name)

@@ -117,22 +117,23 @@ def service_env(scratch: Path, upload_bytes: int) -> dict[str, str]:
     return env
 
 
-def manage(env: dict[str, str], *args: str) -> str:
-    """What ``manage.py args...`` prints; an error if it fails."""
+def _output(command: list[str], *, name: str, env: dict[str, str], tail: int) -> str:
+    """What ``command`` (run from the repository root) prints; an error naming
+    it, with the last ``tail`` characters of its output, if it fails."""
     result = subprocess.run(
-        [PYTHON, "manage.py", *args],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
+        command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False
     )
     if result.returncode != 0:
-        raise RuntimeError(
-            f"manage.py {' '.join(args)} failed ({result.returncode}):\n"
-            f"{result.stdout}\n{result.stderr}"
-        )
+        output = f"{result.stdout}\n{result.stderr}"
+        raise RuntimeError(f"{name} failed ({result.returncode}):\n{output[-tail:]}")
     return result.stdout
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    """What ``manage.py args...`` prints; an error if it fails."""
+    return _output(
+        [PYTHON, "manage.py", *args], name=f"manage.py {' '.join(args)}", env=env, tail=20_000
+    )
 
 
 def bench_user(env: dict[str, str]) -> str:
@@ -372,19 +373,13 @@ def python_stdout(code: str, *args: str, env: dict[str, str] | None = None) -> s
 def script_figures(script: str, *args: str, env: dict[str, str]) -> dict[str, Any]:
     """Run ``bench/<script>`` (a helper that measures in a process of its own and
     prints its figures as one JSON line last); those figures."""
-    result = subprocess.run(
+    stdout = _output(
         [PYTHON, str(BENCH_DIR / script), *args],
-        cwd=REPO_ROOT,
+        name=f"{script} {' '.join(args[:1])}",
         env=env,
-        capture_output=True,
-        text=True,
-        check=False,
+        tail=5000,
     )
-    if result.returncode != 0:
-        raise RuntimeError(
-            f"{script} {' '.join(args[:1])} failed ({result.returncode}):\n{result.stderr[-5000:]}"
-        )
-    figures: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    figures: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
     return figures
 
 

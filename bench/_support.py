@@ -252,7 +252,7 @@ def celery_worker(
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Run a Celery worker (prefork, ``concurrency`` pool processes, every
     queue) for the duration of the block, with connections kept between
-    tasks as the README advises for workers."""
+    tasks as docs/deployment.md advises for workers."""
     worker_env = {**env, "DATABASE_CONN_MAX_AGE": "60"}
     with log_path.open("wb") as log:
         proc = subprocess.Popen(

@@ -161,8 +161,9 @@ class ChunkContext(Generic[ParamsT]):
     def should_stop(self) -> bool:
         """True once the job is being cancelled. Cheap: call it between items.
 
-        Also renews this chunk's lease; raises ``LeaseLost`` if another worker
-        has taken the chunk over, so that this run's results are discarded.
+        Raises ``LeaseLost`` once another worker has taken the chunk over (the
+        heartbeat that renews its lease found it gone), so that this run's
+        results are discarded.
         """
         if self._stop_check is not None and self._stop_check():
             self.stopped = True

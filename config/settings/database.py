@@ -6,10 +6,22 @@ timeout makes writers wait instead of failing, and IMMEDIATE transactions take
 the write lock up front so two writers cannot deadlock on a lock upgrade.
 """
 
+from django.core.exceptions import ImproperlyConfigured
+
 from config.env import VAR_DIR, env
+from config.secret_key import PLACEHOLDER_MARK
 
 if env.str("DATABASE_URL", default=""):
     DATABASES = {"default": env.db_url("DATABASE_URL")}
+    # Compose builds DATABASE_URL from POSTGRES_PASSWORD: a copied .env.example
+    # would otherwise start a database whose password is printed in this repository.
+    if PLACEHOLDER_MARK in str(DATABASES["default"].get("PASSWORD", "")).lower():
+        raise ImproperlyConfigured(
+            f"The database password in DATABASE_URL is a placeholder from .env.example (it "
+            f'contains "{PLACEHOLDER_MARK}"): set POSTGRES_PASSWORD (Compose) or the '
+            f"password in DATABASE_URL to a secret of your own, e.g. the output of "
+            f'`python3 -c "import secrets; print(secrets.token_urlsafe(24))"`.'
+        )
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         # Django's backend with a breaker: while the server is down, requests

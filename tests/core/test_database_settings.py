@@ -9,6 +9,9 @@ import sys
 import pytest
 from django.conf import settings
 
+from tests.support.servers import ROOT
+from tests.support.stack import production_env
+
 pytestmark = pytest.mark.django_db
 
 # Six queries, the connection closed after each as Django does after a
@@ -70,3 +73,23 @@ def test_a_pool_overrides_persistent_connections_which_django_refuses_beside_it(
 
     assert pooled
     assert backends <= 2
+
+
+def test_a_start_with_the_placeholder_database_password_is_refused(tmp_path):
+    env = production_env(
+        BULKYARD_ENV_FILE=str(tmp_path / "no.env"),
+        BULKYARD_VAR_DIR=str(tmp_path / "var"),
+        DATABASE_URL="postgres://celery_project:change-me@127.0.0.1:5432/celery_project",
+    )
+
+    started = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert started.returncode != 0
+    assert "set POSTGRES_PASSWORD" in started.stderr

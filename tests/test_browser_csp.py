@@ -129,6 +129,9 @@ def test_the_browsable_api_signs_in_filters_and_logs_out_with_no_violation(
     log_in(page, asgi_server, user, path="/api-auth/login/?next=/api/v1/jobs/")
     expect(page).to_have_url(f"{asgi_server}/api/v1/jobs/")
     expect(page.locator(".response-info")).to_contain_text('"count": 0')
+    # The page's scripts (jQuery, Bootstrap) come last in it: a click before
+    # they have run would open nothing.
+    page.wait_for_load_state("load")
     page.get_by_role("button", name="Filters").click()  # Bootstrap's modal, from its file
     expect(page.locator("#filtersModal")).to_be_visible()
     page.locator("#filtersModal .close").click()

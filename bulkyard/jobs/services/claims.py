@@ -89,8 +89,10 @@ def _next_chunk_id(chunks: QuerySet[Chunk]) -> int | None:
 
 # Running jobs with a claimable chunk on the queue, in the order their chunks
 # are due: the owner with the fewest chunks running on the queue, then the
-# owner whose latest chunk started longest ago (never first); the same two
-# within the owner; then the older job. Counts are of committed claims, so
+# owner whose latest chunk started longest ago (one with none started yet
+# first); the same two within the owner; then the older job. An owner's latest
+# start is read from its jobs that still have work here: that is enough to
+# alternate, and spares reading every finished job's chunks. Counts are of committed claims, so
 # concurrent claimers may pick the same job: SKIP LOCKED gives them different
 # chunks and the next claims even out. A priority would weigh the counts here.
 # Running chunks are few (one per busy worker) and read through

@@ -189,6 +189,15 @@ class Chunk(models.Model):
                 condition=Q(status="pending"),
                 name="chunk_pending_claim",
             ),
+            # Fair claims (decision 0013): whether a job has a claimable chunk
+            # on a queue, and which one.
+            models.Index(
+                fields=["job", "queue", "available_at", "id"],
+                condition=Q(status="pending"),
+                name="chunk_job_claim",
+            ),
+            # Fair claims: when a job's latest chunk started.
+            models.Index(fields=["job", "started_at"], name="chunk_job_started"),
         ]
 
     def __str__(self) -> str:

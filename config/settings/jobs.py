@@ -34,3 +34,8 @@ BULKYARD_IMAGE_MAX_PIXELS = env.int("BULKYARD_IMAGE_MAX_PIXELS", default=100_000
 BULKYARD_IMAGE_MAX_FILE_BYTES = env.int("BULKYARD_IMAGE_MAX_FILE_BYTES", default=50 * 1024 * 1024)
 # libvips threads per worker process: the prefork pool's processes already use every core.
 BULKYARD_IMAGE_THREADS = env.int("BULKYARD_IMAGE_THREADS", default=1)
+# The order workers claim chunks in: "fair" takes owners, then an owner's jobs,
+# in turn (decision 0013); "fifo" takes the oldest chunk first.
+BULKYARD_SCHEDULING = env.str("BULKYARD_SCHEDULING", default="fair")
+if BULKYARD_SCHEDULING not in ("fair", "fifo"):
+    raise ValueError(f'BULKYARD_SCHEDULING must be "fair" or "fifo", not {BULKYARD_SCHEDULING!r}')

@@ -6,6 +6,13 @@ an update hands out a lease on it (decision 0009). Workers never wait on each
 other, and two claims never take the same row. The broker only says when to
 claim (``dispatch``); what to claim is decided here, so the order work runs
 in is a matter of ``ORDER BY``.
+
+Chunks are claimed fairly (decision 0013, ``BULKYARD_SCHEDULING = "fair"``):
+the owner with the fewest chunks running on the queue goes first, ties to the
+owner whose last chunk started longest ago; within the owner, the job likewise;
+within the job, the oldest claimable chunk. A small job of one user so waits
+for one chunk of another user's big job, not for all of them.
+``BULKYARD_SCHEDULING = "fifo"`` keeps the order of ``available_at``.
 """
 
 from __future__ import annotations
@@ -15,7 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from django.db import transaction
+from django.conf import settings
+from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
@@ -51,19 +59,89 @@ def claimable_chunks(queue: str, *, now: datetime) -> QuerySet[Chunk]:
 
 
 def chunk_claim_next(*, queue: str) -> ClaimedChunk | None:
-    """Lease the next claimable chunk of ``queue`` (oldest first), or None."""
+    """Lease the next claimable chunk of ``queue``, or None: fairly across
+    owners and their jobs, or the oldest first under ``fifo`` scheduling."""
     now = timezone.now()
     with transaction.atomic():
-        chunk_id = (
-            claimable_chunks(queue, now=now)
-            .select_for_update(skip_locked=True, of=("self",))
-            .order_by("available_at", "pk")
-            .values_list("pk", flat=True)
-            .first()
-        )
+        if settings.BULKYARD_SCHEDULING == "fifo":
+            chunk_id = _next_chunk_id(claimable_chunks(queue, now=now))
+        else:
+            chunk_id = None
+            # A job whose claimable chunks other workers are all claiming at
+            # this moment gives nothing: the next job in the order is tried.
+            for job_id in _jobs_in_fair_order(queue, now=now):
+                chunk_id = _next_chunk_id(claimable_chunks(queue, now=now).filter(job_id=job_id))
+                if chunk_id is not None:
+                    break
         if chunk_id is None:
             return None
         return _chunk_lease(Chunk.objects.filter(pk=chunk_id), now=now, chunk_id=chunk_id)
+
+
+def _next_chunk_id(chunks: QuerySet[Chunk]) -> int | None:
+    return (
+        chunks.select_for_update(skip_locked=True, of=("self",))
+        .order_by("available_at", "pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
+# Running jobs with a claimable chunk on the queue, in the order their chunks
+# are due: the owner with the fewest chunks running on the queue, then the
+# owner whose latest chunk started longest ago (one with none started yet
+# first); the same two within the owner; then the older job. An owner's latest
+# start is read from its jobs that still have work here: that is enough to
+# alternate, and spares reading every finished job's chunks. Counts are of committed claims, so
+# concurrent claimers may pick the same job: SKIP LOCKED gives them different
+# chunks and the next claims even out. A priority would weigh the counts here.
+# Running chunks are few (one per busy worker) and read through
+# chunk_running_lease; each job's latest start is one probe of
+# chunk_job_started, its claimable chunk one of chunk_job_claim.
+_FAIR_ORDER_SQL = """
+WITH candidates AS (
+    SELECT j.id, j.owner_id, j.created_at,
+        (SELECT max(s.started_at) FROM {chunk} s WHERE s.job_id = j.id) AS last_started
+    FROM {job} j
+    WHERE j.status = %(running)s AND EXISTS (
+        SELECT 1 FROM {chunk} c
+        WHERE c.job_id = j.id AND c.queue = %(queue)s AND c.status = %(pending)s
+            AND c.available_at <= %(now)s
+    )
+),
+running AS (
+    SELECT r.job_id, rj.owner_id
+    FROM {chunk} r JOIN {job} rj ON rj.id = r.job_id
+    WHERE r.status = %(chunk_running)s AND r.queue = %(queue)s
+)
+SELECT id FROM candidates cand
+ORDER BY
+    (SELECT count(*) FROM running WHERE running.owner_id = cand.owner_id),
+    max(cand.last_started) OVER (PARTITION BY cand.owner_id) NULLS FIRST,
+    (SELECT count(*) FROM running WHERE running.job_id = cand.id),
+    cand.last_started NULLS FIRST,
+    cand.created_at,
+    cand.id
+"""
+
+
+def _jobs_in_fair_order(queue: str, *, now: datetime) -> list[uuid.UUID]:
+    sql = _FAIR_ORDER_SQL.format(
+        chunk=connection.ops.quote_name(Chunk._meta.db_table),
+        job=connection.ops.quote_name(Job._meta.db_table),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            {
+                "queue": queue,
+                "now": connection.ops.adapt_datetimefield_value(now),
+                "running": JobStatus.RUNNING.value,
+                "pending": ChunkStatus.PENDING.value,
+                "chunk_running": ChunkStatus.RUNNING.value,
+            },
+        )
+        return [row[0] for row in cursor.fetchall()]
 
 
 def chunk_claim(*, chunk_id: int) -> ClaimedChunk | None:

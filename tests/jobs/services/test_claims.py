@@ -15,7 +15,8 @@ from tests.support.engine import chunks_of, created_job, planned_job, run_every_
 pytestmark = pytest.mark.django_db
 
 
-def test_the_next_chunk_is_the_oldest_claimable_one(user, sent):
+def test_under_fifo_scheduling_the_next_chunk_is_the_oldest_claimable_one(user, sent, settings):
+    settings.BULKYARD_SCHEDULING = "fifo"
     older, newer = planned_job(user), planned_job(user)
     Chunk.objects.filter(job=newer).update(available_at=timezone.now() - timedelta(hours=1))
 
@@ -25,6 +26,111 @@ def test_the_next_chunk_is_the_oldest_claimable_one(user, sent):
     chunk = Chunk.objects.get(pk=claimed.chunk_id)
     assert (chunk.status, chunk.attempts, chunk.lease_token) == ("running", 1, claimed.token)
     assert older.pk != newer.pk
+
+
+def _claim_and_finish(count: int) -> list[str]:
+    """Claims ``count`` chunks one after another as a lone worker would, each
+    finished before the next claim; the ids of their jobs, in claim order."""
+    jobs = []
+    for _ in range(count):
+        claimed = claims.chunk_claim_next(queue="bulkyard.io")
+        assert claimed is not None
+        chunk = Chunk.objects.get(pk=claimed.chunk_id)
+        Chunk.objects.filter(pk=chunk.pk).update(status=ChunkStatus.DONE)
+        jobs.append(str(chunk.job_id))
+    return jobs
+
+
+def test_claims_alternate_between_owners_whatever_was_queued_first(user, other_user, sent):
+    big = planned_job(user, items=100)
+    small = planned_job(other_user, items=30)
+
+    order = _claim_and_finish(6)
+
+    assert order == [str(big.pk), str(small.pk)] * 3
+
+
+def test_the_owner_with_fewer_chunks_running_is_claimed_for_first(user, other_user, sent):
+    big = planned_job(user, items=100)
+    small = planned_job(other_user, items=30)
+    claims.chunk_claim(chunk_id=chunks_of(big)[0].pk)  # still running
+    claims.chunk_claim(chunk_id=chunks_of(small)[0].pk)  # started later, but done
+    Chunk.objects.filter(job=small, status=ChunkStatus.RUNNING).update(status=ChunkStatus.DONE)
+
+    claimed = claims.chunk_claim_next(queue="bulkyard.io")
+
+    assert Chunk.objects.get(pk=claimed.chunk_id).job_id == small.pk
+    assert Chunk.objects.filter(job=big, status=ChunkStatus.RUNNING).count() == 1
+
+
+def test_one_owners_jobs_alternate(user, sent):
+    first = planned_job(user, items=100)
+    second = planned_job(user, items=100)
+
+    order = _claim_and_finish(4)
+
+    assert order == [str(first.pk), str(second.pk)] * 2
+
+
+def test_under_fifo_scheduling_one_owners_big_job_goes_first(user, other_user, sent, settings):
+    settings.BULKYARD_SCHEDULING = "fifo"
+    big = planned_job(user, items=100)
+    planned_job(other_user, items=30)
+
+    order = _claim_and_finish(4)
+
+    assert order == [str(big.pk)] * 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_fair_claims_skip_the_chunks_another_worker_is_claiming(user, other_user, sent):
+    big = planned_job(user, items=100)
+    small = planned_job(other_user, items=15)
+    first, second = chunks_of(big)[:2]
+    locked, release = threading.Event(), threading.Event()
+
+    def other_worker():
+        with transaction.atomic():
+            Chunk.objects.select_for_update().get(pk=first.pk)
+            locked.set()
+            release.wait(10)
+        connection.close()
+
+    thread = threading.Thread(target=other_worker)
+    thread.start()
+    locked.wait(10)
+    try:
+        claimed = claims.chunk_claim_next(queue="bulkyard.io")
+    finally:
+        release.set()
+        thread.join()
+
+    assert claimed.chunk_id == second.pk
+    assert small.pk != big.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_fair_claims_never_take_one_chunk_twice(user, other_user, sent):
+    planned_job(user, items=200)
+    planned_job(other_user, items=200)
+    taken: list[int] = []
+    lock = threading.Lock()
+
+    def worker():
+        try:
+            while (claimed := claims.chunk_claim_next(queue="bulkyard.io")) is not None:
+                with lock:
+                    taken.append(claimed.chunk_id)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(taken) == sorted(Chunk.objects.values_list("pk", flat=True))
 
 
 def test_chunks_of_another_queue_are_not_claimed(user, sent):

@@ -15,7 +15,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from bulkyard.jobs import selectors, services
-from bulkyard.jobs.models import Chunk, ItemOutcome, Job, JobStatus
+from bulkyard.jobs.models import Chunk, ItemOutcome, Job, JobPriority, JobStatus
 from bulkyard.jobs.results import results_response
 from bulkyard.jobs.selectors import masked_params
 
@@ -37,6 +37,7 @@ class JobAdmin(admin.ModelAdmin[Job]):
     ]
     list_filter = [
         "status",
+        "priority",
         "kind",
         ("owner", admin.RelatedOnlyFieldListFilter),  # only users who own jobs
         "created_at",
@@ -45,14 +46,34 @@ class JobAdmin(admin.ModelAdmin[Job]):
     date_hierarchy = "created_at"
     list_select_related = ["owner"]
     list_per_page = 50
-    actions = ["cancel_jobs", "retry_failed_items", "rerun_stalled_chunks"]
+    actions = [
+        "cancel_jobs",
+        "retry_failed_items",
+        "rerun_stalled_chunks",
+        "set_priority_high",
+        "set_priority_normal",
+        "set_priority_low",
+    ]
     change_form_template = "admin/bulkyard_jobs/job/change_form.html"
 
     class Media:
         css = {"all": ["bulkyard/bulkyard.css"]}
 
     fieldsets = [
-        (None, {"fields": ["id", "kind", "owner", "status", "error_code", "error_message"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "id",
+                    "kind",
+                    "owner",
+                    "status",
+                    "priority",
+                    "error_code",
+                    "error_message",
+                ]
+            },
+        ),
         (
             "Input",
             {
@@ -243,6 +264,30 @@ class JobAdmin(admin.ModelAdmin[Job]):
     def rerun_stalled_chunks(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
         total = sum(services.job_rerun_stalled_chunks(job=job) for job in queryset)
         self.message_user(request, f"Sent {total} stalled chunk(s) to the workers again.")
+
+    @admin.action(description="Set priority of selected jobs: high", permissions=["manage"])
+    def set_priority_high(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
+        self._set_priority(request, queryset, JobPriority.HIGH)
+
+    @admin.action(description="Set priority of selected jobs: normal", permissions=["manage"])
+    def set_priority_normal(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
+        self._set_priority(request, queryset, JobPriority.NORMAL)
+
+    @admin.action(description="Set priority of selected jobs: low", permissions=["manage"])
+    def set_priority_low(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
+        self._set_priority(request, queryset, JobPriority.LOW)
+
+    def _set_priority(
+        self, request: HttpRequest, queryset: QuerySet[Job], priority: JobPriority
+    ) -> None:
+        changed = 0
+        for job in queryset:
+            try:
+                services.job_set_priority(job=job, priority=priority)
+                changed += 1
+            except services.JobConflict as exc:
+                self.message_user(request, f"{job.pk}: {exc.message}", messages.WARNING)
+        self.message_user(request, f"Set {changed} job(s) to {priority.label.lower()} priority.")
 
 
 def _human_duration(seconds: float) -> str:

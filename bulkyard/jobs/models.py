@@ -27,6 +27,19 @@ JOB_FINISHED_STATUSES = (
 JOB_ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.CANCELLING)
 
 
+class JobPriority(models.TextChoices):
+    """Order among one owner's jobs (decision 0014): owners still take turns,
+    so a high-priority job never overtakes another user's work."""
+
+    HIGH = "high", "High"
+    NORMAL = "normal", "Normal"
+    LOW = "low", "Low"
+
+
+# The permission that ``high`` needs; ``normal`` and ``low`` need none.
+HIGH_PRIORITY_PERMISSION = "bulkyard_jobs.use_high_priority"
+
+
 class InputFormat(models.TextChoices):
     CSV = "csv", "CSV"
     JSONL = "jsonl", "JSON Lines"
@@ -52,6 +65,9 @@ class Job(models.Model):
     params = models.JSONField(default=dict, blank=True)
     status = models.CharField(
         max_length=32, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True
+    )
+    priority = models.CharField(
+        max_length=8, choices=JobPriority.choices, default=JobPriority.NORMAL
     )
 
     # Empty for kinds that take no input (they plan their own chunks).
@@ -101,6 +117,7 @@ class Job(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [("use_high_priority", "Can submit jobs with high priority")]
         constraints = [
             models.UniqueConstraint(
                 fields=["owner", "idempotency_key"],

@@ -4,6 +4,7 @@ from typing import Any
 from django import forms
 
 from bulkyard.jobs import registry
+from bulkyard.jobs.models import HIGH_PRIORITY_PERMISSION, JobPriority
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -40,14 +41,30 @@ class JobUploadForm(forms.Form):
         help_text="Files to send with the job, for kinds that use them (email attachments).",
     )
     chunk_size = forms.IntegerField(required=False, min_value=1, help_text="Optional.")
+    priority = forms.ChoiceField(
+        choices=JobPriority.choices,
+        initial=JobPriority.NORMAL,
+        required=False,
+        help_text="Order among your own jobs; other users' jobs still take turns with yours.",
+    )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         kind_field = self.fields["kind"]
         assert isinstance(kind_field, forms.ChoiceField)
         kind_field.choices = [
             (k.name, f"{k.title or k.name} ({k.name})") for k in registry.all_kinds()
         ]
+        if user is None or not user.has_perm(HIGH_PRIORITY_PERMISSION):
+            # Offered only to those who may use it (job_create checks it again).
+            priority_field = self.fields["priority"]
+            assert isinstance(priority_field, forms.ChoiceField)
+            priority_field.choices = [
+                choice for choice in JobPriority.choices if choice[0] != JobPriority.HIGH
+            ]
+
+    def clean_priority(self) -> str:
+        return self.cleaned_data["priority"] or JobPriority.NORMAL
 
     def clean_params(self) -> dict[str, Any]:
         raw = self.cleaned_data["params"].strip()

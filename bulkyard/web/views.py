@@ -27,7 +27,7 @@ def job_new(request: HttpRequest) -> HttpResponse:
         throttle = JobCreateThrottle()
         if not throttle.allow_user(request.user):  # type: ignore[arg-type]
             return _too_many_jobs(request, wait=throttle.wait())
-    form = JobUploadForm(request.POST or None, request.FILES or None)
+    form = JobUploadForm(request.POST or None, request.FILES or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         job_input = None
@@ -41,6 +41,7 @@ def job_new(request: HttpRequest) -> HttpResponse:
                 job_input=job_input,
                 chunk_size=form.cleaned_data["chunk_size"],
                 attachments=[upload_attachment(a) for a in form.cleaned_data["attachments"]],
+                priority=form.cleaned_data["priority"],
             )
         except (services.InvalidJobRequest, services.JobNotAllowed) as exc:
             form.add_error(None, exc.message)
@@ -53,8 +54,10 @@ def _too_many_jobs(request: HttpRequest, *, wait: float | None) -> HttpResponse:
     """The form again, filled in as it was sent (but the files), saying when to retry."""
     seconds = max(math.ceil(wait or 1), 1)
     messages.error(request, f"You are starting jobs faster than allowed: try again in {seconds} s.")
-    fields = ("kind", "params", "chunk_size")
-    form = JobUploadForm(initial={name: request.POST.get(name) for name in fields})
+    fields = ("kind", "params", "chunk_size", "priority")
+    form = JobUploadForm(
+        initial={name: request.POST.get(name) for name in fields}, user=request.user
+    )
     response = render(request, "web/job_new.html", {"form": form}, status=429)
     response["Retry-After"] = str(seconds)
     return response

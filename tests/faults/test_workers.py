@@ -77,7 +77,8 @@ def _kill_pool_children_holding_chunks(stack, job_id) -> tuple[int, datetime]:
         for pid in children:
             os.kill(pid, signal.SIGSTOP)
         held = stack.rows(
-            "SELECT count(*) AS n FROM bulkyard_jobs_chunk WHERE job_id = %s AND status = 'running'",
+            "SELECT count(*) AS n FROM bulkyard_jobs_chunk "
+            "WHERE job_id = %s AND status = 'running'",
             [job_id],
         )[0]["n"]
         if held:

@@ -172,3 +172,14 @@ def test_the_job_page_lists_the_jobs_attachments(staff, user, sent):
     page = staff.get(f"/admin/bulkyard_jobs/job/{job.pk}/change/").content.decode()
 
     assert "&lt;b&gt;terms&lt;/b&gt;.pdf (5 bytes, application/pdf)" in page
+
+
+def test_staff_set_the_priority_of_selected_jobs(staff, user, sent):
+    job = _job(user)
+
+    staff.post(
+        "/admin/bulkyard_jobs/job/",
+        {"action": "set_priority_high", "_selected_action": [str(job.pk)]},
+    )
+
+    assert Job.objects.get(pk=job.pk).priority == "high"

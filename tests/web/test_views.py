@@ -1,6 +1,7 @@
 import io
 
 import pytest
+from django.contrib.auth.models import Permission
 
 from bulkyard.jobs.models import Job
 
@@ -132,3 +133,22 @@ def test_the_upload_form_refuses_attachments_for_a_kind_without_them(browser_cli
     assert response.status_code == 200
     assert "takes no attachments" in response.content.decode()
     assert not Job.objects.exists()
+
+
+def test_the_upload_form_offers_high_priority_only_to_those_who_may_use_it(browser_client, user):
+    before = browser_client.get("/jobs/new/").content.decode()
+    user.user_permissions.add(Permission.objects.get(codename="use_high_priority"))
+    after = browser_client.get("/jobs/new/").content.decode()
+
+    assert 'value="low"' in before
+    assert 'value="high"' not in before
+    assert 'value="high"' in after
+
+
+def test_the_upload_form_starts_a_job_with_the_chosen_priority(browser_client, user):
+    browser_client.post(
+        "/jobs/new/",
+        {"kind": "test.echo", "priority": "low", "file": _upload("t.jsonl", b'{"n": 1}\n')},
+    )
+
+    assert Job.objects.get(owner=user).priority == "low"

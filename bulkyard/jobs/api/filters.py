@@ -1,4 +1,4 @@
-"""Filters of the job list: status, kind and when a job was created."""
+"""Filters of the job list: status, kind, priority and when a job was created."""
 
 from datetime import UTC, datetime
 from typing import Any
@@ -7,7 +7,7 @@ from django import forms
 from django_filters import rest_framework as filters
 from django_filters.fields import IsoDateTimeField
 
-from bulkyard.jobs.models import Job, JobStatus
+from bulkyard.jobs.models import Job, JobPriority, JobStatus
 
 
 class UtcIsoDateTimeField(IsoDateTimeField):
@@ -31,9 +31,10 @@ class UtcDateTimeFilter(filters.IsoDateTimeFilter):
 class JobFilter(filters.FilterSet):
     status = filters.MultipleChoiceFilter(choices=JobStatus.choices)
     kind = filters.CharFilter()
+    priority = filters.MultipleChoiceFilter(choices=JobPriority.choices)
     created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Job
-        fields = ["status", "kind"]
+        fields = ["status", "kind", "priority"]

@@ -38,6 +38,7 @@ JOB_EXAMPLE = {
     "url": _JOB_URL,
     "kind": "text.stats",
     "status": "running",
+    "priority": "normal",
     "params": {"text_field": "text", "id_field": "id", "words_per_minute": 230, "top_words": 5},
     "input": {"format": "csv", "name": "texts.csv", "size": 20946363},
     "chunk_size": 1000,
@@ -106,6 +107,7 @@ def _errors(*codes: int) -> dict[int, OpenApiResponse]:
     descriptions = {
         400: "Invalid request; the message says what and where.",
         401: "Missing or invalid credentials.",
+        403: "You may not run this job: a permission on its target, or for high priority.",
         404: "No such job (or not yours).",
         409: "The job is not in a state that allows this.",
         413: "The upload is larger than the limit.",
@@ -121,7 +123,7 @@ def _errors(*codes: int) -> dict[int, OpenApiResponse]:
 jobs_list = extend_schema(
     operation_id="jobs_list",
     summary="List your jobs",
-    description="Your own jobs, newest first, filtered by status and kind, paginated.",
+    description="Your own jobs, newest first, filtered by status, kind and priority, paginated.",
     responses={200: JobSerializer(many=True), **_errors(400, 404)},
     examples=[
         OpenApiExample(
@@ -153,7 +155,7 @@ jobs_create = extend_schema(
         "application/json": JobCreateInputSerializer,
         "multipart/form-data": JobCreateInputSerializer,
     },
-    responses={202: JobSerializer, **_errors(400, 413, 422)},
+    responses={202: JobSerializer, **_errors(400, 403, 413, 422)},
     examples=[
         OpenApiExample(
             "Inline items",
@@ -218,7 +220,7 @@ jobs_retry = extend_schema(
     ),
     parameters=[IDEMPOTENCY_HEADER],
     request=None,
-    responses={202: JobSerializer, **_errors(400, 404, 409, 422)},
+    responses={202: JobSerializer, **_errors(400, 403, 404, 409, 422)},
     examples=[
         OpenApiExample(
             "The retry job",

@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.reverse import reverse
 
 from bulkyard.jobs.inputs import MAX_ITEM_DEPTH, nested_too_deeply
-from bulkyard.jobs.models import ItemOutcome, Job
+from bulkyard.jobs.models import ItemOutcome, Job, JobPriority
 from bulkyard.jobs.selectors import job_progress, masked_params
 
 
@@ -80,6 +80,12 @@ class JobCreateInputSerializer(serializers.Serializer[Any]):
     chunk_size = serializers.IntegerField(
         min_value=1, required=False, help_text="Items per chunk; the kind's default if omitted."
     )
+    priority = serializers.ChoiceField(
+        choices=JobPriority.choices,
+        default=JobPriority.NORMAL,
+        help_text="Order among your own jobs: high (needs a permission), normal or low. "
+        "Other users' jobs still take turns with yours.",
+    )
     attachments = serializers.ListField(
         child=serializers.FileField(allow_empty_file=True),
         required=False,
@@ -148,6 +154,7 @@ class JobSerializer(serializers.ModelSerializer[Job]):
             "url",
             "kind",
             "status",
+            "priority",
             "params",
             "input",
             "chunk_size",
@@ -186,6 +193,7 @@ class JobSerializer(serializers.ModelSerializer[Job]):
             "url": detail,
             "kind": job.kind,
             "status": str(job.status),
+            "priority": str(job.priority),
             "params": self.get_params(job),
             "input": self.get_input(job),
             "chunk_size": _integer(job.chunk_size),

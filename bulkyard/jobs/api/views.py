@@ -111,6 +111,7 @@ class JobListCreateApi(generics.ListAPIView[Job]):
                 chunk_size=data.get("chunk_size"),
                 idempotency_key=key,
                 attachments=[upload_attachment(upload) for upload in data.get("attachments", [])],
+                priority=data["priority"],
             )
         except services.InvalidJobRequest as exc:
             raise InvalidRequest(exc.code, exc.message, exc.details) from None

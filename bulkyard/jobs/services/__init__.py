@@ -38,6 +38,7 @@ from bulkyard.jobs.services.controls import (
     job_cancel,
     job_rerun_stalled_chunks,
     job_retry_failed,
+    job_set_priority,
 )
 from bulkyard.jobs.services.creation import (
     AttachmentInput,
@@ -60,5 +61,6 @@ __all__ = [
     "job_create",
     "job_rerun_stalled_chunks",
     "job_retry_failed",
+    "job_set_priority",
     "jobs_purge",
 ]

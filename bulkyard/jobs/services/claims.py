@@ -11,8 +11,11 @@ Chunks are claimed fairly (decision 0013, ``BULKYARD_SCHEDULING = "fair"``):
 the owner with the fewest chunks running on the queue goes first, ties to the
 owner whose last chunk started longest ago; within the owner, the job likewise;
 within the job, the oldest claimable chunk. A small job of one user so waits
-for one chunk of another user's big job, not for all of them.
-``BULKYARD_SCHEDULING = "fifo"`` keeps the order of ``available_at``.
+for one chunk of another user's big job, not for all of them. A job's
+priority (decision 0014) orders it among its owner's jobs only: ``high``
+before ``normal`` before ``low``, so it never overtakes another owner's turn.
+``BULKYARD_SCHEDULING = "fifo"`` keeps the order of ``available_at``, within
+each priority.
 """
 
 from __future__ import annotations
@@ -24,10 +27,10 @@ from typing import Literal
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import Case, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
-from bulkyard.jobs.models import Chunk, ChunkStatus, Job, JobStatus
+from bulkyard.jobs.models import Chunk, ChunkStatus, Job, JobPriority, JobStatus
 from bulkyard.jobs.services.leases import Heartbeat, lease_expiry, new_token
 
 Step = Literal["plan", "finish"]
@@ -64,7 +67,8 @@ def chunk_claim_next(*, queue: str) -> ClaimedChunk | None:
     now = timezone.now()
     with transaction.atomic():
         if settings.BULKYARD_SCHEDULING == "fifo":
-            chunk_id = _next_chunk_id(claimable_chunks(queue, now=now))
+            chunks = claimable_chunks(queue, now=now)
+            chunk_id = _next_chunk_id(chunks, first=_priority_rank("job__priority"))
         else:
             chunk_id = None
             # A job whose claimable chunks other workers are all claiming at
@@ -78,19 +82,32 @@ def chunk_claim_next(*, queue: str) -> ClaimedChunk | None:
         return _chunk_lease(Chunk.objects.filter(pk=chunk_id), now=now, chunk_id=chunk_id)
 
 
-def _next_chunk_id(chunks: QuerySet[Chunk]) -> int | None:
+def _next_chunk_id(chunks: QuerySet[Chunk], *, first: Case | None = None) -> int | None:
+    order = ("available_at", "pk") if first is None else (first, "available_at", "pk")
     return (
         chunks.select_for_update(skip_locked=True, of=("self",))
-        .order_by("available_at", "pk")
+        .order_by(*order)
         .values_list("pk", flat=True)
         .first()
+    )
+
+
+# high, normal, low: the order of JobPriority's members.
+_PRIORITY_RANKS = {priority.value: rank for rank, priority in enumerate(JobPriority)}
+
+
+def _priority_rank(field: str) -> Case:
+    return Case(
+        *(When(**{field: value}, then=Value(rank)) for value, rank in _PRIORITY_RANKS.items()),
+        default=Value(len(_PRIORITY_RANKS)),
     )
 
 
 # Running jobs with a claimable chunk on the queue, in the order their chunks
 # are due: the owner with the fewest chunks running on the queue, then the
 # owner whose latest chunk started longest ago (one with none started yet
-# first); the same two within the owner; then the older job. An owner's latest
+# first); within the owner, the job of the higher priority, then the same two
+# as for owners; then the older job. An owner's latest
 # start is read from its jobs that still have work here: that is enough to
 # alternate, and spares reading every finished job's chunks. Counts are of committed claims, so
 # concurrent claimers may pick the same job: SKIP LOCKED gives them different
@@ -101,6 +118,7 @@ def _next_chunk_id(chunks: QuerySet[Chunk]) -> int | None:
 _FAIR_ORDER_SQL = """
 WITH candidates AS (
     SELECT j.id, j.owner_id, j.created_at,
+        CASE j.priority {priority_ranks} ELSE {unknown_rank} END AS priority_rank,
         (SELECT max(s.started_at) FROM {chunk} s WHERE s.job_id = j.id) AS last_started
     FROM {job} j
     WHERE j.status = %(running)s AND EXISTS (
@@ -118,6 +136,7 @@ SELECT id FROM candidates cand
 ORDER BY
     (SELECT count(*) FROM running WHERE running.owner_id = cand.owner_id),
     max(cand.last_started) OVER (PARTITION BY cand.owner_id) NULLS FIRST,
+    cand.priority_rank,
     (SELECT count(*) FROM running WHERE running.job_id = cand.id),
     cand.last_started NULLS FIRST,
     cand.created_at,
@@ -129,6 +148,11 @@ def _jobs_in_fair_order(queue: str, *, now: datetime) -> list[uuid.UUID]:
     sql = _FAIR_ORDER_SQL.format(
         chunk=connection.ops.quote_name(Chunk._meta.db_table),
         job=connection.ops.quote_name(Job._meta.db_table),
+        # Literals from JobPriority, not from a request.
+        priority_ranks=" ".join(
+            f"WHEN '{value}' THEN {rank}" for value, rank in _PRIORITY_RANKS.items()
+        ),
+        unknown_rank=len(_PRIORITY_RANKS),
     )
     with connection.cursor() as cursor:
         cursor.execute(
@@ -195,13 +219,14 @@ def steps_due_count(*, now: datetime, cap: int) -> int:
 
 
 def job_step_claim_next() -> ClaimedStep | None:
-    """Lease the step of the oldest job that needs one, or None."""
+    """Lease the step of the job that needs one first: the highest priority,
+    then the oldest; or None."""
     now = timezone.now()
     with transaction.atomic():
         row = (
             _steps_due(now=now)
             .select_for_update(skip_locked=True)
-            .order_by("created_at")
+            .order_by(_priority_rank("priority"), "created_at")
             .values_list("pk", "status")
             .first()
         )

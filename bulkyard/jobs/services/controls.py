@@ -6,6 +6,8 @@
   items, keeping their numbers.
 - Re-run stalled chunks: hand a job's stuck chunks to workers now, without
   waiting for the sweeper (``maintenance``).
+- Change a job's priority (operators): its next chunks are claimed in the
+  new order.
 """
 
 from __future__ import annotations
@@ -24,12 +26,14 @@ from bulkyard.jobs import dispatch, events, registry
 from bulkyard.jobs.inputs import READER_ERROR_CODES
 from bulkyard.jobs.kinds import CONTENT_OMITTED, CodedError
 from bulkyard.jobs.models import (
+    JOB_FINISHED_STATUSES,
     Chunk,
     ChunkStatus,
     InputFormat,
     ItemOutcome,
     ItemResult,
     Job,
+    JobPriority,
     JobStatus,
 )
 from bulkyard.jobs.services.chunks import chunk_recover
@@ -72,6 +76,17 @@ def job_cancel(*, job: Job) -> Job:
             lambda: events.job_changed(job_id=job_id, owner_id=owner_id, force=True)
         )
     return Job.objects.get(pk=job.pk)
+
+
+def job_set_priority(*, job: Job, priority: JobPriority) -> Job:
+    """Give an unfinished job another priority: an operator's decision, so
+    ``high`` needs no permission of the owner. Chunks already running go on;
+    the next claims see the new order (claims read it from the job row)."""
+    changed = Job.objects.filter(pk=job.pk).exclude(status__in=JOB_FINISHED_STATUSES)
+    if not changed.update(priority=priority):
+        raise JobConflict("job_finished", "the job already finished; its priority is moot")
+    job.refresh_from_db(fields=["priority"])
+    return job
 
 
 def job_retry_failed(
@@ -142,6 +157,8 @@ def job_retry_failed(
                 idempotency_key=idempotency_key,
                 retry_of=job,
                 attachments=attachments,
+                # Checked again: the owner may have lost the permission for high.
+                priority=job.priority,
             )
 
 

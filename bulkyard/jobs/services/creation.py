@@ -25,7 +25,13 @@ from pydantic import ValidationError
 from bulkyard.jobs import dispatch, registry
 from bulkyard.jobs.inputs import reader_for
 from bulkyard.jobs.kinds import CodedError, InputRejected, JobKind, NotAllowed
-from bulkyard.jobs.models import InputFormat, Job, JobAttachment
+from bulkyard.jobs.models import (
+    HIGH_PRIORITY_PERMISSION,
+    InputFormat,
+    Job,
+    JobAttachment,
+    JobPriority,
+)
 
 
 class IdempotencyKeyMismatch(Exception):
@@ -97,6 +103,19 @@ def _validate_attachments(job_kind: JobKind[Any], attachments: Sequence[Attachme
     if repeated:
         raise InvalidJobRequest(
             "duplicate_attachment_name", f"attachment name(s) sent twice: {', '.join(repeated)}"
+        )
+
+
+def _check_priority(owner: User, priority: str) -> None:
+    if priority not in JobPriority.values:
+        raise InvalidJobRequest(
+            "invalid_priority", f"priority must be one of {', '.join(JobPriority.values)}"
+        )
+    if priority == JobPriority.HIGH and not owner.has_perm(HIGH_PRIORITY_PERMISSION):
+        raise JobNotAllowed(
+            "priority_not_allowed",
+            "you may not submit jobs with high priority; ask an administrator for the "
+            "'Can submit jobs with high priority' permission",
         )
 
 
@@ -177,6 +196,7 @@ def job_create(
     idempotency_key: str | None = None,
     retry_of: Job | None = None,
     attachments: Sequence[AttachmentInput] = (),
+    priority: str = JobPriority.NORMAL,
 ) -> tuple[Job, bool]:
     """Validate and store a new job, and enqueue its planning after commit.
 
@@ -186,11 +206,13 @@ def job_create(
     ``InvalidJobRequest`` for an unknown kind, bad params or an unusable input,
     ``JobNotAllowed`` when the owner may not touch the data the job would;
     nothing is stored then. ``job_input`` is None for kinds that take no input;
-    ``attachments`` are files kept with the job for kinds that accept them.
+    ``attachments`` are files kept with the job for kinds that accept them;
+    ``priority`` orders the job among its owner's (``high`` needs a permission).
     """
     job_kind, clean_params, size, compressed = _validate_request(
         owner=owner, kind=kind, params=params, job_input=job_input, chunk_size=chunk_size
     )
+    _check_priority(owner, priority)
     _validate_attachments(job_kind, attachments)
     fingerprint = _fingerprint(
         kind=kind,
@@ -200,6 +222,8 @@ def job_create(
         input=job_input.sha256 if job_input else None,
         retry_of=str(retry_of.pk) if retry_of else None,
         attachments=[(a.name, a.sha256) for a in attachments],
+        # Absent for normal: keys used before priorities existed still match.
+        **({"priority": priority} if priority != JobPriority.NORMAL else {}),
     )
     if idempotency_key:
         existing = _job_for_key(owner, idempotency_key, fingerprint)
@@ -217,6 +241,7 @@ def job_create(
         idempotency_key=idempotency_key or None,
         request_fingerprint=fingerprint,
         retry_of=retry_of,
+        priority=priority,
     )
     if job_input is not None:
         extension = reader_for(job_input.format).extension

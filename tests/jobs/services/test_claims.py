@@ -8,7 +8,7 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from bulkyard.jobs.models import Chunk, ChunkStatus, Job, JobStatus
+from bulkyard.jobs.models import Chunk, ChunkStatus, Job, JobPriority, JobStatus
 from bulkyard.jobs.services import claims
 from tests.support.engine import chunks_of, created_job, planned_job, run_every_chunk
 
@@ -80,6 +80,48 @@ def test_under_fifo_scheduling_one_owners_big_job_goes_first(user, other_user, s
     order = _claim_and_finish(4)
 
     assert order == [str(big.pk)] * 4
+
+
+def test_an_owners_high_priority_job_is_claimed_for_before_its_older_jobs(user, sent):
+    older = planned_job(user, items=30)
+    urgent = planned_job(user, items=30)
+    Job.objects.filter(pk=urgent.pk).update(priority=JobPriority.HIGH)
+
+    order = _claim_and_finish(4)
+
+    assert order == [str(urgent.pk)] * 3 + [str(older.pk)]
+
+
+def test_an_owners_low_priority_job_waits_for_its_normal_ones(user, sent):
+    background = planned_job(user, items=20)
+    Job.objects.filter(pk=background.pk).update(priority=JobPriority.LOW)
+    normal = planned_job(user, items=20)
+
+    order = _claim_and_finish(3)
+
+    assert order == [str(normal.pk)] * 2 + [str(background.pk)]
+
+
+def test_a_high_priority_job_does_not_overtake_another_owners_turn(user, other_user, sent):
+    urgent = planned_job(user, items=100)
+    Job.objects.filter(pk=urgent.pk).update(priority=JobPriority.HIGH)
+    low = planned_job(other_user, items=30)
+    Job.objects.filter(pk=low.pk).update(priority=JobPriority.LOW)
+
+    order = _claim_and_finish(6)
+
+    assert order == [str(urgent.pk), str(low.pk)] * 3
+
+
+def test_under_fifo_scheduling_higher_priority_chunks_go_first(user, other_user, sent, settings):
+    settings.BULKYARD_SCHEDULING = "fifo"
+    planned_job(user, items=30)
+    urgent = planned_job(other_user, items=20)
+    Job.objects.filter(pk=urgent.pk).update(priority=JobPriority.HIGH)
+
+    order = _claim_and_finish(2)
+
+    assert order == [str(urgent.pk)] * 2
 
 
 @pytest.mark.django_db(transaction=True)
@@ -185,6 +227,16 @@ def test_a_queued_job_has_its_plan_step_due(user, sent):
 
     assert (claimed.job_id, claimed.step, claimed.attempts) == (str(job.pk), "plan", 1)
     assert claims.job_step_claim_next() is None  # its lease holds it now
+
+
+def test_the_step_of_a_high_priority_job_is_claimed_before_older_steps(user, sent):
+    created_job(user, b'{"n": 1}\n')
+    urgent = created_job(user, b'{"n": 2}\n')
+    Job.objects.filter(pk=urgent.pk).update(priority=JobPriority.HIGH)
+
+    claimed = claims.job_step_claim_next()
+
+    assert claimed.job_id == str(urgent.pk)
 
 
 def test_a_job_with_every_chunk_finished_has_its_finish_step_due(user, sent):

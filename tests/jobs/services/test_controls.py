@@ -5,7 +5,7 @@ import pytest
 from django.utils import timezone
 
 from bulkyard.jobs import services
-from bulkyard.jobs.models import ChunkStatus, Job, JobStatus
+from bulkyard.jobs.models import ChunkStatus, Job, JobPriority, JobStatus
 from bulkyard.jobs.services import chunks, finishing, planning
 from tests.support.engine import chunks_of, created_job, expire, planned_job, run_every_chunk
 
@@ -63,3 +63,34 @@ def test_retry_leaves_out_items_the_reader_could_not_read(user, sent):
     assert created
     assert Job.objects.get(pk=job.pk).failed_items == 2
     assert Job.objects.get(pk=retry.pk).total_items == 1
+
+
+def test_a_retry_keeps_the_priority_of_the_job_it_retries(user, sent):
+    job = created_job(user, b'{"n": 1}\n', params={"fail_items": [1]})
+    Job.objects.filter(pk=job.pk).update(priority=JobPriority.LOW)
+    planning.job_plan(job_id=str(job.pk))
+    run_every_chunk(job)
+    finishing.job_finalize(job_id=str(job.pk))
+
+    retry, _ = services.job_retry_failed(job=Job.objects.get(pk=job.pk), owner=user)
+
+    assert retry.priority == JobPriority.LOW
+
+
+def test_an_operator_may_raise_a_running_jobs_priority(user, sent):
+    job = planned_job(user)
+
+    changed = services.job_set_priority(job=job, priority=JobPriority.HIGH)
+
+    assert changed.priority == Job.objects.get(pk=job.pk).priority == JobPriority.HIGH
+
+
+def test_the_priority_of_a_finished_job_cannot_change(user, sent):
+    job = planned_job(user)
+    run_every_chunk(job)
+    finishing.job_finalize(job_id=str(job.pk))
+
+    with pytest.raises(services.JobConflict):
+        services.job_set_priority(job=job, priority=JobPriority.HIGH)
+
+    assert Job.objects.get(pk=job.pk).priority == JobPriority.NORMAL

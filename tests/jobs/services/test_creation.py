@@ -4,10 +4,11 @@ database (no worker, no broker)."""
 import gzip
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.core.files.base import ContentFile
 
 from bulkyard.jobs import services
-from bulkyard.jobs.models import Job, JobStatus
+from bulkyard.jobs.models import Job, JobPriority, JobStatus
 from tests.support.engine import created_job, job_input
 from tests.support.files import zip_of
 
@@ -74,3 +75,61 @@ def test_an_input_is_stored_under_its_formats_extension(
     assert job.input_file.name.endswith(f"/{job.pk}{stored_as}")
     assert job.input_compression == compression
     assert job.input_file.storage.exists(job.input_file.name)
+
+
+def _granted_high_priority(user):
+    user.user_permissions.add(
+        Permission.objects.get(
+            codename="use_high_priority", content_type__app_label="bulkyard_jobs"
+        )
+    )
+    return type(user).objects.get(pk=user.pk)  # a fresh object: permissions are cached
+
+
+def test_a_job_has_normal_priority_unless_asked(user, sent):
+    job = created_job(user, b'{"n": 1}\n')
+
+    assert job.priority == JobPriority.NORMAL
+
+
+def test_high_priority_is_refused_without_its_permission(user, sent):
+    with pytest.raises(services.JobNotAllowed) as refused:
+        services.job_create(
+            owner=user,
+            kind="test.echo",
+            params={},
+            job_input=job_input(b'{"n": 1}\n'),
+            priority=JobPriority.HIGH,
+        )
+
+    assert refused.value.code == "priority_not_allowed"
+    assert not Job.objects.exists()
+
+
+def test_high_priority_is_accepted_with_its_permission(user, sent):
+    job, _ = services.job_create(
+        owner=_granted_high_priority(user),
+        kind="test.echo",
+        params={},
+        job_input=job_input(b'{"n": 1}\n'),
+        priority=JobPriority.HIGH,
+    )
+
+    assert job.priority == JobPriority.HIGH
+
+
+def test_an_idempotency_key_reused_with_another_priority_is_a_mismatch(user, sent):
+    def create(priority):
+        return services.job_create(
+            owner=user,
+            kind="test.echo",
+            params={},
+            job_input=job_input(b'{"n": 1}\n'),
+            idempotency_key="k",
+            priority=priority,
+        )
+
+    create(JobPriority.NORMAL)
+
+    with pytest.raises(services.IdempotencyKeyMismatch):
+        create(JobPriority.LOW)

@@ -11,6 +11,8 @@ from django.core.handlers.asgi import ASGIHandler
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 
+from bulkyard.core.sizes import human_bytes
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -36,7 +38,7 @@ class BodySizeLimitMiddleware:
         limit = settings.BULKYARD_MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD
         for name, value in scope.get("headers", []):
             if name == b"content-length" and value.isdigit() and int(value) > limit:
-                await _send_413(send, limit)
+                await _send_413(send)
                 return
 
         received = 0
@@ -55,15 +57,17 @@ class BodySizeLimitMiddleware:
 
         await self.app(scope, limited_receive, send)
         if exceeded:
-            await _send_413(send, limit)
+            await _send_413(send)
 
 
-async def _send_413(send: Send, limit: int) -> None:
+async def _send_413(send: Send) -> None:
+    # The configured limit, not the multipart overhead allowed on top of it.
+    limit = human_bytes(settings.BULKYARD_MAX_UPLOAD_BYTES)
     body = json.dumps(
         {
             "error": {
                 "code": "payload_too_large",
-                "message": f"the request body is larger than the {limit}-byte limit",
+                "message": f"the request body is larger than the upload limit of {limit}",
                 "details": None,
             }
         }

@@ -2,6 +2,8 @@
 
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -71,6 +73,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         # The database or Redis is away: say so, and when to come back,
         # rather than a 500 that reads as a bug.
         exc = ServiceUnavailable()
+    # DRF answers these as its own NotFound and PermissionDenied but keeps the
+    # original exception, whose codes it cannot give: convert them first, so
+    # a job that is not yours says "not_found" like an unknown path does.
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound(*exc.args)
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied(*exc.args)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

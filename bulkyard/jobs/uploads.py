@@ -8,6 +8,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import TemporaryFileUploadHandler
 
 from bulkyard.core.exceptions import PayloadTooLarge
+from bulkyard.core.sizes import human_bytes
 from bulkyard.jobs.services import AttachmentInput, JobInput
 
 
@@ -25,7 +26,7 @@ class LimitedHashingUploadHandler(TemporaryFileUploadHandler):
         self._received += len(raw_data)
         limit = settings.BULKYARD_MAX_UPLOAD_BYTES
         if self._received > limit:
-            raise PayloadTooLarge(f"the upload is larger than the {limit}-byte limit")
+            raise PayloadTooLarge(f"the upload is larger than the limit of {human_bytes(limit)}")
         self._digest.update(raw_data)
         super().receive_data_chunk(raw_data, start)
         return None

@@ -171,7 +171,7 @@ def register_target(
     )
     existing = _targets.get(name)
     if existing is not None and existing.model is not model:
-        raise ValueError(f"import target {name!r} is registered twice")
+        raise ValueError(f"target {name!r} is registered twice")
     _targets[name] = target
     return target
 
@@ -181,7 +181,7 @@ def get_target(name: str) -> ImportTarget:
         return _targets[name]
     except KeyError:
         known = ", ".join(sorted(_targets)) or "none"
-        raise LookupError(f"unknown import target {name!r}; known: {known}") from None
+        raise LookupError(f"unknown target {name!r}; known: {known}") from None
 
 
 def all_targets() -> list[ImportTarget]:

@@ -51,6 +51,8 @@ MIDDLEWARE = [
     "bulkyard.core.browsable_api.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Before CommonMiddleware's redirect, which turns a POST into a GET.
+    "bulkyard.core.slashes.ApiTrailingSlashMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

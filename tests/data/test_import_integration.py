@@ -156,7 +156,7 @@ def test_an_unknown_target_is_refused(api_client):
     response = submit_file(api_client, CSV, kind="data.import", params='{"target": "nope"}')
 
     assert response.status_code == 400
-    assert "unknown import target 'nope'" in response.json()["error"]["message"]
+    assert "unknown target 'nope'" in response.json()["error"]["message"]
 
 
 def test_a_gzip_jsonl_import(api_client, worker):

@@ -92,5 +92,5 @@ def test_reply_to_entries_of_one_address_each_are_accepted(api_client):
 def test_a_template_that_meets_a_bound_by_itself_is_refused(api_client, text, problem):
     error = _refusal(_submit(api_client, text=text))
 
-    assert error["message"].startswith("params.params: Value error, text: ")
+    assert error["message"].startswith("params: text: ")
     assert problem in error["message"]

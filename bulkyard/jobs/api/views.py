@@ -24,6 +24,7 @@ from bulkyard.core.exceptions import (
     PayloadTooLarge,
 )
 from bulkyard.core.parsers import SafeJSONParser
+from bulkyard.core.sizes import human_bytes
 from bulkyard.core.throttling import UserRateThrottle
 from bulkyard.jobs import registry, selectors, services
 from bulkyard.jobs.api import schema
@@ -80,13 +81,13 @@ class JobListCreateApi(generics.ListAPIView[Job]):
             length = 0
         if request.method == "POST" and length > limit:
             raise PayloadTooLarge(
-                f"the request body has {length} bytes; the limit is {limit} bytes"
+                f"the request body has {human_bytes(length)}; the limit is {human_bytes(limit)}"
             )
         json_limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         if request.content_type == "application/json" and length > json_limit:
             # JSON is parsed in memory: big batches belong in a file upload.
             raise PayloadTooLarge(
-                f"a JSON body may have at most {json_limit} bytes; upload a CSV or "
+                f"a JSON body may have at most {human_bytes(json_limit)}; upload a CSV or "
                 "JSON Lines file for larger batches"
             )
         super().initial(request, *args, **kwargs)

@@ -124,6 +124,22 @@ def _fingerprint(**parts: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _param_path(location: tuple[int | str, ...]) -> str:
+    """``("recipients", "target")`` -> ``"params.recipients.target"``; a rule
+    on the params as a whole has no location: ``"params"``."""
+    return ".".join(["params", *(str(part) for part in location)])
+
+
+# What pydantic puts before the message a validator raised: noise to a user.
+_PYDANTIC_PREFIXES = ("Value error, ", "Assertion failed, ")
+
+
+def _readable(message: str) -> str:
+    for prefix in _PYDANTIC_PREFIXES:
+        message = message.removeprefix(prefix)
+    return message
+
+
 def _validate_request(
     *,
     owner: User,
@@ -144,13 +160,17 @@ def _validate_request(
     try:
         parsed = job_kind.parse_params(params)
     except ValidationError as exc:
+        errors = exc.errors()
         details = [
-            {"field": ".".join(str(p) for p in err["loc"]) or "params", "message": err["msg"]}
-            for err in exc.errors()
+            # The field within params, as the kind's schema names it.
+            {
+                "field": ".".join(str(p) for p in err["loc"]) or "params",
+                "message": _readable(err["msg"]),
+            }
+            for err in errors
         ]
-        first = details[0]
         raise InvalidJobRequest(
-            "invalid_params", f"params.{first['field']}: {first['message']}", details
+            "invalid_params", f"{_param_path(errors[0]['loc'])}: {details[0]['message']}", details
         ) from None
     try:
         job_kind.check_allowed(parsed, user=owner)

@@ -87,6 +87,24 @@ def test_invalid_params_name_the_field(api_client):
     assert _error(response)["message"].startswith("params.words_per_minute:")
 
 
+def test_a_rule_on_the_params_as_a_whole_reads_without_pydantic_wording(api_client):
+    response = api_client.post(
+        "/api/v1/jobs/",
+        {"kind": "text.process", "items": ITEMS, "params": {"steps": ["clean", "clean"]}},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert _error(response)["message"] == "params: steps: each step at most once"
+
+
+def test_a_job_that_does_not_exist_is_404_not_found(api_client):
+    response = api_client.get("/api/v1/jobs/00000000-0000-4000-8000-000000000000/")
+
+    assert response.status_code == 404
+    assert _error(response)["code"] == "not_found"
+
+
 def test_too_many_inline_items_are_refused(api_client, settings):
     settings.BULKYARD_MAX_INLINE_ITEMS = 3
 
@@ -149,6 +167,15 @@ def test_upload_over_the_size_limit_gets_413(api_client, settings):
     assert response.status_code == 413
     assert _error(response)["code"] == "payload_too_large"
     assert not Job.objects.exists()
+
+
+def test_the_413_message_gives_the_limit_in_mib(api_client, settings):
+    settings.BULKYARD_MAX_UPLOAD_BYTES = 1024 * 1024
+    body = b"id,text\n" + b"1,aaaaaaaaaa\n" * 100_000
+
+    response = submit_file(api_client, body)
+
+    assert "the limit is 1 MiB" in _error(response)["message"]
 
 
 def test_upload_handler_stops_a_body_without_length_at_the_limit(api_client, settings, rf):

@@ -84,6 +84,7 @@ class JobAdmin(admin.ModelAdmin[Job]):
                     "finished_at",
                     "cancel_requested_at",
                     "paused_at",
+                    "time_paused",
                 ]
             },
         ),

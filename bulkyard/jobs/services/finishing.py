@@ -135,6 +135,7 @@ def job_fail_step_lost(*, claimed: ClaimedStep) -> None:
         error_message=f"the finish step lost its worker {claimed.attempts - 1} times",
         lease_token=None,
         lease_expires_at=None,
+        paused_at=None,  # a job that ends is no longer paused
     )
     owner_id = Job.objects.values_list("owner_id", flat=True).get(pk=claimed.job_id)
     events.job_changed(job_id=claimed.job_id, owner_id=owner_id, force=True)

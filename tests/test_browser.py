@@ -148,3 +148,36 @@ def test_the_job_page_follows_a_job_from_the_api_while_its_websocket_is_down(pag
     expect(live).to_have_attribute("data-connection", "finished")
     expect(page.locator('[data-job-field="failed_items"]').first).to_have_text("1")
     expect(page.locator("#cancel")).to_be_hidden()
+
+
+def test_the_job_pages_pause_and_resume_buttons_follow_the_status_live(page, asgi_server):
+    from playwright.sync_api import expect
+
+    user = UserFactory()
+    token = Token.objects.create(user=user).key
+    api = httpx.Client(
+        base_url=asgi_server, headers={"Authorization": f"Token {token}"}, timeout=30
+    )
+    items = [{"n": n} for n in range(60)]
+    job = api.post(
+        "/api/v1/jobs/",
+        json={"kind": "test.echo", "items": items, "params": {"sleep_per_item": 0.1}},
+    ).json()
+    controls = f"/api/v1/jobs/{job['id']}"
+    api.post(f"{controls}/pause/")
+    pause, resume = page.locator("#pause"), page.locator("#resume")
+
+    log_in(page, asgi_server, user, path=f"/jobs/{job['id']}/")
+    expect(page.locator("[data-job-ws]")).to_have_attribute("data-connection", "live")
+    expect(resume).to_be_visible()
+    # Paused and resumed elsewhere (the API, another tab): the page follows.
+    api.post(f"{controls}/resume/")
+    expect(pause).to_be_visible()
+    expect(resume).to_be_hidden()
+    api.post(f"{controls}/pause/")
+    expect(resume).to_be_visible()
+    expect(pause).to_be_hidden()
+    resume.click()
+    expect(page.locator('[data-job-field="status"]').first).to_have_text("succeeded")
+    expect(pause).to_be_hidden()
+    api.close()

@@ -2,14 +2,15 @@
 
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
@@ -48,6 +49,8 @@ class JobAdmin(admin.ModelAdmin[Job]):
     list_per_page = 50
     actions = [
         "cancel_jobs",
+        "pause_jobs",
+        "resume_jobs",
         "retry_failed_items",
         "rerun_stalled_chunks",
         "set_priority_high",
@@ -91,7 +94,16 @@ class JobAdmin(admin.ModelAdmin[Job]):
         ("Chunks", {"fields": ["chunks_total", "chunks_finished"]}),
         (
             "Timing",
-            {"fields": ["created_at", "started_at", "finished_at", "cancel_requested_at"]},
+            {
+                "fields": [
+                    "created_at",
+                    "started_at",
+                    "finished_at",
+                    "cancel_requested_at",
+                    "paused_at",
+                    "time_paused",
+                ]
+            },
         ),
         ("Summary", {"fields": ["summary"]}),
     ]
@@ -117,7 +129,8 @@ class JobAdmin(admin.ModelAdmin[Job]):
         return False
 
     def has_manage_permission(self, request: HttpRequest) -> bool:
-        """Who may run the actions (cancel, retry, re-run): viewing is not enough."""
+        """Who may run the actions (cancel, pause, resume, retry, re-run):
+        viewing is not enough."""
         return bool(request.user.has_perm("bulkyard_jobs.change_job"))
 
     def get_search_results(
@@ -189,7 +202,32 @@ class JobAdmin(admin.ModelAdmin[Job]):
             self.admin_site.admin_view(self.results_view),
             name="bulkyard_jobs_job_results",
         )
-        return [results, *super().get_urls()]
+        controls = [
+            path(
+                f"<uuid:job_id>/{name}/",
+                self.admin_site.admin_view(self.control_view),
+                {"control": name},
+                name=f"bulkyard_jobs_job_{name}",
+            )
+            for name in ("pause", "resume")
+        ]
+        return [results, *controls, *super().get_urls()]
+
+    def control_view(self, request: HttpRequest, job_id: str, control: str) -> HttpResponse:
+        """The pause and resume buttons of a job's page (POST only)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_manage_permission(request):
+            raise PermissionDenied
+        job = get_object_or_404(Job, pk=job_id)
+        service = services.job_pause if control == "pause" else services.job_resume
+        try:
+            job = service(job=job)
+        except services.JobConflict as exc:
+            self.message_user(request, exc.message, messages.WARNING)
+        else:
+            self.message_user(request, f"Job {job.pk} is {job.get_status_display().lower()}.")
+        return redirect("admin:bulkyard_jobs_job_change", job.pk)
 
     def results_view(self, request: HttpRequest, job_id: str) -> StreamingHttpResponse:
         if not self.has_view_permission(request):
@@ -222,6 +260,8 @@ class JobAdmin(admin.ModelAdmin[Job]):
             results = reverse("admin:bulkyard_jobs_job_results", args=[job.pk])
             context.update(
                 job=job,
+                can_manage=self.has_manage_permission(request),
+                pausable=job.status in (JobStatus.QUEUED, JobStatus.RUNNING),
                 progress=selectors.job_progress(job),
                 chunks=Chunk.objects.filter(job=job).order_by("sequence")[:200],
                 chunk_count=job.chunks_total or 0,
@@ -245,6 +285,31 @@ class JobAdmin(admin.ModelAdmin[Job]):
             except services.JobConflict as exc:
                 self.message_user(request, f"{job.pk}: {exc.message}", messages.WARNING)
         self.message_user(request, f"Cancelled {cancelled} job(s).")
+
+    @admin.action(description="Pause selected jobs", permissions=["manage"])
+    def pause_jobs(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
+        self._control(request, queryset, services.job_pause, done="Paused")
+
+    @admin.action(description="Resume selected jobs", permissions=["manage"])
+    def resume_jobs(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
+        self._control(request, queryset, services.job_resume, done="Resumed")
+
+    def _control(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[Job],
+        service: Callable[..., Job],
+        *,
+        done: str,
+    ) -> None:
+        count = 0
+        for job in queryset:
+            try:
+                service(job=job)
+                count += 1
+            except services.JobConflict as exc:
+                self.message_user(request, f"{job.pk}: {exc.message}", messages.WARNING)
+        self.message_user(request, f"{done} {count} job(s).")
 
     @admin.action(description="Retry failed items of selected jobs", permissions=["manage"])
     def retry_failed_items(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:

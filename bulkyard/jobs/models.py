@@ -1,6 +1,8 @@
 """The job engine's record of truth: jobs, their chunks and per-item outcomes."""
 
 import uuid
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -12,6 +14,8 @@ class JobStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
     RUNNING = "running", "Running"
     CANCELLING = "cancelling", "Cancelling"
+    # No new chunk (nor planning) starts until it is resumed (decision 0016).
+    PAUSED = "paused", "Paused"
     SUCCEEDED = "succeeded", "Succeeded"
     COMPLETED_WITH_ERRORS = "completed_with_errors", "Completed with errors"
     FAILED = "failed", "Failed"
@@ -24,7 +28,14 @@ JOB_FINISHED_STATUSES = (
     JobStatus.FAILED,
     JobStatus.CANCELLED,
 )
-JOB_ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.CANCELLING)
+# Not finished: what the user stream keeps watching. A paused job is active in
+# this sense, though no work of it runs (quotas of running jobs leave it out).
+JOB_ACTIVE_STATUSES = (
+    JobStatus.QUEUED,
+    JobStatus.RUNNING,
+    JobStatus.CANCELLING,
+    JobStatus.PAUSED,
+)
 
 
 class JobPriority(models.TextChoices):
@@ -92,6 +103,11 @@ class Job(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    # When the job was paused, while it is paused (decision 0016).
+    paused_at = models.DateTimeField(null=True, blank=True)
+    # Pauses since the job started, ended ones: left out of its duration and
+    # rate (a pause while still queued is queueing time, not counted here).
+    time_paused = models.DurationField(default=timedelta)
     # When a worker last took on the job-level finish step.
     finalize_started_at = models.DateTimeField(null=True, blank=True)
     # The lease of the worker running the job's own step (planning a queued
@@ -137,6 +153,17 @@ class Job(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in JOB_FINISHED_STATUSES
+
+    def pause_ended(self, at: datetime) -> dict[str, Any]:
+        """The changes that end the job's pause at ``at``, if it is paused: a
+        pause after the start adds to ``time_paused``; one while queued is
+        queueing time."""
+        if self.paused_at is None:
+            return {}
+        changes: dict[str, Any] = {"paused_at": None}
+        if self.started_at is not None:
+            changes["time_paused"] = self.time_paused + max(at - self.paused_at, timedelta())
+        return changes
 
 
 class ChunkStatus(models.TextChoices):

@@ -1,7 +1,7 @@
 """Read-side queries of the engine."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 from uuid import UUID
@@ -15,7 +15,7 @@ from django.utils import timezone
 from bulkyard.core.secrets import mask_secrets
 from bulkyard.jobs import registry
 from bulkyard.jobs.kinds import AttachedFile
-from bulkyard.jobs.models import ItemResult, Job, JobAttachment
+from bulkyard.jobs.models import ItemResult, Job, JobAttachment, JobStatus
 
 
 def job_list(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Job]:
@@ -68,7 +68,11 @@ class Progress:
 
 
 def job_progress(job: Job, *, now: datetime | None = None) -> Progress:
-    """Percent done, throughput and a linear estimate of the time left."""
+    """Percent done, throughput and a linear estimate of the time left.
+
+    Time spent paused counts in none of them: the duration is the time the
+    job has been running, and a paused job has no estimate (nothing moves).
+    """
     now = now or timezone.now()
     total = job.total_items
     percent = None
@@ -79,10 +83,11 @@ def job_progress(job: Job, *, now: datetime | None = None) -> Progress:
     if job.started_at is None:
         return Progress(percent, None, None, None)
     end = job.finished_at or now
-    elapsed = max((end - job.started_at).total_seconds(), 0.0)
+    paused = job.time_paused + (end - job.paused_at if job.paused_at else timedelta())
+    elapsed = max((end - job.started_at - paused).total_seconds(), 0.0)
     rate = job.processed_items / elapsed if elapsed > 0 and job.processed_items else None
     eta = None
-    if not job.is_finished and rate and total is not None:
+    if job.status != JobStatus.PAUSED and not job.is_finished and rate and total is not None:
         eta = round(max(total - job.processed_items, 0) / rate, 1)
     return Progress(
         percent=percent,
@@ -90,6 +95,13 @@ def job_progress(job: Job, *, now: datetime | None = None) -> Progress:
         eta_seconds=eta,
         duration_seconds=round(elapsed, 3),
     )
+
+
+def job_paused_seconds(job: Job, *, now: datetime | None = None) -> float | None:
+    """How long the job has been paused, while it is; None otherwise."""
+    if job.paused_at is None:
+        return None
+    return round(max(((now or timezone.now()) - job.paused_at).total_seconds(), 0.0), 3)
 
 
 def masked_params(job: Job) -> dict[str, Any]:

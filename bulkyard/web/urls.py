@@ -9,4 +9,6 @@ urlpatterns = [
     path("new/", views.job_new, name="job-new"),
     path("<uuid:job_id>/", views.job_detail, name="job-detail"),
     path("<uuid:job_id>/cancel/", views.job_cancel, name="job-cancel"),
+    path("<uuid:job_id>/pause/", views.job_pause, name="job-pause"),
+    path("<uuid:job_id>/resume/", views.job_resume, name="job-resume"),
 ]

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from bulkyard.jobs import selectors, services
+from bulkyard.jobs.models import JobStatus
 from bulkyard.jobs.throttling import JobCreateThrottle
 from bulkyard.jobs.uploads import upload_attachment, upload_job_input
 from bulkyard.web.forms import JobUploadForm
@@ -73,6 +74,9 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
         {
             "job": job,
             "progress": selectors.job_progress(job),
+            # Which of pause and resume shows first; live.js switches them as
+            # the status changes.
+            "pausable": job.status in (JobStatus.QUEUED, JobStatus.RUNNING),
             "websocket_path": f"/ws/jobs/{job.pk}/",
             "api_path": reverse("jobs:job-detail", kwargs={"job_id": job.pk}),
             "output_url": reverse("jobs:job-output", kwargs={"job_id": job.pk}),
@@ -95,4 +99,30 @@ def job_cancel(request: HttpRequest, job_id: str) -> HttpResponse:
         messages.warning(request, exc.message)
     else:
         messages.success(request, "Cancelling: running chunks stop after their current item.")
+    return redirect("web:job-detail", job_id=job.pk)
+
+
+@login_required
+@require_POST
+def job_pause(request: HttpRequest, job_id: str) -> HttpResponse:
+    job = selectors.job_get(user=request.user, job_id=job_id)
+    try:
+        services.job_pause(job=job)
+    except services.JobConflict as exc:
+        messages.warning(request, exc.message)
+    else:
+        messages.success(request, "Paused: no new chunk starts; running chunks finish first.")
+    return redirect("web:job-detail", job_id=job.pk)
+
+
+@login_required
+@require_POST
+def job_resume(request: HttpRequest, job_id: str) -> HttpResponse:
+    job = selectors.job_get(user=request.user, job_id=job_id)
+    try:
+        services.job_resume(job=job)
+    except services.JobConflict as exc:
+        messages.warning(request, exc.message)
+    else:
+        messages.success(request, "Resumed.")
     return redirect("web:job-detail", job_id=job.pk)

@@ -39,3 +39,8 @@ BULKYARD_IMAGE_THREADS = env.int("BULKYARD_IMAGE_THREADS", default=1)
 BULKYARD_SCHEDULING = env.str("BULKYARD_SCHEDULING", default="fair")
 if BULKYARD_SCHEDULING not in ("fair", "fifo"):
     raise ValueError(f'BULKYARD_SCHEDULING must be "fair" or "fifo", not {BULKYARD_SCHEDULING!r}')
+# A job paused for longer than this is cancelled by the sweeper, so that a
+# forgotten pause does not keep its input and chunks forever; 0: never.
+BULKYARD_PAUSE_MAX_HOURS = env.float("BULKYARD_PAUSE_MAX_HOURS", default=72.0)
+if BULKYARD_PAUSE_MAX_HOURS < 0:
+    raise ValueError("BULKYARD_PAUSE_MAX_HOURS must be 0 (never) or more hours")

@@ -183,3 +183,49 @@ def test_staff_set_the_priority_of_selected_jobs(staff, user, sent):
     )
 
     assert Job.objects.get(pk=job.pk).priority == "high"
+
+
+def test_pause_and_resume_actions_pause_and_resume(staff, user, sent):
+    job = _job(user)
+    changelist = "/admin/bulkyard_jobs/job/"
+
+    staff.post(changelist, {"action": "pause_jobs", "_selected_action": [str(job.pk)]})
+    paused = Job.objects.get(pk=job.pk).status
+    staff.post(changelist, {"action": "resume_jobs", "_selected_action": [str(job.pk)]})
+
+    assert (paused, Job.objects.get(pk=job.pk).status) == ("paused", "running")
+
+
+def test_the_job_page_offers_pause_then_resume(staff, user, sent):
+    job = _job(user)
+    page = f"/admin/bulkyard_jobs/job/{job.pk}/change/"
+    assert 'id="pause"' in staff.get(page).content.decode()
+
+    response = staff.post(f"/admin/bulkyard_jobs/job/{job.pk}/pause/", follow=True)
+
+    assert Job.objects.get(pk=job.pk).status == "paused"
+    assert response.redirect_chain[-1][0] == page
+    assert f'action="/admin/bulkyard_jobs/job/{job.pk}/resume/"' in response.content.decode()
+
+
+def test_the_job_pages_pause_button_takes_only_a_post(staff, user, sent):
+    job = _job(user)
+
+    assert staff.get(f"/admin/bulkyard_jobs/job/{job.pk}/pause/").status_code == 405
+    assert Job.objects.get(pk=job.pk).status == "running"
+
+
+def test_viewing_staff_may_not_pause(client, user, sent):
+    from django.contrib.auth.models import Permission
+
+    viewer = UserFactory(is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_job"))
+    client.force_login(viewer)
+    job = _job(user)
+
+    assert client.post(f"/admin/bulkyard_jobs/job/{job.pk}/pause/").status_code == 403
+    assert (
+        'id="pause"'
+        not in client.get(f"/admin/bulkyard_jobs/job/{job.pk}/change/").content.decode()
+    )
+    assert Job.objects.get(pk=job.pk).status == "running"

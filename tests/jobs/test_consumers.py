@@ -226,6 +226,24 @@ async def test_the_user_stream_lists_own_jobs_then_pushes_changes(job, user, oth
     await communicator.disconnect()
 
 
+async def test_pause_and_resume_are_streamed_as_status_changes_on_an_open_stream(job, user):
+    communicator, _ = await _connect(f"/ws/jobs/{job.pk}/", user=user)
+    await communicator.receive_json_from()
+
+    await sync_to_async(services.job_pause)(job=job)
+    paused = await communicator.receive_json_from(timeout=3)
+    await sync_to_async(services.job_resume)(job=job)
+    resumed = await communicator.receive_json_from(timeout=3)
+
+    assert (paused["type"], paused["status"], paused["previous_status"]) == (
+        "job.status",
+        "paused",
+        "running",
+    )
+    assert (resumed["status"], resumed["previous_status"]) == ("running", "paused")
+    await communicator.disconnect()
+
+
 def _set(job, **fields):
     Job.objects.filter(pk=job.pk).update(**fields)
 

@@ -1,12 +1,14 @@
 """Read-side queries of the engine."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.core.files.base import ContentFile
 from django.http import Http404
 
 from bulkyard.jobs import selectors
-from bulkyard.jobs.models import Job, JobAttachment
+from bulkyard.jobs.models import Job, JobAttachment, JobStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -79,3 +81,34 @@ def test_a_jobs_attachments_are_read_in_the_order_they_were_sent(job):
         ("b.txt", "text/plain", b"second"),
         ("a.txt", "text/plain", b"first"),
     ]
+
+
+STARTED = datetime(2026, 11, 25, 10, 0, 0, tzinfo=UTC)
+
+
+def test_time_paused_counts_neither_in_the_duration_nor_in_the_rate(job):
+    # 100 s since the start: 30 s of an ended pause, 20 s of the current one.
+    job.status, job.started_at, job.processed_items = JobStatus.PAUSED, STARTED, 5
+    job.time_paused = timedelta(seconds=30)
+    job.paused_at = STARTED + timedelta(seconds=80)
+
+    progress = selectors.job_progress(job, now=STARTED + timedelta(seconds=100))
+
+    assert (progress.duration_seconds, progress.items_per_second) == (50.0, 0.1)
+
+
+def test_a_paused_job_has_no_time_left_estimate(job):
+    job.status, job.started_at, job.processed_items = JobStatus.PAUSED, STARTED, 5
+    job.paused_at = STARTED + timedelta(seconds=10)
+
+    assert selectors.job_progress(job, now=STARTED + timedelta(seconds=20)).eta_seconds is None
+
+
+def test_how_long_a_paused_job_has_been_paused_is_read_from_its_pause(job):
+    job.status, job.paused_at = JobStatus.PAUSED, STARTED
+
+    assert selectors.job_paused_seconds(job, now=STARTED + timedelta(seconds=90)) == 90.0
+
+
+def test_a_job_that_is_not_paused_has_no_paused_seconds(job):
+    assert selectors.job_paused_seconds(job) is None

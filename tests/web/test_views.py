@@ -152,3 +152,47 @@ def test_the_upload_form_starts_a_job_with_the_chosen_priority(browser_client, u
     )
 
     assert Job.objects.get(owner=user).priority == "low"
+
+
+def test_the_pause_button_pauses_and_the_resume_button_resumes(browser_client, api_client):
+    job = api_client.post(
+        "/api/v1/jobs/", {"kind": "test.echo", "items": [1]}, format="json"
+    ).json()
+
+    paused = browser_client.post(f"/jobs/{job['id']}/pause/", follow=True).content.decode()
+    status = Job.objects.get(pk=job["id"]).status
+    browser_client.post(f"/jobs/{job['id']}/resume/")
+
+    assert (status, Job.objects.get(pk=job["id"]).status) == ("paused", "queued")
+    assert "Paused" in paused
+
+
+def test_the_job_page_of_a_paused_job_shows_resume_and_hides_pause(browser_client, api_client):
+    job = api_client.post(
+        "/api/v1/jobs/", {"kind": "test.echo", "items": [1]}, format="json"
+    ).json()
+    api_client.post(f"/api/v1/jobs/{job['id']}/pause/")
+
+    page = browser_client.get(f"/jobs/{job['id']}/").content.decode()
+
+    base = f'action="/jobs/{job["id"]}'
+    assert f'{base}/pause/" data-show-when-status="queued running" hidden>' in page
+    assert f'{base}/resume/" data-show-when-status="paused">' in page
+
+
+@pytest.mark.parametrize("control", ["pause", "resume"])
+def test_another_users_job_cannot_be_paused_or_resumed(browser_client, other_client, control):
+    other = other_client.post(
+        "/api/v1/jobs/", {"kind": "test.echo", "items": [1]}, format="json"
+    ).json()
+
+    assert browser_client.post(f"/jobs/{other['id']}/{control}/").status_code == 404
+    assert Job.objects.get(pk=other["id"]).status == "queued"
+
+
+def test_pausing_takes_only_a_post(browser_client, api_client):
+    job = api_client.post(
+        "/api/v1/jobs/", {"kind": "test.echo", "items": [1]}, format="json"
+    ).json()
+
+    assert browser_client.get(f"/jobs/{job['id']}/pause/").status_code == 405

@@ -57,6 +57,8 @@ JOB_EXAMPLE = {
     "started_at": "2026-11-25T10:00:00.250000Z",
     "finished_at": None,
     "cancel_requested_at": None,
+    "paused_at": None,
+    "paused_seconds": None,
     "error": None,
     "summary": None,
     "idempotency_key": "texts-2026-11-25",
@@ -70,6 +72,8 @@ JOB_EXAMPLE = {
         "succeeded_results": f"{_JOB_URL}results/?outcome=succeeded",
         "output": None,
         "cancel": f"{_JOB_URL}cancel/",
+        "pause": f"{_JOB_URL}pause/",
+        "resume": f"{_JOB_URL}resume/",
         "retry": f"{_JOB_URL}retry/",
     },
 }
@@ -208,6 +212,56 @@ jobs_cancel = extend_schema(
             value={**JOB_EXAMPLE, "status": "cancelling"},
         )
     ],
+)
+
+
+jobs_pause = extend_schema(
+    operation_id="jobs_pause",
+    summary="Pause a job",
+    description=(
+        "No new chunk of the job starts (nor its planning, if it is queued); chunks "
+        "already running finish and commit, so the counts may still rise for a moment. "
+        "The job is `paused` at once, with `paused_at` set, until resumed; one paused for "
+        "longer than `BULKYARD_PAUSE_MAX_HOURS` (72 h by default) is cancelled, with the "
+        "error `paused_too_long`. A paused job whose chunks have all finished finishes as "
+        "usual. Pausing a paused job is a no-op; a finished job, or one being cancelled, "
+        "answers 409."
+    ),
+    request=None,
+    responses={200: JobSerializer, **_errors(404, 409)},
+    examples=[
+        OpenApiExample(
+            "Paused",
+            response_only=True,
+            status_codes=["200"],
+            value={
+                **JOB_EXAMPLE,
+                "status": "paused",
+                "paused_at": "2026-11-25T10:00:05.000000Z",
+                "paused_seconds": 0.0,
+                "progress": {
+                    "percent": 42.0,
+                    "items_per_second": 8400.0,
+                    "eta_seconds": None,
+                    "duration_seconds": 5.0,
+                },
+            },
+        )
+    ],
+)
+
+
+jobs_resume = extend_schema(
+    operation_id="jobs_resume",
+    summary="Resume a paused job",
+    description=(
+        "The job goes on where it stopped: `running` again (or `queued`, if it was paused "
+        "before it was planned), and workers are woken at once. Resuming a queued or "
+        "running job is a no-op; a finished job, or one being cancelled, answers 409."
+    ),
+    request=None,
+    responses={200: JobSerializer, **_errors(404, 409)},
+    examples=[JOB_RESPONSE_EXAMPLE],
 )
 
 

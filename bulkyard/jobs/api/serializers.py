@@ -11,7 +11,7 @@ from rest_framework.reverse import reverse
 
 from bulkyard.jobs.inputs import MAX_ITEM_DEPTH, nested_too_deeply
 from bulkyard.jobs.models import ItemOutcome, Job, JobPriority
-from bulkyard.jobs.selectors import job_progress, masked_params
+from bulkyard.jobs.selectors import job_paused_seconds, job_progress, masked_params
 
 
 @extend_schema_field(OpenApiTypes.OBJECT)
@@ -144,6 +144,7 @@ class JobSerializer(serializers.ModelSerializer[Job]):
     input = serializers.SerializerMethodField()
     progress = serializers.SerializerMethodField()
     chunks = serializers.SerializerMethodField()
+    paused_seconds = serializers.SerializerMethodField()
     error = serializers.SerializerMethodField()
     links = serializers.SerializerMethodField()
 
@@ -168,6 +169,8 @@ class JobSerializer(serializers.ModelSerializer[Job]):
             "started_at",
             "finished_at",
             "cancel_requested_at",
+            "paused_at",
+            "paused_seconds",
             "error",
             "summary",
             "idempotency_key",
@@ -207,6 +210,8 @@ class JobSerializer(serializers.ModelSerializer[Job]):
             "started_at": _datetime(job.started_at),
             "finished_at": _datetime(job.finished_at),
             "cancel_requested_at": _datetime(job.cancel_requested_at),
+            "paused_at": _datetime(job.paused_at),
+            "paused_seconds": self.get_paused_seconds(job),
             "error": self.get_error(job),
             "summary": job.summary,
             "idempotency_key": job.idempotency_key,
@@ -275,6 +280,16 @@ class JobSerializer(serializers.ModelSerializer[Job]):
 
     @extend_schema_field(
         {
+            "type": "number",
+            "nullable": True,
+            "description": "How long the job has been paused, while it is paused.",
+        }
+    )
+    def get_paused_seconds(self, job: Job) -> float | None:
+        return job_paused_seconds(job)
+
+    @extend_schema_field(
+        {
             "type": "object",
             "nullable": True,
             "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
@@ -299,6 +314,8 @@ class JobSerializer(serializers.ModelSerializer[Job]):
                     "succeeded_results",
                     "output",
                     "cancel",
+                    "pause",
+                    "resume",
                     "retry",
                 )
             },
@@ -325,6 +342,8 @@ class JobSerializer(serializers.ModelSerializer[Job]):
             "succeeded_results": f"{results}?outcome={ItemOutcome.SUCCEEDED}",
             "output": f"{detail}output/" if job.output_file else None,
             "cancel": f"{detail}cancel/",
+            "pause": f"{detail}pause/",
+            "resume": f"{detail}resume/",
             "retry": f"{detail}retry/",
         }
 

@@ -163,6 +163,28 @@ class JobCancelApi(APIView):
         )
 
 
+class JobPauseApi(APIView):
+    @schema.jobs_pause
+    def post(self, request: Request, job_id: str) -> Response:
+        job = selectors.job_get(user=request.user, job_id=job_id)
+        try:
+            job = services.job_pause(job=job)
+        except services.JobConflict as exc:
+            raise Conflict(exc.message, exc.code) from None
+        return Response(JobSerializer(job, context={"request": request}).data)
+
+
+class JobResumeApi(APIView):
+    @schema.jobs_resume
+    def post(self, request: Request, job_id: str) -> Response:
+        job = selectors.job_get(user=request.user, job_id=job_id)
+        try:
+            job = services.job_resume(job=job)
+        except services.JobConflict as exc:
+            raise Conflict(exc.message, exc.code) from None
+        return Response(JobSerializer(job, context={"request": request}).data)
+
+
 class JobRetryApi(APIView):
     # A retry is a new job: it spends the same budget as submitting one.
     throttle_classes = [UserRateThrottle, JobCreateThrottle]

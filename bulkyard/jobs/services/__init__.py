@@ -15,10 +15,11 @@
    ``finish``, then the final status. A kind with a second pass enters this
    step twice: the first time plans the second pass's chunks, which run as in
    3, and the last of them makes the step due again (see ``finishing``).
-5. ``controls``: cancel a job, retry its failed items as a new job, hand its
-   stalled chunks to workers now.
+5. ``controls``: cancel, pause or resume a job, retry its failed items as a
+   new job, hand its stalled chunks to workers now.
 6. ``maintenance``: the sweeper, run by beat, recovers chunks whose worker
-   was lost and sends the wake-ups the broker lost; purging deletes old jobs.
+   was lost, sends the wake-ups the broker lost and cancels jobs paused for
+   too long; purging deletes old jobs.
 
 What they share: ``claims`` (taking the next chunk or job step from
 PostgreSQL with ``SKIP LOCKED``), ``leases`` (holding it while it runs, renewed
@@ -36,7 +37,9 @@ The names below are what views, the admin, the web pages and commands call.
 from bulkyard.jobs.services.controls import (
     JobConflict,
     job_cancel,
+    job_pause,
     job_rerun_stalled_chunks,
+    job_resume,
     job_retry_failed,
     job_set_priority,
 )
@@ -59,7 +62,9 @@ __all__ = [
     "JobNotAllowed",
     "job_cancel",
     "job_create",
+    "job_pause",
     "job_rerun_stalled_chunks",
+    "job_resume",
     "job_retry_failed",
     "job_set_priority",
     "jobs_purge",

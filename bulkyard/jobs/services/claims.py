@@ -203,10 +203,12 @@ def _lease_free(now: datetime) -> Q:
 
 def _steps_due(*, now: datetime, step: Step | None = None) -> QuerySet[Job]:
     """Jobs that need a worker for their own step, and that no live lease holds:
-    queued jobs to plan, jobs whose chunks are all finished to finish."""
+    queued jobs to plan, jobs whose chunks are all finished to finish. A
+    paused job is not planned; one whose chunks all finished is finished
+    (nothing of its work is left to hold; decision 0016)."""
     to_plan = Q(status=JobStatus.QUEUED)
     to_finish = Q(
-        status__in=[JobStatus.RUNNING, JobStatus.CANCELLING],
+        status__in=[JobStatus.RUNNING, JobStatus.CANCELLING, JobStatus.PAUSED],
         chunks_total__isnull=False,
         chunks_finished=F("chunks_total"),
     )

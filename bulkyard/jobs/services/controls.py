@@ -2,6 +2,10 @@
 
 - Cancel: no new chunk starts; running chunks stop between items and commit
   what they did; the job ends ``cancelled`` through its finish step.
+- Pause and resume: while a job is ``paused`` no new chunk of it starts (nor
+  its planning); chunks already running finish and commit. Resuming wakes
+  workers at once. A job paused for longer than ``BULKYARD_PAUSE_MAX_HOURS``
+  is cancelled by the sweeper (decision 0016).
 - Retry the failed items of a finished job: a new job whose input is those
   items, keeping their numbers.
 - Re-run stalled chunks: hand a job's stuck chunks to workers now, without
@@ -13,13 +17,16 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import tempfile
+from datetime import datetime
 
 from django.contrib.auth.models import User
 from django.core.files import File
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from bulkyard.jobs import dispatch, events, registry
@@ -48,12 +55,11 @@ class JobConflict(CodedError):
 def job_cancel(*, job: Job) -> Job:
     """Stop a job: no new chunk starts, running chunks stop between items.
 
-    A queued job is cancelled at once; a running one goes to ``cancelling``
-    and ends ``cancelled`` when its running chunks have committed what they
-    did. Cancelling a cancelled job changes nothing; a finished one is a
-    ``JobConflict``.
+    A queued job (or one paused before it was planned) is cancelled at once;
+    a running or paused one goes to ``cancelling`` and ends ``cancelled`` when
+    its running chunks have committed what they did. Cancelling a cancelled
+    job changes nothing; a finished one is a ``JobConflict``.
     """
-    now = timezone.now()
     with transaction.atomic():
         locked = Job.objects.select_for_update().get(pk=job.pk)
         if locked.status in (JobStatus.CANCELLING, JobStatus.CANCELLED):
@@ -62,19 +68,7 @@ def job_cancel(*, job: Job) -> Job:
             raise JobConflict(
                 "job_finished", f"the job already finished ({locked.status}); nothing to cancel"
             )
-        if locked.status == JobStatus.QUEUED:
-            Job.objects.filter(pk=job.pk).update(
-                status=JobStatus.CANCELLED, cancel_requested_at=now, finished_at=now
-            )
-        else:
-            Job.objects.filter(pk=job.pk).update(
-                status=JobStatus.CANCELLING, cancel_requested_at=now
-            )
-            cancel_pending_chunks(str(job.pk))
-        job_id, owner_id = str(job.pk), locked.owner_id
-        transaction.on_commit(
-            lambda: events.job_changed(job_id=job_id, owner_id=owner_id, force=True)
-        )
+        _cancel_locked(locked)
     return Job.objects.get(pk=job.pk)
 
 
@@ -87,6 +81,119 @@ def job_set_priority(*, job: Job, priority: JobPriority) -> Job:
         raise JobConflict("job_finished", "the job already finished; its priority is moot")
     job.refresh_from_db(fields=["priority"])
     return job
+
+
+def job_cancel_paused_too_long(*, job_id: str, paused_before: datetime, hours: float) -> bool:
+    """Cancel a job still paused since before ``paused_before`` (the sweeper's
+    check of ``BULKYARD_PAUSE_MAX_HOURS``), saying why in its error; False if
+    it was resumed or cancelled meanwhile."""
+    with transaction.atomic():
+        locked = (
+            Job.objects.select_for_update()
+            .filter(pk=job_id, status=JobStatus.PAUSED, paused_at__lt=paused_before)
+            .first()
+        )
+        if locked is None:
+            return False
+        _cancel_locked(
+            locked,
+            error_code="paused_too_long",
+            error_message=(
+                f"the job stayed paused for more than {hours:g} hours "
+                "(BULKYARD_PAUSE_MAX_HOURS) and was cancelled; what its chunks had "
+                "committed is kept"
+            ),
+        )
+    return True
+
+
+def _cancel_locked(locked: Job, *, error_code: str = "", error_message: str = "") -> None:
+    """Cancel a job whose row the caller's transaction holds."""
+    now = timezone.now()
+    changes: dict[str, object] = {
+        "cancel_requested_at": now,
+        "error_code": error_code,
+        "error_message": error_message,
+        **locked.pause_ended(now),
+    }
+    if locked.chunks_total is None:
+        # Never planned (queued, or paused while queued): nothing runs.
+        Job.objects.filter(pk=locked.pk).update(
+            status=JobStatus.CANCELLED, finished_at=now, **changes
+        )
+    else:
+        Job.objects.filter(pk=locked.pk).update(status=JobStatus.CANCELLING, **changes)
+        cancel_pending_chunks(str(locked.pk))
+    _announce_on_commit(locked)
+
+
+def job_pause(*, job: Job) -> Job:
+    """Hold a job: no new chunk of it starts, nor its planning if it is
+    queued; chunks already running finish and commit what they did.
+
+    The job is ``paused`` at once. Pausing a paused job changes nothing; one
+    that finished or is being cancelled is a ``JobConflict``.
+    """
+    with transaction.atomic():
+        locked = Job.objects.select_for_update().get(pk=job.pk)
+        if locked.status == JobStatus.PAUSED:
+            return locked
+        if locked.status not in (JobStatus.QUEUED, JobStatus.RUNNING):
+            raise _not_now(locked, "pause")
+        Job.objects.filter(pk=job.pk).update(status=JobStatus.PAUSED, paused_at=timezone.now())
+        _announce_on_commit(locked)
+    return Job.objects.get(pk=job.pk)
+
+
+def job_resume(*, job: Job) -> Job:
+    """Let a paused job go on where it stopped, and wake workers for it now
+    rather than at the next sweep.
+
+    A job paused before it was planned is queued again; one that was running
+    runs again. Resuming a queued or running job changes nothing; one that
+    finished or is being cancelled is a ``JobConflict``.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        locked = Job.objects.select_for_update().get(pk=job.pk)
+        if locked.status in (JobStatus.QUEUED, JobStatus.RUNNING):
+            return locked
+        if locked.status != JobStatus.PAUSED:
+            raise _not_now(locked, "resume")
+        planned = locked.chunks_total is not None
+        Job.objects.filter(pk=job.pk).update(
+            status=JobStatus.RUNNING if planned else JobStatus.QUEUED, **locked.pause_ended(now)
+        )
+        if planned:
+            # Chunks in a backoff are left to their own wake-up, or the sweeper's.
+            due = (
+                Chunk.objects.filter(job=job, status=ChunkStatus.PENDING, available_at__lte=now)
+                .values("queue")
+                .annotate(count=Count("pk"))
+                .order_by()
+                .values_list("queue", "count")
+            )
+            for queue, count in due:
+                transaction.on_commit(
+                    functools.partial(dispatch.wake_chunk_workers, queue, count), robust=True
+                )
+        else:
+            transaction.on_commit(dispatch.wake_step_worker, robust=True)
+        _announce_on_commit(locked)
+    return Job.objects.get(pk=job.pk)
+
+
+def _not_now(job: Job, action: str) -> JobConflict:
+    if job.is_finished:
+        return JobConflict(
+            "job_finished", f"the job already finished ({job.status}); nothing to {action}"
+        )
+    return JobConflict("job_cancelling", f"the job is being cancelled; it cannot {action}")
+
+
+def _announce_on_commit(job: Job) -> None:
+    job_id, owner_id = str(job.pk), job.owner_id
+    transaction.on_commit(lambda: events.job_changed(job_id=job_id, owner_id=owner_id, force=True))
 
 
 def job_retry_failed(

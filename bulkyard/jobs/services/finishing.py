@@ -58,7 +58,8 @@ def job_finish_claimed(claimed: ClaimedStep) -> str:
     job = Job.objects.get(pk=job_id)
     job_kind = registry.get(job.kind)
     cancelled = job.status == JobStatus.CANCELLING
-    error_code = error_message = ""
+    # A cancellation may say why (a job paused for too long); it is kept.
+    error_code, error_message = (job.error_code, job.error_message) if cancelled else ("", "")
     finish_context = FinishContext(
         job_id=job_id,
         owner_id=job.owner_id,
@@ -98,18 +99,28 @@ def job_finish_claimed(claimed: ClaimedStep) -> str:
     # A summary the database would refuse (a NaN from a kind's arithmetic)
     # must not keep the job from ending: it is stored as a note instead.
     summary, _ = storable_json(finished.summary)
-    ended = Job.objects.filter(pk=job_id, lease_token=claimed.token).update(
-        status=status,
-        finished_at=timezone.now(),
-        summary=summary,
-        output_file=finished.output_file,
-        error_code=error_code,
-        error_message=storable_text(error_message),
-        lease_token=None,
-        lease_expires_at=None,
-    )
-    if not ended:
-        return "skipped"  # another worker took the step over
+    now = timezone.now()
+    with transaction.atomic():
+        held = (
+            Job.objects.select_for_update()
+            .filter(pk=job_id, lease_token=claimed.token)
+            .only("started_at", "paused_at", "time_paused")
+            .first()
+        )
+        if held is None:
+            return "skipped"  # another worker took the step over
+        # A paused job whose chunks all finished ends too; its pause with it.
+        Job.objects.filter(pk=job_id).update(
+            status=status,
+            finished_at=now,
+            summary=summary,
+            output_file=finished.output_file,
+            error_code=error_code,
+            error_message=storable_text(error_message),
+            lease_token=None,
+            lease_expires_at=None,
+            **held.pause_ended(now),
+        )
     events.job_changed(job_id=job_id, owner_id=job.owner_id, force=True)
     _job_cleanup(job_id, job_kind)
     return str(status)
@@ -124,6 +135,7 @@ def job_fail_step_lost(*, claimed: ClaimedStep) -> None:
         error_message=f"the finish step lost its worker {claimed.attempts - 1} times",
         lease_token=None,
         lease_expires_at=None,
+        paused_at=None,  # a job that ends is no longer paused
     )
     owner_id = Job.objects.values_list("owner_id", flat=True).get(pk=claimed.job_id)
     events.job_changed(job_id=claimed.job_id, owner_id=owner_id, force=True)

@@ -7,6 +7,10 @@ Celery beat runs it every ``BULKYARD_SWEEP_INTERVAL_SECONDS``:
   its items fail after ``BULKYARD_CHUNK_MAX_ATTEMPTS`` tries, or (if its job
   is being cancelled) it is closed as cancelled (``chunks.chunk_recover``).
 - A pending chunk of a cancelling job is closed.
+- A job paused for longer than ``BULKYARD_PAUSE_MAX_HOURS`` is cancelled
+  (``controls.job_cancel_paused_too_long``): a forgotten pause must not keep
+  a job, its input and its chunks forever. A paused job is not stuck
+  otherwise: its chunks are not claimable, so no wake-up is sent for them.
 - Wake-ups are topped up: for each queue, the work waiting in the database
   (claimable chunks; jobs to plan or finish) is compared with the wake-ups
   waiting in the broker, and the missing ones are sent. A broker that lost its
@@ -22,12 +26,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from bulkyard.core.outages import is_outage
 from bulkyard.jobs import dispatch, registry
 from bulkyard.jobs.models import (
     JOB_FINISHED_STATUSES,
@@ -42,6 +47,7 @@ from bulkyard.jobs.parts import parts_delete
 from bulkyard.jobs.services.chunks import chunk_recover
 from bulkyard.jobs.services.claims import claimable_chunks, steps_due_count
 from bulkyard.jobs.services.commits import cancel_pending_chunks
+from bulkyard.jobs.services.controls import job_cancel_paused_too_long
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +61,8 @@ class SweepReport:
     requeued_chunks: int = 0
     failed_chunks: int = 0
     cancelled_chunks: int = 0
+    # Jobs cancelled for having been paused longer than BULKYARD_PAUSE_MAX_HOURS.
+    cancelled_paused_jobs: int = 0
     # Wake-ups sent per queue because fewer were waiting than work to claim.
     wakeups: dict[str, int] = field(default_factory=dict)
 
@@ -63,6 +71,7 @@ def sweep_stalled_work(*, limit: int = 500) -> SweepReport:
     report = SweepReport()
     _recover_expired_chunks(report, limit=limit)
     _close_pending_chunks_of_cancelling_jobs(report, limit=limit)
+    _cancel_jobs_paused_too_long(report, limit=limit)
     _top_up_wakeups(report)
     return report
 
@@ -99,6 +108,29 @@ def _close_pending_chunks_of_cancelling_jobs(report: SweepReport, *, limit: int)
         with transaction.atomic():
             Job.objects.select_for_update().filter(pk=job_id).first()
             report.cancelled_chunks += cancel_pending_chunks(str(job_id))
+
+
+def _cancel_jobs_paused_too_long(report: SweepReport, *, limit: int) -> None:
+    hours = float(settings.BULKYARD_PAUSE_MAX_HOURS)
+    if not hours:
+        return
+    paused_before = timezone.now() - timedelta(hours=hours)
+    for job_id in Job.objects.filter(
+        status=JobStatus.PAUSED, paused_at__lt=paused_before
+    ).values_list("pk", flat=True)[:limit]:
+        try:
+            cancelled = job_cancel_paused_too_long(
+                job_id=str(job_id), paused_before=paused_before, hours=hours
+            )
+        except Exception as exc:
+            if is_outage(exc):
+                raise  # the sweep task logs one line and waits for the next
+            # One job that cannot be cancelled must not stop the sweep.
+            logger.exception("sweeper: could not cancel paused job %s", job_id)
+            continue
+        if cancelled:
+            logger.info("sweeper: job %s was paused for over %g hours; cancelled", job_id, hours)
+            report.cancelled_paused_jobs += 1
 
 
 def _top_up_wakeups(report: SweepReport) -> None:

@@ -43,6 +43,8 @@ def job_fail(*, job_id: str, code: str, message: str) -> None:
         finished_at=timezone.now(),
         lease_token=None,
         lease_expires_at=None,
+        # A job paused while its planning ran ends as well: it is no longer paused.
+        paused_at=None,
     )
     owner_id = Job.objects.values_list("owner_id", flat=True).get(pk=job_id)
     events.job_changed(job_id=job_id, owner_id=owner_id, force=True)
@@ -104,7 +106,13 @@ def job_plan_claimed(claimed: ClaimedStep) -> str:
             step_attempts=0,
         )
         if not started:
-            return "skipped"  # cancelled, or taken over, while we were reading
+            # Cancelled, paused or taken over while we were reading. Our lease,
+            # if we still hold it, goes: a paused job resumed is queued again
+            # and must be planned at once, not when this lease runs out.
+            Job.objects.filter(pk=job_id, lease_token=claimed.token).update(
+                lease_token=None, lease_expires_at=None, step_attempts=0
+            )
+            return "skipped"
         for sequence, chunk in enumerate(chunks):
             chunk.job_id, chunk.sequence = job.pk, sequence
             chunk.queue, chunk.available_at = queue, now

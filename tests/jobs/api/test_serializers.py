@@ -108,6 +108,30 @@ def test_a_running_jobs_representation_is_drfs_generic_one_but_for_the_clock(use
     assert data["progress"]["percent"] == expected["progress"]["percent"] == 40.0
 
 
+def test_a_paused_jobs_representation_is_drfs_generic_one_but_for_the_clock(user):
+    job = Job.objects.create(
+        owner=user,
+        kind="test.echo",
+        status=JobStatus.PAUSED,
+        input_format="jsonl",
+        chunk_size=5,
+        total_items=100,
+        processed_items=40,
+        started_at=STARTED,
+        paused_at=STARTED + timedelta(seconds=3),
+        time_paused=timedelta(seconds=1),
+    )
+    context = {"request": _request()}
+
+    data = JobSerializer(job, context=context).data
+    expected = _generic(job, context)
+
+    clock = {"progress": None, "paused_seconds": None}
+    assert {**data, **clock} == {**expected, **clock}
+    assert list(data) == list(expected)
+    assert data["paused_at"] == "2026-11-25T10:00:03.250000Z"
+
+
 def test_the_status_read_answers_drfs_generic_body(api_client, user):
     job = _finished_with_everything(user)
 
@@ -137,5 +161,7 @@ def test_the_links_are_the_routes_urls(user):
         "succeeded_results": url("job-results") + "?outcome=succeeded",
         "output": url("job-output"),
         "cancel": url("job-cancel"),
+        "pause": url("job-pause"),
+        "resume": url("job-resume"),
         "retry": url("job-retry"),
     }

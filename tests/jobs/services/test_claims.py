@@ -250,6 +250,16 @@ def test_a_job_with_every_chunk_finished_has_its_finish_step_due(user, sent):
     assert Job.objects.get(pk=job.pk).finalize_started_at is not None
 
 
+def test_a_paused_job_whose_chunks_all_finished_has_its_finish_step_due(user, sent):
+    job = planned_job(user)
+    run_every_chunk(job)
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.PAUSED, paused_at=timezone.now())
+
+    claimed = claims.job_step_claim_next()
+
+    assert (claimed.job_id, claimed.step) == (str(job.pk), "finish")
+
+
 def test_a_step_whose_lease_ran_out_is_claimed_again_and_counted(user, sent):
     job = created_job(user, b'{"n": 1}\n')
     claims.job_step_claim_next()

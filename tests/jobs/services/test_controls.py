@@ -1,13 +1,24 @@
-"""Cancelling, retrying and re-running jobs (bulkyard/jobs/services/controls.py),
-in-process on the real database (no worker, no broker)."""
+"""Cancelling, pausing, resuming, retrying and re-running jobs
+(bulkyard/jobs/services/controls.py), in-process on the real database (no
+worker, no broker)."""
+
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
-from bulkyard.jobs import services
-from bulkyard.jobs.models import ChunkStatus, Job, JobPriority, JobStatus
-from bulkyard.jobs.services import chunks, finishing, planning
-from tests.support.engine import chunks_of, created_job, expire, planned_job, run_every_chunk
+from bulkyard.jobs import registry, services
+from bulkyard.jobs.kinds import ChunkResult
+from bulkyard.jobs.models import Chunk, ChunkStatus, Job, JobPriority, JobStatus
+from bulkyard.jobs.services import chunks, claims, commits, finishing, planning
+from tests.support.engine import (
+    chunks_of,
+    created_job,
+    expire,
+    held,
+    planned_job,
+    run_every_chunk,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -94,3 +105,173 @@ def test_the_priority_of_a_finished_job_cannot_change(user, sent):
         services.job_set_priority(job=job, priority=JobPriority.HIGH)
 
     assert Job.objects.get(pk=job.pk).priority == JobPriority.NORMAL
+
+
+def _finished(user) -> Job:
+    job = planned_job(user, items=5)
+    run_every_chunk(job)
+    finishing.job_finalize(job_id=str(job.pk))
+    return Job.objects.get(pk=job.pk)
+
+
+def test_a_paused_job_has_no_chunk_claimed(user, sent):
+    job = planned_job(user)
+
+    paused = services.job_pause(job=job)
+
+    assert (paused.status, paused.paused_at is not None) == (JobStatus.PAUSED, True)
+    assert claims.chunk_claim_next(queue="bulkyard.io") is None
+    assert {c.status for c in chunks_of(job)} == {ChunkStatus.PENDING}
+
+
+def test_a_chunk_running_when_its_job_is_paused_commits_its_items(user, sent):
+    job = planned_job(user)
+    chunk = chunks_of(job)[0]
+    token = held(chunk)
+    services.job_pause(job=job)
+
+    commits.chunk_commit(
+        chunk=chunk,
+        token=token,
+        status=ChunkStatus.DONE,
+        result=ChunkResult(counted_failures=0),
+        kind=registry.get("test.echo"),
+        ctx=None,
+    )
+
+    paused = Job.objects.get(pk=job.pk)
+    assert (paused.status, paused.chunks_finished) == (JobStatus.PAUSED, 1)
+    assert Chunk.objects.get(pk=chunk.pk).status == ChunkStatus.DONE
+
+
+def test_pausing_a_paused_job_changes_nothing(user, sent):
+    job = planned_job(user)
+    first = services.job_pause(job=job)
+
+    again = services.job_pause(job=job)
+
+    assert (again.status, again.paused_at) == (JobStatus.PAUSED, first.paused_at)
+
+
+def test_pausing_a_finished_job_is_a_conflict(user, sent):
+    job = _finished(user)
+
+    with pytest.raises(services.JobConflict) as raised:
+        services.job_pause(job=job)
+
+    assert raised.value.code == "job_finished"
+    assert Job.objects.get(pk=job.pk).status == JobStatus.SUCCEEDED
+
+
+def test_pausing_a_job_being_cancelled_is_a_conflict(user, sent):
+    job = planned_job(user)
+    held(chunks_of(job)[0])
+    services.job_cancel(job=job)
+
+    with pytest.raises(services.JobConflict) as raised:
+        services.job_pause(job=job)
+
+    assert raised.value.code == "job_cancelling"
+
+
+def test_a_queued_job_paused_is_not_planned(user, sent):
+    job = created_job(user, b'{"n": 1}\n')
+
+    services.job_pause(job=job)
+
+    assert claims.job_step_claim_next() is None
+    assert planning.job_plan(job_id=str(job.pk)) == "skipped"
+    assert Job.objects.get(pk=job.pk).status == JobStatus.PAUSED
+
+
+def test_resuming_a_job_paused_while_queued_queues_it_and_wakes_a_step_worker(
+    user, sent, django_capture_on_commit_callbacks
+):
+    job = created_job(user, b'{"n": 1}\n')
+    services.job_pause(job=job)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        resumed = services.job_resume(job=job)
+
+    assert (resumed.status, resumed.paused_at) == (JobStatus.QUEUED, None)
+    assert sent["steps"] == [0]
+    assert planning.job_plan(job_id=str(job.pk)) == "planned"
+
+
+def test_resuming_a_paused_job_wakes_a_worker_per_claimable_chunk(
+    user, sent, django_capture_on_commit_callbacks
+):
+    job = planned_job(user)
+    chunks.chunk_run(chunk_id=chunks_of(job)[0].pk)
+    services.job_pause(job=job)
+    sent.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        resumed = services.job_resume(job=job)
+
+    assert (resumed.status, resumed.paused_at) == (JobStatus.RUNNING, None)
+    assert sent == {"bulkyard.io": [0, 0]}
+    assert claims.chunk_claim_next(queue="bulkyard.io") is not None
+
+
+def test_resuming_adds_the_pause_to_the_time_paused(user, sent):
+    job = planned_job(user)
+    services.job_pause(job=job)
+    Job.objects.filter(pk=job.pk).update(paused_at=timezone.now() - timedelta(minutes=10))
+
+    resumed = services.job_resume(job=job)
+
+    assert timedelta(minutes=10) <= resumed.time_paused < timedelta(minutes=11)
+
+
+def test_resuming_a_running_job_changes_nothing(user, sent, django_capture_on_commit_callbacks):
+    job = planned_job(user)
+    sent.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        resumed = services.job_resume(job=job)
+
+    assert resumed.status == JobStatus.RUNNING
+    assert sent == {}
+
+
+def test_resuming_a_finished_job_is_a_conflict(user, sent):
+    job = _finished(user)
+
+    with pytest.raises(services.JobConflict) as raised:
+        services.job_resume(job=job)
+
+    assert raised.value.code == "job_finished"
+
+
+def test_cancelling_a_paused_job_ends_it_cancelled(user, sent):
+    job = planned_job(user)
+    chunks.chunk_run(chunk_id=chunks_of(job)[0].pk)
+    services.job_pause(job=job)
+
+    cancelling = services.job_cancel(job=job)
+
+    assert (cancelling.status, cancelling.paused_at) == (JobStatus.CANCELLING, None)
+    assert finishing.job_finalize(job_id=str(job.pk)) == "cancelled"
+    final = Job.objects.get(pk=job.pk)
+    assert (final.processed_items, final.chunks_finished) == (10, 3)
+
+
+def test_cancelling_a_job_paused_while_queued_ends_it_at_once(user, sent):
+    job = created_job(user, b'{"n": 1}\n')
+    services.job_pause(job=job)
+
+    cancelled = services.job_cancel(job=job)
+
+    assert (cancelled.status, cancelled.paused_at) == (JobStatus.CANCELLED, None)
+    assert cancelled.finished_at is not None
+
+
+def test_a_paused_job_cannot_be_retried_until_it_finished(user, sent):
+    job = planned_job(user, params={"fail_items": [1]})
+    paused = services.job_pause(job=job)
+
+    with pytest.raises(services.JobConflict) as raised:
+        services.job_retry_failed(job=paused, owner=user)
+
+    assert raised.value.code == "job_not_finished"

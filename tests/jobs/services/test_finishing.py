@@ -1,13 +1,15 @@
 """Finishing a job whose chunks are all done (bulkyard/jobs/services/finishing.py),
 in-process on the real database."""
 
+from datetime import timedelta
+
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from bulkyard.jobs.models import Chunk, Job, JobStatus
 from bulkyard.jobs.parts import parts_folder
-from bulkyard.jobs.services import chunks, finishing
+from bulkyard.jobs.services import chunks, finishing, job_pause
 from bulkyard.jobs.services.claims import job_step_claim
 from tests.support.engine import chunks_of, planned_job, run_every_chunk
 from tests.support.kinds import EchoKind
@@ -48,6 +50,18 @@ def test_the_last_chunk_wakes_a_worker_to_finish_the_job(
             chunks.chunk_run(chunk_id=chunk.pk)
 
     assert sent["steps"] == [0]
+
+
+def test_a_paused_job_whose_chunks_all_finished_ends_and_its_pause_with_it(user, sent):
+    job = planned_job(user)
+    run_every_chunk(job)
+    job_pause(job=job)
+
+    assert finishing.job_finalize(job_id=str(job.pk)) == "succeeded"
+
+    done = Job.objects.get(pk=job.pk)
+    assert (done.status, done.paused_at, done.processed_items) == ("succeeded", None, 25)
+    assert done.time_paused > timedelta()
 
 
 def test_finishing_before_every_chunk_finished_does_nothing(user, sent):

@@ -11,9 +11,9 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from bulkyard.jobs import dispatch, services
-from bulkyard.jobs.models import Chunk, ChunkStatus, ItemResult, Job, JobAttachment
+from bulkyard.jobs.models import Chunk, ChunkStatus, ItemResult, Job, JobAttachment, JobStatus
 from bulkyard.jobs.parts import part_writer
-from bulkyard.jobs.services import chunks, finishing, job_cancel, maintenance
+from bulkyard.jobs.services import chunks, finishing, job_cancel, job_pause, maintenance
 from tests.support.engine import (
     chunks_of,
     created_job,
@@ -142,6 +142,70 @@ def test_a_job_whose_finish_wakeup_was_lost_gets_one(user, sent, waiting):
     run_every_chunk(job)
 
     assert maintenance.sweep_stalled_work().wakeups == {"bulkyard": 1}
+
+
+def _paused_for(user, *, hours: float) -> Job:
+    """A job with one chunk committed, paused ``hours`` ago."""
+    job = planned_job(user)
+    chunks.chunk_run(chunk_id=chunks_of(job)[0].pk)
+    job_pause(job=job)
+    Job.objects.filter(pk=job.pk).update(paused_at=timezone.now() - timedelta(hours=hours))
+    return job
+
+
+def test_a_job_paused_longer_than_the_limit_is_cancelled_saying_why(user, sent, waiting, settings):
+    settings.BULKYARD_PAUSE_MAX_HOURS = 72
+    job = _paused_for(user, hours=73)
+
+    report = maintenance.sweep_stalled_work()
+
+    assert report.cancelled_paused_jobs == 1
+    assert finishing.job_finalize(job_id=str(job.pk)) == "cancelled"
+    final = Job.objects.get(pk=job.pk)
+    assert (final.error_code, final.processed_items, final.paused_at) == (
+        "paused_too_long",
+        10,
+        None,
+    )
+    assert "72 hours" in final.error_message
+
+
+def test_a_job_paused_within_the_limit_stays_paused(user, sent, waiting, settings):
+    settings.BULKYARD_PAUSE_MAX_HOURS = 72
+    job = _paused_for(user, hours=71)
+
+    assert maintenance.sweep_stalled_work().cancelled_paused_jobs == 0
+    assert Job.objects.get(pk=job.pk).status == JobStatus.PAUSED
+
+
+def test_a_pause_limit_of_zero_never_cancels(user, sent, waiting, settings):
+    settings.BULKYARD_PAUSE_MAX_HOURS = 0
+    job = _paused_for(user, hours=10_000)
+
+    assert maintenance.sweep_stalled_work().cancelled_paused_jobs == 0
+    assert Job.objects.get(pk=job.pk).status == JobStatus.PAUSED
+
+
+def test_a_paused_jobs_chunks_get_no_wakeup(user, sent, waiting):
+    job = planned_job(user)  # three chunks, their wake-ups gone with the broker's data
+    job_pause(job=job)
+
+    assert maintenance.sweep_stalled_work().wakeups == {}
+    assert sent == {}
+
+
+def test_a_lost_chunk_of_a_paused_job_waits_pending_for_the_resume(user, sent, waiting):
+    job = planned_job(user)
+    chunk = chunks_of(job)[0]
+    expire(chunk, attempts=1)
+    job_pause(job=job)
+
+    report = maintenance.sweep_stalled_work()
+
+    assert report.requeued_chunks == 1
+    assert Chunk.objects.get(pk=chunk.pk).status == ChunkStatus.PENDING
+    assert Job.objects.get(pk=job.pk).status == JobStatus.PAUSED
+    assert chunks.chunk_run(chunk_id=chunk.pk) == "skipped"
 
 
 def test_an_unreachable_broker_leaves_the_rest_of_the_sweep_done(user, sent, monkeypatch):

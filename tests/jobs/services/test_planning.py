@@ -5,7 +5,7 @@ import pytest
 
 from bulkyard.jobs.inputs import readers
 from bulkyard.jobs.models import Chunk, ChunkStatus, Job, JobStatus
-from bulkyard.jobs.services import planning
+from bulkyard.jobs.services import claims, job_pause, job_resume, planning
 from tests.support.engine import chunks_of, created_job, planned_job
 
 pytestmark = pytest.mark.django_db
@@ -64,3 +64,26 @@ def test_planning_wakes_a_worker_per_chunk_once_committed(
         planning.job_plan(job_id=str(job.pk))
 
     assert sent == {"bulkyard.io": [0, 0, 0]}
+
+
+def test_a_planning_that_finds_its_job_paused_gives_its_step_up(user, sent):
+    job = created_job(user, b'{"n": 1}\n')
+    claimed = claims.job_step_claim(job_id=str(job.pk), step="plan")
+    job_pause(job=job)
+
+    assert planning.job_plan_claimed(claimed) == "skipped"
+
+    assert not Chunk.objects.filter(job=job).exists()
+    job_resume(job=job)
+    again = claims.job_step_claim_next()  # at once, not when the lease would have run out
+    assert (again.job_id, again.step, again.attempts) == (str(job.pk), "plan", 1)
+
+
+def test_a_planning_that_ends_after_a_pause_and_resume_plans_the_job(user, sent):
+    job = created_job(user, b'{"n": 1}\n')
+    claimed = claims.job_step_claim(job_id=str(job.pk), step="plan")
+    job_pause(job=job)
+    job_resume(job=job)
+
+    assert planning.job_plan_claimed(claimed) == "planned"
+    assert Job.objects.get(pk=job.pk).status == JobStatus.RUNNING

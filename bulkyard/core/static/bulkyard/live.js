@@ -45,6 +45,16 @@
     if (minutes < 60) return minutes + " min " + (seconds % 60) + " s";
     return Math.floor(minutes / 60) + " h " + (minutes % 60) + " min";
   }
+  // Shows the elements meant for this status ([data-show-when-status="queued
+  // running"]: the pause button; "paused": the resume button), hides the rest.
+  function status(value) {
+    root.dataset.status = value;
+    set("status", value.replace(/_/g, " "));
+    document.querySelectorAll("[data-show-when-status]").forEach(function (el) {
+      el.hidden = !el.dataset.showWhenStatus.split(" ").includes(value);
+    });
+    if (value === "paused") set("eta", "paused");
+  }
   function set(field, text) {
     root.querySelectorAll('[data-job-field="' + field + '"]').forEach(function (el) {
       el.textContent = text;
@@ -61,10 +71,7 @@
     });
     set("items_per_second", number(state.items_per_second && Math.round(state.items_per_second)));
     set("eta", finished.includes(state.status) ? "done" : duration(state.eta_seconds));
-    if (state.status) {
-      set("status", state.status.replace(/_/g, " "));
-      root.dataset.status = state.status;
-    }
+    if (state.status) status(state.status);
   }
   function flatten(job) {
     return Object.assign({}, job, job.progress);
@@ -122,8 +129,7 @@
         show(message);
       } else if (message.type === "job.status") {
         // Only the status changed: the counters on the page stay as they are.
-        set("status", message.status.replace(/_/g, " "));
-        root.dataset.status = message.status;
+        status(message.status);
       }
       if (message.type === "job.finished") ended(message.job);
     };

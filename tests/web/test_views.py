@@ -132,3 +132,18 @@ def test_the_upload_form_refuses_attachments_for_a_kind_without_them(browser_cli
     assert response.status_code == 200
     assert "takes no attachments" in response.content.decode()
     assert not Job.objects.exists()
+
+
+def test_a_cancelled_jobs_page_offers_the_items_that_never_ran(browser_client, api_client):
+    job = api_client.post(
+        "/api/v1/jobs/", {"kind": "test.echo", "items": [1, 2]}, format="json"
+    ).json()
+    running = browser_client.get(f"/jobs/{job['id']}/").content.decode()
+    browser_client.post(f"/jobs/{job['id']}/cancel/")
+
+    cancelled = browser_client.get(f"/jobs/{job['id']}/").content.decode()
+
+    url = f"/api/v1/jobs/{job['id']}/results/?outcome=unprocessed"
+    link = f'href="{url}" download data-job-unprocessed'
+    assert f"{link} hidden>" in running
+    assert f"{link}>" in cancelled

@@ -227,7 +227,14 @@ def test_an_overlong_idempotency_key_is_refused(api_client):
 
 @pytest.mark.parametrize(
     ("method", "suffix"),
-    [("get", ""), ("post", "cancel/"), ("post", "retry/"), ("get", "results/"), ("get", "output/")],
+    [
+        ("get", ""),
+        ("post", "cancel/"),
+        ("post", "retry/"),
+        ("get", "results/"),
+        ("get", "results/?outcome=unprocessed"),
+        ("get", "output/"),
+    ],
 )
 def test_another_users_job_is_404(api_client, other_client, method, suffix):
     job = submit_items(api_client, ITEMS)

@@ -214,6 +214,13 @@ class Chunk(models.Model):
     # Partial job-wide figures from this chunk, merged by the kind's finish step.
     summary = models.JSONField(null=True, blank=True)
     error_message = models.TextField(blank=True)
+    # A chunk a cancel stopped part-way: the numbers of the items it processed,
+    # as [first, last] ranges of consecutive numbers. Kinds need not store a
+    # result per success, nor stop at a prefix of their items (a bulk email
+    # records early failures anywhere), so this is how the items it never ran
+    # are known exactly (results ?outcome=unprocessed). NULL for the others:
+    # a done or failed chunk processed all its items, a pending one none.
+    processed_ranges = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["job", "sequence"]

@@ -92,15 +92,21 @@ def results_response(
         content_type = "text/csv; charset=utf-8"
     else:
         body, content_type = results_jsonl(rows, mask_inputs=mask_inputs), "application/x-ndjson"
-    streamed: Iterator[bytes] | AsyncIterator[bytes] = body
-    if isinstance(request, ASGIRequest):
-        # Under ASGI Django would buffer a sync iterator whole; hand it an
-        # async one that pulls each batch from the database in a thread.
-        streamed = _in_thread(body)
-    response = StreamingHttpResponse(streamed, content_type=content_type)
+    response = StreamingHttpResponse(streamed(body, request=request), content_type=content_type)
     name = f"job-{job.pk}-{outcome or 'all'}-results.{fmt}"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
+
+
+def streamed(
+    body: Iterator[bytes], *, request: HttpRequest
+) -> Iterator[bytes] | AsyncIterator[bytes]:
+    """A download's body as a ``StreamingHttpResponse`` should get it. Under
+    ASGI Django would buffer a sync iterator whole: it gets an async one that
+    pulls each piece (from the database, from a file) in a thread."""
+    if isinstance(request, ASGIRequest):
+        return _in_thread(body)
+    return body
 
 
 async def _in_thread(parts: Iterator[bytes]) -> AsyncIterator[bytes]:
@@ -108,8 +114,15 @@ async def _in_thread(parts: Iterator[bytes]) -> AsyncIterator[bytes]:
         return next(parts, None)
 
     pull = sync_to_async(take, thread_sensitive=True)
-    while (part := await pull()) is not None:
-        yield part
+    try:
+        while (part := await pull()) is not None:
+            yield part
+    finally:
+        # A client gone part-way: what the pieces came from (a cursor, an
+        # open file) is released now, in the thread that used it.
+        close = getattr(parts, "close", None)
+        if close is not None:
+            await sync_to_async(close, thread_sensitive=True)()
 
 
 def _spread(value: Any, columns: list[str]) -> list[str]:

@@ -14,8 +14,9 @@ from django.utils import timezone
 
 from bulkyard.core.secrets import mask_secrets
 from bulkyard.jobs import registry
-from bulkyard.jobs.kinds import AttachedFile
-from bulkyard.jobs.models import ItemResult, Job, JobAttachment, JobStatus
+from bulkyard.jobs.inputs import Remainder, Span
+from bulkyard.jobs.kinds import AttachedFile, CodedError
+from bulkyard.jobs.models import Chunk, ChunkStatus, ItemResult, Job, JobAttachment, JobStatus
 
 
 def job_list(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Job]:
@@ -57,6 +58,81 @@ def item_results(*, job: Job, outcome: str | None) -> QuerySet[ItemResult]:
     if outcome:
         results = results.filter(outcome=outcome)
     return results
+
+
+_SPAN_FIELDS = ("byte_start", "byte_end", "start_line", "first_item_number", "item_count")
+
+
+class UnprocessedUnavailable(CodedError):
+    """A job whose items that never ran cannot be given (yet)."""
+
+
+def job_unprocessed_count(job: Job) -> int | None:
+    """How many items of a finished job never ran: those of the chunks a
+    cancel closed, and those a stopped chunk left. None while the job is
+    active, and when its input was never read into items (a job cancelled
+    while queued, or failed at planning)."""
+    if not job.is_finished or job.total_items is None:
+        return None
+    return max(job.total_items - job.processed_items, 0)
+
+
+def job_has_unprocessed(job: Job) -> bool:
+    """Whether a finished job has items that never ran to download: some, or
+    an input never read into items (all of it)."""
+    if not job.is_finished or not job.input_file:
+        return False
+    return job_unprocessed_count(job) != 0
+
+
+def job_unprocessed(*, job: Job) -> list[Remainder] | None:
+    """Where a finished job's items that never ran are in its input: a
+    ``Remainder`` per chunk a cancel closed or stopped part-way, in input
+    order (none when every item ran); None when no item of the input ran
+    because it was never planned (the whole input is left)."""
+    if not job.is_finished:
+        raise UnprocessedUnavailable(
+            "job_not_finished",
+            f"the job is {job.status}: which items never ran is known once it has finished "
+            "(cancel it to stop it now)",
+        )
+    if not job.input_file:
+        raise UnprocessedUnavailable(
+            "no_input",
+            f"{job.kind} jobs find their own items: there is no input to return; "
+            "create the job again instead",
+        )
+    if job.chunks_total is None:
+        return None
+    remainders = []
+    # Only a cancel leaves items: done and failed chunks ran each of theirs.
+    stopped = (
+        Chunk.objects.filter(job=job, pass_number=1, status=ChunkStatus.CANCELLED)
+        .order_by("sequence")
+        .only(*_SPAN_FIELDS, "sequence", "processed_items", "processed_ranges")
+    )
+    for chunk in stopped.iterator(chunk_size=2000):
+        span = Span(
+            chunk.byte_start,
+            chunk.byte_end,
+            chunk.start_line,
+            chunk.first_item_number,
+            chunk.item_count,
+        )
+        done, processed = chunk.processed_ranges, chunk.processed_items
+        if not processed:
+            remainders.append(Remainder(span))
+        elif processed < chunk.item_count:
+            if done is None or sum(last - first + 1 for first, last in done) != processed:
+                # Stopped before the engine recorded which items ran, or by a
+                # kind that counted some without naming them.
+                raise UnprocessedUnavailable(
+                    "unprocessed_unknown",
+                    f"chunk {chunk.sequence} (items from {chunk.first_item_number}) was "
+                    "stopped part-way without a record of which of its items ran",
+                )
+            remainders.append(Remainder(span, done=done))
+    return remainders
 
 
 @dataclass(frozen=True, slots=True)

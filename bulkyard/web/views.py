@@ -80,6 +80,9 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
             "websocket_path": f"/ws/jobs/{job.pk}/",
             "api_path": reverse("jobs:job-detail", kwargs={"job_id": job.pk}),
             "output_url": reverse("jobs:job-output", kwargs={"job_id": job.pk}),
+            # Shown once the job has finished, if a cancel left items (live.js).
+            "unprocessed_url": f"{results}?outcome=unprocessed",
+            "has_unprocessed": selectors.job_has_unprocessed(job),
             "downloads": [
                 ("All results (CSV)", f"{results}?format=csv"),
                 ("Failed items (CSV)", f"{results}?outcome=failed&format=csv"),

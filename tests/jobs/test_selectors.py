@@ -8,7 +8,7 @@ from django.core.files.base import ContentFile
 from django.http import Http404
 
 from bulkyard.jobs import selectors
-from bulkyard.jobs.models import Job, JobAttachment, JobStatus
+from bulkyard.jobs.models import Chunk, ChunkStatus, Job, JobAttachment, JobStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -112,3 +112,84 @@ def test_how_long_a_paused_job_has_been_paused_is_read_from_its_pause(job):
 
 def test_a_job_that_is_not_paused_has_no_paused_seconds(job):
     assert selectors.job_paused_seconds(job) is None
+
+
+def _stopped(job: Job, *, processed: int, ranges) -> Job:
+    """``job`` cancelled with one chunk of 5 items stopped after ``processed``."""
+    Chunk.objects.create(
+        job=job,
+        sequence=0,
+        byte_start=8,
+        byte_end=60,
+        start_line=2,
+        first_item_number=2,
+        item_count=5,
+        status=ChunkStatus.CANCELLED,
+        processed_items=processed,
+        processed_ranges=ranges,
+    )
+    Job.objects.filter(pk=job.pk).update(
+        status=JobStatus.CANCELLED,
+        input_file="jobs/x.csv",
+        chunks_total=1,
+        processed_items=processed,
+    )
+    return Job.objects.get(pk=job.pk)
+
+
+def test_a_stopped_chunk_leaves_the_items_outside_the_ranges_it_processed(job):
+    stopped = _stopped(job, processed=3, ranges=[[2, 3], [5, 5]])
+
+    (remainder,) = selectors.job_unprocessed(job=stopped)
+
+    assert [n for n in range(2, 7) if remainder.takes(n)] == [4, 6]
+
+
+def test_a_chunk_stopped_without_a_record_of_its_items_makes_them_unknown(job):
+    stopped = _stopped(job, processed=3, ranges=None)
+
+    with pytest.raises(selectors.UnprocessedUnavailable) as refused:
+        selectors.job_unprocessed(job=stopped)
+    assert refused.value.code == "unprocessed_unknown"
+
+
+def test_a_chunk_that_counted_items_it_did_not_name_makes_them_unknown(job):
+    stopped = _stopped(job, processed=3, ranges=[[2, 3]])
+
+    with pytest.raises(selectors.UnprocessedUnavailable) as refused:
+        selectors.job_unprocessed(job=stopped)
+    assert refused.value.code == "unprocessed_unknown"
+
+
+@pytest.mark.parametrize("status", [JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.CANCELLING])
+def test_the_items_of_an_active_job_that_never_ran_are_not_known_yet(job, status):
+    Job.objects.filter(pk=job.pk).update(status=status, input_file="jobs/x.csv")
+
+    with pytest.raises(selectors.UnprocessedUnavailable) as refused:
+        selectors.job_unprocessed(job=Job.objects.get(pk=job.pk))
+    assert refused.value.code == "job_not_finished"
+
+
+def test_a_job_without_input_has_no_items_to_give_back(job):
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.CANCELLED, input_format="none")
+
+    with pytest.raises(selectors.UnprocessedUnavailable) as refused:
+        selectors.job_unprocessed(job=Job.objects.get(pk=job.pk))
+    assert refused.value.code == "no_input"
+
+
+@pytest.mark.parametrize(
+    ("status", "total", "processed", "count"),
+    [
+        (JobStatus.RUNNING, 10, 4, None),
+        (JobStatus.CANCELLED, 10, 4, 6),
+        (JobStatus.CANCELLED, None, 0, None),
+        (JobStatus.COMPLETED_WITH_ERRORS, 10, 10, 0),
+    ],
+)
+def test_the_unprocessed_count_is_known_once_the_job_has_finished(
+    job, status, total, processed, count
+):
+    job.status, job.total_items, job.processed_items = status, total, processed
+
+    assert selectors.job_unprocessed_count(job) == count

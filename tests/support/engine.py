@@ -9,9 +9,10 @@ from typing import Any
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
-from bulkyard.jobs import services
+from bulkyard.jobs import registry, services
+from bulkyard.jobs.kinds import ChunkResult, ItemResultData
 from bulkyard.jobs.models import Chunk, ChunkStatus, Job
-from bulkyard.jobs.services import chunks, planning
+from bulkyard.jobs.services import chunks, commits, finishing, planning
 
 
 def job_input(body: bytes, fmt: str = "jsonl") -> services.JobInput:
@@ -75,3 +76,41 @@ def held(chunk: Chunk, *, attempts: int = 1) -> uuid.UUID:
         lease_expires_at=timezone.now() + timedelta(minutes=5),
     )
     return token
+
+
+def cancelled_job(
+    user: Any,
+    body: bytes,
+    *,
+    fmt: str = "jsonl",
+    kind: str = "test.echo",
+    chunk_size: int = 3,
+    run: int = 1,
+    stopped_after: list[int] | None = None,
+) -> Job:
+    """A job as a cancel leaves it: its first ``run`` chunks done, the next one
+    stopped part-way after processing the items numbered ``stopped_after`` (if
+    given), the others closed before they started."""
+    job, _ = services.job_create(
+        owner=user, kind=kind, params={}, job_input=job_input(body, fmt), chunk_size=chunk_size
+    )
+    assert planning.job_plan(job_id=str(job.pk)) == "planned"
+    planned = chunks_of(job)
+    for chunk in planned[:run]:
+        assert chunks.chunk_run(chunk_id=chunk.pk) == "done"
+    stopped = planned[run] if stopped_after is not None else None
+    token = held(stopped) if stopped is not None else None
+    services.job_cancel(job=job)
+    if stopped is not None:
+        commits.chunk_commit(
+            chunk=Chunk.objects.select_related("job").get(pk=stopped.pk),
+            token=token,
+            status=ChunkStatus.CANCELLED,
+            result=ChunkResult(
+                items=[ItemResultData(number=n, succeeded=True) for n in stopped_after or ()]
+            ),
+            kind=registry.get(kind),
+            ctx=None,
+        )
+    assert finishing.job_finalize(job_id=str(job.pk)) == "cancelled"
+    return Job.objects.get(pk=job.pk)

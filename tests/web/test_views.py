@@ -196,3 +196,18 @@ def test_pausing_takes_only_a_post(browser_client, api_client):
     ).json()
 
     assert browser_client.get(f"/jobs/{job['id']}/pause/").status_code == 405
+
+
+def test_a_cancelled_jobs_page_offers_the_items_that_never_ran(browser_client, api_client):
+    job = api_client.post(
+        "/api/v1/jobs/", {"kind": "test.echo", "items": [1, 2]}, format="json"
+    ).json()
+    running = browser_client.get(f"/jobs/{job['id']}/").content.decode()
+    browser_client.post(f"/jobs/{job['id']}/cancel/")
+
+    cancelled = browser_client.get(f"/jobs/{job['id']}/").content.decode()
+
+    url = f"/api/v1/jobs/{job['id']}/results/?outcome=unprocessed"
+    link = f'href="{url}" download data-job-unprocessed'
+    assert f"{link} hidden>" in running
+    assert f"{link}>" in cancelled

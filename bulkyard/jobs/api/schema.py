@@ -46,6 +46,7 @@ JOB_EXAMPLE = {
     "processed_items": 42000,
     "succeeded_items": 41990,
     "failed_items": 10,
+    "unprocessed_items": None,
     "progress": {
         "percent": 42.0,
         "items_per_second": 8400.0,
@@ -70,6 +71,7 @@ JOB_EXAMPLE = {
         "results": f"{_JOB_URL}results/",
         "failed_results": f"{_JOB_URL}results/?outcome=failed",
         "succeeded_results": f"{_JOB_URL}results/?outcome=succeeded",
+        "unprocessed": None,
         "output": None,
         "cancel": f"{_JOB_URL}cancel/",
         "pause": f"{_JOB_URL}pause/",
@@ -293,17 +295,25 @@ jobs_retry = extend_schema(
 
 jobs_results = extend_schema(
     operation_id="jobs_results",
-    summary="Download per-item results",
+    summary="Download per-item results, or the items that never ran",
     description=(
         "Streams one record per item: its number (the input line for files), outcome, "
         "error code and message, output, and (for failures) the input. CSV cells that "
-        "a spreadsheet would run as formulas are neutralised with a leading quote."
+        "a spreadsheet would run as formulas are neutralised with a leading quote.\n\n"
+        "`?outcome=unprocessed` streams instead the items of a finished job that never "
+        "ran (a cancel stopped them), as a file in the input's own format, ready to submit "
+        "again: a CSV's header and records byte for byte, JSON Lines' lines, a ZIP of the "
+        "files (a retry job's items as JSON Lines). A job that never started gives its "
+        "whole input. The `X-Unprocessed-Count` header says how many items it holds. "
+        "409 `job_not_finished` while the job runs, `no_input` for kinds that find their "
+        "own items."
     ),
     parameters=[ResultsQuerySerializer],
     responses={
         (200, "text/csv"): OpenApiTypes.STR,
         (200, "application/x-ndjson"): OpenApiTypes.STR,
-        **_errors(400, 404),
+        (200, "application/zip"): OpenApiTypes.BINARY,
+        **_errors(400, 404, 409),
     },
     examples=[
         OpenApiExample(
@@ -324,6 +334,25 @@ jobs_results = extend_schema(
                 '{"item": 2, "outcome": "succeeded", "code": null, "message": null, '
                 '"output": {"id": "1", "words": 17}, "input": null}\n'
             ),
+        ),
+        OpenApiExample(
+            "Unprocessed items of a cancelled CSV job",
+            response_only=True,
+            media_type="text/csv",
+            value='id,text\n812,"Still to do,\non two lines"\n813,Not reached either\n',
+        ),
+        OpenApiExample(
+            "A job that is still running",
+            response_only=True,
+            status_codes=["409"],
+            value={
+                "error": {
+                    "code": "job_not_finished",
+                    "message": "the job is running: which items never ran is known once it has "
+                    "finished (cancel it to stop it now)",
+                    "details": None,
+                }
+            },
         ),
     ],
 )

@@ -11,7 +11,16 @@ from rest_framework.reverse import reverse
 
 from bulkyard.jobs.inputs import MAX_ITEM_DEPTH, nested_too_deeply
 from bulkyard.jobs.models import ItemOutcome, Job, JobPriority
-from bulkyard.jobs.selectors import job_paused_seconds, job_progress, masked_params
+from bulkyard.jobs.selectors import (
+    job_has_unprocessed,
+    job_paused_seconds,
+    job_progress,
+    job_unprocessed_count,
+    masked_params,
+)
+
+# ``?outcome=`` of a job's results: an item outcome, or the items that never ran.
+UNPROCESSED = "unprocessed"
 
 
 @extend_schema_field(OpenApiTypes.OBJECT)
@@ -142,6 +151,7 @@ class JobSerializer(serializers.ModelSerializer[Job]):
     # ends up in logs, proxies and browser histories.
     params = serializers.SerializerMethodField()
     input = serializers.SerializerMethodField()
+    unprocessed_items = serializers.SerializerMethodField()
     progress = serializers.SerializerMethodField()
     chunks = serializers.SerializerMethodField()
     paused_seconds = serializers.SerializerMethodField()
@@ -163,6 +173,7 @@ class JobSerializer(serializers.ModelSerializer[Job]):
             "processed_items",
             "succeeded_items",
             "failed_items",
+            "unprocessed_items",
             "progress",
             "chunks",
             "created_at",
@@ -204,6 +215,7 @@ class JobSerializer(serializers.ModelSerializer[Job]):
             "processed_items": _integer(job.processed_items),
             "succeeded_items": _integer(job.succeeded_items),
             "failed_items": _integer(job.failed_items),
+            "unprocessed_items": self.get_unprocessed_items(job),
             "progress": self.get_progress(job),
             "chunks": self.get_chunks(job),
             "created_at": _datetime(job.created_at),
@@ -245,6 +257,11 @@ class JobSerializer(serializers.ModelSerializer[Job]):
     )
     def get_input(self, job: Job) -> dict[str, Any]:
         return {"format": job.input_format, "name": job.input_name, "size": job.input_size}
+
+    @extend_schema_field({"type": "integer", "nullable": True})
+    def get_unprocessed_items(self, job: Job) -> int | None:
+        """Items of a finished job that never ran (a cancel stopped them)."""
+        return job_unprocessed_count(job)
 
     @extend_schema_field(
         {
@@ -312,6 +329,7 @@ class JobSerializer(serializers.ModelSerializer[Job]):
                     "results",
                     "failed_results",
                     "succeeded_results",
+                    "unprocessed",
                     "output",
                     "cancel",
                     "pause",
@@ -340,6 +358,7 @@ class JobSerializer(serializers.ModelSerializer[Job]):
             "results": results,
             "failed_results": f"{results}?outcome={ItemOutcome.FAILED}",
             "succeeded_results": f"{results}?outcome={ItemOutcome.SUCCEEDED}",
+            "unprocessed": f"{results}?outcome={UNPROCESSED}" if job_has_unprocessed(job) else None,
             "output": f"{detail}output/" if job.output_file else None,
             "cancel": f"{detail}cancel/",
             "pause": f"{detail}pause/",
@@ -362,8 +381,25 @@ def _integer(value: int | None) -> int | None:
 
 
 class ResultsQuerySerializer(serializers.Serializer[Any]):
-    outcome = serializers.ChoiceField(choices=ItemOutcome.choices, required=False)
-    format = serializers.ChoiceField(choices=["csv", "jsonl"], default="csv")
+    outcome = serializers.ChoiceField(
+        choices=[*ItemOutcome.choices, (UNPROCESSED, "Unprocessed")],
+        required=False,
+        help_text="`failed` or `succeeded` results only; or `unprocessed`: the items of a "
+        "finished (cancelled) job that never ran, as a file in the input's own format, "
+        "to submit again.",
+    )
+    format = serializers.ChoiceField(
+        choices=["csv", "jsonl"],
+        default="csv",
+        help_text="The results' format; not with outcome=unprocessed (the input's format).",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("outcome") == UNPROCESSED and "format" in self.initial_data:
+            raise serializers.ValidationError(
+                {"format": ["unprocessed items come in the input's own format: omit format"]}
+            )
+        return attrs
 
 
 class KindSerializer(serializers.Serializer[Any]):

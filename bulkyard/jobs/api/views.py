@@ -30,6 +30,7 @@ from bulkyard.jobs import registry, selectors, services
 from bulkyard.jobs.api import schema
 from bulkyard.jobs.api.filters import JobFilter
 from bulkyard.jobs.api.serializers import (
+    UNPROCESSED,
     JobCreateInputSerializer,
     JobSerializer,
     KindSerializer,
@@ -38,6 +39,7 @@ from bulkyard.jobs.api.serializers import (
 from bulkyard.jobs.models import Job
 from bulkyard.jobs.results import results_response
 from bulkyard.jobs.throttling import JobCreateThrottle
+from bulkyard.jobs.unprocessed import unprocessed_response
 from bulkyard.jobs.uploads import upload_attachment, upload_job_input
 
 
@@ -220,9 +222,15 @@ class JobResultsApi(APIView):
         query = ResultsQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         job = selectors.job_get(user=request.user, job_id=job_id)
+        outcome = query.validated_data.get("outcome")
+        if outcome == UNPROCESSED:
+            try:
+                return unprocessed_response(job, request=request._request)
+            except selectors.UnprocessedUnavailable as exc:
+                raise Conflict(exc.message, exc.code) from None
         return results_response(
             job,
-            outcome=query.validated_data.get("outcome"),
+            outcome=outcome,
             fmt=query.validated_data["format"],
             request=request._request,
         )

@@ -9,16 +9,19 @@ fail that one item; only a structural break that swallows the rest of the file
 (a quote that is never closed) fails the whole input.
 
 The engine reaches every format through ``reader_for(format)`` (``readers``):
-check an upload, plan the stored file, read a span back. The modules behind
-it, by concern: ``lines`` (what the CSV and JSON Lines readers share),
-``csvinput``, ``csvscan`` (where a record the csv reader broke on ends),
-``jsonlinput``, ``spans`` (planning spans of lines, and reading one back),
-``zipinput`` (a ZIP archive's files as items), ``gzipped`` and ``sniffing`` (the
-checks made on an upload before a job exists). The names below are the
-package's interface; the rest is internal to it.
+check an upload, plan the stored file, read a span back, cut the file down to
+some of its items (``extract``). The modules behind it, by concern: ``lines``
+(what the CSV and JSON Lines readers share), ``csvinput``, ``csvscan`` (where a
+record the csv reader broke on ends), ``jsonlinput``, ``spans`` (planning spans
+of lines, and reading one back), ``zipinput`` (a ZIP archive's files as items),
+``extracts`` and ``zipcopy`` (files of some of an input's items, in its format),
+``gzipped`` and ``sniffing`` (the checks made on an upload before a job
+exists). The names below are the package's interface; the rest is internal
+to it.
 """
 
 from bulkyard.jobs.inputs.csvinput import csv_read_header
+from bulkyard.jobs.inputs.extracts import Remainder, copy_ranges
 from bulkyard.jobs.inputs.gzipped import GZIP_MAGIC, gunzip, is_gzip
 from bulkyard.jobs.inputs.jsonlinput import MAX_ITEM_DEPTH, nested_too_deeply
 from bulkyard.jobs.inputs.lines import READER_ERROR_CODES, UTF8_BOM
@@ -35,8 +38,10 @@ __all__ = [
     "UTF8_BOM",
     "InputReader",
     "Plan",
+    "Remainder",
     "Span",
     "UploadCheck",
+    "copy_ranges",
     "csv_read_header",
     "gunzip",
     "is_gzip",

@@ -1,10 +1,10 @@
 """One reader per input format, behind ``reader_for``.
 
-The engine does three things with an input: it checks an upload before a job
-exists, cuts the stored file into spans when the job is planned, and reads a
-span's items back when a chunk runs. A reader does the three for its format,
-so the engine asks ``reader_for(job.input_format)`` and never branches on the
-format itself.
+The engine does four things with an input: it checks an upload before a job
+exists, cuts the stored file into spans when the job is planned, reads a
+span's items back when a chunk runs, and cuts the file down to the items a
+cancelled job never ran. A reader does them for its format, so the engine asks
+``reader_for(job.input_format)`` and never branches on the format itself.
 
 - CSV, JSON Lines and the engine's own retry files are read by lines: a span
   is a byte range of whole records (``spans``), and an upload may be gzip,
@@ -15,12 +15,14 @@ format itself.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Protocol
 
+from bulkyard.jobs.inputs.extracts import Remainder, extract_lines
 from bulkyard.jobs.inputs.sniffing import sniff_upload
 from bulkyard.jobs.inputs.spans import Plan, Span, plan_input, read_span
+from bulkyard.jobs.inputs.zipcopy import zip_extract
 from bulkyard.jobs.inputs.zipinput import plan_zip, read_zip_span, zip_check
 from bulkyard.jobs.kinds import Item
 from bulkyard.jobs.models import InputFormat
@@ -40,6 +42,10 @@ class InputReader(Protocol):
     # The stored file's extension (before ``.gz`` when it came compressed).
     @property
     def extension(self) -> str: ...
+
+    # The media type of what ``extract`` makes.
+    @property
+    def media_type(self) -> str: ...
 
     def check_upload(self, upload: IO[bytes]) -> UploadCheck:
         """Cheap checks before a job exists; raises ``InputRejected``. Leaves
@@ -61,6 +67,16 @@ class InputReader(Protocol):
         ``BULKYARD_MAX_ITEM_BYTES``)."""
         ...
 
+    def extract(
+        self, raw: IO[bytes], remainders: Sequence[Remainder] | None, *, header: list[str] | None
+    ) -> Iterator[bytes]:
+        """A file of this format (``extension``, ``media_type``) holding the
+        remainders' items in input order, byte for byte where the format
+        allows; the whole input for ``None``. Checks what it can before it
+        returns (raising ``InputRejected``), so that the file is not cut off
+        part-way by an error; streams in bounded pieces."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class _LineReader:
@@ -68,6 +84,7 @@ class _LineReader:
 
     input_format: str
     extension: str
+    media_type: str
 
     def check_upload(self, upload: IO[bytes]) -> UploadCheck:
         header, compressed = sniff_upload(upload, self.input_format)
@@ -81,12 +98,18 @@ class _LineReader:
     ) -> Iterator[Item]:
         return read_span(raw, self.input_format, header=header, span=span)
 
+    def extract(
+        self, raw: IO[bytes], remainders: Sequence[Remainder] | None, *, header: list[str] | None
+    ) -> Iterator[bytes]:
+        return extract_lines(raw, self.input_format, remainders, header=header)
+
 
 @dataclass(frozen=True, slots=True)
 class _ZipReader:
     """A ZIP archive: each regular file in it is an item."""
 
     extension: str = "zip"
+    media_type: str = "application/zip"
 
     def check_upload(self, upload: IO[bytes]) -> UploadCheck:
         upload.seek(0)
@@ -104,12 +127,24 @@ class _ZipReader:
     ) -> Iterator[Item]:
         return read_zip_span(raw, span, max_item_bytes=max_file_bytes)
 
+    def extract(
+        self, raw: IO[bytes], remainders: Sequence[Remainder] | None, *, header: list[str] | None
+    ) -> Iterator[bytes]:
+        return zip_extract(raw, remainders)
+
 
 _READERS: dict[str, InputReader] = {
-    InputFormat.CSV: _LineReader(input_format=InputFormat.CSV, extension="csv"),
-    InputFormat.JSONL: _LineReader(input_format=InputFormat.JSONL, extension="jsonl"),
+    InputFormat.CSV: _LineReader(
+        input_format=InputFormat.CSV, extension="csv", media_type="text/csv; charset=utf-8"
+    ),
+    InputFormat.JSONL: _LineReader(
+        input_format=InputFormat.JSONL, extension="jsonl", media_type="application/x-ndjson"
+    ),
     # JSON Lines of {"n": number, "item": ...}: the failed items of a job.
-    InputFormat.RETRY: _LineReader(input_format=InputFormat.RETRY, extension="jsonl"),
+    # Cut down, it becomes JSON Lines of the items alone, which clients send.
+    InputFormat.RETRY: _LineReader(
+        input_format=InputFormat.RETRY, extension="jsonl", media_type="application/x-ndjson"
+    ),
     InputFormat.ZIP: _ZipReader(),
 }
 

@@ -180,6 +180,26 @@ def _merge_pairs(spans: list[Span]) -> list[Span]:
     return merged
 
 
+def item_extents(
+    raw: IO[bytes], input_format: str, *, header: list[str] | None, span: Span
+) -> Iterator[tuple[Item, int, int]]:
+    """Each item of a span with its bytes ``[start, end)`` in the file: from
+    the end of the item before it (blank lines before it included) to its own
+    end, newline included. Read item by item, as ``read_span`` reads the
+    span when its fast path cannot."""
+    start = span.byte_start
+    for item, (end, _) in _items(
+        raw,
+        input_format,
+        header=header,
+        start=span.byte_start,
+        end=span.byte_end,
+        start_line=span.start_line,
+    ):
+        yield item, start, end
+        start = end
+
+
 def read_span(
     raw: IO[bytes],
     input_format: str,

@@ -37,7 +37,7 @@ from bulkyard.jobs.inputs.spans import Plan, Span
 from bulkyard.jobs.kinds import InputRejected, Item, ItemError
 
 
-def _members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+def item_members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
     """The archive's items: regular files, in archive order."""
     return [
         info
@@ -50,7 +50,7 @@ def _members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
     ]
 
 
-def _open(raw: IO[bytes]) -> zipfile.ZipFile:
+def open_zip(raw: IO[bytes]) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(raw)
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
@@ -62,8 +62,8 @@ def _open(raw: IO[bytes]) -> zipfile.ZipFile:
 def zip_check(raw: IO[bytes]) -> int:
     """The number of items, or ``InputRejected`` for an archive that must not
     be read at all."""
-    with _open(raw) as archive:
-        members = _members(archive)
+    with open_zip(raw) as archive:
+        members = item_members(archive)
         if not members:
             raise InputRejected("no_items", "the archive holds no files")
         if len(members) > settings.BULKYARD_ZIP_MAX_MEMBERS:
@@ -120,8 +120,8 @@ def read_zip_span(
     """The span's items; members over ``max_item_bytes`` (default
     ``BULKYARD_MAX_ITEM_BYTES``) fail alone."""
     limit = max_item_bytes or settings.BULKYARD_MAX_ITEM_BYTES
-    with _open(raw) as archive:
-        members = _members(archive)
+    with open_zip(raw) as archive:
+        members = item_members(archive)
         stems = unique_stems([info.filename for info in members])
         for position in range(span.byte_start, span.byte_end):
             info = members[position]

@@ -80,9 +80,11 @@ def chunk_commit(
         )
         succeeded, failed = result.succeeded, result.failed
         summary, _ = storable_json(result.summary)
+        stopped_part_way = status == ChunkStatus.CANCELLED and succeeded + failed > 0
         Chunk.objects.filter(pk=chunk.pk).update(
             status=status,
             processed_items=succeeded + failed,
+            processed_ranges=number_ranges(result) if stopped_part_way else None,
             succeeded_items=succeeded,
             failed_items=failed,
             summary=summary,
@@ -94,6 +96,19 @@ def chunk_commit(
         job_count_finished_chunks(job_id, chunks=1, succeeded=succeeded, failed=failed)
         owner_id = chunk.job.owner_id
         transaction.on_commit(lambda: events.job_changed(job_id=job_id, owner_id=owner_id))
+
+
+def number_ranges(result: ChunkResult) -> list[list[int]]:
+    """The numbers of a chunk's processed items as sorted ``[first, last]``
+    ranges of consecutive numbers: a chunk stopped after its first 400 items
+    of one line each is one range, however many of them were stored."""
+    ranges: list[list[int]] = []
+    for number in sorted({item.number for item in result.items}):
+        if ranges and number == ranges[-1][1] + 1:
+            ranges[-1][1] = number
+        else:
+            ranges.append([number, number])
+    return ranges
 
 
 def job_count_finished_chunks(job_id: str, *, chunks: int, succeeded: int, failed: int) -> None:

@@ -24,22 +24,24 @@ def _queued(owner) -> Job:
 
 
 def _finished_with_everything(owner) -> Job:
-    """Every optional field set: counts, times, an error, a summary, an output
-    file, an idempotency key, the job it retries and params with a secret."""
+    """Every optional field set: counts (one item never ran), times, an error,
+    a summary, an input and an output file, an idempotency key, the job it
+    retries and params with a secret."""
     first = _queued(owner)
     job = Job(
         owner=owner,
         kind="test.echo",
         params={"api_token": "s3cret", "nested": [{"password": "x", "keep": "é"}], "n": 1},
-        status=JobStatus.COMPLETED_WITH_ERRORS,
+        status=JobStatus.CANCELLED,
+        input_file="jobs/1/inputs/retry-of-x.jsonl",
         input_format="retry",
         input_name="retry-of-x.jsonl",
         input_size=912,
         chunk_size=5,
         total_items=10,
-        processed_items=10,
+        processed_items=9,
         succeeded_items=7,
-        failed_items=3,
+        failed_items=2,
         chunks_total=2,
         chunks_finished=2,
         started_at=STARTED,
@@ -159,6 +161,7 @@ def test_the_links_are_the_routes_urls(user):
         "results": url("job-results"),
         "failed_results": url("job-results") + "?outcome=failed",
         "succeeded_results": url("job-results") + "?outcome=succeeded",
+        "unprocessed": url("job-results") + "?outcome=unprocessed",
         "output": url("job-output"),
         "cancel": url("job-cancel"),
         "pause": url("job-pause"),

@@ -261,6 +261,7 @@ def test_an_overlong_idempotency_key_is_refused(api_client):
         ("post", "resume/"),
         ("post", "retry/"),
         ("get", "results/"),
+        ("get", "results/?outcome=unprocessed"),
         ("get", "output/"),
     ],
 )

@@ -85,3 +85,39 @@ def test_a_cancelling_jobs_pending_chunks_are_closed_and_counted(user, sent):
     assert cancelled.status == JobStatus.CANCELLING
     assert cancelled.chunks_finished == 3
     assert [c.status for c in chunks_of(job)] == ["done", "cancelled", "cancelled"]
+
+
+def _stop(chunk: Chunk, *, numbers: list[int], status: str = ChunkStatus.CANCELLED) -> Chunk:
+    """Commit ``chunk`` as a run that processed the items ``numbers``."""
+    commits.chunk_commit(
+        chunk=_running(chunk),
+        token=held(chunk),
+        status=status,
+        result=ChunkResult(items=[ItemResultData(number=n, succeeded=n % 2 == 0) for n in numbers]),
+        kind=registry.get("test.echo"),
+        ctx=None,
+    )
+    return Chunk.objects.get(pk=chunk.pk)
+
+
+def test_a_chunk_stopped_part_way_records_the_numbers_of_the_items_it_processed(user, sent):
+    chunk = chunks_of(planned_job(user, items=10))[0]
+
+    stopped = _stop(chunk, numbers=[1, 2, 3, 4, 7, 9, 10])
+
+    assert stopped.processed_ranges == [[1, 4], [7, 7], [9, 10]]
+    assert stopped.processed_items == 7
+
+
+def test_a_chunk_stopped_before_its_first_item_records_no_numbers(user, sent):
+    chunk = chunks_of(planned_job(user, items=10))[0]
+
+    assert _stop(chunk, numbers=[]).processed_ranges is None
+
+
+def test_a_done_chunk_records_no_numbers(user, sent):
+    chunk = chunks_of(planned_job(user, items=10))[0]
+
+    assert (
+        _stop(chunk, numbers=list(range(1, 11)), status=ChunkStatus.DONE).processed_ranges is None
+    )

@@ -84,6 +84,12 @@
         link.hidden = false;
       });
     }
+    // So do the items a cancel left, in the input's format.
+    if (job.links && job.links.unprocessed) {
+      document.querySelectorAll("[data-job-unprocessed]").forEach(function (link) {
+        link.hidden = false;
+      });
+    }
     stopPolling();
     connection("finished");
   }

@@ -1,5 +1,6 @@
-"""The import contracts of docs/decisions/0012-kind-sdk.md: they name every kind
-app, they hold for the code as it is, and they fail on an import that breaks them.
+"""The import contracts of docs/decisions/0012-kind-sdk.md and 0020-cli.md: they
+name every kind app (and, for the command-line client, every other package),
+they hold for the code as it is, and they fail on an import that breaks them.
 (``bin/test`` runs ``lint-imports`` too; these tests keep the contracts honest.)"""
 
 import tomllib
@@ -41,6 +42,16 @@ def test_every_kind_app_is_bound_by_both_contracts():
     assert _kind_apps() <= set(contracts["kind-sdk"]["source_modules"])
 
 
+def test_the_cli_contract_forbids_every_other_package_of_bulkyard():
+    root = PYPROJECT.parent / "bulkyard"
+    packages = {f"bulkyard.{path.parent.name}" for path in root.glob("*/__init__.py")} - {
+        "bulkyard.cli"
+    }
+    forbidden = set(_contracts()["cli-standalone"]["forbidden_modules"])
+
+    assert packages - forbidden == set()
+
+
 @pytest.fixture(scope="module")
 def contracts():
     """The contracts as lint-imports reads them, by id, ready to check a graph."""
@@ -58,7 +69,9 @@ def contracts():
 
 @pytest.fixture
 def graph():
-    return grimp.build_graph("bulkyard", cache_dir=None)
+    # With the third-party packages, as lint-imports builds it
+    # (include_external_packages): the CLI's contract names Django.
+    return grimp.build_graph("bulkyard", include_external_packages=True, cache_dir=None)
 
 
 def test_the_code_keeps_every_contract(contracts, graph):
@@ -80,6 +93,10 @@ def test_the_code_keeps_every_contract(contracts, graph):
         # The engine or core importing what sits above them.
         ("bulkyard.jobs.services.finishing", "bulkyard.text.kinds", "layers"),
         ("bulkyard.core.http.client", "bulkyard.jobs.sdk", "layers"),
+        # The command-line client reaching into the server's code or its frameworks.
+        ("bulkyard.cli.client", "bulkyard.core.exceptions", "cli-standalone"),
+        ("bulkyard.cli.main", "django", "cli-standalone"),
+        ("bulkyard.cli.config", "config", "cli-standalone"),
     ],
 )
 def test_an_import_that_breaks_a_contract_fails_it(contracts, graph, importer, imported, broken):

@@ -1,0 +1,5 @@
+"""``python -m bulkyard.cli``: the same as the ``bulkyard`` console script."""
+
+from bulkyard.cli.main import app
+
+app()

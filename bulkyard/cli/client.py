@@ -11,6 +11,7 @@ import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from types import TracebackType
@@ -28,11 +29,15 @@ SPOOL_PIECE_BYTES = 1024 * 1024
 UUID_IN_TEXT = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 
 
-def user_agent() -> str:
+def client_version() -> str:
     try:
-        return f"bulkyard-cli/{version('bulkyard')}"
+        return version("bulkyard")
     except PackageNotFoundError:  # run from a checkout that was never installed
-        return "bulkyard-cli"
+        return "unknown"
+
+
+def user_agent() -> str:
+    return f"bulkyard-cli/{client_version()}"
 
 
 def job_id_from(text: str) -> str:
@@ -90,6 +95,15 @@ class _CountingFile:
 
     def fileno(self) -> int:
         return self._file.fileno()
+
+
+@dataclass(frozen=True)
+class Download:
+    """A download as it arrives: the file name the server gives
+    (Content-Disposition), and the body in pieces."""
+
+    name: str | None
+    pieces: Iterator[bytes]
 
 
 class ApiClient:
@@ -179,15 +193,14 @@ class ApiClient:
     @contextmanager
     def download(
         self, job_id: str, what: str, params: dict[str, str] | None = None
-    ) -> Iterator[tuple[str | None, Iterator[bytes]]]:
-        """Streams ``results`` or ``output``: the file name the server gives
-        (Content-Disposition), and the body in pieces."""
+    ) -> Iterator[Download]:
+        """Streams ``results`` or ``output``."""
         try:
             with self._http.stream("GET", f"{API}/jobs/{job_id}/{what}/", params=params) as answer:
                 if answer.is_error:
                     answer.read()
                     raise error_from_response(answer)
-                yield _attachment_name(answer), answer.iter_bytes()
+                yield Download(name=_attachment_name(answer), pieces=answer.iter_bytes())
         except httpx.HTTPError as exc:
             raise self._unreachable(exc) from None
 
@@ -253,5 +266,5 @@ def _replayed(response: httpx.Response) -> bool:
 
 
 def _attachment_name(response: httpx.Response) -> str | None:
-    found = re.search(r'filename="?([^";]+)"?', response.headers.get("Content-Disposition", ""))
+    found = re.search(r'\bfilename="([^"]+)"', response.headers.get("Content-Disposition", ""))
     return Path(found[1]).name if found else None

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 
 from bulkyard.cli import render
 from bulkyard.cli.client import job_id_from
@@ -38,7 +37,7 @@ def status(ctx: click.Context, job: str, as_json: bool) -> None:
     if as_json:
         render.print_json(found)
     else:
-        Console().print(render.job_table(found))
+        render.output().print(render.job_table(found))
 
 
 @click.command()
@@ -55,7 +54,7 @@ def status(ctx: click.Context, job: str, as_json: bool) -> None:
     "--output",
     "target",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write to this file (whole, or not at all) instead of stdout.",
+    help="Write to this file (whole, or not at all) instead of stdout ('-').",
 )
 @connection_options
 @click.pass_context
@@ -64,15 +63,10 @@ def results(
 ) -> None:
     """Download a job's per-item results, streamed: one row per item, with its
     outcome, code, message, output and (for failed items) input."""
-    params = {"format": fmt} | ({"outcome": outcome} if outcome else {})
-    with (
-        connection(ctx).client() as client,
-        client.download(job_id_from(job), "results", params) as (
-            _,
-            body,
-        ),
-    ):
-        _save(body, target)
+    query = {"format": fmt} | ({"outcome": outcome} if outcome else {})
+    job_id = job_id_from(job)
+    with connection(ctx).client() as client, client.download(job_id, "results", query) as got:
+        _save(got.pieces, None if str(target) == "-" else target)
 
 
 @click.command()
@@ -89,18 +83,13 @@ def results(
 @click.pass_context
 def output(ctx: click.Context, job: str, target: Path | None) -> None:
     """Download a job's output file (an export, processed documents or images)."""
-    with (
-        connection(ctx).client() as client,
-        client.download(job_id_from(job), "output") as (
-            name,
-            body,
-        ),
-    ):
+    job_id = job_id_from(job)
+    with connection(ctx).client() as client, client.download(job_id, "output") as got:
         if target is None:
-            target = Path(name or f"{job_id_from(job)}.out")
+            target = Path(got.name or f"{job_id}.out")
             if target.exists():
                 raise UsageProblem(f"{target} exists: name another file with -o")
-        _save(body, None if str(target) == "-" else target)
+        _save(got.pieces, None if str(target) == "-" else target)
 
 
 def _job_action(action: str, doc: str) -> click.Command:
@@ -147,7 +136,7 @@ def jobs(
     if as_json:
         render.print_json(found)
     else:
-        Console().print(render.jobs_table(found))
+        render.output().print(render.jobs_table(found))
 
 
 @click.command()
@@ -161,7 +150,7 @@ def kinds(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         render.print_json(found)
     else:
-        Console().print(render.kinds_table(found))
+        render.output().print(render.kinds_table(found))
 
 
 @click.command(name="config")
@@ -187,7 +176,7 @@ def show_config(ctx: click.Context, as_json: bool) -> None:
         ("token", _masked(token.value) if token else "(none)", token.label if token else ""),
         ("config file", f"{settings.config_path}{found}", ""),
     ]
-    Console().print(render.settings_table(rows))
+    render.output().print(render.settings_table(rows))
 
 
 def _masked(token: str) -> str:
@@ -221,7 +210,7 @@ def _save(body: Iterator[bytes], target: Path | None) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    Console(stderr=True, highlight=False).print(f"wrote {size:,} bytes to {target}")
+    render.errors().print(f"wrote {size:,} bytes to {target}")
 
 
 COMMANDS: list[Any] = [status, results, output, cancel, pause, resume, jobs, kinds, show_config]

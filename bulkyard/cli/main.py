@@ -1,28 +1,20 @@
 """The ``bulkyard`` console script: the command group and the exit statuses
-(``errors.ExitCode``). The commands are in ``commands`` and ``following``."""
+(``errors.ExitCode``). The commands are in ``commands`` and ``submit``."""
 
 import os
 import sys
-from importlib.metadata import PackageNotFoundError, version
 from typing import NoReturn
 
 import click
-from rich.console import Console
 
-from bulkyard.cli import commands, following
+from bulkyard.cli import commands, render, submit
+from bulkyard.cli.client import client_version
 from bulkyard.cli.errors import CliError, ExitCode
 from bulkyard.cli.options import connection_options
 
 
-def _version() -> str:
-    try:
-        return version("bulkyard")
-    except PackageNotFoundError:
-        return "unknown"
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(_version(), "--version", prog_name="bulkyard")
+@click.version_option(client_version(), "--version", prog_name="bulkyard")
 @connection_options
 def cli() -> None:
     """Submit and follow Bulkyard jobs from the command line.
@@ -33,14 +25,14 @@ def cli() -> None:
     """
 
 
-for command in (*commands.COMMANDS, *following.COMMANDS):
+for command in (*commands.COMMANDS, *submit.COMMANDS):
     cli.add_command(command)
 
 
 def run(args: list[str] | None = None) -> int:
     """Runs the command line ``args`` (the process's own if None) and
     returns its exit status; every error is one line on stderr."""
-    err = Console(stderr=True, highlight=False)
+    err = render.errors()
     try:
         code = cli.main(args, prog_name="bulkyard", standalone_mode=False)
     except click.ClickException as exc:  # usage errors: 4, not click's 2 (a failed job)
@@ -50,7 +42,7 @@ def run(args: list[str] | None = None) -> int:
         err.print("interrupted")
         return ExitCode.INTERRUPTED
     except CliError as exc:
-        err.print(f"bulkyard: {exc.message}", style="red", markup=False, soft_wrap=True)
+        err.print(f"bulkyard: {exc.message}", style="red", markup=False)
         return exc.exit_code
     except BrokenPipeError:
         # The reader of our output went away (`bulkyard results ID | head`):

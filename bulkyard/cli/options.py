@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 from click.core import ParameterSource
-from rich.console import Console
 
+from bulkyard.cli import render
 from bulkyard.cli.client import ApiClient
 from bulkyard.cli.config import Given, Settings, Source, resolve
 
@@ -41,7 +41,7 @@ class Connection:
             path = Path(self.config.value).expanduser() if self.config else None
             self._settings = resolve(url=self.url, token=self.token, config_path=path)
             for warning in self._settings.warnings:
-                Console(stderr=True).print(f"warning: {warning}", style="yellow", highlight=False)
+                render.errors().print(f"warning: {warning}", style="yellow")
         return self._settings
 
     def client(self) -> ApiClient:

@@ -34,6 +34,18 @@ SUMMARY_ENTRIES = 12
 SUMMARY_VALUES = 8
 
 
+def output() -> Console:
+    """stdout: the command's result (a table here; ids and JSON go through
+    click.echo, untouched)."""
+    return Console()
+
+
+def errors() -> Console:
+    """stderr: progress, notices, summaries, errors. A message is one line
+    however long: the terminal wraps it, rich does not break it."""
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
 def is_terminal(console: Console) -> bool:
     return console.is_terminal and not console.is_dumb_terminal
 

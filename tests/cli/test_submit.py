@@ -1,4 +1,4 @@
-"""``submit``, ``watch`` and ``retry`` against the live server: following a
+"""``submit``, ``retry`` and ``watch`` against the live server: following a
 job to its end over the WebSocket, and the exit status it ends with."""
 
 import csv

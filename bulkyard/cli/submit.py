@@ -1,5 +1,5 @@
-"""The commands that can follow a job to its end: ``submit``, ``watch`` and
-``retry``. Following shows a progress bar on stderr (a line now and then when
+"""The commands that make a job or follow one to its end: ``submit``,
+``retry`` and ``watch``. Following shows a progress bar on stderr (a line now and then when
 stderr is not a terminal), then the job's summary, and exits with the job's
 outcome: 0 succeeded, 1 completed with errors, 2 failed, 3 cancelled.
 
@@ -7,11 +7,11 @@ Standard output carries only the result, for scripts: the job's id, or with
 ``--json`` its JSON (the final one when following)."""
 
 import json
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 
 from bulkyard.cli import render
 from bulkyard.cli.client import ApiClient, job_id_from
@@ -101,11 +101,12 @@ def submit(
     if file is not None and str(file) == "-" and input_format is None:
         raise UsageProblem("reading standard input ('-') needs --format csv|jsonl|zip")
     parsed = _params(params)
-    err = Console(stderr=True, highlight=False)
+    err = render.errors()
     with connection(ctx).client() as client:
         sizes = [_size(path) for path in (file, *attachments) if path is not None]
         total = None if None in sizes else sum(size or 0 for size in sizes)
-        with render.upload_meter(err, total if not quiet else None) as sent:
+        meter = nullcontext(None) if quiet else render.upload_meter(err, total)
+        with meter as sent:
             job, replayed = client.job_submit(
                 kind=kind,
                 file=file,
@@ -115,7 +116,7 @@ def submit(
                 priority=priority,
                 idempotency_key=idempotency_key,
                 attachments=list(attachments),
-                on_upload=None if quiet else sent,
+                on_upload=sent,
             )
         return _report(client, job, replayed=replayed, follow=follow, quiet=quiet, as_json=as_json)
 
@@ -168,7 +169,7 @@ def _report(
     quiet: bool,
     as_json: bool,
 ) -> int:
-    err = Console(stderr=True, highlight=False)
+    err = render.errors()
     if not quiet:
         made = "returned the job made earlier with this Idempotency-Key" if replayed else "accepted"
         err.print(f"{job['kind']}: job {job['id']} {made} ({job['status']})")
@@ -186,7 +187,7 @@ def _report(
 
 
 def _follow(client: ApiClient, job: dict[str, Any], *, quiet: bool, as_json: bool) -> int:
-    err = Console(stderr=True, highlight=False)
+    err = render.errors()
     display = render.display_for(err, quiet=quiet)
     try:
         final = follow_job(client, job, show=display.show, notice=display.notice)

@@ -105,7 +105,7 @@ def submit(
     with connection(ctx).client() as client:
         sizes = [_size(path) for path in (file, *attachments) if path is not None]
         total = None if None in sizes else sum(size or 0 for size in sizes)
-        meter = nullcontext(None) if quiet else render.upload_meter(err, total)
+        meter = nullcontext(None) if quiet or not sizes else render.upload_meter(err, total)
         with meter as sent:
             job, replayed = client.job_submit(
                 kind=kind,

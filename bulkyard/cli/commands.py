@@ -47,7 +47,13 @@ def status(ctx: click.Context, job: str, as_json: bool) -> None:
     "--succeeded", "outcome", flag_value="succeeded", help="Only the items that succeeded."
 )
 @click.option(
-    "--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True
+    "--unprocessed",
+    "outcome",
+    flag_value="unprocessed",
+    help="Instead: the items a cancel left unrun, in the input's own format, ready to submit.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "jsonl"]), help="Of the results [default: csv]."
 )
 @click.option(
     "-o",
@@ -59,11 +65,16 @@ def status(ctx: click.Context, job: str, as_json: bool) -> None:
 @connection_options
 @click.pass_context
 def results(
-    ctx: click.Context, job: str, outcome: str | None, fmt: str, target: Path | None
+    ctx: click.Context, job: str, outcome: str | None, fmt: str | None, target: Path | None
 ) -> None:
     """Download a job's per-item results, streamed: one row per item, with its
     outcome, code, message, output and (for failed items) input."""
-    query = {"format": fmt} | ({"outcome": outcome} if outcome else {})
+    if outcome == "unprocessed":
+        if fmt is not None:
+            raise UsageProblem("--unprocessed comes in the input's own format: drop --format")
+        query = {"outcome": outcome}
+    else:
+        query = {"format": fmt or "csv"} | ({"outcome": outcome} if outcome else {})
     job_id = job_id_from(job)
     with connection(ctx).client() as client, client.download(job_id, "results", query) as got:
         _save(got.pieces, None if str(target) == "-" else target)

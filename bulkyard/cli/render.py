@@ -168,14 +168,19 @@ def summary(job: dict[str, Any]) -> RenderableType:
     )
     grid = _grid()
     grid.add_row("items", _items_line(state))
+    if job.get("unprocessed_items"):
+        grid.add_row("unprocessed", f"{job['unprocessed_items']:,} never ran")
     if state.duration_seconds is not None:
         grid.add_row("took", _join(_duration(state.duration_seconds), _rate(_average(state))))
     _add_outcome_rows(grid, job)
+    links = job.get("links") or {}
     hints = []
     if state.failed:
         hints.append(f"bulkyard results {state.job_id} --failed -o failed.csv")
         hints.append(f"bulkyard retry {state.job_id}")
-    if (job.get("links") or {}).get("output"):
+    if links.get("unprocessed"):
+        hints.append(f"bulkyard results {state.job_id} --unprocessed -o FILE")
+    if links.get("output"):
         hints.append(f"bulkyard output {state.job_id} -o FILE")
     for number, hint in enumerate(hints):
         grid.add_row("next" if number == 0 else "", Text(hint, style="dim"))
@@ -191,6 +196,12 @@ def job_table(job: dict[str, Any]) -> RenderableType:
     grid.add_row("status", _status_text(state.status))
     grid.add_row("priority", str(job.get("priority") or "normal"))
     grid.add_row("items", _items_line(state))
+    if job.get("unprocessed_items"):
+        grid.add_row("unprocessed", f"{job['unprocessed_items']:,} never ran")
+    if job.get("paused_at"):
+        paused = job.get("paused_seconds")
+        since = f" ({_duration(paused)})" if paused is not None else ""
+        grid.add_row("paused", f"since {job['paused_at']}{since}")
     if not state.finished:
         progress = f"{state.percent:.1f} %" if state.percent is not None else "not planned yet"
         grid.add_row("progress", _join(progress, _rate(state.items_per_second), _eta(state)))
@@ -210,7 +221,10 @@ def job_table(job: dict[str, Any]) -> RenderableType:
         if job.get(field):
             grid.add_row(field.replace("_", " "), str(job[field]))
     _add_outcome_rows(grid, job)
-    if (job.get("links") or {}).get("output"):
+    links = job.get("links") or {}
+    if links.get("unprocessed"):
+        grid.add_row("never ran", f"bulkyard results {state.job_id} --unprocessed -o FILE")
+    if links.get("output"):
         grid.add_row("output", f"bulkyard output {state.job_id} -o FILE")
     return grid
 

@@ -86,3 +86,39 @@ def test_output_downloads_the_jobs_output_file(cli, tmp_path):
 
     assert (submitted.returncode, done.returncode) == (0, 0), done.stderr
     assert [json.loads(line)["id"] for line in target.read_text().splitlines()] == ["a", "b"]
+
+
+@committed
+def test_pause_holds_a_job_and_resume_lets_it_finish(cli, items_file):
+    slow = json.dumps({"sleep_per_item": 0.05})
+    job_id = _submitted(cli, items_file(40), "--chunk-size", "5", "-p", slow)
+
+    paused = cli("pause", job_id)
+    held = json.loads(cli("status", job_id, "--json").stdout)
+    resumed = cli("resume", job_id)
+    watched = cli("watch", job_id, "-q")
+
+    assert (paused.stdout, held["status"]) == ("paused\n", "paused"), paused.stderr
+    assert resumed.stdout.strip() in ("queued", "running"), resumed.stderr
+    assert watched.returncode == 0, watched.stderr
+
+
+@committed
+def test_results_unprocessed_writes_the_items_a_cancel_left_as_they_were_sent(
+    cli, items_file, tmp_path
+):
+    sent = items_file(40)
+    slow = json.dumps({"sleep_per_item": 0.05})
+    job_id = _submitted(cli, sent, "--chunk-size", "5", "-p", slow)
+    cli("cancel", job_id)
+    assert cli("watch", job_id, "-q").returncode == 3
+    target = tmp_path / "rest.jsonl"
+
+    done = cli("results", job_id, "--unprocessed", "-o", str(target))
+
+    job = json.loads(cli("status", job_id, "--json").stdout)
+    rest = target.read_text().splitlines()
+    assert done.returncode == 0, done.stderr
+    # Cancelled before it was planned, it is the whole input.
+    assert len(rest) == 40 - job["processed_items"] > 0
+    assert set(rest) <= set(sent.read_text().splitlines())

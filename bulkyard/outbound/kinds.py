@@ -31,7 +31,7 @@ from bulkyard.jobs.sdk import (
     summed_counts,
 )
 from bulkyard.outbound.services import ChunkCalls
-from bulkyard.outbound.signing import InvalidSecret, secret_key
+from bulkyard.core.signing import InvalidSecret, secret_key
 from bulkyard.outbound.specs import (
     CONTROL_IN_VALUE,
     PLACEHOLDER,

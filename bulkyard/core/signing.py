@@ -1,7 +1,10 @@
 """Webhook signatures in the Standard Webhooks format (standardwebhooks.com):
 ``webhook-id``, ``webhook-timestamp`` and ``webhook-signature: v1,<base64 HMAC-SHA256
 of "{id}.{timestamp}.{body}">``, keyed with the secret's bytes (``whsec_`` + base64).
-Receivers verify with any Standard Webhooks library; the tests use an independent one."""
+Receivers verify with any Standard Webhooks library; the tests use an independent one.
+
+In ``core`` because two parts sign: the ``webhook.send`` kind and the engine's
+completion callbacks, and the engine may import no kind app."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ import base64
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from bulkyard.outbound.signing import InvalidSecret, secret_key, webhook_headers
+from bulkyard.core.signing import InvalidSecret, secret_key, webhook_headers
 
 SECRET = "whsec_" + base64.b64encode(bytes(range(32))).decode()
 

@@ -4,6 +4,7 @@ in job params, request headers or item inputs stay out of every view of them."""
 import re
 from functools import lru_cache
 from typing import Any
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 # Param names that hold credentials, whatever the kind: SMTP passwords, API
 # keys, Authorization headers, signing secrets. Names are compared with case
@@ -51,3 +52,17 @@ def mask_secrets(value: Any, *, extra_names: tuple[str, ...] = ()) -> Any:
     if isinstance(value, list):
         return [mask_secrets(item, extra_names=extra_names) for item in value]
     return value
+
+
+def mask_url_query(url: str) -> str:
+    """The URL with the values of its secret-looking query parameters masked
+    (``?token=…``, ``&api_key=…``): URLs that come back in answers end up in
+    logs and histories. The rest of the URL is kept as it was written."""
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    fields = []
+    for field in parts.query.split("&"):
+        name, equals, _ = field.partition("=")
+        fields.append(f"{name}={MASK}" if equals and is_secret_name(unquote_plus(name)) else field)
+    return urlunsplit(parts._replace(query="&".join(fields)))

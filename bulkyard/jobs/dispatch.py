@@ -1,11 +1,12 @@
 """Wake-ups: the only messages the engine sends through the broker.
 
 Work itself lives in PostgreSQL: a pending chunk, a queued job to plan, a job
-whose chunks are all done and which needs its finish step. A wake-up tells
-one worker "claim the next piece of work of this queue"; it names no job and
-no chunk, so a lost, duplicated or late wake-up loses nothing and does nothing
-twice (decision 0009). The sweeper compares the work waiting in the database
-with the wake-ups waiting in the broker and sends what is missing.
+whose chunks are all done and which needs its finish step, a completion
+callback due. A wake-up tells one worker "claim the next piece of work of this
+kind on this queue"; it names no job and no chunk, so a lost, duplicated or
+late wake-up loses nothing and does nothing twice (decision 0009). The sweeper
+compares the work waiting in the database with the wake-ups waiting in the
+broker and sends what is missing.
 
 Tasks are sent by name, so this module needs nothing from the task module
 (whose tasks call the services that call these).
@@ -23,6 +24,7 @@ logger = logging.getLogger(__name__)
 
 RUN_NEXT_CHUNK = "bulkyard.jobs.tasks.run_next_chunk"
 RUN_NEXT_JOB_STEP = "bulkyard.jobs.tasks.run_next_job_step"
+DELIVER_NEXT_CALLBACK = "bulkyard.jobs.tasks.deliver_next_callback"
 
 
 def wake_chunk_workers(queue: str, count: int = 1, *, countdown: float = 0) -> None:
@@ -33,6 +35,11 @@ def wake_chunk_workers(queue: str, count: int = 1, *, countdown: float = 0) -> N
 def wake_step_worker(count: int = 1) -> None:
     """Ask a worker of the control queue to plan or finish the next job that needs it."""
     _send(RUN_NEXT_JOB_STEP, args=(), queue=settings.BULKYARD_QUEUE_CONTROL, count=count)
+
+
+def wake_callback_worker(count: int = 1) -> None:
+    """Ask a worker of the control queue to send the next completion callback due."""
+    _send(DELIVER_NEXT_CALLBACK, args=(), queue=settings.BULKYARD_QUEUE_CONTROL, count=count)
 
 
 def _send(

@@ -313,3 +313,61 @@ class JobAttachment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.size} bytes)"
+
+
+class CallbackStatus(models.TextChoices):
+    # Not sent yet: the job has not ended, or its next attempt is due later.
+    PENDING = "pending", "Pending"
+    # An attempt is under way, under a lease.
+    SENDING = "sending", "Sending"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"
+
+
+class CallbackDelivery(models.Model):
+    """A job's completion callback and the ledger of its delivery: one signed
+    POST when the job ends, tried again after retryable failures until it is
+    delivered or out of attempts (decision 0017, ``services/callbacks.py``)."""
+
+    job = models.OneToOneField(
+        Job, on_delete=models.CASCADE, primary_key=True, related_name="callback"
+    )
+    url = models.CharField(max_length=2000)
+    # "whsec_" + base64: the key every attempt is signed with. Shown nowhere
+    # (API, admin, logs); retries of the job's failed items sign with it too.
+    secret = models.CharField(max_length=100)
+    status = models.CharField(
+        max_length=16, choices=CallbackStatus.choices, default=CallbackStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # A pending delivery may be attempted from this moment, once its job ended.
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    # The worker sending an attempt holds the delivery under a lease; one that
+    # died leaves it to be claimed again when the lease runs out.
+    lease_token = models.UUIDField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    # The body, made by the first attempt: every attempt sends the same bytes.
+    body = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [
+            # Claims and the sweeper's count: pending deliveries by due time.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status="pending"),
+                name="callback_pending_due",
+            ),
+            # Attempts whose worker died.
+            models.Index(
+                fields=["lease_expires_at"],
+                condition=Q(status="sending"),
+                name="callback_sending_lease",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"callback of {self.job_id} ({self.status})"

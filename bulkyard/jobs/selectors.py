@@ -16,12 +16,21 @@ from bulkyard.core.secrets import mask_secrets
 from bulkyard.jobs import registry
 from bulkyard.jobs.inputs import Remainder, Span
 from bulkyard.jobs.kinds import AttachedFile, CodedError
-from bulkyard.jobs.models import Chunk, ChunkStatus, ItemResult, Job, JobAttachment, JobStatus
+from bulkyard.jobs.models import (
+    CallbackDelivery,
+    Chunk,
+    ChunkStatus,
+    ItemResult,
+    Job,
+    JobAttachment,
+    JobStatus,
+)
 
 
 def job_list(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Job]:
-    """The user's own jobs, newest first."""
-    return Job.objects.filter(owner_id=user.pk).order_by("-created_at")
+    """The user's own jobs, newest first, each with its callback (one join,
+    not a query per job)."""
+    return Job.objects.filter(owner_id=user.pk).select_related("callback").order_by("-created_at")
 
 
 def job_get(*, user: AbstractBaseUser | AnonymousUser, job_id: str | UUID) -> Job:
@@ -51,6 +60,15 @@ def _job_of_owner_sql() -> str:
         f"SELECT * FROM {quote(Job._meta.db_table)} "  # noqa: S608
         f"WHERE {quote(pk)} = %s AND {quote(owner)} = %s"
     )
+
+
+def job_callback(job: Job) -> CallbackDelivery | None:
+    """The job's completion callback, if it was given one: loaded with the job
+    where the query joined it (``select_related("callback")``), else read."""
+    try:
+        return job.callback
+    except CallbackDelivery.DoesNotExist:
+        return None
 
 
 def item_results(*, job: Job, outcome: str | None) -> QuerySet[ItemResult]:

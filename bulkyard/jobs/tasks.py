@@ -17,7 +17,7 @@ from celery import Task, shared_task
 
 from bulkyard.core.outages import is_outage, retry_delay
 from bulkyard.jobs import dispatch
-from bulkyard.jobs.services import chunks, maintenance, steps
+from bulkyard.jobs.services import callbacks, chunks, maintenance, steps
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +39,11 @@ def run_next_chunk(self: Task, queue: str) -> str:
 @shared_task(name=dispatch.RUN_NEXT_JOB_STEP, bind=True, max_retries=None)
 def run_next_job_step(self: Task) -> str:
     return _outages_retried(self, steps.job_step_run_next)
+
+
+@shared_task(name=dispatch.DELIVER_NEXT_CALLBACK, bind=True, max_retries=None)
+def deliver_next_callback(self: Task) -> str:
+    return _outages_retried(self, callbacks.callback_deliver_next)
 
 
 @shared_task(name="bulkyard.jobs.tasks.sweep_stalled_work")

@@ -16,6 +16,7 @@ from bulkyard.core.http.client import CallOutcome, RequestSpec
 from bulkyard.core.http.options import CallOptions
 from bulkyard.core.http.safety import InvalidURL, Refused, check_url
 from bulkyard.core.secrets import mask_secrets
+from bulkyard.core.signing import InvalidSecret, secret_key
 from bulkyard.jobs.sdk import (
     ChunkContext,
     ChunkResult,
@@ -31,7 +32,6 @@ from bulkyard.jobs.sdk import (
     summed_counts,
 )
 from bulkyard.outbound.services import ChunkCalls
-from bulkyard.core.signing import InvalidSecret, secret_key
 from bulkyard.outbound.specs import (
     CONTROL_IN_VALUE,
     PLACEHOLDER,

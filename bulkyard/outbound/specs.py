@@ -13,8 +13,8 @@ from urllib.parse import quote
 
 from bulkyard.core.http.client import REPLAY_SAFE_METHODS, RequestSpec
 from bulkyard.core.secrets import MASK
-from bulkyard.jobs.sdk import ItemError
 from bulkyard.core.signing import webhook_headers
+from bulkyard.jobs.sdk import ItemError
 
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.-]*)\}")
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})

@@ -3,6 +3,7 @@
 from config.settings.api import *  # noqa: F403
 from config.settings.auth import *  # noqa: F403
 from config.settings.cache import *  # noqa: F403
+from config.settings.callbacks import *  # noqa: F403
 from config.settings.channels import *  # noqa: F403
 from config.settings.csp import *  # noqa: F403
 from config.settings.database import *  # noqa: F403

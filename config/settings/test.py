@@ -38,6 +38,9 @@ _defaults = {
     # Outbound calls: test servers answer at once; retries need not wait long.
     "BULKYARD_HTTP_RETRY_BASE_SECONDS": "0.05",
     "BULKYARD_HTTP_RETRY_MAX_SECONDS": "0.5",
+    # Completion callbacks: a test receiver answers at once; retries need not wait long.
+    "BULKYARD_CALLBACK_RETRY_BASE_SECONDS": "0.05",
+    "BULKYARD_CALLBACK_RETRY_MAX_SECONDS": "0.5",
     # Images: a test of the size cap need not send 50 MB.
     "BULKYARD_IMAGE_MAX_FILE_BYTES": str(4 * 1024 * 1024),
 }

@@ -78,6 +78,21 @@ class CallOutcome:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """What one attempt came to: the answer's status, or none and why (``code``:
+    ``timeout``, ``connection_error``, ``destination_refused``, ``invalid_url``)."""
+
+    status: int | None
+    code: str
+    message: str
+    retry_after: float | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
 @dataclass(slots=True)
 class _Answer:
     status: int
@@ -96,11 +111,17 @@ class _Transient(Exception):
     a refused connection, a 429 or a 503 leave nothing done."""
 
     def __init__(
-        self, code: str, message: str, *, reached: bool, retry_after: float | None = None
+        self,
+        code: str,
+        message: str,
+        *,
+        reached: bool,
+        retry_after: float | None = None,
+        status: int | None = None,
     ) -> None:
         super().__init__(message)
         self.code, self.message, self.retry_after = code, message, retry_after
-        self.reached = reached
+        self.reached, self.status = reached, status
 
 
 def new_session(*, limit: int) -> aiohttp.ClientSession:
@@ -191,6 +212,20 @@ class Caller:
                 describe_body=describe_body,
             )
             return outcome, answer.body if outcome.succeeded else b""
+
+    async def attempt(self, spec: RequestSpec) -> Attempt:
+        """One attempt and no retry, for callers that keep their own schedule
+        of retries (a job's completion callback, tried again over hours)."""
+        try:
+            answer = await self._attempt(spec)
+        except (Refused, InvalidURL) as exc:
+            return Attempt(status=None, code=exc.code, message=str(exc))
+        except _Transient as exc:
+            return Attempt(exc.status, exc.code, exc.message, exc.retry_after)
+        if 200 <= answer.status < 300:
+            return Attempt(status=answer.status, code="", message="")
+        reason = f"{answer.status} {answer.reason}".strip()
+        return Attempt(status=answer.status, code=f"http_{answer.status}", message=reason)
 
     async def _attempt(self, spec: RequestSpec) -> _Answer:
         options = self.options
@@ -287,6 +322,7 @@ class Caller:
                 f"{answer.status} {answer.reason}".strip(),
                 reached=answer.status not in NOT_ACTED_ON_STATUSES,
                 retry_after=retry_after,
+                status=answer.status,
             )
         return answer
 

@@ -9,6 +9,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.reverse import reverse
 
+from bulkyard.jobs.api.callbacks import CALLBACK_SCHEMA, CallbackField, callback_representation
 from bulkyard.jobs.inputs import MAX_ITEM_DEPTH, nested_too_deeply
 from bulkyard.jobs.models import ItemOutcome, Job, JobPriority
 from bulkyard.jobs.selectors import (
@@ -95,6 +96,12 @@ class JobCreateInputSerializer(serializers.Serializer[Any]):
         help_text="Order among your own jobs: high (needs a permission), normal or low. "
         "Other users' jobs still take turns with yours.",
     )
+    callback = CallbackField(
+        required=False,
+        allow_null=True,
+        help_text="A completion callback: one signed POST (Standard Webhooks) of the job's "
+        "JSON to url when the job ends. A JSON string in multipart.",
+    )
     attachments = serializers.ListField(
         child=serializers.FileField(allow_empty_file=True),
         required=False,
@@ -156,6 +163,7 @@ class JobSerializer(serializers.ModelSerializer[Job]):
     chunks = serializers.SerializerMethodField()
     paused_seconds = serializers.SerializerMethodField()
     error = serializers.SerializerMethodField()
+    callback = serializers.SerializerMethodField()
     links = serializers.SerializerMethodField()
 
     class Meta:
@@ -186,6 +194,7 @@ class JobSerializer(serializers.ModelSerializer[Job]):
             "summary",
             "idempotency_key",
             "retry_of",
+            "callback",
             "links",
         ]
         read_only_fields = fields
@@ -228,6 +237,7 @@ class JobSerializer(serializers.ModelSerializer[Job]):
             "summary": job.summary,
             "idempotency_key": job.idempotency_key,
             "retry_of": job.retry_of_id,
+            "callback": self.get_callback(job),
             "links": self._links(job, detail),
         }
 
@@ -235,7 +245,11 @@ class JobSerializer(serializers.ModelSerializer[Job]):
         return self.context.get("request")
 
     def _url(self, name: str, job: Job) -> str:
-        return reverse(name, kwargs={"job_id": job.pk}, request=self._request())
+        request = self._request()
+        path = reverse(name, kwargs={"job_id": job.pk}, request=request)
+        # Without a request (a completion callback's payload), absolute under
+        # the service's public URL when one is set.
+        return path if request is not None else f"{self.context.get('base_url', '')}{path}"
 
     @extend_schema_field(OpenApiTypes.OBJECT)
     def get_params(self, job: Job) -> dict[str, Any]:
@@ -317,6 +331,10 @@ class JobSerializer(serializers.ModelSerializer[Job]):
             return None
         return {"code": job.error_code, "message": job.error_message}
 
+    @extend_schema_field(CALLBACK_SCHEMA)
+    def get_callback(self, job: Job) -> dict[str, Any] | None:
+        return callback_representation(job)
+
     @extend_schema_field(
         {
             "type": "object",
@@ -351,6 +369,8 @@ class JobSerializer(serializers.ModelSerializer[Job]):
         if request is not None:
             scheme = "wss" if request.is_secure() else "ws"
             websocket = f"{scheme}://{request.get_host()}/ws/jobs/{job.pk}/"
+        elif base_url := self.context.get("base_url"):
+            websocket = f"{base_url.replace('http', 'ws', 1)}/ws/jobs/{job.pk}/"
         return {
             "self": detail,
             "status": detail,

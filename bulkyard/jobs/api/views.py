@@ -105,6 +105,7 @@ class JobListCreateApi(generics.ListAPIView[Job]):
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
         job_input = _job_input(data)
+        callback = data.get("callback")
         try:
             job, created = services.job_create(
                 owner=request.user,  # type: ignore[arg-type]
@@ -115,6 +116,7 @@ class JobListCreateApi(generics.ListAPIView[Job]):
                 idempotency_key=key,
                 attachments=[upload_attachment(upload) for upload in data.get("attachments", [])],
                 priority=data["priority"],
+                callback=services.CallbackRequest(**callback) if callback else None,
             )
         except services.InvalidJobRequest as exc:
             raise InvalidRequest(exc.code, exc.message, exc.details) from None

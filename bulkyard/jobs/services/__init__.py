@@ -16,7 +16,9 @@
    step twice: the first time plans the second pass's chunks, which run as in
    3, and the last of them makes the step due again (see ``finishing``).
 5. ``controls``: cancel, pause or resume a job, retry its failed items as a
-   new job, hand its stalled chunks to workers now.
+   new job, hand its stalled chunks to workers now. Whatever ends a job has
+   its completion callback sent (``callbacks``: one signed POST, retried,
+   delivered once).
 6. ``maintenance``: the sweeper, run by beat, recovers chunks whose worker
    was lost, sends the wake-ups the broker lost and cancels jobs paused for
    too long; purging deletes old jobs.
@@ -34,6 +36,7 @@ why it is built so.
 The names below are what views, the admin, the web pages and commands call.
 """
 
+from bulkyard.jobs.services.callbacks import CallbackRequest
 from bulkyard.jobs.services.controls import (
     JobConflict,
     job_cancel,
@@ -55,6 +58,7 @@ from bulkyard.jobs.services.maintenance import jobs_purge
 
 __all__ = [
     "AttachmentInput",
+    "CallbackRequest",
     "IdempotencyKeyMismatch",
     "InvalidJobRequest",
     "JobConflict",

@@ -43,6 +43,7 @@ from bulkyard.jobs.models import (
     JobPriority,
     JobStatus,
 )
+from bulkyard.jobs.services.callbacks import callback_job_ended, callback_of
 from bulkyard.jobs.services.chunks import chunk_recover
 from bulkyard.jobs.services.commits import cancel_pending_chunks
 from bulkyard.jobs.services.creation import AttachmentInput, JobInput, job_create
@@ -121,6 +122,8 @@ def _cancel_locked(locked: Job, *, error_code: str = "", error_message: str = ""
         Job.objects.filter(pk=locked.pk).update(
             status=JobStatus.CANCELLED, finished_at=now, **changes
         )
+        # No finish step will run for it: its end is here.
+        callback_job_ended(job_id=str(locked.pk))
     else:
         Job.objects.filter(pk=locked.pk).update(status=JobStatus.CANCELLING, **changes)
         cancel_pending_chunks(str(locked.pk))
@@ -201,7 +204,8 @@ def job_retry_failed(
 ) -> tuple[Job, bool]:
     """Create a new job of the failed items of a finished job.
 
-    The new job keeps the original item numbers (line numbers), kind and params.
+    The new job keeps the original item numbers (line numbers), kind, params,
+    attachments and completion callback.
     Items the reader could not turn into data (bad encoding, bad JSON, a wrong
     number of CSV fields) are not retried: the same bytes would fail the same way;
     nor are failures the kind lists in ``not_retried_codes``.
@@ -266,6 +270,8 @@ def job_retry_failed(
                 attachments=attachments,
                 # Checked again: the owner may have lost the permission for high.
                 priority=job.priority,
+                # The retry reports to the same receiver.
+                callback=callback_of(job),
             )
 
 

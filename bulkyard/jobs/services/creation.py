@@ -1,9 +1,10 @@
 """Creating a job: validate the request, store its input, accept it.
 
 A job is accepted only whole: the kind exists, its params validate, its owner
-may touch the data it would, and its input passes the cheap checks of its
-format's reader (``inputs.reader_for``). Then the job row and its files are
-stored, and on commit a worker of the control queue is woken to plan it
+may touch the data it would, its input passes the cheap checks of its
+format's reader (``inputs.reader_for``), and its completion callback, if any,
+may be called (``callbacks``). Then the job row, its files and its callback
+are stored, and on commit a worker of the control queue is woken to plan it
 (``planning``). An ``Idempotency-Key`` makes a repeated request answer with
 the job the first one created.
 """
@@ -27,11 +28,13 @@ from bulkyard.jobs.inputs import reader_for
 from bulkyard.jobs.kinds import CodedError, InputRejected, JobKind, NotAllowed
 from bulkyard.jobs.models import (
     HIGH_PRIORITY_PERMISSION,
+    CallbackDelivery,
     InputFormat,
     Job,
     JobAttachment,
     JobPriority,
 )
+from bulkyard.jobs.services.callbacks import CallbackRequest, InvalidCallback, callback_checked
 
 
 class IdempotencyKeyMismatch(Exception):
@@ -117,6 +120,11 @@ def _check_priority(owner: User, priority: str) -> None:
             "you may not submit jobs with high priority; ask an administrator for the "
             "'Can submit jobs with high priority' permission",
         )
+
+
+def _callback_fingerprint(callback: CallbackRequest) -> list[str]:
+    # The secret counts (another secret is another request) but is not kept.
+    return [callback.url, hashlib.sha256(callback.secret.encode()).hexdigest()]
 
 
 def _fingerprint(**parts: Any) -> str:
@@ -217,23 +225,32 @@ def job_create(
     retry_of: Job | None = None,
     attachments: Sequence[AttachmentInput] = (),
     priority: str = JobPriority.NORMAL,
+    callback: CallbackRequest | None = None,
 ) -> tuple[Job, bool]:
     """Validate and store a new job, and enqueue its planning after commit.
 
     Returns ``(job, created)``. With an ``idempotency_key`` already used by this
     owner for the same request, returns the first job and ``created=False``; for
     a different request, raises ``IdempotencyKeyMismatch``. Raises
-    ``InvalidJobRequest`` for an unknown kind, bad params or an unusable input,
-    ``JobNotAllowed`` when the owner may not touch the data the job would;
-    nothing is stored then. ``job_input`` is None for kinds that take no input;
-    ``attachments`` are files kept with the job for kinds that accept them;
-    ``priority`` orders the job among its owner's (``high`` needs a permission).
+    ``InvalidJobRequest`` for an unknown kind, bad params, an unusable input or
+    a callback the outbound rules refuse, ``JobNotAllowed`` when the owner may
+    not touch the data the job would; nothing is stored then. ``job_input`` is
+    None for kinds that take no input; ``attachments`` are files kept with the
+    job for kinds that accept them; ``priority`` orders the job among its
+    owner's (``high`` needs a permission); ``callback`` is POSTed the job's
+    JSON when it ends (``services.callbacks``).
     """
     job_kind, clean_params, size, compressed = _validate_request(
         owner=owner, kind=kind, params=params, job_input=job_input, chunk_size=chunk_size
     )
     _check_priority(owner, priority)
     _validate_attachments(job_kind, attachments)
+    if callback is not None:
+        try:
+            callback = callback_checked(callback)
+        except InvalidCallback as exc:
+            details = [{"field": exc.where, "message": exc.reason}]
+            raise InvalidJobRequest(exc.code, exc.message, details) from None
     fingerprint = _fingerprint(
         kind=kind,
         params=clean_params,
@@ -244,6 +261,8 @@ def job_create(
         attachments=[(a.name, a.sha256) for a in attachments],
         # Absent for normal: keys used before priorities existed still match.
         **({"priority": priority} if priority != JobPriority.NORMAL else {}),
+        # Likewise absent without a callback; its secret only as a hash.
+        **({"callback": _callback_fingerprint(callback)} if callback is not None else {}),
     )
     if idempotency_key:
         existing = _job_for_key(owner, idempotency_key, fingerprint)
@@ -283,6 +302,8 @@ def job_create(
         with transaction.atomic():
             job.save(force_insert=True)
             JobAttachment.objects.bulk_create(stored_attachments)
+            if callback is not None:
+                CallbackDelivery.objects.create(job=job, url=callback.url, secret=callback.secret)
             # robust: a broker outage must not turn an accepted job into a 500;
             # the sweeper wakes a worker for jobs whose wake-up never left.
             transaction.on_commit(dispatch.wake_step_worker, robust=True)

@@ -1,5 +1,5 @@
 """Finishing a job once every chunk has finished: the kind's finish step, the
-final status, then cleanup.
+final status (and its completion callback sent), then cleanup.
 
 The step is due when ``chunks_finished`` reaches ``chunks_total`` (the last
 chunk's commit wakes a worker of the control queue, ``steps``), and runs
@@ -37,6 +37,7 @@ from bulkyard.jobs import dispatch, events, registry
 from bulkyard.jobs.kinds import FinishContext, FinishedChunk, FinishResult, JobKind
 from bulkyard.jobs.models import Chunk, Job, JobStatus
 from bulkyard.jobs.parts import parts_delete
+from bulkyard.jobs.services.callbacks import callback_job_ended
 from bulkyard.jobs.services.claims import ClaimedStep, job_step_claim, step_heartbeat
 from bulkyard.jobs.storing import storable_json, storable_text
 
@@ -121,6 +122,7 @@ def job_finish_claimed(claimed: ClaimedStep) -> str:
             lease_expires_at=None,
             **held.pause_ended(now),
         )
+        callback_job_ended(job_id=job_id)
     events.job_changed(job_id=job_id, owner_id=job.owner_id, force=True)
     _job_cleanup(job_id, job_kind)
     return str(status)
@@ -137,6 +139,7 @@ def job_fail_step_lost(*, claimed: ClaimedStep) -> None:
         lease_expires_at=None,
         paused_at=None,  # a job that ends is no longer paused
     )
+    callback_job_ended(job_id=claimed.job_id)
     owner_id = Job.objects.values_list("owner_id", flat=True).get(pk=claimed.job_id)
     events.job_changed(job_id=claimed.job_id, owner_id=owner_id, force=True)
 

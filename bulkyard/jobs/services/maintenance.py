@@ -12,11 +12,13 @@ Celery beat runs it every ``BULKYARD_SWEEP_INTERVAL_SECONDS``:
   a job, its input and its chunks forever. A paused job is not stuck
   otherwise: its chunks are not claimable, so no wake-up is sent for them.
 - Wake-ups are topped up: for each queue, the work waiting in the database
-  (claimable chunks; jobs to plan or finish) is compared with the wake-ups
-  waiting in the broker, and the missing ones are sent. A broker that lost its
-  messages (Redis restarted without persistence), a job accepted while the
-  broker was down, wake-ups a worker dropped while PostgreSQL was away: each
-  costs one sweep interval, not a stuck job (decision 0009).
+  (claimable chunks; jobs to plan or finish, completion callbacks due) is
+  compared with the wake-ups waiting in the broker, and the missing ones are
+  sent. A broker that lost its messages (Redis restarted without
+  persistence), a job accepted while the broker was down, wake-ups a worker
+  dropped while PostgreSQL was away: each costs one sweep interval, not a
+  stuck job (decision 0009). A callback's retry is sent this way too, once
+  its time has come (decision 0017).
 
 Purging deletes finished jobs past their keeping time, with everything they
 left (``manage.py purge_jobs``).
@@ -44,6 +46,7 @@ from bulkyard.jobs.models import (
     JobStatus,
 )
 from bulkyard.jobs.parts import parts_delete
+from bulkyard.jobs.services.callbacks import callbacks_due_count
 from bulkyard.jobs.services.chunks import chunk_recover
 from bulkyard.jobs.services.claims import claimable_chunks, steps_due_count
 from bulkyard.jobs.services.commits import cancel_pending_chunks
@@ -140,7 +143,9 @@ def _top_up_wakeups(report: SweepReport) -> None:
         queue: claimable_chunks(queue, now=now)[:WAKEUP_BATCH].count()
         for queue in sorted({kind.queue for kind in registry.all_kinds()})
     }
-    due[control] = due.get(control, 0) + steps_due_count(now=now, cap=WAKEUP_BATCH)
+    steps = steps_due_count(now=now, cap=WAKEUP_BATCH)
+    callbacks = callbacks_due_count(now=now, cap=WAKEUP_BATCH)
+    due[control] = due.get(control, 0) + steps + callbacks
     wanted = {queue: count for queue, count in due.items() if count}
     if not wanted:
         return
@@ -154,7 +159,12 @@ def _top_up_wakeups(report: SweepReport) -> None:
         if missing <= 0:
             continue
         if queue == control:
-            dispatch.wake_step_worker(missing)
+            # Job steps and callbacks share the queue, and the broker counts
+            # their wake-ups together: each kind gets up to what is missing,
+            # so that neither waits on the other's (an extra one finds nothing).
+            dispatch.wake_step_worker(min(missing, steps))
+            dispatch.wake_callback_worker(min(missing, callbacks))
+            missing = min(missing, steps) + min(missing, callbacks)
         else:
             dispatch.wake_chunk_workers(queue, missing)
         report.wakeups[queue] = missing

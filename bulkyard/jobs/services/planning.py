@@ -29,6 +29,7 @@ from bulkyard.jobs import dispatch, events, registry
 from bulkyard.jobs.inputs import gunzip, reader_for
 from bulkyard.jobs.kinds import InputRejected, JobKind
 from bulkyard.jobs.models import JOB_ACTIVE_STATUSES, Chunk, Job, JobStatus
+from bulkyard.jobs.services.callbacks import callback_job_ended
 from bulkyard.jobs.services.claims import ClaimedStep, job_step_claim, step_heartbeat
 
 logger = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ def job_fail(*, job_id: str, code: str, message: str) -> None:
         # A job paused while its planning ran ends as well: it is no longer paused.
         paused_at=None,
     )
+    callback_job_ended(job_id=job_id)
     owner_id = Job.objects.values_list("owner_id", flat=True).get(pk=job_id)
     events.job_changed(job_id=job_id, owner_id=owner_id, force=True)
 

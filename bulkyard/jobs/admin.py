@@ -15,6 +15,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from bulkyard.core.secrets import mask_url_query
 from bulkyard.jobs import selectors, services
 from bulkyard.jobs.models import Chunk, ItemOutcome, Job, JobPriority, JobStatus
 from bulkyard.jobs.results import results_response
@@ -90,6 +91,7 @@ class JobAdmin(admin.ModelAdmin[Job]):
             },
         ),
         ("Parameters", {"fields": ["params_display", "idempotency_key", "retry_of"]}),
+        ("Completion callback", {"fields": ["callback_display"]}),
         # Item counts are in the live panel above the form, always current.
         ("Chunks", {"fields": ["chunks_total", "chunks_finished"]}),
         (
@@ -140,6 +142,19 @@ class JobAdmin(admin.ModelAdmin[Job]):
         if job_id is not None:
             return queryset.filter(pk=job_id), False  # an indexed lookup, not a scan
         return super().get_search_results(request, queryset, search_term)
+
+    @admin.display(description="callback")
+    def callback_display(self, job: Job) -> str:
+        """Where the job's end is POSTed and how it went; never the secret."""
+        delivery = selectors.job_callback(job)
+        if delivery is None:
+            return "none"
+        outcome = f"{delivery.status}, {delivery.attempts} attempt(s)"
+        if delivery.last_status_code is not None:
+            outcome += f", last answer {delivery.last_status_code}"
+        if delivery.last_error:
+            outcome += f": {delivery.last_error}"
+        return format_html("{}<br>{}", mask_url_query(delivery.url), outcome)
 
     @admin.display(description="attachments")
     def attachments_display(self, job: Job) -> str:

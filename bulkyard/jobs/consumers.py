@@ -58,7 +58,12 @@ def _job_state(job: Job) -> dict[str, Any]:
 @database_sync_to_async
 def _read_job(job_id: str) -> tuple[int, bool, dict[str, Any]] | None:
     """A job's owner, whether the owner is active, and its state; None if it is gone."""
-    job = Job.objects.filter(pk=job_id).annotate(owner_active=F("owner__is_active")).first()
+    job = (
+        Job.objects.filter(pk=job_id)
+        .select_related("callback")
+        .annotate(owner_active=F("owner__is_active"))
+        .first()
+    )
     if job is None:
         return None
     return job.owner_id, bool(job.owner_active), _job_state(job)
@@ -329,7 +334,11 @@ class UserJobsConsumer(_FollowingConsumer):
 
     @database_sync_to_async
     def _read_recent(self) -> list[dict[str, Any]]:
-        jobs = Job.objects.filter(owner_id=self.user_id).order_by("-created_at")[: self.recent]
+        jobs = (
+            Job.objects.filter(owner_id=self.user_id)
+            .select_related("callback")
+            .order_by("-created_at")[: self.recent]
+        )
         return [_job_state(job) for job in jobs]
 
     @database_sync_to_async
@@ -348,7 +357,9 @@ class UserJobsConsumer(_FollowingConsumer):
             if self.signatures.get(job_id) != tuple(signature):
                 self.signatures[job_id] = tuple(signature)
                 changed.append(pk)
-        return [_job_state(job) for job in Job.objects.filter(pk__in=changed)]
+        return [
+            _job_state(job) for job in Job.objects.filter(pk__in=changed).select_related("callback")
+        ]
 
     async def refresh(self) -> bool:
         watched = self.active | self.dirty

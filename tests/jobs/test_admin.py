@@ -5,7 +5,7 @@ from django.core.files.base import ContentFile
 
 from bulkyard.core.secrets import MASK
 from bulkyard.jobs import services
-from bulkyard.jobs.models import Chunk, ItemResult, Job
+from bulkyard.jobs.models import CallbackDelivery, CallbackStatus, Chunk, ItemResult, Job
 from bulkyard.jobs.services import chunks, planning
 from tests.factories import UserFactory
 
@@ -229,3 +229,24 @@ def test_viewing_staff_may_not_pause(client, user, sent):
         not in client.get(f"/admin/bulkyard_jobs/job/{job.pk}/change/").content.decode()
     )
     assert Job.objects.get(pk=job.pk).status == "running"
+
+
+def test_the_job_page_shows_the_callback_and_never_its_secret(staff, user, sent):
+    secret = "whsec_" + "QUJD" * 8
+    job = _job(user)
+    CallbackDelivery.objects.create(
+        job=job,
+        url="https://hooks.example.com/done?api_key=k3y",
+        secret=secret,
+        status=CallbackStatus.FAILED,
+        attempts=1,
+        last_status_code=410,
+        last_error="the receiver answered 410 Gone",
+    )
+
+    page = staff.get(f"/admin/bulkyard_jobs/job/{job.pk}/change/").content.decode()
+
+    assert f"https://hooks.example.com/done?api_key={MASK}" in page
+    assert "failed, 1 attempt(s), last answer 410: the receiver answered 410 Gone" in page
+    assert secret not in page
+    assert "k3y" not in page

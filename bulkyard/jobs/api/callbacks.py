@@ -51,7 +51,7 @@ class CallbackField(serializers.Field):
         "{error}",
         "not_object": "callback must be a JSON object {{url, secret}}, not {type}",
         "unknown_keys": "callback takes url and secret only, not {keys}",
-        "not_text": "callback.{key} is required, a string",
+        "not_text": "callback.{name} is required, a string",
     }
 
     def to_internal_value(self, data: Any) -> dict[str, str] | None:
@@ -71,7 +71,7 @@ class CallbackField(serializers.Field):
             self.fail("unknown_keys", keys=", ".join(unknown))
         for key in ("url", "secret"):
             if not isinstance(data.get(key), str):
-                self.fail("not_text", key=key)
+                self.fail("not_text", name=key)
         return {"url": data["url"], "secret": data["secret"]}
 
     def to_representation(self, value: Any) -> Any:

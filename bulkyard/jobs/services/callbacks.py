@@ -332,7 +332,7 @@ def _record(claimed: _Claimed, attempt: Attempt) -> str:
     else:
         outcome = "failed"
         fields.update(status=CallbackStatus.FAILED)
-    held = CallbackDelivery.objects.filter(pk=claimed.job_id, lease_token=claimed.token)
+    held = CallbackDelivery.objects.filter(job_id=claimed.job_id, lease_token=claimed.token)
     if not held.update(**fields):
         return "skipped"
     if outcome == "failed":
@@ -347,7 +347,7 @@ def _record(claimed: _Claimed, attempt: Attempt) -> str:
 
 
 def _hand_back(claimed: _Claimed) -> None:
-    CallbackDelivery.objects.filter(pk=claimed.job_id, lease_token=claimed.token).update(
+    CallbackDelivery.objects.filter(job_id=claimed.job_id, lease_token=claimed.token).update(
         status=CallbackStatus.PENDING,
         attempts=F("attempts") - 1,
         lease_token=None,

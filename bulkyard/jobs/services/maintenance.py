@@ -162,8 +162,10 @@ def _top_up_wakeups(report: SweepReport) -> None:
             # Job steps and callbacks share the queue, and the broker counts
             # their wake-ups together: each kind gets up to what is missing,
             # so that neither waits on the other's (an extra one finds nothing).
-            dispatch.wake_step_worker(min(missing, steps))
-            dispatch.wake_callback_worker(min(missing, callbacks))
+            if steps:
+                dispatch.wake_step_worker(min(missing, steps))
+            if callbacks:
+                dispatch.wake_callback_worker(min(missing, callbacks))
             missing = min(missing, steps) + min(missing, callbacks)
         else:
             dispatch.wake_chunk_workers(queue, missing)

@@ -12,7 +12,7 @@ from rest_framework.reverse import reverse
 from rest_framework.test import APIRequestFactory
 
 from bulkyard.jobs.api.serializers import JobSerializer
-from bulkyard.jobs.models import Job, JobStatus
+from bulkyard.jobs.models import CallbackDelivery, CallbackStatus, Job, JobStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +26,7 @@ def _queued(owner) -> Job:
 def _finished_with_everything(owner) -> Job:
     """Every optional field set: counts (one item never ran), times, an error,
     a summary, an input and an output file, an idempotency key, the job it
-    retries and params with a secret."""
+    retries, params with a secret and a callback being retried."""
     first = _queued(owner)
     job = Job(
         owner=owner,
@@ -55,6 +55,16 @@ def _finished_with_everything(owner) -> Job:
     )
     job.output_file.save("out.zip", ContentFile(b"zip"), save=False)
     job.save()
+    CallbackDelivery.objects.create(
+        job=job,
+        url="https://hooks.example.com/done?token=t0ken",
+        secret="whsec_" + "A" * 44,
+        status=CallbackStatus.PENDING,
+        attempts=1,
+        last_attempt_at=STARTED + timedelta(seconds=6),
+        last_status_code=503,
+        last_error="the receiver answered 503 Service Unavailable",
+    )
     return Job.objects.get(pk=job.pk)
 
 

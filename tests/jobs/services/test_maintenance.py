@@ -26,6 +26,10 @@ from tests.support.engine import (
 pytestmark = pytest.mark.django_db
 
 
+# The control queue's two kinds of wake-up, as the ``sent`` fixture records them.
+_SENT_TO = {"bulkyard": ("steps", "callbacks")}
+
+
 @pytest.fixture
 def waiting(monkeypatch, sent):
     """Wake-ups the broker holds, by queue: what a test says was there, plus
@@ -34,7 +38,7 @@ def waiting(monkeypatch, sent):
 
     def held(queues):
         return {
-            q: depths.get(q, 0) + len(sent.get("steps" if q == "bulkyard" else q, []))
+            q: depths.get(q, 0) + sum(len(sent.get(name, [])) for name in _SENT_TO.get(q, (q,)))
             for q in queues
         }
 

@@ -64,6 +64,18 @@ JOB_EXAMPLE = {
     "summary": None,
     "idempotency_key": "texts-2026-11-25",
     "retry_of": None,
+    "callback": {
+        "url": "https://hooks.example.com/bulkyard",
+        "delivery": {
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": None,
+            "last_attempt_at": None,
+            "last_status_code": None,
+            "last_error": "",
+            "delivered_at": None,
+        },
+    },
     "links": {
         "self": _JOB_URL,
         "status": _JOB_URL,
@@ -154,7 +166,9 @@ jobs_create = extend_schema(
         "chunks. Send inline `items` as JSON for small batches, or a CSV / JSON Lines "
         "`file` as multipart for any size (streamed to storage, never held in memory). "
         "Follow the job at `Location` (or the `websocket` link); download per-item "
-        "results when it has finished."
+        "results when it has finished. With a `callback` (`{url, secret}`), the job is "
+        "POSTed to `url` when it ends, signed per Standard Webhooks with `secret`; a URL "
+        "the outbound rules refuse is a `400` (`invalid_callback`)."
     ),
     parameters=[IDEMPOTENCY_HEADER],
     request={
@@ -181,6 +195,19 @@ jobs_create = extend_schema(
             request_only=True,
             media_type="multipart/form-data",
             value={"kind": "text.stats", "params": '{"top_words": 3}', "file": "texts.csv"},
+        ),
+        OpenApiExample(
+            "With a completion callback",
+            request_only=True,
+            media_type="application/json",
+            value={
+                "kind": "text.stats",
+                "items": [{"id": "a", "text": "Tell me when it is done."}],
+                "callback": {
+                    "url": "https://hooks.example.com/bulkyard",
+                    "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                },
+            },
         ),
         JOB_RESPONSE_EXAMPLE,
         ERROR_EXAMPLE,

@@ -95,7 +95,7 @@ class InvalidCallback(CodedError):
         self.reason = reason
 
 
-def callback_checked(callback: CallbackRequest) -> CallbackRequest:
+def callback_checked(*, callback: CallbackRequest) -> CallbackRequest:
     """The callback, if its URL may be called and its secret can sign; raises
     ``InvalidCallback``. Host names other than ``localhost`` are checked when
     an attempt resolves them: DNS answers may change by then."""
@@ -118,7 +118,7 @@ def callback_checked(callback: CallbackRequest) -> CallbackRequest:
     return CallbackRequest(url=url, secret=callback.secret)
 
 
-def callback_of(job: Job) -> CallbackRequest | None:
+def callback_of(*, job: Job) -> CallbackRequest | None:
     """The callback a job was given, for a job made from it (a retry of its
     failed items reports to the same receiver)."""
     delivery = CallbackDelivery.objects.filter(job=job).only("url", "secret").first()
@@ -149,12 +149,12 @@ def callbacks_due_count(*, now: datetime, cap: int) -> int:
     return callbacks_due(now=now)[:cap].count()
 
 
-def callback_message_id(job_id: str) -> str:
+def callback_message_id(*, job_id: str) -> str:
     """The ``webhook-id`` of a job's callback: the same for every attempt."""
     return f"msg_{uuid.UUID(str(job_id)).hex}"
 
 
-def callback_payload(job: Job) -> dict[str, Any]:
+def callback_payload(*, job: Job) -> dict[str, Any]:
     """What a job's callback carries: the job as ``GET /api/v1/jobs/{id}/``
     shows it (less its callback), in a Standard Webhooks envelope. Links are
     absolute under ``BULKYARD_PUBLIC_URL``, else relative."""
@@ -220,7 +220,10 @@ def _claim_next() -> _Claimed | None:
 def _lease(delivery: CallbackDelivery, *, now: datetime) -> _Claimed:
     token = uuid.uuid4()
     body = delivery.body or json.dumps(
-        callback_payload(delivery.job), cls=JSONEncoder, ensure_ascii=False, separators=(",", ":")
+        callback_payload(job=delivery.job),
+        cls=JSONEncoder,
+        ensure_ascii=False,
+        separators=(",", ":"),
     )
     CallbackDelivery.objects.filter(pk=delivery.pk).update(
         status=CallbackStatus.SENDING,
@@ -262,7 +265,7 @@ def _lease_seconds() -> float:
 
 def _send(claimed: _Claimed) -> Attempt:
     key = secret_key(claimed.secret)
-    message_id = callback_message_id(claimed.job_id)
+    message_id = callback_message_id(job_id=claimed.job_id)
 
     def signer(body: bytes) -> dict[str, str]:
         # The timestamp is the attempt's, as Standard Webhooks wants.

@@ -271,7 +271,7 @@ def job_retry_failed(
                 # Checked again: the owner may have lost the permission for high.
                 priority=job.priority,
                 # The retry reports to the same receiver.
-                callback=callback_of(job),
+                callback=callback_of(job=job),
             )
 
 

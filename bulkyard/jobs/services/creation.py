@@ -247,7 +247,7 @@ def job_create(
     _validate_attachments(job_kind, attachments)
     if callback is not None:
         try:
-            callback = callback_checked(callback)
+            callback = callback_checked(callback=callback)
         except InvalidCallback as exc:
             details = [{"field": exc.where, "message": exc.reason}]
             raise InvalidJobRequest(exc.code, exc.message, details) from None

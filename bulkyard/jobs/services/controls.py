@@ -22,6 +22,7 @@ from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
 
+from bulkyard.core import metrics
 from bulkyard.jobs import dispatch, events, registry
 from bulkyard.jobs.inputs import READER_ERROR_CODES
 from bulkyard.jobs.kinds import CONTENT_OMITTED, CodedError
@@ -65,6 +66,10 @@ def job_cancel(*, job: Job) -> Job:
         if locked.status == JobStatus.QUEUED:
             Job.objects.filter(pk=job.pk).update(
                 status=JobStatus.CANCELLED, cancel_requested_at=now, finished_at=now
+            )
+            kind = locked.kind
+            transaction.on_commit(
+                lambda: metrics.JOBS_FINISHED.labels(kind, JobStatus.CANCELLED).inc()
             )
         else:
             Job.objects.filter(pk=job.pk).update(

@@ -8,7 +8,8 @@ redirects and errors of the other middleware included.
   the response, so a client's report and the server's lines meet.
 - One ``bulkyard.access`` line per request (``BULKYARD_ACCESS_LOG``): method,
   path, route, status, duration in ms, user id, request id. The query string is
-  left out: tickets and tokens may travel in it.
+  left out (tickets and tokens may travel in it), and so are the values of
+  secret-looking URL parameters (a password reset link's token).
 - ``bulkyard_http_requests_total`` and ``bulkyard_http_request_duration_seconds``
   by route pattern (``api/v1/jobs/<uuid:pk>/``, never the path itself, whose
   ids would make a series per job).
@@ -31,6 +32,7 @@ from django.utils.functional import empty
 
 from bulkyard.core import metrics
 from bulkyard.core.logs import request_id_from
+from bulkyard.core.secrets import MASK, is_secret_name
 
 logger = logging.getLogger("bulkyard.access")
 
@@ -57,11 +59,11 @@ class AccessLogMiddleware:
                 logger.info(
                     "%s %s %s",
                     request.method,
-                    request.path,
+                    _logged_path(request),
                     response.status_code,
                     extra={
                         "method": request.method,
-                        "path": request.path,
+                        "path": _logged_path(request),
                         "route": route,
                         "status": response.status_code,
                         "duration_ms": round(seconds * 1000, 2),
@@ -79,6 +81,17 @@ def _route(request: HttpRequest) -> str:
     match = getattr(request, "resolver_match", None)
     route = getattr(match, "route", None)
     return f"/{route}" if route else "unmatched"
+
+
+def _logged_path(request: HttpRequest) -> str:
+    """The path, with the values of secret-looking URL parameters masked (a
+    password reset link's ``<token>``)."""
+    path = request.path
+    match = getattr(request, "resolver_match", None)
+    for name, value in (getattr(match, "kwargs", None) or {}).items():
+        if isinstance(value, str) and value and is_secret_name(name):
+            path = path.replace(value, MASK)
+    return path
 
 
 def _user_id(request: HttpRequest) -> Any:

@@ -34,9 +34,10 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         # libvips reports every step of every image at INFO.
         "pyvips": {"level": "WARNING"},
-        # uvicorn's own handlers give way to the root's; its access log is
-        # replaced by bulkyard.access, which knows the user and the route.
-        "uvicorn": {"handlers": [], "propagate": True},
+        # uvicorn's own handlers give way to the root's, at uvicorn's level
+        # (its few lines about starting and stopping processes stay); its access
+        # log is replaced by bulkyard.access, which knows the user and the route.
+        "uvicorn": {"handlers": [], "propagate": True, "level": "INFO"},
         "uvicorn.error": {"handlers": [], "propagate": True},
         "uvicorn.access": {"handlers": [], "propagate": False, "level": "WARNING"},
     },

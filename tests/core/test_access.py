@@ -91,6 +91,14 @@ def test_a_requests_query_string_stays_out_of_every_line(api_client):
     assert not any("secret-4b1c" in line for line in lines.formatted)
 
 
+def test_a_password_reset_links_token_is_masked_in_the_access_line(anon_client, access_log):
+    anon_client.get("/accounts/reset/MQ/c4bs2k-0123456789abcdef0123456789abcdef/")
+
+    (record,) = _access_records(access_log)
+    assert record.path == "/accounts/reset/MQ/••••••/"
+    assert "0123456789abcdef" not in record.getMessage()
+
+
 def test_the_access_line_can_be_turned_off(anon_client, access_log, settings):
     settings.BULKYARD_ACCESS_LOG = False
 

@@ -37,7 +37,7 @@ the 12,000 polls a minute of one user stay under, still counted on every request
 Run from the repository root::
 
     .venv/bin/python bench/status_load.py [--rows N] [--clients N] [--followers N]
-        [--seconds S] [--web-processes N] [--worker-nice N] [--keep]
+        [--seconds S] [--web-processes N] [--worker-nice N] [--log-level L] [--keep]
 """
 
 from __future__ import annotations
@@ -116,6 +116,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         default=None,
         help="BULKYARD_WORKER_NICE of the worker (default: the setting's default)",
+    )
+    parser.add_argument(
+        "--log-level",
+        default=None,
+        help="LOG_LEVEL of every process (default WARNING; INFO writes the access log)",
     )
     parser.add_argument(
         "--finish-timeout",
@@ -442,6 +447,8 @@ def main(argv: list[str] | None = None) -> int:
             env["WEB_CONCURRENCY"] = str(args.web_processes)
         if args.worker_nice is not None:
             env["BULKYARD_WORKER_NICE"] = str(args.worker_nice)
+        if args.log_level is not None:
+            env["LOG_LEVEL"] = args.log_level
         with api_and_worker(env, scratch, concurrency=2, run_command=True) as (client, _):
             web_pid = child_running("config.web")
             processes = web_processes(web_pid) if web_pid else 0

@@ -1,3 +1,4 @@
+import logging.config
 import os
 from typing import Any
 
@@ -6,6 +7,8 @@ from celery import Celery, signals, states
 from django.conf import settings
 from django.db import close_old_connections, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
+
+from bulkyard.core.logs import task_scope_begin, task_scope_end
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 
@@ -19,6 +22,56 @@ def _cpu_priority_lowered(**_: object) -> None:
     """Before the pool starts, so every pool process inherits it."""
     if settings.BULKYARD_WORKER_NICE:
         os.nice(settings.BULKYARD_WORKER_NICE)
+
+
+# Logging: Celery's own configuration gives way to the project's (structured,
+# JSON or console: config/settings/logging.py) when this signal has a
+# receiver; ``--loglevel`` still sets the level.
+@signals.setup_logging.connect
+def _logging_configured(*, loglevel: Any = None, **_: object) -> None:
+    logging.config.dictConfig(settings.LOGGING)
+    if loglevel:
+        logging.getLogger().setLevel(loglevel)
+
+
+# Every log line of a task carries its id and name, and what the engine binds
+# while it runs (job_id, chunk_id, kind, owner) until Celery's own line
+# about the task's end (bulkyard/core/logs.py).
+@signals.task_prerun.connect
+def _task_log_context(*, task_id: str | None = None, task: Any = None, **_: object) -> None:
+    if not _eager(task):
+        task_scope_begin(task_id=task_id, task=getattr(task, "name", None))
+
+
+@signals.task_postrun.connect
+def _task_log_context_cleared(*, task: Any = None, **_: object) -> None:
+    if not _eager(task):
+        task_scope_end()
+
+
+# Metrics (docs/observability.md): a worker host without a web server serves
+# its processes' counters itself, from the main process, once the pool runs.
+# prometheus_client is imported in the handlers, not here: it chooses between
+# per-process and multiprocess counting when first imported, from
+# PROMETHEUS_MULTIPROC_DIR, and this module is imported before the settings
+# (which read .env, and whose test variant sets that folder).
+@signals.worker_ready.connect
+def _metrics_port_opened(**_: object) -> None:
+    from bulkyard.core.metrics_endpoint import worker_metrics_serve
+
+    if settings.BULKYARD_METRICS_PORT is not None:
+        worker_metrics_serve(
+            host=settings.BULKYARD_METRICS_HOST, port=settings.BULKYARD_METRICS_PORT
+        )
+
+
+@signals.worker_process_shutdown.connect
+def _metrics_process_dead(*, pid: int | None = None, **_: object) -> None:
+    """A pool process ends: its live gauges leave the sums (its counters stay)."""
+    from prometheus_client import multiprocess
+
+    if settings.PROMETHEUS_MULTIPROC_DIR:
+        multiprocess.mark_process_dead(pid or os.getpid(), settings.PROMETHEUS_MULTIPROC_DIR)
 
 
 # Database connections across tasks. Celery's Django fixup closes every

@@ -5,7 +5,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
 from bulkyard.core.api_docs import RedocView, SwaggerUiView
-from bulkyard.core.views import HealthApi
+from bulkyard.core.views import HealthApi, MetricsApi
 from bulkyard.targets.api import TargetListApi
 from bulkyard.users.api import WsTicketApi
 from bulkyard.web.accounts import ThrottledPasswordResetView
@@ -36,6 +36,8 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("jobs/", include("bulkyard.web.urls")),
     path("health/", HealthApi.as_view(), name="health"),
+    # Prometheus scrapes /metrics by default (docs/observability.md).
+    path("metrics", MetricsApi.as_view(), name="metrics"),
 ]
 
 handler404 = "bulkyard.core.views.not_found"

@@ -8,6 +8,7 @@ behind each other (docs/performance.md: status reads under load).
 """
 
 import logging
+import logging.config
 import os
 
 import uvicorn
@@ -15,6 +16,7 @@ import uvicorn
 from config.env import BEHIND_TLS_PROXY, env
 from config.secret_key import secret_key_check_or_exit
 from config.settings.cache import CACHES
+from config.settings.logging import LOGGING
 
 logger = logging.getLogger("bulkyard.web")
 
@@ -53,7 +55,7 @@ def web_processes(*, configured: int | None, cores: int, shared: bool) -> int:
 
 
 def main() -> None:
-    logging.basicConfig(level=env.str("LOG_LEVEL", default="INFO"))
+    logging.config.dictConfig(LOGGING)
     secret_key_check_or_exit()
     shared = shared_cache()
     processes = web_processes(
@@ -73,7 +75,11 @@ def main() -> None:
         host=env.str("BULKYARD_HOST", default="127.0.0.1"),
         port=env.int("BULKYARD_PORT", default=8000),
         workers=processes,
-        access_log=env.bool("BULKYARD_ACCESS_LOG", default=False),
+        # Each process logs as the others do (config/settings/logging.py); the
+        # access log is Bulkyard's own (bulkyard/core/access.py), which knows
+        # the route and the user.
+        log_config=LOGGING,
+        access_log=False,
         # uvicorn believes X-Forwarded-For from 127.0.0.1 by default, which let
         # any local client choose the address that sign-in lockouts and
         # throttles count. Only behind a proxy that sets it (as Django does).

@@ -1,5 +1,7 @@
 import os
+import shutil
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 import psycopg.errors
 import pytest
@@ -98,6 +100,15 @@ def _flush_retries_on_deadlock() -> Iterator[None]:
     BaseDatabaseOperations.execute_sql_flush = flush  # type: ignore[method-assign]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _metrics_folder_removed() -> Iterator[None]:
+    """The run's metrics folder (config/settings/test.py) goes with the run."""
+    yield
+    folder = Path(settings.PROMETHEUS_MULTIPROC_DIR)
+    if folder.name.startswith("bulkyard-test-metrics-") and folder.name.endswith(f"-{os.getpid()}"):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def _session_smtp() -> Iterator[SmtpServer]:
     server = SmtpServer()
@@ -173,6 +184,8 @@ def worker_env(
         "EMAIL_HOST": "127.0.0.1",
         "EMAIL_PORT": str(_session_smtp.port),
         "BULKYARD_HTTP_ALLOWED_HOSTS": f"127.0.0.1:{_session_http.port}",
+        # As docs/observability.md advises for deployments: one JSON object a line.
+        "LOG_FORMAT": "json",
     }
 
 

@@ -1,16 +1,21 @@
 import sys
+from collections.abc import Iterable
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.permissions import AllowAny
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.permissions import AllowAny, BasePermission
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from bulkyard.core.client_ip import client_address
 from bulkyard.core.health import health_report, public_view
+from bulkyard.core.metrics_endpoint import address_allowed, exposition, token_matches
 from bulkyard.core.outages import RETRY_AFTER_SECONDS, UNAVAILABLE_MESSAGE, is_outage
 
 
@@ -82,6 +87,47 @@ class HealthApi(APIView):
         return Response(
             report, status=status.HTTP_200_OK if serving else status.HTTP_503_SERVICE_UNAVAILABLE
         )
+
+
+class CanReadMetrics(BasePermission):
+    """Staff, the scraper's bearer token, or an allowed network."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if token_matches(request.META.get("HTTP_AUTHORIZATION", "")):
+            return True
+        if address_allowed(client_address(request._request)):
+            return True
+        return bool(request.user and request.user.is_staff)
+
+
+class _FirstRenderer(BaseContentNegotiation):
+    """Errors are JSON whatever a scraper accepts (its ``Accept`` names the
+    text formats only, which DRF would refuse with 406)."""
+
+    def select_parser(self, request: Request, parsers: Iterable[Any]) -> Any:
+        return next(iter(parsers), None)
+
+    def select_renderer(
+        self,
+        request: Request,
+        renderers: Iterable[BaseRenderer],
+        format_suffix: str | None = None,
+    ) -> tuple[BaseRenderer, str]:
+        renderer = next(iter(renderers))
+        return renderer, str(renderer.media_type)
+
+
+class MetricsApi(APIView):
+    permission_classes = [CanReadMetrics]
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = _FirstRenderer
+    # A throttled scrape is a gap in every graph; reading is cached anyway.
+    throttle_classes: list[Any] = []
+
+    @extend_schema(exclude=True)
+    def get(self, request: Request) -> HttpResponse:
+        body, content_type = exposition(request.META.get("HTTP_ACCEPT"))
+        return HttpResponse(body, content_type=content_type)
 
 
 def _api_error(request: HttpRequest, code: str, message: str, status_code: int) -> JsonResponse:

@@ -8,7 +8,6 @@ it comes back after a short delay, as a new message, while the one that
 brought it is acknowledged.
 """
 
-import logging
 from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
@@ -18,8 +17,6 @@ from celery import Task, shared_task
 from bulkyard.core.outages import is_outage, retry_delay
 from bulkyard.jobs import dispatch
 from bulkyard.jobs.services import callbacks, chunks, maintenance, steps
-
-logger = logging.getLogger(__name__)
 
 
 def _outages_retried(task: Task, work: Callable[[], str]) -> str:
@@ -53,6 +50,4 @@ def sweep_stalled_work() -> dict[str, Any]:
     except Exception as exc:
         if not is_outage(exc):
             raise
-        # Beat sends the next sweep anyway; one line, not a traceback a pass.
-        logger.warning("sweeper: a service is unreachable (%s); sweeping next time", exc)
-        return {"skipped": str(exc)}
+        return maintenance.sweep_skipped(exc)

@@ -30,6 +30,7 @@ from django.conf import settings
 from django.core.mail import BadHeaderError, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 
+from bulkyard.core import metrics
 from bulkyard.core.backoff import backoff_seconds
 from bulkyard.jobs.sdk import AttachedFile, LedgerStatus
 from bulkyard.mail.mime import BulkEmailMessage, LetterForm, MessageBuilder, MessageParts
@@ -181,6 +182,7 @@ class ChunkSender:
             try:
                 connection = self._connect()
                 if connection.send_messages([message]) == 1:
+                    metrics.EMAIL_ATTEMPTS.labels("sent").inc()
                     return Outcome(
                         number=recipient.number,
                         address=recipient.address,
@@ -198,6 +200,9 @@ class ChunkSender:
                     # The session may be broken (a dropped connection, a
                     # 421): start the next try on a fresh one.
                     self._disconnect()
+            metrics.EMAIL_ATTEMPTS.labels(
+                "rejected" if failure.permanent else "temporary_error"
+            ).inc()
             if failure.permanent:
                 return _failed(recipient, message_id, failure, code="rejected")
             if attempt < max_attempts:

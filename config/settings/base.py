@@ -9,7 +9,9 @@ from config.settings.csp import *  # noqa: F403
 from config.settings.database import *  # noqa: F403
 from config.settings.django import *  # noqa: F403
 from config.settings.jobs import *  # noqa: F403
+from config.settings.logging import *  # noqa: F403
 from config.settings.mail import *  # noqa: F403
+from config.settings.metrics import *  # noqa: F403
 from config.settings.outbound import *  # noqa: F403
 from config.settings.security import *  # noqa: F403
 from config.settings.tasks import *  # noqa: F403

@@ -45,6 +45,9 @@ LOGIN_REDIRECT_URL = "web:job-list"
 LOGOUT_REDIRECT_URL = "login"
 
 MIDDLEWARE = [
+    # First: a request id, the access log line and the latency of every request
+    # (bulkyard/core/access.py), whatever the middleware below answers.
+    "bulkyard.core.access.AccessLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # The Content-Security-Policy (config/settings/csp.py), django-csp's middleware
     # plus the browsable API's exceptions.
@@ -113,16 +116,3 @@ STORAGES = {
 # Whitenoise serves admin and Swagger UI assets from the app itself, so the
 # service works with no CDN and no separate static server.
 WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)
-
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {
-        "django.db.backends": {"level": "WARNING"},
-        # libvips reports every step of every image at INFO.
-        "pyvips": {"level": "WARNING"},
-    },
-}

@@ -46,6 +46,14 @@ _defaults = {
 }
 for _name, _value in _defaults.items():
     os.environ.setdefault(_name, _value)
+# Metrics (docs/observability.md): this run's processes (the tests', the
+# workers' and the web servers' they start, which inherit the variable) keep
+# their counters in one folder, so that a scrape in a test sees a worker's.
+# Set before prometheus_client is imported, which reads it then.
+os.environ.setdefault(
+    "PROMETHEUS_MULTIPROC_DIR",
+    os.path.join(tempfile.gettempdir(), f"bulkyard-test-metrics-{_checkout}-{os.getpid()}"),
+)
 
 from config.settings.base import *  # noqa: E402, F403
 

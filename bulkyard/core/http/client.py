@@ -22,6 +22,7 @@ import aiohttp
 from multidict import CIMultiDict
 from yarl import URL
 
+from bulkyard.core import metrics
 from bulkyard.core.backoff import backoff_seconds
 from bulkyard.core.http.options import CallOptions
 from bulkyard.core.http.politeness import HostGate
@@ -269,6 +270,7 @@ class Caller:
         token = await self.gate.acquire(
             host, options.host_limits, lease_seconds=options.total_timeout + 5
         )
+        sent = time.perf_counter()
         try:
             async with self.session.request(
                 method,
@@ -292,6 +294,7 @@ class Caller:
                     seconds=time.perf_counter() - started,
                 )
         except TimeoutError as exc:
+            metrics.OUTBOUND_REQUESTS.labels("timeout").inc()
             kind = _timeout_kind(exc)
             raise _Transient(
                 "timeout",
@@ -300,6 +303,9 @@ class Caller:
             ) from None
         except aiohttp.ClientError as exc:
             refused = refusal_in(exc)
+            metrics.OUTBOUND_REQUESTS.labels(
+                "connection_error" if refused is None else "refused"
+            ).inc()
             if refused is not None:
                 raise refused from None
             raise _Transient(
@@ -310,6 +316,8 @@ class Caller:
             ) from None
         finally:
             await self.gate.release(host, token)
+        metrics.OUTBOUND_REQUESTS.labels(metrics.status_class(answer.status)).inc()
+        metrics.OUTBOUND_DURATION.observe(time.perf_counter() - sent)
         if answer.status in RETRIED_STATUSES:
             retry_after = None
             if answer.status in (429, 503):

@@ -21,14 +21,16 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
+from bulkyard.core import metrics
 from bulkyard.core.backoff import backoff_seconds
+from bulkyard.core.logs import log_context
 from bulkyard.core.outages import is_outage, when_reachable
 from bulkyard.jobs import dispatch, registry, selectors
 from bulkyard.jobs.inputs import Span, reader_for
@@ -106,6 +108,24 @@ def _chunk_execute(claimed: ClaimedChunk) -> str:
             raise
         return _chunk_hand_back(chunk_id=chunk_id, token=token, error=exc)
     job = chunk.job
+    # Every log line of the run (the kind's, Celery's own) names its work.
+    with log_context(
+        job_id=str(job.pk),
+        chunk_id=chunk_id,
+        kind=job.kind,
+        owner=job.owner_id,
+        until_task_ends=True,
+    ):
+        started = time.perf_counter()
+        outcome = _chunk_execute_loaded(chunk, token)
+        metrics.CHUNK_RUNS.labels(job.kind, outcome).inc()
+        if outcome in (ChunkStatus.DONE, ChunkStatus.CANCELLED):
+            metrics.CHUNK_DURATION.labels(job.kind).observe(time.perf_counter() - started)
+        return outcome
+
+
+def _chunk_execute_loaded(chunk: Chunk, token: Any) -> str:
+    chunk_id, job = chunk.pk, chunk.job
     job_kind = registry.get(job.kind)
     heartbeat = Heartbeat(name=f"chunk-{chunk_id}", renew=_renewer(chunk_id, token))
     ctx: ChunkContext[Any] = ChunkContext(
@@ -302,6 +322,13 @@ def chunk_recover(*, chunk: Chunk) -> str:
     taken = new_token()
     if not new.update(lease_token=taken, lease_expires_at=lease_expiry()):
         return "skipped"
+    metrics.LEASE_EXPIRIES.labels("chunk").inc()
+    job = chunk.job
+    with log_context(job_id=str(job.pk), chunk_id=chunk.pk, kind=job.kind, owner=job.owner_id):
+        return _chunk_take_over(chunk, taken=taken, now=now)
+
+
+def _chunk_take_over(chunk: Chunk, *, taken: Any, now: datetime) -> str:
     try:
         if Job.objects.filter(pk=chunk.job_id, status=JobStatus.CANCELLING).exists():
             chunk_close_cancelled(chunk=chunk, token=taken)

@@ -16,8 +16,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from bulkyard.core import metrics
 from bulkyard.jobs import dispatch, events
-from bulkyard.jobs.kinds import ChunkContext, ChunkResult, JobKind
+from bulkyard.jobs.kinds import ChunkContext, ChunkResult, JobKind, failures_by_code
 from bulkyard.jobs.models import Chunk, ChunkStatus, ItemOutcome, ItemResult, Job
 from bulkyard.jobs.services.leases import LeaseLost
 from bulkyard.jobs.storing import MAX_CODE_CHARS, storable_json, storable_text
@@ -96,6 +97,16 @@ def chunk_commit(
         job_count_finished_chunks(job_id, chunks=1, succeeded=succeeded, failed=failed)
         owner_id = chunk.job.owner_id
         transaction.on_commit(lambda: events.job_changed(job_id=job_id, owner_id=owner_id))
+        codes = failures_by_code(result)
+        if result.counted_failures:
+            # Items failed without a record each: a chunk that kept failing.
+            codes["chunk_failed"] = codes.get("chunk_failed", 0) + result.counted_failures
+        # Counted once committed: a run that lost its lease counts nothing.
+        transaction.on_commit(
+            lambda: metrics.items_committed(
+                kind=kind.name, succeeded=succeeded, failed=failed, failures_by_code=codes
+            )
+        )
 
 
 def number_ranges(result: ChunkResult) -> list[list[int]]:

@@ -29,6 +29,7 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from bulkyard.core import metrics
 from bulkyard.jobs import dispatch, events, registry
 from bulkyard.jobs.inputs import READER_ERROR_CODES
 from bulkyard.jobs.kinds import CONTENT_OMITTED, CodedError
@@ -124,6 +125,8 @@ def _cancel_locked(locked: Job, *, error_code: str = "", error_message: str = ""
         )
         # No finish step will run for it: its end is here.
         callback_job_ended(job_id=str(locked.pk))
+        kind = locked.kind
+        transaction.on_commit(lambda: metrics.JOBS_FINISHED.labels(kind, JobStatus.CANCELLED).inc())
     else:
         Job.objects.filter(pk=locked.pk).update(status=JobStatus.CANCELLING, **changes)
         cancel_pending_chunks(str(locked.pk))

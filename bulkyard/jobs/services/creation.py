@@ -23,6 +23,7 @@ from django.core.files import File
 from django.db import IntegrityError, transaction
 from pydantic import ValidationError
 
+from bulkyard.core import metrics
 from bulkyard.jobs import dispatch, registry
 from bulkyard.jobs.inputs import reader_for
 from bulkyard.jobs.kinds import CodedError, InputRejected, JobKind, NotAllowed
@@ -307,6 +308,7 @@ def job_create(
             # robust: a broker outage must not turn an accepted job into a 500;
             # the sweeper wakes a worker for jobs whose wake-up never left.
             transaction.on_commit(dispatch.wake_step_worker, robust=True)
+            transaction.on_commit(lambda: metrics.JOBS_CREATED.labels(job.kind).inc())
     except IntegrityError:
         if job.input_file:
             job.input_file.delete(save=False)

@@ -32,6 +32,7 @@ from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
+from bulkyard.core import metrics
 from bulkyard.core.outages import is_outage
 from bulkyard.jobs import dispatch, events, registry
 from bulkyard.jobs.kinds import FinishContext, FinishedChunk, FinishResult, JobKind
@@ -123,6 +124,18 @@ def job_finish_claimed(claimed: ClaimedStep) -> str:
             **held.pause_ended(now),
         )
         callback_job_ended(job_id=job_id)
+    metrics.JOBS_FINISHED.labels(job.kind, status).inc()
+    logger.info(
+        "job %s: %s",
+        job_id,
+        status,
+        extra={
+            "status": str(status),
+            "succeeded_items": job.succeeded_items,
+            "failed_items": job.failed_items,
+            "error_code": error_code,
+        },
+    )
     events.job_changed(job_id=job_id, owner_id=job.owner_id, force=True)
     _job_cleanup(job_id, job_kind)
     return str(status)
@@ -130,7 +143,7 @@ def job_finish_claimed(claimed: ClaimedStep) -> str:
 
 def job_fail_step_lost(*, claimed: ClaimedStep) -> None:
     """End a job whose finish step lost its worker too many times."""
-    Job.objects.filter(pk=claimed.job_id, lease_token=claimed.token).update(
+    ended = Job.objects.filter(pk=claimed.job_id, lease_token=claimed.token).update(
         status=JobStatus.FAILED,
         finished_at=timezone.now(),
         error_code="finish_failed",
@@ -140,7 +153,9 @@ def job_fail_step_lost(*, claimed: ClaimedStep) -> None:
         paused_at=None,  # a job that ends is no longer paused
     )
     callback_job_ended(job_id=claimed.job_id)
-    owner_id = Job.objects.values_list("owner_id", flat=True).get(pk=claimed.job_id)
+    kind, owner_id = Job.objects.values_list("kind", "owner_id").get(pk=claimed.job_id)
+    if ended:
+        metrics.JOBS_FINISHED.labels(kind, JobStatus.FAILED).inc()
     events.job_changed(job_id=claimed.job_id, owner_id=owner_id, force=True)
 
 

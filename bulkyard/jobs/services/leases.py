@@ -10,6 +10,7 @@ that lost its lease changes nothing.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import uuid
@@ -50,7 +51,11 @@ class Heartbeat:
         self.lost = False
         self._renew_once = renew
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"lease-{name}", daemon=True)
+        # The thread logs with the fields of the work it renews (job_id, ...).
+        context = contextvars.copy_context()
+        self._thread = threading.Thread(
+            target=context.run, args=(self._run,), name=f"lease-{name}", daemon=True
+        )
 
     def __enter__(self) -> Heartbeat:
         self._thread.start()

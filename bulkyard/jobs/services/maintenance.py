@@ -34,6 +34,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from bulkyard.core import metrics
 from bulkyard.core.outages import is_outage
 from bulkyard.jobs import dispatch, registry
 from bulkyard.jobs.models import (
@@ -76,7 +77,28 @@ def sweep_stalled_work(*, limit: int = 500) -> SweepReport:
     _close_pending_chunks_of_cancelling_jobs(report, limit=limit)
     _cancel_jobs_paused_too_long(report, limit=limit)
     _top_up_wakeups(report)
+    _report_counted(report)
     return report
+
+
+def _report_counted(report: SweepReport) -> None:
+    metrics.SWEEPS.labels("completed").inc()
+    for action, count in (
+        ("requeued", report.requeued_chunks),
+        ("failed", report.failed_chunks),
+        ("cancelled", report.cancelled_chunks),
+        ("wakeups", sum(report.wakeups.values())),
+    ):
+        if count:
+            metrics.SWEEPER_ACTIONS.labels(action).inc(count)
+
+
+def sweep_skipped(error: Exception) -> dict[str, str]:
+    """A sweep met an outage: one line, not a traceback a pass; beat sends the
+    next sweep anyway."""
+    metrics.SWEEPS.labels("skipped").inc()
+    logger.warning("sweeper: a service is unreachable (%s); sweeping next time", error)
+    return {"skipped": str(error)}
 
 
 def _recover_expired_chunks(report: SweepReport, *, limit: int) -> None:

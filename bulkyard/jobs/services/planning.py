@@ -24,6 +24,7 @@ from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
 
+from bulkyard.core import metrics
 from bulkyard.core.outages import is_outage
 from bulkyard.jobs import dispatch, events, registry
 from bulkyard.jobs.inputs import gunzip, reader_for
@@ -37,7 +38,7 @@ logger = logging.getLogger(__name__)
 
 def job_fail(*, job_id: str, code: str, message: str) -> None:
     """Fail a job that cannot run at all (its input is unusable)."""
-    Job.objects.filter(pk=job_id, status__in=JOB_ACTIVE_STATUSES).update(
+    ended = Job.objects.filter(pk=job_id, status__in=JOB_ACTIVE_STATUSES).update(
         status=JobStatus.FAILED,
         error_code=code,
         error_message=message,
@@ -48,7 +49,10 @@ def job_fail(*, job_id: str, code: str, message: str) -> None:
         paused_at=None,
     )
     callback_job_ended(job_id=job_id)
-    owner_id = Job.objects.values_list("owner_id", flat=True).get(pk=job_id)
+    kind, owner_id = Job.objects.values_list("kind", "owner_id").get(pk=job_id)
+    if ended:
+        metrics.JOBS_FINISHED.labels(kind, JobStatus.FAILED).inc()
+        logger.info("job %s: failed (%s)", job_id, code, extra={"error_code": code})
     events.job_changed(job_id=job_id, owner_id=owner_id, force=True)
 
 
@@ -121,6 +125,9 @@ def job_plan_claimed(claimed: ClaimedStep) -> str:
         Chunk.objects.bulk_create(chunks, batch_size=1000)
         count = len(chunks)
         transaction.on_commit(lambda: dispatch.wake_chunk_workers(queue, count), robust=True)
+    logger.info(
+        "job %s: planned", job_id, extra={"total_items": total_items, "chunks": len(chunks)}
+    )
     events.job_changed(job_id=job_id, owner_id=job.owner_id, force=True)
     return "planned"
 

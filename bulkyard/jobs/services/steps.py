@@ -8,8 +8,11 @@ import logging
 
 from django.conf import settings
 
+from bulkyard.core import metrics
+from bulkyard.core.logs import log_context
 from bulkyard.core.outages import is_outage, when_reachable
 from bulkyard.jobs import dispatch
+from bulkyard.jobs.models import Job
 from bulkyard.jobs.services.claims import ClaimedStep, job_step_claim_next, step_lease_release
 from bulkyard.jobs.services.finishing import job_fail_step_lost, job_finish_claimed
 from bulkyard.jobs.services.planning import job_fail, job_plan_claimed
@@ -26,6 +29,18 @@ def job_step_run_next() -> str:
 
 
 def job_step_run(claimed: ClaimedStep) -> str:
+    kind, owner_id = Job.objects.values_list("kind", "owner_id").get(pk=claimed.job_id)
+    # Every log line of the step (the kind's, Celery's own) names its job.
+    with log_context(
+        job_id=claimed.job_id, step=claimed.step, kind=kind, owner=owner_id, until_task_ends=True
+    ):
+        if claimed.attempts > 1:
+            # An earlier claim of this step lost its worker: its lease ran out.
+            metrics.LEASE_EXPIRIES.labels("step").inc()
+        return _job_step_run(claimed)
+
+
+def _job_step_run(claimed: ClaimedStep) -> str:
     if claimed.attempts > settings.BULKYARD_CHUNK_MAX_ATTEMPTS:
         # Each earlier claim ended with its worker lost (a crash, a kill, the
         # time limit): the same would happen again.

@@ -335,6 +335,8 @@ class JobAdmin(admin.ModelAdmin[Job]):
                 services.JobConflict,
                 services.InvalidJobRequest,
                 services.JobNotAllowed,
+                # The retry is the owner's job: it counts against their quotas.
+                services.QuotaExceeded,
             ) as exc:
                 self.message_user(request, f"{job.pk}: {exc.message}", messages.WARNING)
             else:

@@ -272,6 +272,7 @@ def job_retry_failed(
                 priority=job.priority,
                 # The retry reports to the same receiver.
                 callback=callback_of(job=job),
+                item_count=count,
             )
 
 

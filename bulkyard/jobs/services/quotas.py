@@ -1,0 +1,148 @@
+"""Refusing a job over a quota (decision 0015; the quotas are in ``bulkyard.jobs.quotas``).
+
+Every job is created by ``creation.job_create`` (the API, the web form,
+retries from the API and the admin), which calls ``quota_check_submission``
+in the transaction that inserts the job, before its files are written to
+storage: the owner's row is locked first, so two submissions of one user are
+checked one after the other and cannot both take the last unit of a quota.
+The views call ``quota_check_early`` before they parse a request's body, to
+refuse at once a user who has nothing left; it locks nothing, and the check
+in the transaction is the one that counts.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.utils import timezone
+
+from bulkyard.jobs.kinds import CodedError
+from bulkyard.jobs.models import Job
+from bulkyard.jobs.quotas import QuotaState, quota_limits, quota_states, quota_usage
+
+# Retry-After for the job quotas, which free when a job moves on rather than
+# at a known time: planning takes seconds, a running job longer.
+RETRY_AFTER_SECONDS = {"running_jobs": 30, "queued_jobs": 5}
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaRequest:
+    """What a submission would add: its items (None when only planning can
+    count them) and the bytes it uploads."""
+
+    items: int | None
+    upload_bytes: int
+
+
+class QuotaExceeded(CodedError):
+    """The job would take its owner past a quota; nothing was stored."""
+
+    def __init__(self, state: QuotaState, *, requested: int | None, now: datetime) -> None:
+        super().__init__("quota_exceeded", _message(state, requested))
+        self.quota = state.name
+        self.limit = state.limit
+        self.used = state.used
+        self.requested = requested
+        self.resets_at = state.resets_at
+        if state.resets_at is not None:
+            self.retry_after = max(math.ceil((state.resets_at - now).total_seconds()), 1)
+        else:
+            self.retry_after = RETRY_AFTER_SECONDS[state.name]
+
+    @property
+    def details(self) -> dict[str, Any]:
+        return {
+            "quota": self.quota,
+            "limit": self.limit,
+            "used": self.used,
+            "requested": self.requested,
+            "resets_at": self.resets_at.isoformat() if self.resets_at else None,
+        }
+
+
+def _message(state: QuotaState, requested: int | None) -> str:
+    name, limit, used = state.name, state.limit, state.used
+    if name == "running_jobs":
+        return (
+            f"quota running_jobs: you have {used:,} job(s) running, the limit is {limit:,}; "
+            "submit again once one has finished"
+        )
+    if name == "queued_jobs":
+        return (
+            f"quota queued_jobs: you have {used:,} job(s) queued, the limit is {limit:,}; "
+            "submit again once one has started"
+        )
+    unit = "items" if name == "items_per_day" else "bytes"
+    if requested is None:
+        what = f"today's {used:,} {unit} reached the limit of {limit:,}"
+    else:
+        what = (
+            f"this job's {requested:,} {unit} would bring today's {used:,} past the "
+            f"limit of {limit:,}"
+        )
+    return f"quota {name}: {what}; the count starts again at 00:00 UTC"
+
+
+def _first_exceeded(states: list[QuotaState], request: QuotaRequest) -> QuotaExceeded | None:
+    now = timezone.now()
+    for state in states:
+        if state.limit is None:
+            continue
+        requested: int | None
+        if state.name in ("running_jobs", "queued_jobs"):
+            # A job is refused while the user is at the limit: the new one
+            # would make one more queued, and soon one more running.
+            requested, over = None, state.used >= state.limit
+        elif state.name == "items_per_day":
+            requested = request.items
+            # Items only planning can count are let in while some remain
+            # today: the last job of a day may take the count past the limit.
+            if requested is None:
+                over = state.used >= state.limit
+            else:
+                over = state.used + requested > state.limit
+        else:
+            requested = request.upload_bytes
+            over = state.used + requested > state.limit
+        if over:
+            return QuotaExceeded(state, requested=requested, now=now)
+    return None
+
+
+def _check(owner_id: int, request: QuotaRequest) -> None:
+    now = timezone.now()
+    limits = quota_limits(user_id=owner_id)
+    if all(limit is None for limit in limits.values()):
+        return
+    states = quota_states(limits=limits, usage=quota_usage(user_id=owner_id, now=now), now=now)
+    exceeded = _first_exceeded(states, request)
+    if exceeded is not None:
+        raise exceeded
+
+
+def quota_check_early(*, owner: User, idempotency_key: str | None = None) -> None:
+    """Raise ``QuotaExceeded`` when ``owner`` may submit no job at all now (a
+    job quota at its limit, no item left today), before the request is read.
+
+    Nothing is refused for a request that repeats an ``Idempotency-Key``
+    already used: it creates nothing, and ``job_create`` answers it.
+    """
+    replay = Job.objects.filter(owner=owner, idempotency_key=idempotency_key)
+    if idempotency_key and replay.exists():
+        return
+    _check(owner.pk, QuotaRequest(items=None, upload_bytes=0))
+
+
+def quota_check_submission(*, owner: User, request: QuotaRequest) -> None:
+    """Lock ``owner`` and raise ``QuotaExceeded`` if ``request`` would take
+    them past a quota. Call it inside the transaction that inserts the job:
+    the lock holds until it commits, so that the next submission of the same
+    user counts this one."""
+    # FOR NO KEY UPDATE: it excludes the same lock, not the key-share lock
+    # that inserting a row referring to the user takes.
+    User.objects.select_for_update(no_key=True).filter(pk=owner.pk).values_list("pk").get()
+    _check(owner.pk, request)

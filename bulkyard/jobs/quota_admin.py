@@ -12,10 +12,10 @@ from django.contrib.auth.models import User
 from django.db.models import Field, QuerySet
 from django.forms import Field as FormField
 from django.http import HttpRequest
-from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from bulkyard.core.sizes import human_bytes
 from bulkyard.jobs.models import UserQuota
 from bulkyard.jobs.quotas import (
     QUOTAS,
@@ -36,7 +36,7 @@ LABELS = {
 def _amount(name: str, value: int | None) -> str:
     if value is None:
         return "unlimited"
-    return filesizeformat(value) if name == "upload_bytes_per_day" else f"{value:,}"
+    return human_bytes(value) if name == "upload_bytes_per_day" else f"{value:,}"
 
 
 class UserQuotaInline(admin.StackedInline[UserQuota, User]):

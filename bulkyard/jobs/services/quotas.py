@@ -20,6 +20,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.utils import timezone
 
+from bulkyard.core.sizes import human_bytes
 from bulkyard.jobs.kinds import CodedError
 from bulkyard.jobs.models import Job
 from bulkyard.jobs.quotas import QuotaState, quota_limits, quota_states, quota_usage
@@ -76,13 +77,16 @@ def _message(state: QuotaState, requested: int | None) -> str:
             f"quota queued_jobs: you have {used:,} job(s) queued, the limit is {limit:,}; "
             "submit again once one has started"
         )
-    unit = "items" if name == "items_per_day" else "bytes"
+
+    def amount(count: int | None) -> str:
+        return f"{count:,} items" if name == "items_per_day" else human_bytes(count or 0)
+
     if requested is None:
-        what = f"today's {used:,} {unit} reached the limit of {limit:,}"
+        what = f"today's {amount(used)} reached the limit of {amount(limit)}"
     else:
         what = (
-            f"this job's {requested:,} {unit} would bring today's {used:,} past the "
-            f"limit of {limit:,}"
+            f"this job's {amount(requested)} would bring today's {amount(used)} past the "
+            f"limit of {amount(limit)}"
         )
     return f"quota {name}: {what}; the count starts again at 00:00 UTC"
 

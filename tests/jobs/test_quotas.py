@@ -1,7 +1,7 @@
 """Quotas, the read side (bulkyard/jobs/quotas.py): the day, the limits and
 the usage, for one user and for a page of users."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.auth.models import User
@@ -10,17 +10,14 @@ from django.utils import timezone
 
 from bulkyard.jobs import services
 from bulkyard.jobs.models import Job, JobStatus, UserQuota
-from bulkyard.jobs.quotas import (
-    annotated_states,
-    day_window,
-    quota_limits,
-    quota_report,
-    quota_usage,
-    users_with_usage,
-)
+from bulkyard.jobs.quotas import annotated_states, day_window, quota_report, users_with_usage
 from tests.support.engine import created_job, job_input, planned_job
 
 pytestmark = pytest.mark.django_db
+
+
+def _report(user) -> dict:
+    return {state.name: state for state in quota_report(user=user)}
 
 
 def test_the_day_is_the_utc_calendar_day():
@@ -41,9 +38,9 @@ def test_limits_are_the_settings_without_an_override(user, settings):
     settings.BULKYARD_QUOTA_RUNNING_JOBS = 3
     settings.BULKYARD_QUOTA_ITEMS_PER_DAY = 0
 
-    limits = quota_limits(user_id=user.pk)
+    report = _report(user)
 
-    assert (limits["running_jobs"], limits["items_per_day"]) == (3, None)
+    assert (report["running_jobs"].limit, report["items_per_day"].limit) == (3, None)
 
 
 def test_an_override_replaces_only_the_limits_it_sets(user, settings):
@@ -51,9 +48,9 @@ def test_an_override_replaces_only_the_limits_it_sets(user, settings):
     settings.BULKYARD_QUOTA_QUEUED_JOBS = 4
     UserQuota.objects.create(user=user, running_jobs=7)
 
-    limits = quota_limits(user_id=user.pk)
+    report = _report(user)
 
-    assert (limits["running_jobs"], limits["queued_jobs"]) == (7, 4)
+    assert (report["running_jobs"].limit, report["queued_jobs"].limit) == (7, 4)
 
 
 def test_only_running_and_cancelling_jobs_count_as_running_and_queued_ones_as_queued(user, sent):
@@ -63,9 +60,9 @@ def test_only_running_and_cancelling_jobs_count_as_running_and_queued_ones_as_qu
     finished = planned_job(user)
     Job.objects.filter(pk=finished.pk).update(status=JobStatus.SUCCEEDED)
 
-    usage = quota_usage(user_id=user.pk, now=timezone.now())
+    report = _report(user)
 
-    assert (usage["running_jobs"], usage["queued_jobs"]) == (2, 1)
+    assert (report["running_jobs"].used, report["queued_jobs"].used) == (2, 1)
 
 
 def test_uploaded_bytes_add_up_inputs_and_attachments_of_the_day(user, sent):
@@ -85,9 +82,7 @@ def test_uploaded_bytes_add_up_inputs_and_attachments_of_the_day(user, sent):
     )
     created_job(user, b'{"n": 1}\n')
 
-    usage = quota_usage(user_id=user.pk, now=timezone.now())
-
-    assert usage["upload_bytes_per_day"] == 22 + 100 + 9
+    assert _report(user)["upload_bytes_per_day"].used == 22 + 100 + 9
 
 
 def test_a_report_gives_the_day_quotas_a_reset_and_the_job_quotas_none(user):
@@ -99,14 +94,37 @@ def test_a_report_gives_the_day_quotas_a_reset_and_the_job_quotas_none(user):
     assert report["running_jobs"].resets_at is None
 
 
-def test_the_usage_of_a_page_of_users_is_the_usage_of_each(user, other_user, sent):
+def test_each_user_of_a_page_gets_their_own_usage(user, other_user, sent):
     UserQuota.objects.create(user=user, items_per_day=50)
     created_job(user, b'{"n": 1}\n')
     planned_job(user, items=12)
     planned_job(other_user, items=7)
     now = timezone.now()
 
-    annotated = {u.pk: u for u in users_with_usage(User.objects.all(), now=now)}
+    page = {u.pk: u for u in users_with_usage(User.objects.all(), now=now)}
+
+    mine = {s.name: s for s in annotated_states(page[user.pk], now=now)}
+    theirs = {s.name: s for s in annotated_states(page[other_user.pk], now=now)}
+    assert (mine["queued_jobs"].used, mine["running_jobs"].used) == (1, 1)
+    assert (mine["items_per_day"].used, mine["items_per_day"].limit) == (12, 50)
+    assert (theirs["queued_jobs"].used, theirs["items_per_day"].used) == (0, 7)
+
+
+def test_a_page_of_users_and_one_user_are_counted_alike(user, other_user, sent):
+    """The admin's annotations and the submission check's query are written
+    twice (ORM and SQL): they must agree, job statuses, days and retries included."""
+    UserQuota.objects.create(user=user, running_jobs=9, upload_bytes_per_day=0)
+    created_job(user, b'{"n": 1}\n')
+    services.job_cancel(job=planned_job(user, items=30))
+    yesterday = planned_job(user, items=4)
+    start, _ = day_window(timezone.now())
+    Job.objects.filter(pk=yesterday.pk).update(created_at=start - timedelta(seconds=1))
+    retry = created_job(user, b'{"n": 1}\n{"n": 2}\n')
+    Job.objects.filter(pk=retry.pk).update(input_format="retry")
+    planned_job(other_user, items=7)
+    now = timezone.now()
+
+    page = {u.pk: u for u in users_with_usage(User.objects.all(), now=now)}
 
     for each in (user, other_user):
-        assert annotated_states(annotated[each.pk], now=now) == quota_report(user=each, now=now)
+        assert annotated_states(page[each.pk], now=now) == quota_report(user=each, now=now)

@@ -23,7 +23,7 @@ from django.utils import timezone
 from bulkyard.core.sizes import human_bytes
 from bulkyard.jobs.kinds import CodedError
 from bulkyard.jobs.models import Job
-from bulkyard.jobs.quotas import QuotaState, quota_limits, quota_states, quota_usage
+from bulkyard.jobs.quotas import QuotaState, quota_states_of
 
 # Retry-After for the job quotas, which free when a job moves on rather than
 # at a known time: planning takes seconds, a running job longer.
@@ -117,13 +117,8 @@ def _first_exceeded(states: list[QuotaState], request: QuotaRequest) -> QuotaExc
     return None
 
 
-def _check(owner_id: int, request: QuotaRequest) -> None:
-    now = timezone.now()
-    limits = quota_limits(user_id=owner_id)
-    if all(limit is None for limit in limits.values()):
-        return
-    states = quota_states(limits=limits, usage=quota_usage(user_id=owner_id, now=now), now=now)
-    exceeded = _first_exceeded(states, request)
+def _check(owner: User, request: QuotaRequest) -> None:
+    exceeded = _first_exceeded(quota_states_of(user_id=owner.pk, now=timezone.now()), request)
     if exceeded is not None:
         raise exceeded
 
@@ -138,15 +133,18 @@ def quota_check_early(*, owner: User, idempotency_key: str | None = None) -> Non
     replay = Job.objects.filter(owner=owner, idempotency_key=idempotency_key)
     if idempotency_key and replay.exists():
         return
-    _check(owner.pk, QuotaRequest(items=None, upload_bytes=0))
+    _check(owner, QuotaRequest(items=None, upload_bytes=0))
 
 
 def quota_check_submission(*, owner: User, request: QuotaRequest) -> None:
     """Lock ``owner`` and raise ``QuotaExceeded`` if ``request`` would take
-    them past a quota. Call it inside the transaction that inserts the job:
-    the lock holds until it commits, so that the next submission of the same
-    user counts this one."""
+    them past a quota: two queries. Call it inside the transaction that inserts
+    the job: the lock holds until it commits, so that the next submission of
+    the same user waits for it and counts it."""
     # FOR NO KEY UPDATE: it excludes the same lock, not the key-share lock
-    # that inserting a row referring to the user takes.
+    # that inserting a row referring to the user (the job) takes. The usage
+    # is read by the next statement: under READ COMMITTED a statement that
+    # waited for the lock still reads what was committed when it began, so
+    # reading usage in the locking statement would miss the job that held it.
     User.objects.select_for_update(no_key=True).filter(pk=owner.pk).values_list("pk").get()
-    _check(owner.pk, request)
+    _check(owner, request)

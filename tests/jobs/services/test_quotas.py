@@ -336,7 +336,8 @@ def test_the_early_check_refuses_a_user_with_no_quota_left(user, sent):
 def test_a_submission_waits_for_one_in_flight_and_then_counts_it(sent):
     """Two submissions of one user at once cannot both take the last place:
     the second waits on the owner's lock until the first commits, then
-    counts it. Without the lock it would not wait, and both would pass."""
+    counts it. Without the lock it would not wait; with usage read by the
+    statement that waited, it would not see the first job: both would pass."""
     owner = UserFactory()
     _limit(owner, queued_jobs=1)
     outcome: dict[str, object] = {}

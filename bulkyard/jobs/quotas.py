@@ -24,10 +24,10 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import connection
 from django.db.models import (
+    BigIntegerField,
     Case,
     Count,
     F,
-    IntegerField,
     OuterRef,
     Q,
     QuerySet,
@@ -125,7 +125,7 @@ def _per_owner(rows: QuerySet[Any], value: Any) -> Coalesce:
     return Coalesce(
         Subquery(
             rows.order_by().values("owner_key").annotate(total=value).values("total"),
-            output_field=IntegerField(),
+            output_field=BigIntegerField(),
         ),
         0,
     )
@@ -158,7 +158,8 @@ def annotated_states(user: User, *, now: datetime) -> list[QuotaState]:
     """The quotas of a user read by ``users_with_usage``, with no query."""
     override: UserQuota | None = getattr(user, "job_quota", None)
     overrides = {name: getattr(override, name) for name in QUOTAS} if override else {}
-    usage = {name: getattr(user, f"usage_{name}") for name in QUOTAS}
+    # PostgreSQL's sum of bigints is a numeric: made an int like the counts.
+    usage = {name: int(getattr(user, f"usage_{name}")) for name in QUOTAS}
     return quota_states(limits=limits_of(overrides), usage=usage, now=now)
 
 

@@ -100,7 +100,9 @@ class JobListCreateApi(generics.ListAPIView[Job]):
             )
         super().initial(request, *args, **kwargs)
         if request.method == "POST":
-            # A user with no quota left is refused before the body is parsed.
+            # A user with no quota left is refused before the request is
+            # validated; with a token, before its body is parsed (a session's
+            # CSRF check has read it already).
             try:
                 services.quota_check_early(
                     owner=request.user,  # type: ignore[arg-type]

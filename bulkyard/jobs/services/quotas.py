@@ -91,8 +91,9 @@ def _message(state: QuotaState, requested: int | None) -> str:
     return f"quota {name}: {what}; the count starts again at 00:00 UTC"
 
 
-def _first_exceeded(states: list[QuotaState], request: QuotaRequest) -> QuotaExceeded | None:
-    now = timezone.now()
+def _first_exceeded(
+    states: list[QuotaState], request: QuotaRequest, *, now: datetime
+) -> QuotaExceeded | None:
     for state in states:
         if state.limit is None:
             continue
@@ -118,7 +119,8 @@ def _first_exceeded(states: list[QuotaState], request: QuotaRequest) -> QuotaExc
 
 
 def _check(owner: User, request: QuotaRequest) -> None:
-    exceeded = _first_exceeded(quota_states_of(user_id=owner.pk, now=timezone.now()), request)
+    now = timezone.now()
+    exceeded = _first_exceeded(quota_states_of(user_id=owner.pk, now=now), request, now=now)
     if exceeded is not None:
         raise exceeded
 

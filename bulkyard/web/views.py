@@ -140,7 +140,7 @@ def job_resume(request: HttpRequest, job_id: str) -> HttpResponse:
     job = selectors.job_get(user=request.user, job_id=job_id)
     try:
         services.job_resume(job=job)
-    except services.JobConflict as exc:
+    except (services.JobConflict, services.QuotaExceeded) as exc:
         messages.warning(request, exc.message)
     else:
         messages.success(request, "Resumed.")

@@ -152,7 +152,7 @@ def _errors(*codes: int) -> dict[int, OpenApiResponse]:
         413: "The upload is larger than the limit.",
         422: "Idempotency-Key reused with a different request.",
         429: (
-            "Too many requests (`throttled`), or, for a new job, a quota used up "
+            "Too many requests (`throttled`), or, for a new or resumed job, a quota used up "
             "(`quota_exceeded`); retry after the Retry-After header."
         ),
     }
@@ -311,7 +311,10 @@ jobs_resume = extend_schema(
     description=(
         "The job goes on where it stopped: `running` again (or `queued`, if it was paused "
         "before it was planned), and workers are woken at once. Resuming a queued or "
-        "running job is a no-op; a finished job, or one being cancelled, answers 409."
+        "running job is a no-op; a finished job, or one being cancelled, answers 409. A "
+        "paused job counts against no job quota: resuming it is refused with 429 "
+        "`quota_exceeded` while you have `running_jobs` running (or `queued_jobs` queued, "
+        "for a job paused before it was planned)."
     ),
     request=None,
     responses={200: JobSerializer, **_errors(404, 409)},

@@ -206,6 +206,8 @@ class JobResumeApi(APIView):
             job = services.job_resume(job=job)
         except services.JobConflict as exc:
             raise Conflict(exc.message, exc.code) from None
+        except services.QuotaExceeded as exc:
+            raise _over_quota(exc) from None
         return Response(JobSerializer(job, context={"request": request}).data)
 
 

@@ -7,7 +7,8 @@ storage: the owner's row is locked first, so two submissions of one user are
 checked one after the other and cannot both take the last unit of a quota.
 The views call ``quota_check_early`` before they parse a request's body, to
 refuse at once a user who has nothing left; it locks nothing, and the check
-in the transaction is the one that counts.
+in the transaction is the one that counts. Resuming a paused job, which then
+counts again, is checked too (``quota_check_resume``).
 """
 
 from __future__ import annotations
@@ -138,15 +139,33 @@ def quota_check_early(*, owner: User, idempotency_key: str | None = None) -> Non
     _check(owner, QuotaRequest(items=None, upload_bytes=0))
 
 
-def quota_check_submission(*, owner: User, request: QuotaRequest) -> None:
-    """Lock ``owner`` and raise ``QuotaExceeded`` if ``request`` would take
-    them past a quota: two queries. Call it inside the transaction that inserts
-    the job: the lock holds until it commits, so that the next submission of
-    the same user waits for it and counts it."""
+def _lock(owner_id: int) -> None:
     # FOR NO KEY UPDATE: it excludes the same lock, not the key-share lock
     # that inserting a row referring to the user (the job) takes. The usage
     # is read by the next statement: under READ COMMITTED a statement that
     # waited for the lock still reads what was committed when it began, so
     # reading usage in the locking statement would miss the job that held it.
-    User.objects.select_for_update(no_key=True).filter(pk=owner.pk).values_list("pk").get()
+    User.objects.select_for_update(no_key=True).filter(pk=owner_id).values_list("pk").get()
+
+
+def quota_check_submission(*, owner: User, request: QuotaRequest) -> None:
+    """Lock ``owner`` and raise ``QuotaExceeded`` if ``request`` would take
+    them past a quota: two queries. Call it inside the transaction that inserts
+    the job: the lock holds until it commits, so that the next submission of
+    the same user waits for it and counts it."""
+    _lock(owner.pk)
     _check(owner, request)
+
+
+def quota_check_resume(*, owner_id: int, planned: bool) -> None:
+    """Lock the owner and raise ``QuotaExceeded`` if resuming one of their
+    paused jobs would pass a job quota: ``running_jobs`` for a job that was
+    planned (it runs again), ``queued_jobs`` for one that was not. Call it in
+    the transaction that resumes the job. A paused job counts against neither,
+    so without this check pausing would be a way around both."""
+    _lock(owner_id)
+    now = timezone.now()
+    name = "running_jobs" if planned else "queued_jobs"
+    state = next(s for s in quota_states_of(user_id=owner_id, now=now) if s.name == name)
+    if state.limit is not None and state.used >= state.limit:
+        raise QuotaExceeded(state, requested=None, now=now)

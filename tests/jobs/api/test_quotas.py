@@ -108,6 +108,19 @@ def test_a_retry_over_a_quota_is_429(api_client, user, sent):
     assert not Job.objects.filter(retry_of=finished).exists()
 
 
+def test_resuming_a_paused_job_over_a_quota_is_429(api_client, user, sent):
+    _limit(user, queued_jobs=1)
+    paused = api_client.post("/api/v1/jobs/", ITEMS, format="json").json()
+    api_client.post(f"/api/v1/jobs/{paused['id']}/pause/")
+    assert api_client.post("/api/v1/jobs/", ITEMS, format="json").status_code == 202
+
+    response = api_client.post(f"/api/v1/jobs/{paused['id']}/resume/")
+
+    assert response.status_code == 429
+    assert response.json()["error"]["details"]["quota"] == "queued_jobs"
+    assert Job.objects.get(pk=paused["id"]).status == "paused"
+
+
 def test_me_shows_each_quota_with_its_limit_usage_and_reset(api_client, user, sent):
     _limit(user, running_jobs=2, items_per_day=100)
     planned_job(user, items=25)

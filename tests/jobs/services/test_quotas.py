@@ -138,6 +138,50 @@ def test_a_refusal_for_a_job_quota_says_to_retry_after_a_short_fixed_wait(user, 
     assert refused.resets_at is None
 
 
+# -- paused jobs -----------------------------------------------------------------
+
+
+def test_a_paused_job_counts_against_neither_job_quota(user, sent):
+    _limit(user, running_jobs=1, queued_jobs=1)
+    services.job_pause(job=planned_job(user))
+    services.job_pause(job=created_job(user, ONE_ITEM))
+
+    _, created = _inline(user, 1)
+
+    assert created
+
+
+def test_resuming_a_planned_job_is_refused_while_the_running_quota_is_used_up(user, sent):
+    _limit(user, running_jobs=1)
+    paused = services.job_pause(job=planned_job(user))
+    planned_job(user)
+
+    with pytest.raises(services.QuotaExceeded) as caught:
+        services.job_resume(job=paused)
+
+    assert caught.value.quota == "running_jobs"
+    assert Job.objects.get(pk=paused.pk).status == JobStatus.PAUSED
+
+
+def test_resuming_a_job_paused_before_planning_needs_a_queued_place(user, sent):
+    _limit(user, queued_jobs=1, running_jobs=0)
+    paused = services.job_pause(job=created_job(user, ONE_ITEM))
+    created_job(user, ONE_ITEM)
+
+    with pytest.raises(services.QuotaExceeded) as caught:
+        services.job_resume(job=paused)
+
+    assert caught.value.quota == "queued_jobs"
+
+
+def test_a_paused_job_resumes_once_its_place_is_free(user, sent):
+    _limit(user, running_jobs=1)
+    paused = services.job_pause(job=planned_job(user))
+    _finish(planned_job(user))
+
+    assert services.job_resume(job=paused).status == JobStatus.RUNNING
+
+
 # -- items_per_day ---------------------------------------------------------------
 
 

@@ -165,7 +165,7 @@ def annotated_states(user: User, *, now: datetime) -> list[QuotaState]:
 
 # One user's usage and override, as users_with_usage reads them for a page of
 # users, written out: a submission checks it, and building the ORM's version
-# costs several times the query itself (about 8 ms against 1 ms).
+# cost several times what the query itself does (decision 0015).
 _USAGE_SQL = """
 SELECT active.running, active.queued, today.items, today.bytes + attached.bytes,
     q.running_jobs, q.queued_jobs, q.items_per_day, q.upload_bytes_per_day

@@ -44,6 +44,19 @@ class Forbidden(exceptions.APIException):
         self.error_code = code
 
 
+class TooManyRequests(exceptions.APIException):
+    """A 429 with a specific code and details, and a ``Retry-After`` of
+    ``wait`` seconds (at least 1: DRF leaves the header out for 0)."""
+
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+
+    def __init__(self, code: str, message: str, *, wait: int, details: Any = None) -> None:
+        super().__init__(message, code)
+        self.error_code = code
+        self.error_details = details
+        self.wait = max(wait, 1)
+
+
 class IdempotencyKeyReused(exceptions.APIException):
     status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
     default_detail = "This Idempotency-Key was already used with a different request body."

@@ -238,7 +238,8 @@ class JobAdmin(admin.ModelAdmin[Job]):
         service = services.job_pause if control == "pause" else services.job_resume
         try:
             job = service(job=job)
-        except services.JobConflict as exc:
+        # A resumed job counts against its owner's quotas again.
+        except (services.JobConflict, services.QuotaExceeded) as exc:
             self.message_user(request, exc.message, messages.WARNING)
         else:
             self.message_user(request, f"Job {job.pk} is {job.get_status_display().lower()}.")
@@ -322,7 +323,7 @@ class JobAdmin(admin.ModelAdmin[Job]):
             try:
                 service(job=job)
                 count += 1
-            except services.JobConflict as exc:
+            except (services.JobConflict, services.QuotaExceeded) as exc:
                 self.message_user(request, f"{job.pk}: {exc.message}", messages.WARNING)
         self.message_user(request, f"{done} {count} job(s).")
 
@@ -335,6 +336,8 @@ class JobAdmin(admin.ModelAdmin[Job]):
                 services.JobConflict,
                 services.InvalidJobRequest,
                 services.JobNotAllowed,
+                # The retry is the owner's job: it counts against their quotas.
+                services.QuotaExceeded,
             ) as exc:
                 self.message_user(request, f"{job.pk}: {exc.message}", messages.WARNING)
             else:

@@ -93,6 +93,10 @@ class Job(models.Model):
     chunk_size = models.PositiveIntegerField()
 
     total_items = models.BigIntegerField(null=True, blank=True)
+    # Items known when the job was submitted (inline items, a retry's): the
+    # daily item quota counts them until planning sets total_items. None when
+    # only planning can count them (an uploaded file, a kind's own work).
+    submitted_items = models.BigIntegerField(null=True, blank=True)
     processed_items = models.BigIntegerField(default=0)
     succeeded_items = models.BigIntegerField(default=0)
     failed_items = models.BigIntegerField(default=0)
@@ -371,3 +375,28 @@ class CallbackDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"callback of {self.job_id} ({self.status})"
+
+
+class UserQuota(models.Model):
+    """A user's own quota limits (decision 0015), set by staff in the admin.
+
+    Each field left empty means the setting's default; 0 means unlimited."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="job_quota"
+    )
+    running_jobs = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Jobs running (or cancelling) at once."
+    )
+    queued_jobs = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Jobs waiting to be planned."
+    )
+    items_per_day = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="Items of the jobs submitted in a UTC day."
+    )
+    upload_bytes_per_day = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="Bytes of inputs and attachments uploaded in a UTC day."
+    )
+
+    def __str__(self) -> str:
+        return f"quotas of {self.user}"

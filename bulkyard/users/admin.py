@@ -1,11 +1,11 @@
 from django.contrib import admin, messages
-from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from rest_framework.authtoken.admin import TokenAdmin
 from rest_framework.authtoken.models import TokenProxy
 
+from bulkyard.jobs.quota_admin import QuotaUserAdmin
 from bulkyard.users.signin import sign_in_unlock
 
 
@@ -36,8 +36,9 @@ admin.site.unregister(TokenProxy)
 admin.site.register(MaskedToken, MaskedTokenAdmin)
 
 
-class SignInUserAdmin(UserAdmin[User]):
-    """Django's user admin, with an action to end users' sign-in lockouts."""
+class SignInUserAdmin(QuotaUserAdmin):
+    """Django's user admin, with each user's job quotas (usage and overrides)
+    and an action to end users' sign-in lockouts."""
 
     actions = ["unlock_sign_in"]
 

@@ -27,9 +27,21 @@ def job_new(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         throttle = JobCreateThrottle()
         if not throttle.allow_user(request.user):  # type: ignore[arg-type]
-            return _too_many_jobs(request, wait=throttle.wait())
-    form = JobUploadForm(request.POST or None, request.FILES or None, user=request.user)
-    if request.method == "POST" and form.is_valid():
+            seconds = _seconds(throttle.wait())
+            message = f"You are starting jobs faster than allowed: try again in {seconds} s."
+            return _refused(request, message=message, wait=seconds)
+        try:
+            return _job_submit(request)
+        except services.QuotaExceeded as exc:
+            return _refused(request, message=f"Not started: {exc.message}.", wait=exc.retry_after)
+    return render(request, "web/job_new.html", {"form": JobUploadForm(user=request.user)})
+
+
+def _job_submit(request: HttpRequest) -> HttpResponse:
+    # A user with no quota left is refused before the form is validated.
+    services.quota_check_early(owner=request.user)  # type: ignore[arg-type]
+    form = JobUploadForm(request.POST, request.FILES, user=request.user)
+    if form.is_valid():
         upload = form.cleaned_data["file"]
         job_input = None
         if upload is not None:  # kinds that find their own items (exports) take none
@@ -51,16 +63,20 @@ def job_new(request: HttpRequest) -> HttpResponse:
     return render(request, "web/job_new.html", {"form": form})
 
 
-def _too_many_jobs(request: HttpRequest, *, wait: float | None) -> HttpResponse:
-    """The form again, filled in as it was sent (but the files), saying when to retry."""
-    seconds = max(math.ceil(wait or 1), 1)
-    messages.error(request, f"You are starting jobs faster than allowed: try again in {seconds} s.")
+def _seconds(wait: float | None) -> int:
+    return max(math.ceil(wait or 1), 1)
+
+
+def _refused(request: HttpRequest, *, message: str, wait: int) -> HttpResponse:
+    """The form again, filled in as it was sent (but the files), saying why
+    and when to retry: a 429 with ``Retry-After``."""
+    messages.error(request, message)
     fields = ("kind", "params", "chunk_size", "priority")
     form = JobUploadForm(
         initial={name: request.POST.get(name) for name in fields}, user=request.user
     )
     response = render(request, "web/job_new.html", {"form": form}, status=429)
-    response["Retry-After"] = str(seconds)
+    response["Retry-After"] = str(wait)
     return response
 
 
@@ -124,7 +140,7 @@ def job_resume(request: HttpRequest, job_id: str) -> HttpResponse:
     job = selectors.job_get(user=request.user, job_id=job_id)
     try:
         services.job_resume(job=job)
-    except services.JobConflict as exc:
+    except (services.JobConflict, services.QuotaExceeded) as exc:
         messages.warning(request, exc.message)
     else:
         messages.success(request, "Resumed.")

@@ -13,5 +13,6 @@ from config.settings.logging import *  # noqa: F403
 from config.settings.mail import *  # noqa: F403
 from config.settings.metrics import *  # noqa: F403
 from config.settings.outbound import *  # noqa: F403
+from config.settings.quotas import *  # noqa: F403
 from config.settings.security import *  # noqa: F403
 from config.settings.tasks import *  # noqa: F403

@@ -3,7 +3,7 @@ import io
 import pytest
 from django.contrib.auth.models import Permission
 
-from bulkyard.jobs.models import Job
+from bulkyard.jobs.models import Job, UserQuota
 
 pytestmark = pytest.mark.django_db
 
@@ -211,3 +211,24 @@ def test_a_cancelled_jobs_page_offers_the_items_that_never_ran(browser_client, a
     link = f'href="{url}" download data-job-unprocessed'
     assert f"{link} hidden>" in running
     assert f"{link}>" in cancelled
+
+
+def test_the_upload_form_over_a_quota_is_429_naming_it(browser_client, user):
+    UserQuota.objects.create(user=user, upload_bytes_per_day=10)
+
+    response = browser_client.post(
+        "/jobs/new/",
+        {
+            "kind": "test.echo",
+            "params": '{"sleep_per_item": 1}',
+            "file": _upload("t.jsonl", b'{"n": 1}\n' * 2),
+        },
+    )
+
+    assert response.status_code == 429
+    assert 1 <= int(response["Retry-After"]) <= 24 * 3600
+    page = response.content.decode()
+    assert "quota upload_bytes_per_day" in page
+    # The form comes back as it was sent, but for the file.
+    assert "sleep_per_item" in page
+    assert not Job.objects.exists()

@@ -17,6 +17,7 @@ from bulkyard.jobs.api.serializers import (
     JobCreateInputSerializer,
     JobSerializer,
     KindSerializer,
+    MeSerializer,
     ResultsQuerySerializer,
 )
 
@@ -105,6 +106,26 @@ ERROR_EXAMPLE = OpenApiExample(
     },
 )
 
+QUOTA_EXCEEDED_EXAMPLE = OpenApiExample(
+    "A quota used up",
+    response_only=True,
+    status_codes=["429"],
+    value={
+        "error": {
+            "code": "quota_exceeded",
+            "message": "quota queued_jobs: you have 10 job(s) queued, the limit is 10; "
+            "submit again once one has started",
+            "details": {
+                "quota": "queued_jobs",
+                "limit": 10,
+                "used": 10,
+                "requested": None,
+                "resets_at": None,
+            },
+        }
+    },
+)
+
 ERROR_RESPONSE = inline_serializer(
     "Error",
     {
@@ -130,7 +151,10 @@ def _errors(*codes: int) -> dict[int, OpenApiResponse]:
         409: "The job is not in a state that allows this.",
         413: "The upload is larger than the limit.",
         422: "Idempotency-Key reused with a different request.",
-        429: "Too many requests; retry after the Retry-After header.",
+        429: (
+            "Too many requests (`throttled`), or, for a new or resumed job, a quota used up "
+            "(`quota_exceeded`); retry after the Retry-After header."
+        ),
     }
     return {
         code: OpenApiResponse(ERROR_RESPONSE, description=descriptions[code])
@@ -211,6 +235,7 @@ jobs_create = extend_schema(
         ),
         JOB_RESPONSE_EXAMPLE,
         ERROR_EXAMPLE,
+        QUOTA_EXCEEDED_EXAMPLE,
     ],
 )
 
@@ -286,7 +311,10 @@ jobs_resume = extend_schema(
     description=(
         "The job goes on where it stopped: `running` again (or `queued`, if it was paused "
         "before it was planned), and workers are woken at once. Resuming a queued or "
-        "running job is a no-op; a finished job, or one being cancelled, answers 409."
+        "running job is a no-op; a finished job, or one being cancelled, answers 409. A "
+        "paused job counts against no job quota: resuming it is refused with 429 "
+        "`quota_exceeded` while you have `running_jobs` running (or `queued_jobs` queued, "
+        "for a job paused before it was planned)."
     ),
     request=None,
     responses={200: JobSerializer, **_errors(404, 409)},
@@ -315,7 +343,8 @@ jobs_retry = extend_schema(
                 "input": {"format": "retry", "name": f"retry-of-{_JOB_ID}.jsonl", "size": 912},
                 "retry_of": _JOB_ID,
             },
-        )
+        ),
+        QUOTA_EXCEEDED_EXAMPLE,
     ],
 )
 
@@ -433,6 +462,45 @@ kinds_list = extend_schema(
                     "example_item": {"id": "doc-1", "text": "Bulk work belongs in workers."},
                 }
             ],
+        )
+    ],
+)
+
+
+me_retrieve = extend_schema(
+    operation_id="me_retrieve",
+    summary="Who you are, and your quotas",
+    description=(
+        "Your user, and for each quota its limit, what you use of it and what remains "
+        "(`null`: unlimited). A job beyond a quota is refused with `429 quota_exceeded`. "
+        "Job quotas count your jobs `running` or `cancelling` and your jobs `queued`; day "
+        "quotas count the jobs submitted since 00:00 UTC and start again at `resets_at`."
+    ),
+    responses={200: MeSerializer, **_errors()},
+    examples=[
+        OpenApiExample(
+            "You and your quotas",
+            response_only=True,
+            value={
+                "id": 7,
+                "username": "alice",
+                "quotas": {
+                    "running_jobs": {"limit": 5, "used": 2, "remaining": 3, "resets_at": None},
+                    "queued_jobs": {"limit": 20, "used": 0, "remaining": 20, "resets_at": None},
+                    "items_per_day": {
+                        "limit": 1000000,
+                        "used": 125000,
+                        "remaining": 875000,
+                        "resets_at": "2026-11-26T00:00:00Z",
+                    },
+                    "upload_bytes_per_day": {
+                        "limit": None,
+                        "used": 20946363,
+                        "remaining": None,
+                        "resets_at": "2026-11-26T00:00:00Z",
+                    },
+                },
+            },
         )
     ],
 )

@@ -14,4 +14,5 @@ urlpatterns = [
     path("jobs/<uuid:job_id>/results/", views.JobResultsApi.as_view(), name="job-results"),
     path("jobs/<uuid:job_id>/output/", views.JobOutputApi.as_view(), name="job-output"),
     path("kinds/", views.KindListApi.as_view(), name="kind-list"),
+    path("me/", views.MeApi.as_view(), name="me"),
 ]

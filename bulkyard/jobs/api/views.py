@@ -22,11 +22,12 @@ from bulkyard.core.exceptions import (
     IdempotencyKeyReused,
     InvalidRequest,
     PayloadTooLarge,
+    TooManyRequests,
 )
 from bulkyard.core.parsers import SafeJSONParser
 from bulkyard.core.sizes import human_bytes
 from bulkyard.core.throttling import UserRateThrottle
-from bulkyard.jobs import registry, selectors, services
+from bulkyard.jobs import quotas, registry, selectors, services
 from bulkyard.jobs.api import schema
 from bulkyard.jobs.api.filters import JobFilter
 from bulkyard.jobs.api.serializers import (
@@ -34,6 +35,7 @@ from bulkyard.jobs.api.serializers import (
     JobCreateInputSerializer,
     JobSerializer,
     KindSerializer,
+    MeSerializer,
     ResultsQuerySerializer,
 )
 from bulkyard.jobs.models import Job
@@ -53,6 +55,10 @@ def _idempotency_key(request: Request) -> str | None:
             "invalid_idempotency_key", "Idempotency-Key must be 1 to 255 printable characters"
         )
     return key
+
+
+def _over_quota(exc: services.QuotaExceeded) -> TooManyRequests:
+    return TooManyRequests(exc.code, exc.message, wait=exc.retry_after, details=exc.details)
 
 
 def _accepted(request: Request, job: Job, created: bool) -> Response:
@@ -93,6 +99,17 @@ class JobListCreateApi(generics.ListAPIView[Job]):
                 "JSON Lines file for larger batches"
             )
         super().initial(request, *args, **kwargs)
+        if request.method == "POST":
+            # A user with no quota left is refused before the request is
+            # validated; with a token, before its body is parsed (a session's
+            # CSRF check has read it already).
+            try:
+                services.quota_check_early(
+                    owner=request.user,  # type: ignore[arg-type]
+                    idempotency_key=_idempotency_key(request),
+                )
+            except services.QuotaExceeded as exc:
+                raise _over_quota(exc) from None
 
     @schema.jobs_list
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -117,7 +134,10 @@ class JobListCreateApi(generics.ListAPIView[Job]):
                 attachments=[upload_attachment(upload) for upload in data.get("attachments", [])],
                 priority=data["priority"],
                 callback=services.CallbackRequest(**callback) if callback else None,
+                item_count=len(data["items"]) if "items" in data else None,
             )
+        except services.QuotaExceeded as exc:
+            raise _over_quota(exc) from None
         except services.InvalidJobRequest as exc:
             raise InvalidRequest(exc.code, exc.message, exc.details) from None
         except services.JobNotAllowed as exc:
@@ -186,6 +206,8 @@ class JobResumeApi(APIView):
             job = services.job_resume(job=job)
         except services.JobConflict as exc:
             raise Conflict(exc.message, exc.code) from None
+        except services.QuotaExceeded as exc:
+            raise _over_quota(exc) from None
         return Response(JobSerializer(job, context={"request": request}).data)
 
 
@@ -198,6 +220,12 @@ class JobRetryApi(APIView):
         key = _idempotency_key(request)
         job = selectors.job_get(user=request.user, job_id=job_id)
         try:
+            # Before the failed items are read: a user with no quota left
+            # is refused at once.
+            services.quota_check_early(
+                owner=request.user,  # type: ignore[arg-type]
+                idempotency_key=key,
+            )
             retry, created = services.job_retry_failed(
                 job=job,
                 owner=request.user,  # type: ignore[arg-type]
@@ -205,6 +233,8 @@ class JobRetryApi(APIView):
             )
         except services.JobConflict as exc:
             raise Conflict(exc.message, exc.code) from None
+        except services.QuotaExceeded as exc:
+            raise _over_quota(exc) from None
         except services.InvalidJobRequest as exc:
             # The job's kind or its limits changed since it ran.
             raise Conflict(f"the job cannot be retried: {exc.message}", exc.code) from None
@@ -271,3 +301,27 @@ class KindListApi(APIView):
             for kind in registry.all_kinds()
         ]
         return Response(KindSerializer(kinds, many=True).data)
+
+
+class MeApi(APIView):
+    @schema.me_retrieve
+    def get(self, request: Request) -> Response:
+        user = request.user
+        states = quotas.quota_report(user=user)  # type: ignore[arg-type]
+        return Response(
+            MeSerializer(
+                {
+                    "id": user.pk,
+                    "username": user.get_username(),
+                    "quotas": {
+                        state.name: {
+                            "limit": state.limit,
+                            "used": state.used,
+                            "remaining": state.remaining,
+                            "resets_at": state.resets_at,
+                        }
+                        for state in states
+                    },
+                }
+            ).data
+        )

@@ -23,7 +23,8 @@
    was lost, sends the wake-ups the broker lost and cancels jobs paused for
    too long; purging deletes old jobs.
 
-What they share: ``claims`` (taking the next chunk or job step from
+What they share: ``quotas`` (refusing a job that would take its owner past
+a quota, when it is created), ``claims`` (taking the next chunk or job step from
 PostgreSQL with ``SKIP LOCKED``), ``leases`` (holding it while it runs, renewed
 by a heartbeat), ``steps`` (the control queue's worker, which runs plan or
 finish and copes with lost workers and outages). Work lives in PostgreSQL;
@@ -55,6 +56,7 @@ from bulkyard.jobs.services.creation import (
     job_create,
 )
 from bulkyard.jobs.services.maintenance import jobs_purge
+from bulkyard.jobs.services.quotas import QuotaExceeded, quota_check_early
 
 __all__ = [
     "AttachmentInput",
@@ -64,6 +66,7 @@ __all__ = [
     "JobConflict",
     "JobInput",
     "JobNotAllowed",
+    "QuotaExceeded",
     "job_cancel",
     "job_create",
     "job_pause",
@@ -72,4 +75,5 @@ __all__ = [
     "job_retry_failed",
     "job_set_priority",
     "jobs_purge",
+    "quota_check_early",
 ]

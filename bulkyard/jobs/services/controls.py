@@ -48,6 +48,7 @@ from bulkyard.jobs.services.callbacks import callback_job_ended, callback_of
 from bulkyard.jobs.services.chunks import chunk_recover
 from bulkyard.jobs.services.commits import cancel_pending_chunks
 from bulkyard.jobs.services.creation import AttachmentInput, JobInput, job_create
+from bulkyard.jobs.services.quotas import quota_check_resume
 
 
 class JobConflict(CodedError):
@@ -157,7 +158,8 @@ def job_resume(*, job: Job) -> Job:
 
     A job paused before it was planned is queued again; one that was running
     runs again. Resuming a queued or running job changes nothing; one that
-    finished or is being cancelled is a ``JobConflict``.
+    finished or is being cancelled is a ``JobConflict``; one its owner has no
+    room for (``queued_jobs`` or ``running_jobs``) is ``QuotaExceeded``.
     """
     now = timezone.now()
     with transaction.atomic():
@@ -167,6 +169,7 @@ def job_resume(*, job: Job) -> Job:
         if locked.status != JobStatus.PAUSED:
             raise _not_now(locked, "resume")
         planned = locked.chunks_total is not None
+        quota_check_resume(owner_id=locked.owner_id, planned=planned)
         Job.objects.filter(pk=job.pk).update(
             status=JobStatus.RUNNING if planned else JobStatus.QUEUED, **locked.pause_ended(now)
         )
@@ -275,6 +278,7 @@ def job_retry_failed(
                 priority=job.priority,
                 # The retry reports to the same receiver.
                 callback=callback_of(job=job),
+                item_count=count,
             )
 
 

@@ -3,17 +3,18 @@
 A job is accepted only whole: the kind exists, its params validate, its owner
 may touch the data it would, its input passes the cheap checks of its
 format's reader (``inputs.reader_for``), and its completion callback, if any,
-may be called (``callbacks``). Then the job row, its files and its callback
-are stored, and on commit a worker of the control queue is woken to plan it
-(``planning``). An ``Idempotency-Key`` makes a repeated request answer with
-the job the first one created.
+may be called (``callbacks``). Then, in one transaction, its owner's quotas
+are checked under a lock on the owner (``quotas``), its files written to
+storage and the job row and its callback inserted; on commit a worker of the
+control queue is woken to plan it (``planning``). An ``Idempotency-Key`` makes
+a repeated request answer with the job the first one created.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,7 @@ from bulkyard.jobs.models import (
     JobPriority,
 )
 from bulkyard.jobs.services.callbacks import CallbackRequest, InvalidCallback, callback_checked
+from bulkyard.jobs.services.quotas import QuotaRequest, quota_check_submission
 
 
 class IdempotencyKeyMismatch(Exception):
@@ -227,6 +229,7 @@ def job_create(
     attachments: Sequence[AttachmentInput] = (),
     priority: str = JobPriority.NORMAL,
     callback: CallbackRequest | None = None,
+    item_count: int | None = None,
 ) -> tuple[Job, bool]:
     """Validate and store a new job, and enqueue its planning after commit.
 
@@ -235,11 +238,14 @@ def job_create(
     a different request, raises ``IdempotencyKeyMismatch``. Raises
     ``InvalidJobRequest`` for an unknown kind, bad params, an unusable input or
     a callback the outbound rules refuse, ``JobNotAllowed`` when the owner may
-    not touch the data the job would; nothing is stored then. ``job_input`` is
-    None for kinds that take no input; ``attachments`` are files kept with the
-    job for kinds that accept them; ``priority`` orders the job among its
-    owner's (``high`` needs a permission); ``callback`` is POSTed the job's
-    JSON when it ends (``services.callbacks``).
+    not touch the data the job would; nothing is stored then; ``QuotaExceeded``
+    when the job would take its owner past a quota, before anything is stored.
+    ``job_input`` is None for kinds that take no input; ``attachments`` are
+    files kept with the job for kinds that accept them; ``priority`` orders the
+    job among its owner's (``high`` needs a permission); ``callback`` is POSTed
+    the job's JSON when it ends (``services.callbacks``); ``item_count`` is the
+    number of items when the caller knows it (inline items, a retry's), for the
+    daily item quota.
     """
     job_kind, clean_params, size, compressed = _validate_request(
         owner=owner, kind=kind, params=params, job_input=job_input, chunk_size=chunk_size
@@ -278,29 +284,35 @@ def job_create(
         input_name=job_input.name[:255] if job_input else "",
         input_size=job_input.size if job_input else 0,
         chunk_size=size,
+        submitted_items=item_count,
         idempotency_key=idempotency_key or None,
         request_fingerprint=fingerprint,
         retry_of=retry_of,
         priority=priority,
     )
-    if job_input is not None:
-        extension = reader_for(job_input.format).extension
-        if compressed:
-            job.input_compression, extension = "gzip", f"{extension}.gz"
-        job.input_file.save(f"{job.pk}.{extension}", job_input.file, save=False)
-    stored_attachments = []
-    for attachment in attachments:
-        stored = JobAttachment(
+    stored_attachments = [
+        JobAttachment(
             job=job,
             name=attachment.name,
             content_type=attachment.content_type[:255],
             size=attachment.size,
             sha256=attachment.sha256,
         )
-        stored.file.save(attachment.name, attachment.file, save=False)
-        stored_attachments.append(stored)
+        for attachment in attachments
+    ]
     try:
         with transaction.atomic():
+            quota_check_submission(
+                owner=owner, request=_quota_request(job_input, attachments, item_count)
+            )
+            if idempotency_key:
+                # A request with the same key may have been stored while this
+                # one waited for the owner's lock.
+                existing = _job_for_key(owner, idempotency_key, fingerprint)
+                if existing is not None:
+                    return existing, False
+            pairs = zip(stored_attachments, attachments, strict=True)
+            _store_files(job, job_input, compressed, pairs)
             job.save(force_insert=True)
             JobAttachment.objects.bulk_create(stored_attachments)
             if callback is not None:
@@ -310,10 +322,7 @@ def job_create(
             transaction.on_commit(dispatch.wake_step_worker, robust=True)
             transaction.on_commit(lambda: metrics.JOBS_CREATED.labels(job.kind).inc())
     except IntegrityError:
-        if job.input_file:
-            job.input_file.delete(save=False)
-        for stored in stored_attachments:
-            stored.file.delete(save=False)
+        _delete_files(job, stored_attachments)
         if not idempotency_key:
             raise
         # Another request with the same key won the race; answer as it did.
@@ -321,7 +330,46 @@ def job_create(
         if existing is None:
             raise
         return existing, False
+    except BaseException:
+        _delete_files(job, stored_attachments)
+        raise
     return job, True
+
+
+def _quota_request(
+    job_input: JobInput | None, attachments: Sequence[AttachmentInput], item_count: int | None
+) -> QuotaRequest:
+    """What the job adds to its owner's quotas. A retry uploads nothing: the
+    server made its input and copied its attachments."""
+    if job_input is not None and job_input.format == InputFormat.RETRY:
+        uploaded = 0
+    else:
+        uploaded = (job_input.size if job_input else 0) + sum(a.size for a in attachments)
+    return QuotaRequest(items=item_count, upload_bytes=uploaded)
+
+
+def _store_files(
+    job: Job,
+    job_input: JobInput | None,
+    compressed: bool,
+    attachments: Iterable[tuple[JobAttachment, AttachmentInput]],
+) -> None:
+    if job_input is not None:
+        extension = reader_for(job_input.format).extension
+        if compressed:
+            job.input_compression, extension = "gzip", f"{extension}.gz"
+        job.input_file.save(f"{job.pk}.{extension}", job_input.file, save=False)
+    for stored, attachment in attachments:
+        stored.file.save(attachment.name, attachment.file, save=False)
+
+
+def _delete_files(job: Job, attachments: Sequence[JobAttachment]) -> None:
+    """Delete what ``_store_files`` wrote of a job that was not stored."""
+    if job.input_file:
+        job.input_file.delete(save=False)
+    for stored in attachments:
+        if stored.file:
+            stored.file.delete(save=False)
 
 
 def _job_for_key(owner: User, key: str, fingerprint: str) -> Job | None:

@@ -14,10 +14,11 @@ from dataclasses import asdict
 from typing import Any
 
 from celery import Task, shared_task
+from django.conf import settings
 
 from bulkyard.core.outages import is_outage, retry_delay
 from bulkyard.jobs import dispatch
-from bulkyard.jobs.services import callbacks, chunks, maintenance, steps
+from bulkyard.jobs.services import callbacks, chunks, maintenance, retention, steps
 
 logger = logging.getLogger(__name__)
 
@@ -56,3 +57,16 @@ def sweep_stalled_work() -> dict[str, Any]:
         # Beat sends the next sweep anyway; one line, not a traceback a pass.
         logger.warning("sweeper: a service is unreachable (%s); sweeping next time", exc)
         return {"skipped": str(exc)}
+
+
+@shared_task(name="bulkyard.jobs.tasks.purge_expired_jobs")
+def purge_expired_jobs() -> dict[str, Any]:
+    try:
+        report = retention.jobs_purge(time_budget=settings.BULKYARD_RETENTION_RUN_SECONDS)
+    except Exception as exc:
+        if not is_outage(exc):
+            raise
+        # What this run did is kept; the next one carries on from there.
+        logger.warning("retention: a service is unreachable (%s); purging next time", exc)
+        return {"skipped": str(exc)}
+    return asdict(report)

@@ -11,5 +11,6 @@ from config.settings.django import *  # noqa: F403
 from config.settings.jobs import *  # noqa: F403
 from config.settings.mail import *  # noqa: F403
 from config.settings.outbound import *  # noqa: F403
+from config.settings.retention import *  # noqa: F403
 from config.settings.security import *  # noqa: F403
 from config.settings.tasks import *  # noqa: F403

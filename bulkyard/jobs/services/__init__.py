@@ -21,7 +21,8 @@
    delivered once).
 6. ``maintenance``: the sweeper, run by beat, recovers chunks whose worker
    was lost, sends the wake-ups the broker lost and cancels jobs paused for
-   too long; purging deletes old jobs.
+   too long; ``retention``: beat's purge deletes expired jobs with
+   everything they own.
 
 What they share: ``claims`` (taking the next chunk or job step from
 PostgreSQL with ``SKIP LOCKED``), ``leases`` (holding it while it runs, renewed
@@ -54,7 +55,7 @@ from bulkyard.jobs.services.creation import (
     JobNotAllowed,
     job_create,
 )
-from bulkyard.jobs.services.maintenance import jobs_purge
+from bulkyard.jobs.services.retention import PurgeReport, jobs_purge, jobs_purge_preview
 
 __all__ = [
     "AttachmentInput",
@@ -64,6 +65,7 @@ __all__ = [
     "JobConflict",
     "JobInput",
     "JobNotAllowed",
+    "PurgeReport",
     "job_cancel",
     "job_create",
     "job_pause",
@@ -72,4 +74,5 @@ __all__ = [
     "job_retry_failed",
     "job_set_priority",
     "jobs_purge",
+    "jobs_purge_preview",
 ]

@@ -42,7 +42,7 @@ def test_the_imports_cleanup_clears_its_own_ledger_only(user):
 def test_a_ledger_its_cleanup_never_cleared_goes_with_the_purged_job(user):
     job = _finished_import(user)
 
-    assert jobs_purge(finished_before=timezone.now() - timedelta(days=1)) == 1
+    assert jobs_purge(finished_before=timezone.now() - timedelta(days=1)).jobs == 1
 
     assert not Job.objects.filter(pk=job.pk).exists()
     assert not ImportKey.objects.filter(job_id=job.pk).exists()

@@ -203,7 +203,8 @@ def test_an_expired_jobs_idempotency_key_makes_a_new_job(user, sent):
         owner=user, kind="test.echo", params={}, job_input=job_input(body), idempotency_key="k1"
     )
 
-    assert created and second.pk != first.pk
+    assert created
+    assert second.pk != first.pk
 
 
 def test_the_command_purges_jobs_older_than_asked_whatever_their_expiry(user, sent, settings):

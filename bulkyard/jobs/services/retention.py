@@ -36,15 +36,16 @@ import logging
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache, partial
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core.files.storage import Storage
 from django.db import models, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from bulkyard.core.outages import is_outage
@@ -142,7 +143,7 @@ def jobs_purge_preview(*, finished_before: datetime | None = None) -> PurgeRepor
     jobs = Job.objects.filter(_purgeable(finished_before=finished_before, now=timezone.now()))
     report = PurgeReport(jobs=jobs.count())
     if report.jobs:
-        for model, fk in _owned_models():
+        for model, fk, _ in _owned_models():
             count = model._default_manager.filter(**{f"{fk}__in": jobs.values("pk")}).count()
             if count:
                 report.rows[model._meta.label] = count
@@ -197,11 +198,14 @@ def _purge_batch(jobs: list[Job], report: PurgeReport, deadline: float | None) -
     ran out first (what is left is found again by the next run)."""
     ready = []
     files = size = 0
+    attachments: dict[Any, list[str]] = {}
+    for job_id, name in JobAttachment.objects.filter(job__in=jobs).values_list("job_id", "file"):
+        attachments.setdefault(job_id, []).append(name)
     for job in jobs:
         if _past(deadline):
             return False
         try:
-            job_files, job_bytes = _job_files_delete(job)
+            job_files, job_bytes = _job_files_delete(job, attachments.get(job.pk, []))
         except Exception as exc:
             if is_outage(exc):
                 raise
@@ -214,16 +218,12 @@ def _purge_batch(jobs: list[Job], report: PurgeReport, deadline: float | None) -
     report.files, report.bytes = report.files + files, report.bytes + size
     ids = [job.pk for job in ready]
     rows: Counter[str] = Counter()
-    slice_rows = settings.BULKYARD_RETENTION_BATCH_ROWS
-    for model, fk in _owned_models() if ids else ():
-        while True:
+    for owned in _owned_models() if ids else ():
+        for deleted in _row_slices(owned, ids, settings.BULKYARD_RETENTION_BATCH_ROWS):
+            rows[owned.model._meta.label] += deleted
             if _past(deadline):
                 _add_rows(report, rows)
                 return False
-            deleted = _slice_delete(model, fk, ids, slice_rows)
-            rows[model._meta.label] += deleted
-            if deleted < slice_rows:
-                break
     if ids:
         # Everything the jobs owned is gone; what is left for the collector
         # is setting their retries' retry_of to NULL.
@@ -264,25 +264,63 @@ def _add_rows(report: PurgeReport, rows: Counter[str]) -> None:
             report.rows[label] = report.rows.get(label, 0) + count
 
 
-def _slice_delete(model: type[models.Model], fk: str, job_ids: list[Any], size: int) -> int:
-    """Delete up to ``size`` of the jobs' rows of this model, in one short
-    transaction (autocommit); how many went. Rows are picked through the
-    model's index on its job (every such model has one that starts with it)
-    and deleted by primary key."""
-    manager = model._default_manager
-    pks = list(manager.filter(**{f"{fk}__in": job_ids}).values_list("pk", flat=True)[:size])
-    if not pks:
-        return 0
-    _, by_model = manager.filter(pk__in=pks).delete()
-    return by_model.get(model._meta.label, 0)
+class Owned(NamedTuple):
+    """A model whose rows a job owns: its foreign key to the job, and the
+    field that makes a row unique within its job (None if none does)."""
+
+    model: type[models.Model]
+    fk: str
+    key: str | None
+
+
+def _row_slices(owned: Owned, job_ids: list[Any], size: int) -> Iterator[int]:
+    """Delete the jobs' rows of one model, at most ``size`` per statement, each
+    in its own short transaction (autocommit); yields how many each deleted.
+
+    Rows of a few small jobs go in one statement. A big job's go in ranges of
+    its key, along the index of (job, key) its uniqueness gives it: each range
+    starts where the last ended, so no statement walks over the rows the
+    earlier ones deleted (deleting by "the first N rows" did, and planned a
+    scan of the table to match them: 66 ms a slice against 24, decision 0018).
+    """
+    manager = owned.model._default_manager
+    rows = manager.filter(**{f"{owned.fk}__in": job_ids})
+    if owned.key is None:
+        while True:
+            deleted = _delete_rows(manager.filter(pk__in=Subquery(rows.values("pk")[:size])))
+            yield deleted
+            if deleted < size:
+                return
+    if not list(rows.values_list("pk", flat=True)[size : size + 1]):
+        yield _delete_rows(rows)
+        return
+    for job_id in job_ids:
+        after = None
+        while True:
+            left = manager.filter(**{owned.fk: job_id})
+            if after is not None:
+                left = left.filter(**{f"{owned.key}__gt": after})
+            keys = left.order_by(owned.key).values_list(owned.key, flat=True)
+            bound = list(keys[size - 1 : size])
+            if not bound:
+                yield _delete_rows(left)
+                break
+            yield _delete_rows(left.filter(**{f"{owned.key}__lte": bound[0]}))
+            after = bound[0]
+
+
+def _delete_rows(rows: QuerySet[Any]) -> int:
+    """One DELETE (for models with rows of their own that cascade, the
+    collector's few); how many rows of the model went."""
+    _, by_model = rows.delete()
+    return by_model.get(rows.model._meta.label, 0)
 
 
 @cache
-def _owned_models() -> list[tuple[type[models.Model], str]]:
+def _owned_models() -> list[Owned]:
     """Each model whose rows a job owns (a foreign key to ``Job`` that
-    cascades) with that key's name, in an order that deletes a model's rows
-    before those of the owned models they refer to (item results before
-    chunks)."""
+    cascades), in an order that deletes a model's rows before those of the
+    owned models they refer to (item results before chunks)."""
     owned: dict[Any, str] = {
         relation.related_model: relation.field.name
         for relation in Job._meta.related_objects
@@ -300,11 +338,28 @@ def _owned_models() -> list[tuple[type[models.Model], str]]:
         take = free or remaining[:1]  # a cycle: the collector copes
         ordered += take
         remaining = [m for m in remaining if m not in take]
-    return [(model, owned[model]) for model in ordered]
+    return [Owned(model, owned[model], _key_within_job(model, owned[model])) for model in ordered]
 
 
-def _job_files_delete(job: Job) -> tuple[int, int]:
-    """Delete a job's stored files; how many there were, and their bytes."""
+def _key_within_job(model: Any, fk: str) -> str | None:
+    """The field that, with the job's, makes a row unique (a unique
+    constraint or primary key on exactly the two): the order a big job's rows
+    are deleted in, along that pair's index."""
+    pairs = [
+        tuple(constraint.fields)
+        for constraint in model._meta.constraints
+        if isinstance(constraint, models.UniqueConstraint) and constraint.condition is None
+    ]
+    pairs.append(tuple(getattr(model._meta.pk, "field_names", ())))  # a composite key
+    for pair in pairs:
+        if len(pair) == 2 and pair[0] == fk:
+            return str(pair[1])
+    return None
+
+
+def _job_files_delete(job: Job, attachments: list[str]) -> tuple[int, int]:
+    """Delete a job's stored files (its attachments' named); how many there
+    were, and their bytes."""
     found: list[int | None] = []
     input_name = job.input_file.name or ""
     if input_name:
@@ -317,8 +372,7 @@ def _job_files_delete(job: Job) -> tuple[int, int]:
     if job.output_file.name:
         found.append(_stored_delete(Job.output_file.field.storage, job.output_file.name))
     storage = JobAttachment.file.field.storage
-    for name in JobAttachment.objects.filter(job_id=job.pk).values_list("file", flat=True):
-        found.append(_stored_delete(storage, name))
+    found += [_stored_delete(storage, name) for name in attachments]
     parts, parts_bytes = parts_delete(str(job.pk), measure=True)
     present = [size for size in found if size is not None]
     return len(present) + parts, sum(present) + parts_bytes

@@ -143,11 +143,21 @@ def test_a_job_with_more_results_than_one_slice_goes_in_several_deletes(user, se
     assert not Job.objects.filter(pk=job.pk).exists()
 
 
+def test_rows_of_a_model_without_a_key_within_the_job_go_in_slices_too(user, sent):
+    job = _finished(user, days_ago=40, items=5)
+    keyless = retention.Owned(ItemResult, "job", None)
+
+    deleted = list(retention._row_slices(keyless, [job.pk], 2))
+
+    assert deleted == [2, 2, 1]
+    assert not ItemResult.objects.filter(job=job).exists()
+
+
 def test_a_purge_that_stopped_midway_is_finished_by_the_next(user, sent, settings, monkeypatch):
     settings.BULKYARD_RETENTION_BATCH_ROWS = 2
     job = _finished(user, days_ago=40)
     files = _with_files(job)
-    slice_delete = retention._slice_delete
+    slice_delete = retention._delete_rows
     calls = []
 
     def crash_on_third_slice(*args, **kwargs):
@@ -156,11 +166,11 @@ def test_a_purge_that_stopped_midway_is_finished_by_the_next(user, sent, setting
             raise RuntimeError("the worker died")
         return slice_delete(*args, **kwargs)
 
-    monkeypatch.setattr(retention, "_slice_delete", crash_on_third_slice)
+    monkeypatch.setattr(retention, "_delete_rows", crash_on_third_slice)
     with pytest.raises(RuntimeError):
         services.jobs_purge()
     assert Job.objects.filter(pk=job.pk).exists()  # its files are gone; it still names them
-    monkeypatch.setattr(retention, "_slice_delete", slice_delete)
+    monkeypatch.setattr(retention, "_delete_rows", slice_delete)
 
     report = services.jobs_purge()
 
@@ -232,7 +242,7 @@ def test_the_migration_gives_finished_jobs_an_expiry_from_their_end(user, sent, 
     job = _finished(user, days_ago=2)
     active = planned_job(user)
     Job.objects.update(retention_days=None, expires_at=None)
-    migration = importlib.import_module("bulkyard.jobs.migrations.0009_retention")
+    migration = importlib.import_module("bulkyard.jobs.migrations.0010_retention_backfill")
 
     migration._retention_of_existing_jobs(apps, None)
 

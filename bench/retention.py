@@ -125,19 +125,22 @@ def _expired_job(owner: int, *, results: int, chunks: int, input_name: str = "")
     return job_id
 
 
-def _measure_big(owner: int, results: int) -> dict[str, float]:
+def _measure_big(owner: int, results: int) -> dict[str, Any]:
     from bulkyard.jobs.services import jobs_purge, retention
 
     _expired_job(owner, results=results, chunks=100)
     slices: list[float] = []
+    slowest = (0.0, "")
     original = retention._delete_rows
 
-    def timed(*args: Any, **kwargs: Any) -> int:
+    def timed(rows: Any) -> int:
+        nonlocal slowest
         started = time.perf_counter()
         try:
-            return original(*args, **kwargs)
+            return original(rows)
         finally:
             slices.append(time.perf_counter() - started)
+            slowest = max(slowest, (slices[-1], rows.model._meta.label))
 
     retention._delete_rows = timed  # type: ignore[assignment]
     started = time.perf_counter()
@@ -153,6 +156,7 @@ def _measure_big(owner: int, results: int) -> dict[str, float]:
         "slice_median": statistics.median(slices),
         "slice_p95": ordered[int(len(ordered) * 0.95) - 1],
         "slice_max": ordered[-1],
+        "slice_max_model": slowest[1],
     }
     job_id = _expired_job(owner, results=results, chunks=100)
     started = time.perf_counter()
@@ -252,7 +256,8 @@ def main() -> int:
             f"big job, {args.results:,} results, slices of {args.batch_rows:,}: purged in "
             f"{big['seconds']:.2f} s ({big['rows_per_second']:,.0f} rows/s), "
             f"{big['slices']:.0f} slices: median {big['slice_median'] * 1000:.1f} ms, "
-            f"p95 {big['slice_p95'] * 1000:.1f} ms, max {big['slice_max'] * 1000:.1f} ms"
+            f"p95 {big['slice_p95'] * 1000:.1f} ms, max {big['slice_max'] * 1000:.1f} ms "
+            f"({big['slice_max_model']})"
         )
         print(f"  one DELETE of the same rows: {big['single_delete']:.2f} s in one transaction")
         small = _measure_small(owner, args.jobs)

@@ -116,22 +116,24 @@ def jobs_purge(
     """
     deadline = None if time_budget is None else time.monotonic() + time_budget
     report = PurgeReport()
+    # Jobs whose files could not be deleted: not taken again by this run, and
+    # left leased, so that the next runs try them again only once it ran out.
+    stuck: set[Any] = set()
     while True:
         if _past(deadline):
             report.complete = False
             return report
-        token, jobs = _claim(finished_before=finished_before, batch=batch)
+        token, jobs = _claim(finished_before=finished_before, batch=batch, skip=stuck)
         if not jobs:
             return report
         try:
             with Heartbeat(name="purge", renew=partial(_renew, token, jobs)):
-                finished = _purge_batch(jobs, report, deadline)
+                finished = _purge_batch(jobs, report, deadline, stuck)
         finally:
-            # Jobs a stopped batch did not delete may be taken again at once;
-            # those whose files could not be deleted wait for the lease's end.
-            Job.objects.filter(pk__in=[job.pk for job in jobs], lease_token=token).update(
-                lease_token=None, lease_expires_at=None
-            )
+            # What a stopped batch did not delete may be taken again at once.
+            Job.objects.filter(pk__in=[job.pk for job in jobs], lease_token=token).exclude(
+                pk__in=stuck
+            ).update(lease_token=None, lease_expires_at=None)
         if not finished:
             report.complete = False
             return report
@@ -165,13 +167,17 @@ def _purgeable(*, finished_before: datetime | None, now: datetime) -> Q:
     return Q(ended, ~retry_running, status__in=JOB_FINISHED_STATUSES)
 
 
-def _claim(*, finished_before: datetime | None, batch: int) -> tuple[uuid.UUID, list[Job]]:
-    """Take the next jobs to purge under a lease nobody else holds."""
+def _claim(
+    *, finished_before: datetime | None, batch: int, skip: set[Any]
+) -> tuple[uuid.UUID, list[Job]]:
+    """Take the next jobs to purge (but those in ``skip``) under a lease
+    nobody else holds."""
     now, token = timezone.now(), new_token()
     with transaction.atomic():
         jobs = list(
             Job.objects.filter(_purgeable(finished_before=finished_before, now=now))
             .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
+            .exclude(pk__in=skip)
             .order_by("finished_at" if finished_before else "expires_at")
             .select_for_update(skip_locked=True)
             .only("pk", "kind", "owner_id", "input_file", "output_file", "finished_at")[:batch]
@@ -193,9 +199,12 @@ def _renew(token: uuid.UUID, jobs: list[Job]) -> bool:
     return bool(held.update(lease_expires_at=lease_expiry()))
 
 
-def _purge_batch(jobs: list[Job], report: PurgeReport, deadline: float | None) -> bool:
+def _purge_batch(
+    jobs: list[Job], report: PurgeReport, deadline: float | None, stuck: set[Any]
+) -> bool:
     """Delete these jobs: files, owned rows, job rows. False if the time budget
-    ran out first (what is left is found again by the next run)."""
+    ran out first (what is left is found again by the next run). Jobs whose
+    files could not be deleted are added to ``stuck`` and left as they are."""
     ready = []
     files = size = 0
     attachments: dict[Any, list[str]] = {}
@@ -212,6 +221,7 @@ def _purge_batch(jobs: list[Job], report: PurgeReport, deadline: float | None) -
             # The job keeps its row: a later run tries again, once the lease
             # this run holds on it has run out.
             logger.exception("retention: could not delete the files of job %s", job.pk)
+            stuck.add(job.pk)
             continue
         files, size = files + job_files, size + job_bytes
         ready.append(job)

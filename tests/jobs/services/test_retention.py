@@ -179,6 +179,25 @@ def test_a_purge_that_stopped_midway_is_finished_by_the_next(user, sent, setting
     assert not any(default_storage.exists(name) for name in files)
 
 
+def test_a_job_whose_files_cannot_be_deleted_is_left_and_the_others_go(user, sent, monkeypatch):
+    stuck, other = _finished(user, days_ago=40), _finished(user, days_ago=40)
+    stored_delete = retention._stored_delete
+
+    def refuse_the_stuck_jobs_input(storage, name):
+        if name == stuck.input_file.name:
+            raise PermissionError(name)
+        return stored_delete(storage, name)
+
+    monkeypatch.setattr(retention, "_stored_delete", refuse_the_stuck_jobs_input)
+
+    report = services.jobs_purge()
+
+    assert report.jobs == 1
+    assert set(Job.objects.values_list("pk", flat=True)) == {stuck.pk}
+    assert ItemResult.objects.filter(job=stuck).count() == 5
+    assert not Job.objects.filter(pk=other.pk).exists()
+
+
 def test_a_purge_out_of_time_leaves_the_jobs_for_the_next_run(user, sent):
     job = _finished(user, days_ago=40)
 

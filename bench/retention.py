@@ -142,11 +142,11 @@ def _measure_big(owner: int, results: int) -> dict[str, Any]:
             slices.append(time.perf_counter() - started)
             slowest = max(slowest, (slices[-1], rows.model._meta.label))
 
-    retention._delete_rows = timed  # type: ignore[assignment]
+    retention._delete_rows = timed
     started = time.perf_counter()
     report = jobs_purge()
     seconds = time.perf_counter() - started
-    retention._delete_rows = original  # type: ignore[assignment]
+    retention._delete_rows = original
     assert report.jobs == 1, report
     ordered = sorted(slices)
     figures = {

@@ -32,9 +32,10 @@ def _finished(user, *, days_ago: float, items: int = 5, **created) -> Job:
     assert finishing.job_finalize(job_id=str(job.pk)) == JobStatus.COMPLETED_WITH_ERRORS
     job.refresh_from_db()
     shift = timedelta(days=days_ago)
+    assert job.finished_at is not None
     Job.objects.filter(pk=job.pk).update(
         finished_at=job.finished_at - shift,
-        expires_at=job.expires_at and job.expires_at - shift,
+        expires_at=None if job.expires_at is None else job.expires_at - shift,
     )
     return Job.objects.get(pk=job.pk)
 

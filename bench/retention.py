@@ -13,7 +13,7 @@ What is measured (one run, one machine, in this process: the purge needs no work
     3. ``--jobs`` (10,000) small expired jobs of 10 results each, each with a small
        input file in the storage folder: ``jobs_purge`` deletes them; jobs, files and
        rows per second.
-    4. The migration's backfill (``0010_retention_backfill``): ``--backfill-jobs``
+    4. The migration's backfill (``0013_retention_backfill``): ``--backfill-jobs``
        (1,000,000) finished jobs without an expiry, then its batches, timed.
     A table of checks ends the run: the longest slice under 1 s (the purge never
     holds locks for long), and the sliced purge of the big job within 3x the time of
@@ -99,9 +99,11 @@ def _expired_job(owner: int, *, results: int, chunks: int, input_name: str = "")
         "input_format, input_name, input_size, input_compression, chunk_size, "
         "processed_items, succeeded_items, failed_items, chunks_finished, created_at, "
         "finished_at, step_attempts, request_fingerprint, error_code, error_message, "
-        "output_file, priority, retention_days, expires_at) VALUES (%s, %s, 'test.echo', "
+        "output_file, priority, time_paused, retention_days, expires_at) VALUES (%s, %s, "
+        "'test.echo', "
         "'{}', 'succeeded', %s, 'jsonl', '', 0, '', 10, 0, 0, 0, 0, now(), now() - "
-        "interval '31 days', 0, '', '', '', '', 'normal', 30, now() - interval '1 hour')",
+        "interval '31 days', 0, '', '', '', '', 'normal', interval '0', 30, "
+        "now() - interval '1 hour')",
         [job_id, owner, input_name],
     )
     per_chunk = max(results // chunks, 1)
@@ -196,9 +198,11 @@ def _small_expired_job(owner: int, input_name: str) -> None:
         "input_format, input_name, input_size, input_compression, chunk_size, "
         "processed_items, succeeded_items, failed_items, chunks_finished, created_at, "
         "finished_at, step_attempts, request_fingerprint, error_code, error_message, "
-        "output_file, priority, retention_days, expires_at) VALUES (%s, %s, 'test.echo', "
+        "output_file, priority, time_paused, retention_days, expires_at) VALUES (%s, %s, "
+        "'test.echo', "
         "'{}', 'succeeded', %s, 'jsonl', '', 0, '', 10, 0, 0, 0, 0, now(), now() - "
-        "interval '31 days', 0, '', '', '', '', 'normal', 30, now() - interval '1 hour')",
+        "interval '31 days', 0, '', '', '', '', 'normal', interval '0', 30, "
+        "now() - interval '1 hour')",
         [job_id, owner, input_name],
     )
     _sql(
@@ -221,14 +225,14 @@ def _measure_backfill(owner: int, jobs: int) -> dict[str, float]:
         "input_format, input_name, input_size, input_compression, chunk_size, "
         "processed_items, succeeded_items, failed_items, chunks_finished, created_at, "
         "finished_at, step_attempts, request_fingerprint, error_code, error_message, "
-        "output_file, priority) SELECT gen_random_uuid(), %s, 'test.echo', '{}', "
+        "output_file, priority, time_paused) SELECT gen_random_uuid(), %s, 'test.echo', '{}', "
         "'succeeded', '', 'jsonl', '', 0, '', 10, 0, 0, 0, 0, now(), "
-        "now() - n * interval '1 second', 0, '', '', '', '', 'normal' "
+        "now() - n * interval '1 second', 0, '', '', '', '', 'normal', interval '0' "
         "FROM generate_series(1, %s) AS n",
         [owner, jobs],
     )
     _sql("VACUUM ANALYZE bulkyard_jobs_job")
-    migration = importlib.import_module("bulkyard.jobs.migrations.0010_retention_backfill")
+    migration = importlib.import_module("bulkyard.jobs.migrations.0013_retention_backfill")
     started = time.perf_counter()
     migration._retention_of_existing_jobs(apps, None)
     seconds = time.perf_counter() - started

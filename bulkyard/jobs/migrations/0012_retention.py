@@ -1,5 +1,5 @@
 """Retention (decision 0018): each job's retention_days and expires_at, and the
-index the purge scans. Filled in for existing jobs by 0010_retention_backfill."""
+index the purge scans. Filled in for existing jobs by 0013_retention_backfill."""
 
 from django.db import migrations, models
 

@@ -18,9 +18,9 @@ retry ends), and for each batch:
    other), outputs, attachments and part files;
 2. deletes the rows they own, model by model, ``BULKYARD_RETENTION_BATCH_ROWS``
    at a time, each slice in its own short transaction: the models whose
-   foreign key to ``Job`` cascades (chunks, item results, attachments, and
-   the kinds' ledgers and scratch rows), found through the model's relations,
-   so the engine names no kind;
+   foreign key to ``Job`` cascades (chunks, item results, attachments, the
+   completion callback, and the kinds' ledgers and scratch rows), found
+   through the model's relations, so the engine names no kind;
 3. deletes the job rows.
 
 Files go first: a purge stopped anywhere (a crash, an outage, its time budget)

@@ -2,7 +2,10 @@
 database: the sweeper, with the broker's queue depths given as a broker that
 lost its messages would report them. Purging is retention's (test_retention.py)."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from bulkyard.jobs import dispatch
 from bulkyard.jobs.models import Chunk, ChunkStatus, ItemResult, Job, JobStatus

@@ -15,7 +15,14 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from bulkyard.jobs import services
-from bulkyard.jobs.models import Chunk, ItemResult, Job, JobAttachment, JobStatus
+from bulkyard.jobs.models import (
+    CallbackDelivery,
+    Chunk,
+    ItemResult,
+    Job,
+    JobAttachment,
+    JobStatus,
+)
 from bulkyard.jobs.parts import part_writer
 from bulkyard.jobs.services import finishing, retention
 from bulkyard.mail.models import EmailDelivery
@@ -112,6 +119,7 @@ def test_retention_deletes_old_jobs_and_their_files_and_keeps_new_ones(user, sen
     old = _finished(user, days_ago=40)
     old_files = _with_files(old)
     EmailDelivery.objects.create(job=old, item_number=1, recipient="a@example.com", message_id="m")
+    CallbackDelivery.objects.create(job=old, url="https://example.com/done", secret="whsec_x")
     new = _finished(user, days_ago=1)
     new_files = _with_files(new)
     active = planned_job(user)
@@ -121,7 +129,7 @@ def test_retention_deletes_old_jobs_and_their_files_and_keeps_new_ones(user, sen
 
     assert (report.jobs, report.files, report.complete) == (1, 4, True)
     assert set(Job.objects.values_list("pk", flat=True)) == {new.pk, active.pk}
-    for model in (Chunk, ItemResult, JobAttachment, EmailDelivery):
+    for model in (Chunk, ItemResult, JobAttachment, EmailDelivery, CallbackDelivery):
         assert not model.objects.filter(job_id=old.pk).exists(), model
     assert not any(default_storage.exists(name) for name in old_files)
     assert all(default_storage.exists(name) for name in new_files)
@@ -262,7 +270,7 @@ def test_the_migration_gives_finished_jobs_an_expiry_from_their_end(user, sent, 
     job = _finished(user, days_ago=2)
     active = planned_job(user)
     Job.objects.update(retention_days=None, expires_at=None)
-    migration = importlib.import_module("bulkyard.jobs.migrations.0010_retention_backfill")
+    migration = importlib.import_module("bulkyard.jobs.migrations.0013_retention_backfill")
 
     migration._retention_of_existing_jobs(apps, None)
 

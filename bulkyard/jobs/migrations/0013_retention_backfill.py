@@ -49,7 +49,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ("bulkyard_jobs", "0009_retention"),
+        ("bulkyard_jobs", "0012_retention"),
     ]
 
     operations = [

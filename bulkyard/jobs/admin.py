@@ -104,6 +104,8 @@ class JobAdmin(admin.ModelAdmin[Job]):
                     "cancel_requested_at",
                     "paused_at",
                     "time_paused",
+                    "retention_days",
+                    "expires_at",
                 ]
             },
         ),

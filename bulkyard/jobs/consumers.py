@@ -23,7 +23,7 @@ from rest_framework.utils.encoders import JSONEncoder
 from bulkyard.jobs.api.serializers import JobSerializer
 from bulkyard.jobs.events import job_group, user_group
 from bulkyard.jobs.models import JOB_ACTIVE_STATUSES, JOB_FINISHED_STATUSES, Job
-from bulkyard.jobs.selectors import masked_params
+from bulkyard.jobs.selectors import masked_params, not_expired
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ def _job_state(job: Job) -> dict[str, Any]:
 def _read_job(job_id: str) -> tuple[int, bool, dict[str, Any]] | None:
     """A job's owner, whether the owner is active, and its state; None if it is gone."""
     job = (
-        Job.objects.filter(pk=job_id)
+        Job.objects.filter(not_expired(), pk=job_id)
         .select_related("callback")
         .annotate(owner_active=F("owner__is_active"))
         .first()
@@ -335,7 +335,7 @@ class UserJobsConsumer(_FollowingConsumer):
     @database_sync_to_async
     def _read_recent(self) -> list[dict[str, Any]]:
         jobs = (
-            Job.objects.filter(owner_id=self.user_id)
+            Job.objects.filter(not_expired(), owner_id=self.user_id)
             .select_related("callback")
             .order_by("-created_at")[: self.recent]
         )

@@ -135,6 +135,21 @@ class Job(models.Model):
     summary = models.JSONField(null=True, blank=True)
     output_file = models.FileField(max_length=500, blank=True)
 
+    # Days the job is kept once finished (the server's default unless the job
+    # asked for fewer or more); NULL keeps it forever. ``expires_at`` is set
+    # from it when the job finishes and stays NULL while it is active: from
+    # then on the job is gone for its owner, and the purge deletes it with
+    # everything it owns (decision 0018).
+    retention_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Days the job is kept once finished; null: forever."
+    )
+    expires_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the finished job is deleted with its results and files; "
+        "null while it is active, or if it is kept forever.",
+    )
+
     class Meta:
         ordering = ["-created_at"]
         permissions = [("use_high_priority", "Can submit jobs with high priority")]
@@ -149,6 +164,10 @@ class Job(models.Model):
             models.Index(fields=["owner", "-created_at"], name="job_owner_created"),
             # The user stream's scan of a user's active jobs.
             models.Index(fields=["owner", "status"], name="job_owner_status"),
+            # The purge's scan of expired jobs: a range of this index.
+            models.Index(
+                fields=["expires_at"], condition=Q(expires_at__isnull=False), name="job_expires"
+            ),
         ]
 
     def __str__(self) -> str:

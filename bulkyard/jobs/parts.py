@@ -171,14 +171,20 @@ def _stored_output(output_name: str) -> Iterator[tuple[str, IO[bytes]]]:
         raise
 
 
-def parts_delete(job_id: str) -> None:
-    """Delete every part of a job, merged or left by a run that did not commit."""
+def parts_delete(job_id: str, *, measure: bool = False) -> tuple[int, int]:
+    """Delete every part of a job, merged or left by a run that did not commit;
+    returns how many there were and, if asked to ``measure`` them (the purge's
+    log), their bytes."""
     folder = parts_folder(job_id)
     if not default_storage.exists(folder):
-        return
+        return 0, 0
     _, files = default_storage.listdir(folder)
+    size = 0
     for name in files:
+        if measure:
+            size += default_storage.size(f"{folder}/{name}")
         default_storage.delete(f"{folder}/{name}")
     # Object stores have no folders; a local disk keeps an empty one.
     with contextlib.suppress(NotImplementedError, OSError):
         os.rmdir(default_storage.path(folder))
+    return len(files), size

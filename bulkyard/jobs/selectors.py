@@ -8,7 +8,7 @@ from uuid import UUID
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -27,15 +27,26 @@ from bulkyard.jobs.models import (
 )
 
 
+def not_expired(now: datetime | None = None) -> Q:
+    """Jobs their owners still see: an expired job is gone for its owner as
+    soon as its ``expires_at`` passes, whether or not the purge has deleted it
+    yet, so nobody is shown results or files the purge is deleting."""
+    return Q(expires_at__isnull=True) | Q(expires_at__gt=now or timezone.now())
+
+
 def job_list(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Job]:
     """The user's own jobs, newest first, each with its callback (one join,
     not a query per job)."""
-    return Job.objects.filter(owner_id=user.pk).select_related("callback").order_by("-created_at")
+    return (
+        Job.objects.filter(not_expired(), owner_id=user.pk)
+        .select_related("callback")
+        .order_by("-created_at")
+    )
 
 
 def job_get(*, user: AbstractBaseUser | AnonymousUser, job_id: str | UUID) -> Job:
-    """One of the user's jobs. Another user's job is indistinguishable from a
-    missing one (404, not 403), so ids cannot be probed.
+    """One of the user's jobs. Another user's job, or an expired one, is
+    indistinguishable from a missing one (404, not 403), so ids cannot be probed.
 
     The status read, polled by every client following a job: written as SQL,
     as Django compiles a queryset anew on each call (more CPU than the rest
@@ -45,7 +56,7 @@ def job_get(*, user: AbstractBaseUser | AnonymousUser, job_id: str | UUID) -> Jo
     if user.pk is None:
         raise Http404("No job with this id.")
     pk = Job._meta.pk.get_db_prep_value(job_id, connection)
-    jobs = list(Job.objects.raw(_job_of_owner_sql(), [pk, user.pk]))
+    jobs = list(Job.objects.raw(_job_of_owner_sql(), [pk, user.pk, timezone.now()]))
     if not jobs:
         raise Http404("No job with this id.")
     return jobs[0]
@@ -56,9 +67,11 @@ def _job_of_owner_sql() -> str:
     # Names from the model, quoted; the values are parameters.
     quote = connection.ops.quote_name
     pk, owner = Job._meta.pk.column, Job._meta.get_field("owner").column
+    expires = quote(Job._meta.get_field("expires_at").column)
     return (
         f"SELECT * FROM {quote(Job._meta.db_table)} "  # noqa: S608
-        f"WHERE {quote(pk)} = %s AND {quote(owner)} = %s"
+        f"WHERE {quote(pk)} = %s AND {quote(owner)} = %s "
+        f"AND ({expires} IS NULL OR {expires} > %s)"
     )
 
 

@@ -13,10 +13,11 @@ from dataclasses import asdict
 from typing import Any
 
 from celery import Task, shared_task
+from django.conf import settings
 
 from bulkyard.core.outages import is_outage, retry_delay
 from bulkyard.jobs import dispatch
-from bulkyard.jobs.services import callbacks, chunks, maintenance, steps
+from bulkyard.jobs.services import callbacks, chunks, maintenance, retention, steps
 
 
 def _outages_retried(task: Task, work: Callable[[], str]) -> str:
@@ -51,3 +52,14 @@ def sweep_stalled_work() -> dict[str, Any]:
         if not is_outage(exc):
             raise
         return maintenance.sweep_skipped(exc)
+
+
+@shared_task(name="bulkyard.jobs.tasks.purge_expired_jobs")
+def purge_expired_jobs() -> dict[str, Any]:
+    try:
+        report = retention.jobs_purge(time_budget=settings.BULKYARD_RETENTION_RUN_SECONDS)
+    except Exception as exc:
+        if not is_outage(exc):
+            raise
+        return retention.purge_skipped(exc)
+    return asdict(report)

@@ -14,5 +14,6 @@ from config.settings.mail import *  # noqa: F403
 from config.settings.metrics import *  # noqa: F403
 from config.settings.outbound import *  # noqa: F403
 from config.settings.quotas import *  # noqa: F403
+from config.settings.retention import *  # noqa: F403
 from config.settings.security import *  # noqa: F403
 from config.settings.tasks import *  # noqa: F403

@@ -1,4 +1,4 @@
-"""Celery: broker, reliability settings, queues and the periodic sweeper.
+"""Celery: broker, reliability settings, queues, the periodic sweeper and purge.
 
 PostgreSQL is the record of truth for jobs; the broker only delivers work, so
 no result backend is configured and tasks ignore their return values.
@@ -88,11 +88,21 @@ CELERY_TASK_DEFAULT_QUEUE = BULKYARD_QUEUE_CONTROL
 # lost wake-up costs at most this long (decision 0009). A sweep is a handful
 # of indexed queries and one look at the broker's queues.
 BULKYARD_SWEEP_INTERVAL_SECONDS = env.float("BULKYARD_SWEEP_INTERVAL_SECONDS", default=10.0)
+# The purge of expired jobs (decision 0018): each run deletes for at most
+# BULKYARD_RETENTION_RUN_SECONDS, so a backlog drains over several runs.
+BULKYARD_RETENTION_INTERVAL_SECONDS = env.float(
+    "BULKYARD_RETENTION_INTERVAL_SECONDS", default=300.0
+)
 CELERY_BEAT_SCHEDULE = {
     "bulkyard-sweep-stalled-work": {
         "task": "bulkyard.jobs.tasks.sweep_stalled_work",
         "schedule": BULKYARD_SWEEP_INTERVAL_SECONDS,
         "options": {"expires": BULKYARD_SWEEP_INTERVAL_SECONDS},
+    },
+    "bulkyard-purge-expired-jobs": {
+        "task": "bulkyard.jobs.tasks.purge_expired_jobs",
+        "schedule": BULKYARD_RETENTION_INTERVAL_SECONDS,
+        "options": {"expires": BULKYARD_RETENTION_INTERVAL_SECONDS},
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = env.str(

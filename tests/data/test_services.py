@@ -42,7 +42,17 @@ def test_the_imports_cleanup_clears_its_own_ledger_only(user):
 def test_a_ledger_its_cleanup_never_cleared_goes_with_the_purged_job(user):
     job = _finished_import(user)
 
-    assert jobs_purge(finished_before=timezone.now() - timedelta(days=1)) == 1
+    assert jobs_purge(finished_before=timezone.now() - timedelta(days=1)).jobs == 1
 
     assert not Job.objects.filter(pk=job.pk).exists()
+    assert not ImportKey.objects.filter(job_id=job.pk).exists()
+
+
+def test_a_ledger_bigger_than_one_slice_goes_in_ranges_of_its_keys(user, settings):
+    settings.BULKYARD_RETENTION_BATCH_ROWS = 2
+    job = _finished_import(user)  # 3 keys
+
+    report = jobs_purge(finished_before=timezone.now() - timedelta(days=1))
+
+    assert report.rows["bulkyard_data.ImportKey"] == 3
     assert not ImportKey.objects.filter(job_id=job.pk).exists()

@@ -3,11 +3,13 @@
 import asyncio
 import json
 import time
+from datetime import timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.core.files.base import ContentFile
+from django.utils import timezone
 
 from bulkyard.jobs import consumers, events, services
 from bulkyard.jobs.consumers import SharedReads
@@ -97,6 +99,16 @@ async def test_another_users_job_is_closed_with_4404(job, other_user):
 
     error = await communicator.receive_json_from()
     assert error["code"] == "not_found"
+    assert (await communicator.receive_output())["code"] == 4404
+
+
+async def test_an_expired_job_is_closed_with_4404(job, user):
+    expired = timezone.now() - timedelta(seconds=1)
+    await sync_to_async(_set)(job, status="succeeded", expires_at=expired)
+
+    communicator, _ = await _connect(f"/ws/jobs/{job.pk}/", user=user)
+
+    assert (await communicator.receive_json_from())["code"] == "not_found"
     assert (await communicator.receive_output())["code"] == 4404
 
 

@@ -25,15 +25,31 @@ def job_input(body: bytes, fmt: str = "jsonl") -> services.JobInput:
     )
 
 
-def created_job(user: Any, body: bytes, *, fmt: str = "jsonl", params: dict | None = None) -> Job:
+def created_job(
+    user: Any,
+    body: bytes,
+    *,
+    fmt: str = "jsonl",
+    params: dict | None = None,
+    retention_days: int | None = None,
+) -> Job:
     job, _ = services.job_create(
-        owner=user, kind="test.echo", params=params or {}, job_input=job_input(body, fmt)
+        owner=user,
+        kind="test.echo",
+        params=params or {},
+        job_input=job_input(body, fmt),
+        retention_days=retention_days,
     )
     return job
 
 
 def planned_job(
-    user: Any, *, items: int = 25, params: dict | None = None, chunk_size: int = 10
+    user: Any,
+    *,
+    items: int = 25,
+    params: dict | None = None,
+    chunk_size: int = 10,
+    retention_days: int | None = None,
 ) -> Job:
     body = b"".join(f'{{"n": {n}}}\n'.encode() for n in range(items))
     job, _ = services.job_create(
@@ -42,6 +58,7 @@ def planned_job(
         params=params or {},
         job_input=job_input(body),
         chunk_size=chunk_size,
+        retention_days=retention_days,
     )
     assert planning.job_plan(job_id=str(job.pk)) == "planned"
     return Job.objects.get(pk=job.pk)

@@ -61,6 +61,8 @@ JOB_EXAMPLE = {
     "cancel_requested_at": None,
     "paused_at": None,
     "paused_seconds": None,
+    "retention_days": 30,
+    "expires_at": None,
     "error": None,
     "summary": None,
     "idempotency_key": "texts-2026-11-25",

@@ -102,6 +102,12 @@ class JobCreateInputSerializer(serializers.Serializer[Any]):
         help_text="A completion callback: one signed POST (Standard Webhooks) of the job's "
         "JSON to url when the job ends. A JSON string in multipart.",
     )
+    retention_days = serializers.IntegerField(
+        required=False,
+        help_text="Days the job is kept once finished, then deleted with its results and "
+        "files (see expires_at). Omitted: the server's default (30 unless configured); "
+        "from 1 to the server's maximum (the default, unless configured).",
+    )
     attachments = serializers.ListField(
         child=serializers.FileField(allow_empty_file=True),
         required=False,
@@ -190,6 +196,8 @@ class JobSerializer(serializers.ModelSerializer[Job]):
             "cancel_requested_at",
             "paused_at",
             "paused_seconds",
+            "retention_days",
+            "expires_at",
             "error",
             "summary",
             "idempotency_key",
@@ -233,6 +241,8 @@ class JobSerializer(serializers.ModelSerializer[Job]):
             "cancel_requested_at": _datetime(job.cancel_requested_at),
             "paused_at": _datetime(job.paused_at),
             "paused_seconds": self.get_paused_seconds(job),
+            "retention_days": _integer(job.retention_days),
+            "expires_at": _datetime(job.expires_at),
             "error": self.get_error(job),
             "summary": job.summary,
             "idempotency_key": job.idempotency_key,

@@ -131,6 +131,7 @@ class JobListCreateApi(generics.ListAPIView[Job]):
                 job_input=job_input,
                 chunk_size=data.get("chunk_size"),
                 idempotency_key=key,
+                retention_days=data.get("retention_days"),
                 attachments=[upload_attachment(upload) for upload in data.get("attachments", [])],
                 priority=data["priority"],
                 callback=services.CallbackRequest(**callback) if callback else None,

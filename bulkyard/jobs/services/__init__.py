@@ -21,7 +21,8 @@
    delivered once).
 6. ``maintenance``: the sweeper, run by beat, recovers chunks whose worker
    was lost, sends the wake-ups the broker lost and cancels jobs paused for
-   too long; purging deletes old jobs.
+   too long; ``retention``: beat's purge deletes expired jobs with
+   everything they own.
 
 What they share: ``quotas`` (refusing a job that would take its owner past
 a quota, when it is created), ``claims`` (taking the next chunk or job step from
@@ -55,8 +56,8 @@ from bulkyard.jobs.services.creation import (
     JobNotAllowed,
     job_create,
 )
-from bulkyard.jobs.services.maintenance import jobs_purge
 from bulkyard.jobs.services.quotas import QuotaExceeded, quota_check_early
+from bulkyard.jobs.services.retention import PurgeReport, jobs_purge, jobs_purge_preview
 
 __all__ = [
     "AttachmentInput",
@@ -66,6 +67,7 @@ __all__ = [
     "JobConflict",
     "JobInput",
     "JobNotAllowed",
+    "PurgeReport",
     "QuotaExceeded",
     "job_cancel",
     "job_create",
@@ -75,5 +77,6 @@ __all__ = [
     "job_retry_failed",
     "job_set_priority",
     "jobs_purge",
+    "jobs_purge_preview",
     "quota_check_early",
 ]

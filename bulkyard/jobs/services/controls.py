@@ -49,6 +49,7 @@ from bulkyard.jobs.services.chunks import chunk_recover
 from bulkyard.jobs.services.commits import cancel_pending_chunks
 from bulkyard.jobs.services.creation import AttachmentInput, JobInput, job_create
 from bulkyard.jobs.services.quotas import quota_check_resume
+from bulkyard.jobs.services.retention import finished_fields, retry_retention_days
 
 
 class JobConflict(CodedError):
@@ -122,7 +123,9 @@ def _cancel_locked(locked: Job, *, error_code: str = "", error_message: str = ""
     if locked.chunks_total is None:
         # Never planned (queued, or paused while queued): nothing runs.
         Job.objects.filter(pk=locked.pk).update(
-            status=JobStatus.CANCELLED, finished_at=now, **changes
+            status=JobStatus.CANCELLED,
+            **finished_fields(retention_days=locked.retention_days, now=now),
+            **changes,
         )
         # No finish step will run for it: its end is here.
         callback_job_ended(job_id=str(locked.pk))
@@ -279,6 +282,7 @@ def job_retry_failed(
                 # The retry reports to the same receiver.
                 callback=callback_of(job=job),
                 item_count=count,
+                retention_days=retry_retention_days(job.retention_days),
             )
 
 

@@ -22,6 +22,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files import File
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from pydantic import ValidationError
 
 from bulkyard.core import metrics
@@ -38,6 +39,7 @@ from bulkyard.jobs.models import (
 )
 from bulkyard.jobs.services.callbacks import CallbackRequest, InvalidCallback, callback_checked
 from bulkyard.jobs.services.quotas import QuotaRequest, quota_check_submission
+from bulkyard.jobs.services.retention import retention_days_for
 
 
 class IdempotencyKeyMismatch(Exception):
@@ -230,6 +232,7 @@ def job_create(
     priority: str = JobPriority.NORMAL,
     callback: CallbackRequest | None = None,
     item_count: int | None = None,
+    retention_days: int | None = None,
 ) -> tuple[Job, bool]:
     """Validate and store a new job, and enqueue its planning after commit.
 
@@ -245,7 +248,9 @@ def job_create(
     job among its owner's (``high`` needs a permission); ``callback`` is POSTed
     the job's JSON when it ends (``services.callbacks``); ``item_count`` is the
     number of items when the caller knows it (inline items, a retry's), for the
-    daily item quota.
+    daily item quota; ``retention_days``, how long it is kept once finished
+    (the server's default if None; ``invalid_retention_days`` outside what the
+    server allows).
     """
     job_kind, clean_params, size, compressed = _validate_request(
         owner=owner, kind=kind, params=params, job_input=job_input, chunk_size=chunk_size
@@ -258,6 +263,10 @@ def job_create(
         except InvalidCallback as exc:
             details = [{"field": exc.where, "message": exc.reason}]
             raise InvalidJobRequest(exc.code, exc.message, details) from None
+    try:
+        kept_days = retention_days_for(requested=retention_days)
+    except ValueError as exc:
+        raise InvalidJobRequest("invalid_retention_days", str(exc)) from None
     fingerprint = _fingerprint(
         kind=kind,
         params=clean_params,
@@ -270,6 +279,9 @@ def job_create(
         **({"priority": priority} if priority != JobPriority.NORMAL else {}),
         # Likewise absent without a callback; its secret only as a hash.
         **({"callback": _callback_fingerprint(callback)} if callback is not None else {}),
+        # Only when asked for: the keys of requests from before it existed
+        # keep their fingerprints.
+        **({"retention_days": retention_days} if retention_days is not None else {}),
     )
     if idempotency_key:
         existing = _job_for_key(owner, idempotency_key, fingerprint)
@@ -289,6 +301,7 @@ def job_create(
         request_fingerprint=fingerprint,
         retry_of=retry_of,
         priority=priority,
+        retention_days=kept_days,
     )
     stored_attachments = [
         JobAttachment(
@@ -374,6 +387,11 @@ def _delete_files(job: Job, attachments: Sequence[JobAttachment]) -> None:
 
 def _job_for_key(owner: User, key: str, fingerprint: str) -> Job | None:
     existing = Job.objects.filter(owner=owner, idempotency_key=key).first()
+    if existing is not None and existing.expires_at and existing.expires_at <= timezone.now():
+        # An expired job is gone for its owner, and its key with it: the
+        # request makes a new job, as it will once the purge has run.
+        Job.objects.filter(pk=existing.pk).update(idempotency_key=None)
+        return None
     if existing is not None and existing.request_fingerprint != fingerprint:
         raise IdempotencyKeyMismatch(existing)
     return existing

@@ -40,6 +40,7 @@ from bulkyard.jobs.models import Chunk, Job, JobStatus
 from bulkyard.jobs.parts import parts_delete
 from bulkyard.jobs.services.callbacks import callback_job_ended
 from bulkyard.jobs.services.claims import ClaimedStep, job_step_claim, step_heartbeat
+from bulkyard.jobs.services.retention import finished_fields
 from bulkyard.jobs.storing import storable_json, storable_text
 
 logger = logging.getLogger(__name__)
@@ -114,7 +115,7 @@ def job_finish_claimed(claimed: ClaimedStep) -> str:
         # A paused job whose chunks all finished ends too; its pause with it.
         Job.objects.filter(pk=job_id).update(
             status=status,
-            finished_at=now,
+            **finished_fields(retention_days=job.retention_days, now=now),
             summary=summary,
             output_file=finished.output_file,
             error_code=error_code,
@@ -143,9 +144,12 @@ def job_finish_claimed(claimed: ClaimedStep) -> str:
 
 def job_fail_step_lost(*, claimed: ClaimedStep) -> None:
     """End a job whose finish step lost its worker too many times."""
+    kind, owner_id, retention_days = Job.objects.values_list(
+        "kind", "owner_id", "retention_days"
+    ).get(pk=claimed.job_id)
     ended = Job.objects.filter(pk=claimed.job_id, lease_token=claimed.token).update(
         status=JobStatus.FAILED,
-        finished_at=timezone.now(),
+        **finished_fields(retention_days=retention_days, now=timezone.now()),
         error_code="finish_failed",
         error_message=f"the finish step lost its worker {claimed.attempts - 1} times",
         lease_token=None,
@@ -153,7 +157,6 @@ def job_fail_step_lost(*, claimed: ClaimedStep) -> None:
         paused_at=None,  # a job that ends is no longer paused
     )
     callback_job_ended(job_id=claimed.job_id)
-    kind, owner_id = Job.objects.values_list("kind", "owner_id").get(pk=claimed.job_id)
     if ended:
         metrics.JOBS_FINISHED.labels(kind, JobStatus.FAILED).inc()
     events.job_changed(job_id=claimed.job_id, owner_id=owner_id, force=True)

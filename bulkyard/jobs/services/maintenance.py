@@ -20,15 +20,14 @@ Celery beat runs it every ``BULKYARD_SWEEP_INTERVAL_SECONDS``:
   stuck job (decision 0009). A callback's retry is sent this way too, once
   its time has come (decision 0017).
 
-Purging deletes finished jobs past their keeping time, with everything they
-left (``manage.py purge_jobs``).
+Purging expired jobs, also run by beat, is ``retention``'s.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -37,16 +36,7 @@ from django.utils import timezone
 from bulkyard.core import metrics
 from bulkyard.core.outages import is_outage
 from bulkyard.jobs import dispatch, registry
-from bulkyard.jobs.models import (
-    JOB_FINISHED_STATUSES,
-    Chunk,
-    ChunkStatus,
-    ItemResult,
-    Job,
-    JobAttachment,
-    JobStatus,
-)
-from bulkyard.jobs.parts import parts_delete
+from bulkyard.jobs.models import Chunk, ChunkStatus, Job, JobStatus
 from bulkyard.jobs.services.callbacks import callbacks_due_count
 from bulkyard.jobs.services.chunks import chunk_recover
 from bulkyard.jobs.services.claims import claimable_chunks, steps_due_count
@@ -193,39 +183,3 @@ def _top_up_wakeups(report: SweepReport) -> None:
             dispatch.wake_chunk_workers(queue, missing)
         report.wakeups[queue] = missing
         logger.info("sweeper: %s work waits on %s with no wake-up; sent %s", count, queue, missing)
-
-
-def jobs_purge(*, finished_before: datetime, batch: int = 100) -> int:
-    """Delete finished jobs (with their chunks, item results, files and parts) that
-    finished before the given time. Returns how many jobs were deleted.
-
-    Item results go first in plain set-based deletes: a cascade through the
-    ORM would load every row of a big job into memory.
-    """
-    deleted = 0
-    while True:
-        jobs = list(
-            Job.objects.filter(status__in=JOB_FINISHED_STATUSES, finished_at__lt=finished_before)
-            .order_by("finished_at")
-            .only("pk", "input_file", "output_file")[:batch]
-        )
-        if not jobs:
-            return deleted
-        ids = [job.pk for job in jobs]
-        attachment_files = list(
-            JobAttachment.objects.filter(job_id__in=ids).values_list("file", flat=True)
-        )
-        with transaction.atomic():
-            JobAttachment.objects.filter(job_id__in=ids).delete()
-            ItemResult.objects.filter(job_id__in=ids).delete()
-            Chunk.objects.filter(job_id__in=ids).delete()
-            Job.objects.filter(pk__in=ids).delete()
-        for job in jobs:
-            for stored in (job.input_file, job.output_file):
-                if stored:
-                    stored.storage.delete(stored.name)
-            # Parts left by a worker that died before the job's cleanup.
-            parts_delete(str(job.pk))
-        for name in attachment_files:
-            JobAttachment.file.field.storage.delete(name)
-        deleted += len(jobs)

@@ -32,24 +32,27 @@ from bulkyard.jobs.kinds import InputRejected, JobKind
 from bulkyard.jobs.models import JOB_ACTIVE_STATUSES, Chunk, Job, JobStatus
 from bulkyard.jobs.services.callbacks import callback_job_ended
 from bulkyard.jobs.services.claims import ClaimedStep, job_step_claim, step_heartbeat
+from bulkyard.jobs.services.retention import finished_fields
 
 logger = logging.getLogger(__name__)
 
 
 def job_fail(*, job_id: str, code: str, message: str) -> None:
     """Fail a job that cannot run at all (its input is unusable)."""
+    kind, owner_id, retention_days = Job.objects.values_list(
+        "kind", "owner_id", "retention_days"
+    ).get(pk=job_id)
     ended = Job.objects.filter(pk=job_id, status__in=JOB_ACTIVE_STATUSES).update(
         status=JobStatus.FAILED,
         error_code=code,
         error_message=message,
-        finished_at=timezone.now(),
+        **finished_fields(retention_days=retention_days, now=timezone.now()),
         lease_token=None,
         lease_expires_at=None,
         # A job paused while its planning ran ends as well: it is no longer paused.
         paused_at=None,
     )
     callback_job_ended(job_id=job_id)
-    kind, owner_id = Job.objects.values_list("kind", "owner_id").get(pk=job_id)
     if ended:
         metrics.JOBS_FINISHED.labels(kind, JobStatus.FAILED).inc()
         logger.info("job %s: failed (%s)", job_id, code, extra={"error_code": code})

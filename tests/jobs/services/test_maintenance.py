@@ -1,24 +1,19 @@
 """Maintenance (bulkyard/jobs/services/maintenance.py), in-process on the real
 database: the sweeper, with the broker's queue depths given as a broker that
-lost its messages would report them, and purging old jobs."""
+lost its messages would report them. Purging is retention's (test_retention.py)."""
 
-import hashlib
 from datetime import timedelta
 
 import pytest
-from django.core.files.base import ContentFile
-from django.core.management import call_command
 from django.utils import timezone
 
-from bulkyard.jobs import dispatch, services
-from bulkyard.jobs.models import Chunk, ChunkStatus, ItemResult, Job, JobAttachment, JobStatus
-from bulkyard.jobs.parts import part_writer
+from bulkyard.jobs import dispatch
+from bulkyard.jobs.models import Chunk, ChunkStatus, ItemResult, Job, JobStatus
 from bulkyard.jobs.services import chunks, finishing, job_cancel, job_pause, maintenance
 from tests.support.engine import (
     chunks_of,
     created_job,
     expire,
-    job_input,
     planned_job,
     run_every_chunk,
 )
@@ -224,66 +219,3 @@ def test_an_unreachable_broker_leaves_the_rest_of_the_sweep_done(user, sent, mon
     report = maintenance.sweep_stalled_work()
 
     assert (report.requeued_chunks, report.wakeups) == (1, {})
-
-
-def test_purge_deletes_old_finished_jobs_with_their_rows_and_files(user, sent):
-    old = planned_job(user, items=5, params={"fail_items": [1]})
-    for chunk in chunks_of(old):
-        chunks.chunk_run(chunk_id=chunk.pk)
-    finishing.job_finalize(job_id=str(old.pk))
-    Job.objects.filter(pk=old.pk).update(finished_at=timezone.now() - timedelta(days=40))
-    recent = planned_job(user, items=5)
-    stored = Job.objects.get(pk=old.pk).input_file
-    assert stored.storage.exists(stored.name)
-
-    call_command("purge_jobs", "--older-than-days", "30")
-
-    assert not Job.objects.filter(pk=old.pk).exists()
-    assert not ItemResult.objects.filter(job_id=old.pk).exists()
-    assert not Chunk.objects.filter(job_id=old.pk).exists()
-    assert not stored.storage.exists(stored.name)
-    assert Job.objects.filter(pk=recent.pk).exists()
-
-
-def test_purge_deletes_parts_a_crashed_finish_step_left(user):
-    job = planned_job(user, items=2)
-    with part_writer(job_id=str(job.pk), sequence=1) as (name, sink):
-        sink.write(b"rows of a chunk\n")
-    Job.objects.filter(pk=job.pk).update(
-        status="failed", finished_at=timezone.now() - timedelta(days=40)
-    )
-    storage = Job.objects.get(pk=job.pk).input_file.storage
-    assert storage.exists(name)
-
-    services.jobs_purge(finished_before=timezone.now() - timedelta(days=30))
-
-    assert not storage.exists(name)
-
-
-def test_purge_deletes_a_jobs_attachments_too(user):
-    body = b"email\nada@example.com\n"
-    job, _ = services.job_create(
-        owner=user,
-        kind="email.send",
-        params={"subject": "Hi", "text": "Hello"},
-        job_input=job_input(body, "csv"),
-        attachments=[
-            services.AttachmentInput(
-                file=ContentFile(b"terms"),
-                name="terms.pdf",
-                content_type="application/pdf",
-                sha256=hashlib.sha256(b"terms").hexdigest(),
-                size=5,
-            )
-        ],
-    )
-    stored = JobAttachment.objects.get(job=job).file
-    assert stored.storage.exists(stored.name)
-    Job.objects.filter(pk=job.pk).update(
-        status="succeeded", finished_at=timezone.now() - timedelta(days=40)
-    )
-
-    services.jobs_purge(finished_before=timezone.now() - timedelta(days=30))
-
-    assert not JobAttachment.objects.exists()
-    assert not stored.storage.exists(stored.name)

@@ -1,4 +1,5 @@
-"""API token authentication: DRF's, with its query written out."""
+"""API token authentication: DRF's, with its query written out, and the key
+accepted after ``Bearer`` as well as ``Token``."""
 
 from functools import cache
 from typing import Any
@@ -9,6 +10,7 @@ from django.db import DEFAULT_DB_ALIAS, connection
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 from rest_framework.authtoken.models import Token
+from rest_framework.request import Request
 
 
 def token_user(key: str) -> AbstractBaseUser | None:
@@ -37,12 +39,39 @@ def _token_user_sql() -> str:
     )
 
 
+# ``Bearer`` is the scheme OpenAPI and its tools know (RFC 6750): Swagger UI's
+# and Postman's token boxes send it; ``Token`` is DRF's, which clients use.
+KEYWORDS = (b"token", b"bearer")
+
+
 class TokenAuthentication(authentication.TokenAuthentication):
-    """``Authorization: Token <key>``, as DRF's: same errors, same result.
+    """``Authorization: Token <key>`` or ``Bearer <key>``, as DRF's: same
+    errors, same result.
 
     ``request.auth`` is the token with its key and user loaded; its other
     fields (``created``) are read from the database if something asks.
     """
+
+    def authenticate(self, request: Request) -> tuple[Any, Any] | None:
+        # DRF's, with a second keyword: its messages, so clients see no change.
+        auth = authentication.get_authorization_header(request).split()
+        if not auth or auth[0].lower() not in KEYWORDS:
+            return None
+        if len(auth) == 1:
+            raise exceptions.AuthenticationFailed(
+                _("Invalid token header. No credentials provided.")
+            )
+        if len(auth) > 2:
+            raise exceptions.AuthenticationFailed(
+                _("Invalid token header. Token string should not contain spaces.")
+            )
+        try:
+            key = auth[1].decode()
+        except UnicodeError:
+            raise exceptions.AuthenticationFailed(
+                _("Invalid token header. Token string should not contain invalid characters.")
+            ) from None
+        return self.authenticate_credentials(key)
 
     def authenticate_credentials(self, key: str) -> tuple[Any, Any]:
         user = token_user(key)

@@ -62,3 +62,34 @@ def test_an_inactive_users_token_is_refused_as_drf_refuses_it(user):
 
     assert response.status_code == 401
     assert response.json()["error"]["message"] == "User inactive or deleted."
+
+
+def test_a_token_after_bearer_authenticates_its_user(user):
+    token = Token.objects.create(user=user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token.key}")
+
+    response = client.get("/api/v1/jobs/")
+
+    assert response.status_code == 200
+
+
+def test_another_scheme_is_not_taken_for_a_token(user):
+    token = Token.objects.create(user=user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Basic {token.key}")
+
+    response = client.get("/api/v1/jobs/")
+
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "not_authenticated"
+
+
+def test_bearer_without_a_key_is_refused_as_drf_refuses_it():
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION="Bearer")
+
+    response = client.get("/api/v1/jobs/")
+
+    assert response.status_code == 401
+    assert response.json()["error"]["message"] == "Invalid token header. No credentials provided."

@@ -19,6 +19,7 @@ POSTMAN = ROOT / "docs" / "postman"
 COLLECTION = POSTMAN / "bulkyard.postman_collection.json"
 ENVIRONMENT = POSTMAN / "bulkyard.postman_environment.json"
 NEWMAN = POSTMAN / "node_modules" / ".bin" / "newman"
+CONVERTER = POSTMAN / "node_modules" / ".bin" / "openapi2postmanv2"
 
 
 def _requests(items: list[dict]) -> list[dict]:
@@ -139,3 +140,66 @@ def test_the_collection_passes_against_the_live_server(asgi_server, tmp_path):
     assert len(asserted) == requests, output
     assert assertions["failed"] == 0
     assert assertions["total"] >= 2 * requests
+
+
+def _converted_schema(anon_client, tmp_path: Path) -> dict:
+    """The served schema as Postman's import (openapi-to-postmanv2) turns it
+    into a collection, with its default options."""
+    if not CONVERTER.exists():
+        pytest.fail("openapi-to-postmanv2 is not installed: run bin/setup dev")
+    schema = tmp_path / "schema.json"
+    schema.write_bytes(anon_client.get("/api/schema/?format=json").content)
+    converted = tmp_path / "collection.json"
+    subprocess.run(
+        [str(CONVERTER), "-s", str(schema), "-o", str(converted)],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    return json.loads(converted.read_text())
+
+
+@pytest.fixture
+def converted(anon_client, tmp_path, db) -> dict:
+    return _converted_schema(anon_client, tmp_path)
+
+
+def _converted_requests(converted: dict) -> dict[str, dict]:
+    return {
+        f"{request['method']} /{'/'.join(request['url']['path'])}": request
+        for request in _requests(converted["item"])
+    }
+
+
+def test_the_converted_schema_calls_the_server_that_served_it(converted):
+    assert {"key": "baseUrl", "value": "http://testserver"} in [
+        {"key": variable["key"], "value": variable["value"]} for variable in converted["variable"]
+    ]
+
+
+def test_the_converted_schema_sends_the_token_as_a_bearer_token(converted):
+    auths = {
+        name: (request.get("auth") or {}).get("type")
+        for name, request in _converted_requests(converted).items()
+        if name.split()[1].startswith("/api/v1/")
+    }
+
+    assert set(auths.values()) == {"bearer"}, auths
+
+
+def test_the_converted_job_creation_is_a_multipart_form_with_a_file(converted):
+    create = _converted_requests(converted)["POST /api/v1/jobs/"]
+
+    assert create["body"]["mode"] == "formdata"
+    fields = {field["key"]: field["type"] for field in create["body"]["formdata"]}
+    assert (fields["kind"], fields["params"], fields["file"]) == ("text", "text", "file")
+
+
+def test_no_converted_request_repeats_a_query_parameter(converted):
+    repeated = {
+        name: keys
+        for name, request in _converted_requests(converted).items()
+        if len(keys := [q["key"] for q in request["url"].get("query", [])]) != len(set(keys))
+    }
+
+    assert repeated == {}

@@ -2,9 +2,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView
 
-from bulkyard.core.api_docs import RedocView, SwaggerUiView
+from bulkyard.core.api_docs import RedocView, SchemaView, SwaggerUiView
 from bulkyard.core.views import HealthApi, MetricsApi
 from bulkyard.targets.api import TargetListApi
 from bulkyard.users.api import WsTicketApi
@@ -21,7 +20,7 @@ urlpatterns = [
     path("api/v1/", include("bulkyard.jobs.api.urls")),
     path("api/v1/ws-ticket/", WsTicketApi.as_view(), name="ws-ticket"),
     path("api/v1/targets/", TargetListApi.as_view(), name="target-list"),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/schema/", SchemaView.as_view(), name="schema"),
     path("api/docs/", SwaggerUiView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", RedocView.as_view(url_name="schema"), name="redoc"),
     # The browsable API's sign-in: DRF's URL names, the site's own login page

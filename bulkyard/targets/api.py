@@ -5,6 +5,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from bulkyard.core.openapi import error_responses
 from bulkyard.targets.access import OPERATIONS
 from bulkyard.targets.selectors import targets_for
 
@@ -57,7 +58,7 @@ class TargetListApi(APIView):
             "from a target) work on. Only the targets you hold a permission on are listed, "
             "with what you may do; a job on any other answers `403 target_forbidden`."
         ),
-        responses={200: TARGETS_SCHEMA},
+        responses={200: TARGETS_SCHEMA, **error_responses()},
         examples=[
             OpenApiExample(
                 "Targets",

@@ -5,6 +5,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from bulkyard.core.openapi import error_responses
 from bulkyard.users.tickets import ws_ticket_issue
 
 
@@ -22,7 +23,8 @@ class WsTicketApi(APIView):
             201: inline_serializer(
                 "WsTicket",
                 {"ticket": serializers.CharField(), "expires_in": serializers.IntegerField()},
-            )
+            ),
+            **error_responses(),
         },
         examples=[
             OpenApiExample(

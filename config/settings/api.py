@@ -51,6 +51,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "bulkyard.core.api_docs.add_servers",
+    ],
 }
 
 # Bodies larger than this are refused with 413 before a worker sees them.

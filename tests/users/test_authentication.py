@@ -62,3 +62,49 @@ def test_an_inactive_users_token_is_refused_as_drf_refuses_it(user):
 
     assert response.status_code == 401
     assert response.json()["error"]["message"] == "User inactive or deleted."
+
+
+def test_a_token_after_bearer_authenticates_its_user(user):
+    token = Token.objects.create(user=user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token.key}")
+
+    response = client.get("/api/v1/jobs/")
+
+    assert response.status_code == 200
+
+
+def test_another_scheme_is_not_taken_for_a_token(user):
+    token = Token.objects.create(user=user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Basic {token.key}")
+
+    response = client.get("/api/v1/jobs/")
+
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "not_authenticated"
+
+
+def test_a_bearer_that_is_no_api_token_is_left_unauthenticated():
+    """Not refused as invalid: other credentials come as Bearer too (the
+    metrics scraper's), and the view's own checks decide."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION="Bearer " + "0" * 40)
+
+    response = client.get("/api/v1/jobs/")
+
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "not_authenticated"
+
+
+def test_an_inactive_users_token_after_bearer_is_refused(user):
+    token = Token.objects.create(user=user)
+    user.is_active = False
+    user.save()
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token.key}")
+
+    response = client.get("/api/v1/jobs/")
+
+    assert response.status_code == 401
+    assert response.json()["error"]["message"] == "User inactive or deleted."

@@ -7,12 +7,12 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
-    OpenApiResponse,
     extend_schema,
     inline_serializer,
 )
 from rest_framework import serializers
 
+from bulkyard.core.openapi import error_responses
 from bulkyard.jobs.api.serializers import (
     JobCreateInputSerializer,
     JobSerializer,
@@ -20,6 +20,7 @@ from bulkyard.jobs.api.serializers import (
     MeSerializer,
     ResultsQuerySerializer,
 )
+from bulkyard.jobs.models import JobPriority, JobStatus
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
@@ -128,47 +129,30 @@ QUOTA_EXCEEDED_EXAMPLE = OpenApiExample(
     },
 )
 
-ERROR_RESPONSE = inline_serializer(
-    "Error",
-    {
-        "error": inline_serializer(
-            "ErrorBody",
-            {
-                "code": serializers.CharField(),
-                "message": serializers.CharField(),
-                "details": serializers.JSONField(allow_null=True),
-            },
-        )
-    },
-)
 
-
-def _errors(*codes: int) -> dict[int, OpenApiResponse]:
-    """The error responses an operation documents, besides auth and throttling."""
-    descriptions = {
-        400: "Invalid request; the message says what and where.",
-        401: "Missing or invalid credentials.",
-        403: "You may not run this job: a permission on its target, or for high priority.",
-        404: "No such job (or not yours).",
-        409: "The job is not in a state that allows this.",
-        413: "The upload is larger than the limit.",
-        422: "Idempotency-Key reused with a different request.",
-        429: (
-            "Too many requests (`throttled`), or, for a new or resumed job, a quota used up "
-            "(`quota_exceeded`); retry after the Retry-After header."
-        ),
-    }
-    return {
-        code: OpenApiResponse(ERROR_RESPONSE, description=descriptions[code])
-        for code in (*codes, 401, 429)
-    }
+def _repeatable_filter(name: str, choices: list[str]) -> OpenApiParameter:
+    """A filter that takes one value, or several by repeating it. Described
+    as one value: an array parameter is turned by Postman's import (and other
+    tools that fake a value per item) into the same parameter twice."""
+    return OpenApiParameter(
+        name,
+        OpenApiTypes.STR,
+        OpenApiParameter.QUERY,
+        enum=choices,
+        description=f"Jobs with this {name}; repeat the parameter for several "
+        f"(`?{name}={choices[0]}&{name}={choices[1]}`).",
+    )
 
 
 jobs_list = extend_schema(
     operation_id="jobs_list",
     summary="List your jobs",
     description="Your own jobs, newest first, filtered by status, kind and priority, paginated.",
-    responses={200: JobSerializer(many=True), **_errors(400, 404)},
+    parameters=[
+        _repeatable_filter("status", list(JobStatus.values)),
+        _repeatable_filter("priority", list(JobPriority.values)),
+    ],
+    responses={200: JobSerializer(many=True), **error_responses(400, 404)},
     examples=[
         OpenApiExample(
             "A page of jobs",
@@ -181,6 +165,35 @@ jobs_list = extend_schema(
             },
         )
     ],
+)
+
+
+def _upload_field(name: str) -> serializers.Field:
+    return JobCreateInputSerializer().fields[name]
+
+
+# The multipart form, which differs from the JSON body: `params` and
+# `callback` are JSON text (a form field is text) and there are no inline `items`. The rest is the
+# input serializer's own fields, so their help and limits stay in one place.
+JOB_UPLOAD = inline_serializer(
+    "JobCreateUpload",
+    {
+        "kind": serializers.CharField(help_text="A kind from GET /api/v1/kinds/."),
+        "params": serializers.CharField(
+            required=False,
+            default="{}",
+            help_text='The kind\'s parameters, as a JSON object: `{"top_words": 3}`.',
+        ),
+        **{
+            name: _upload_field(name)
+            for name in ("file", "format", "chunk_size", "priority", "attachments")
+        },
+        "callback": serializers.CharField(
+            required=False,
+            help_text="A completion callback, as JSON text: "
+            '`{"url": "https://…", "secret": "whsec_…"}` (the JSON body\'s `callback`).',
+        ),
+    },
 )
 
 
@@ -197,11 +210,13 @@ jobs_create = extend_schema(
         "the outbound rules refuse is a `400` (`invalid_callback`)."
     ),
     parameters=[IDEMPOTENCY_HEADER],
+    # Multipart first: tools that build one request per operation (Postman's
+    # import) take the first listed, and a file upload is the usual job.
     request={
+        "multipart/form-data": JOB_UPLOAD,
         "application/json": JobCreateInputSerializer,
-        "multipart/form-data": JobCreateInputSerializer,
     },
-    responses={202: JobSerializer, **_errors(400, 403, 413, 422)},
+    responses={202: JobSerializer, **error_responses(400, 403, 413, 422)},
     examples=[
         OpenApiExample(
             "Inline items",
@@ -245,7 +260,7 @@ jobs_create = extend_schema(
 jobs_retrieve = extend_schema(
     operation_id="jobs_retrieve",
     summary="Get a job's status and progress",
-    responses={200: JobSerializer, **_errors(404)},
+    responses={200: JobSerializer, **error_responses(404)},
     examples=[JOB_RESPONSE_EXAMPLE],
 )
 
@@ -259,7 +274,7 @@ jobs_cancel = extend_schema(
         "Cancelling a cancelled job is a no-op; a finished job answers 409."
     ),
     request=None,
-    responses={202: JobSerializer, **_errors(404, 409)},
+    responses={202: JobSerializer, **error_responses(404, 409)},
     examples=[
         OpenApiExample(
             "Cancelling",
@@ -284,7 +299,7 @@ jobs_pause = extend_schema(
         "answers 409."
     ),
     request=None,
-    responses={200: JobSerializer, **_errors(404, 409)},
+    responses={200: JobSerializer, **error_responses(404, 409)},
     examples=[
         OpenApiExample(
             "Paused",
@@ -319,7 +334,7 @@ jobs_resume = extend_schema(
         "for a job paused before it was planned)."
     ),
     request=None,
-    responses={200: JobSerializer, **_errors(404, 409)},
+    responses={200: JobSerializer, **error_responses(404, 409)},
     examples=[JOB_RESPONSE_EXAMPLE],
 )
 
@@ -333,7 +348,7 @@ jobs_retry = extend_schema(
     ),
     parameters=[IDEMPOTENCY_HEADER],
     request=None,
-    responses={202: JobSerializer, **_errors(400, 403, 404, 409, 422)},
+    responses={202: JobSerializer, **error_responses(400, 403, 404, 409, 422)},
     examples=[
         OpenApiExample(
             "The retry job",
@@ -371,7 +386,7 @@ jobs_results = extend_schema(
         (200, "text/csv"): OpenApiTypes.STR,
         (200, "application/x-ndjson"): OpenApiTypes.STR,
         (200, "application/zip"): OpenApiTypes.BINARY,
-        **_errors(400, 404, 409),
+        **error_responses(400, 404, 409),
     },
     examples=[
         OpenApiExample(
@@ -420,7 +435,7 @@ jobs_output = extend_schema(
     operation_id="jobs_output",
     summary="Download the job's merged output",
     description="For kinds that produce one job-level file (an export, a ZIP of images).",
-    responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, **_errors(404)},
+    responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, **error_responses(404)},
     examples=[
         OpenApiExample(
             "No output file",
@@ -441,7 +456,7 @@ jobs_output = extend_schema(
 kinds_list = extend_schema(
     operation_id="kinds_list",
     summary="List job kinds and their parameter schemas",
-    responses={200: KindSerializer(many=True), **_errors()},
+    responses={200: KindSerializer(many=True), **error_responses()},
     examples=[
         OpenApiExample(
             "Kinds",
@@ -478,7 +493,7 @@ me_retrieve = extend_schema(
         "Job quotas count your jobs `running` or `cancelling` and your jobs `queued`; day "
         "quotas count the jobs submitted since 00:00 UTC and start again at `resets_at`."
     ),
-    responses={200: MeSerializer, **_errors()},
+    responses={200: MeSerializer, **error_responses()},
     examples=[
         OpenApiExample(
             "You and your quotas",

@@ -26,6 +26,7 @@ from contextvars import ContextVar
 from typing import Any
 
 import structlog
+import structlog.tracebacks
 from structlog.typing import EventDict, Processor
 
 from bulkyard.core.secrets import MASK, is_secret_name
@@ -114,13 +115,24 @@ def _processors() -> list[Processor]:
 def formatter(*, json: bool = False) -> structlog.stdlib.ProcessorFormatter:
     """The formatter of every handler (``LOGGING`` in config/settings/logging.py)."""
     final: list[Processor] = [structlog.stdlib.ProcessorFormatter.remove_processors_meta]
+    # Tracebacks without the frames' local variables: structlog's defaults
+    # print them, and a frame's locals hold what the masking above never
+    # sees (an SMTP password, a callback secret, a request's headers). Rich's
+    # rendering of them also cost ~5 s of CPU per logged error, which made an
+    # outage's every failed wake-up a 5-second request.
     if json:
         final += [
-            structlog.processors.dict_tracebacks,
+            structlog.processors.ExceptionRenderer(
+                structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+            ),
             structlog.processors.JSONRenderer(default=str),
         ]
     else:
-        final += [structlog.dev.ConsoleRenderer(colors=False)]
+        final += [
+            structlog.dev.ConsoleRenderer(
+                colors=False, exception_formatter=structlog.dev.plain_traceback
+            )
+        ]
     return structlog.stdlib.ProcessorFormatter(
         processors=final, foreign_pre_chain=_processors(), keep_exc_info=False
     )

@@ -66,6 +66,24 @@ def test_an_exception_is_rendered_into_the_json_line():
     assert line["exception"][0]["exc_type"] == "ValueError"
 
 
+def _failed_record_with_a_secret_local() -> logging.LogRecord:
+    smtp_password = "hunter2-in-a-frame"
+    try:
+        raise ConnectionError(f"refused ({len(smtp_password)})")
+    except ConnectionError:
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", (), None)
+        record.exc_info = sys.exc_info()
+    return record
+
+
+@pytest.mark.parametrize("as_json", [True, False], ids=["json", "console"])
+def test_a_traceback_leaves_out_the_frames_local_variables(as_json):
+    text = formatter(json=as_json).format(_failed_record_with_a_secret_local())
+
+    assert "ConnectionError" in text
+    assert "hunter2-in-a-frame" not in text
+
+
 def test_the_console_format_is_one_line_of_key_values():
     record = logging.LogRecord("bulkyard.test", logging.INFO, __file__, 1, "hello", (), None)
     with log_context(job_id="4b1c"):

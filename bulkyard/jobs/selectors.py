@@ -14,12 +14,13 @@ from django.utils import timezone
 
 from bulkyard.core.secrets import mask_secrets
 from bulkyard.jobs import registry
-from bulkyard.jobs.inputs import Remainder, Span
-from bulkyard.jobs.kinds import AttachedFile, CodedError
+from bulkyard.jobs.inputs import READER_ERROR_CODES, Remainder, Span
+from bulkyard.jobs.kinds import CONTENT_OMITTED, AttachedFile, CodedError
 from bulkyard.jobs.models import (
     CallbackDelivery,
     Chunk,
     ChunkStatus,
+    ItemOutcome,
     ItemResult,
     Job,
     JobAttachment,
@@ -201,6 +202,51 @@ def job_progress(job: Job, *, now: datetime | None = None) -> Progress:
         items_per_second=round(rate, 2) if rate else None,
         eta_seconds=eta,
         duration_seconds=round(elapsed, 3),
+    )
+
+
+def retryable_failures(*, job: Job) -> QuerySet[ItemResult]:
+    """The failed items a retry of the job would take again (unordered).
+
+    Left out: items the reader could not turn into data (bad encoding, bad
+    JSON, a wrong number of CSV fields: the same bytes would fail the same
+    way), failures the kind lists in ``not_retried_codes``, and files from a
+    ZIP that failed before becoming data (no content was kept). The retry
+    service and the admin's Retry button both ask this, so the button shows
+    exactly when a retry would find something.
+    """
+    not_retried = READER_ERROR_CODES | registry.get(job.kind).not_retried_codes
+    return (
+        ItemResult.objects.filter(job=job, outcome=ItemOutcome.FAILED, input__isnull=False)
+        .exclude(code__in=not_retried)
+        .exclude(input__has_key=CONTENT_OMITTED)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class JobControls:
+    """Which controls apply to a job now (the admin page's buttons)."""
+
+    pause: bool
+    resume: bool
+    cancel: bool
+    retry: bool
+
+
+def job_controls(*, job: Job) -> JobControls:
+    """What an operator can do to the job in its current state; the services
+    refuse the rest (a race between two operators ends in their conflict)."""
+    retry = (
+        job.is_finished
+        and bool(job.input_file)
+        and job.failed_items > 0
+        and retryable_failures(job=job).exists()
+    )
+    return JobControls(
+        pause=job.status in (JobStatus.QUEUED, JobStatus.RUNNING),
+        resume=job.status == JobStatus.PAUSED,
+        cancel=not job.is_finished and job.status != JobStatus.CANCELLING,
+        retry=retry,
     )
 
 

@@ -45,9 +45,9 @@ def test_the_job_list_shows_progress_and_filters(staff, user, sent):
     page = staff.get("/admin/bulkyard_jobs/job/?status__exact=running").content.decode()
 
     assert str(job.pk)[:8] in page
-    assert 'class="by-bar"' in page
+    assert 'class="by-bar by-small"' in page
     assert "33%" in page
-    assert "10 / 0 / 30" in page
+    assert "10/0/30" in page
 
 
 def test_search_by_id_finds_the_job(staff, user, sent):

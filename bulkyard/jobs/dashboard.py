@@ -1,0 +1,112 @@
+"""What the staff dashboard shows (admin_dashboard.py): the engine's load and
+the last hour's work, read from PostgreSQL, and the workers that answer a
+ping. Each reader is bounded: an index range over the hour's finished chunks
+(``chunk_finished``), or the pending chunks' partial index."""
+
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import Count, Sum
+from django.db.models.functions import TruncMinute
+from django.utils import timezone
+
+from bulkyard.jobs import registry
+from bulkyard.jobs.models import Chunk, ChunkStatus, ItemOutcome, ItemResult
+from config.celery import app as celery_app
+
+WINDOW = timedelta(hours=1)
+# The page must answer at once, workers or not: the ping waits this long for
+# answers, and a broker that does not answer at all is given up after DEADLINE.
+PING_TIMEOUT_SECONDS = 0.5
+PING_DEADLINE_SECONDS = 1.5
+
+
+@dataclass(frozen=True, slots=True)
+class QueueLoad:
+    queue: str
+    pending: int
+    running: int
+
+
+@dataclass(frozen=True, slots=True)
+class Minute:
+    at: datetime
+    chunks: int
+    items: int
+
+
+@dataclass(frozen=True, slots=True)
+class WorkersSeen:
+    names: list[str]
+    # Why none could be asked (the broker is away), else "".
+    error: str
+
+
+def queue_loads() -> list[QueueLoad]:
+    """Chunks waiting and running per queue, every known queue listed."""
+    counts: dict[tuple[str, str], int] = {
+        (row["queue"], row["status"]): row["n"]
+        for row in Chunk.objects.filter(status__in=(ChunkStatus.PENDING, ChunkStatus.RUNNING))
+        .values("queue", "status")
+        .annotate(n=Count("pk"))
+        .order_by()
+    }
+    queues = {kind.queue for kind in registry.all_kinds()} | {q for q, _ in counts}
+    return [
+        QueueLoad(
+            queue=queue,
+            pending=counts.get((queue, ChunkStatus.PENDING), 0),
+            running=counts.get((queue, ChunkStatus.RUNNING), 0),
+        )
+        for queue in sorted(queues)
+    ]
+
+
+def throughput_by_minute(*, now: datetime | None = None) -> list[Minute]:
+    """Chunks and items finished in each minute of the last hour, oldest
+    first, 60 minutes with the empty ones as zeros (a chart needs them all)."""
+    end = timezone.localtime(now or timezone.now()).replace(second=0, microsecond=0)
+    start = end - WINDOW + timedelta(minutes=1)
+    rows = {
+        row["minute"]: (row["chunks"], row["items"] or 0)
+        for row in Chunk.objects.filter(finished_at__gte=start)
+        .annotate(minute=TruncMinute("finished_at"))
+        .values("minute")
+        .annotate(chunks=Count("pk"), items=Sum("processed_items"))
+        .order_by()
+    }
+    minutes = [start + timedelta(minutes=n) for n in range(60)]
+    return [Minute(at, *rows.get(at, (0, 0))) for at in minutes]
+
+
+def failures_by_code(*, now: datetime | None = None, limit: int = 20) -> list[tuple[str, int]]:
+    """Items that failed in chunks finished in the last hour, by code, most
+    frequent first."""
+    since = (now or timezone.now()) - WINDOW
+    return [
+        (row["code"] or "(no code)", row["n"])
+        for row in ItemResult.objects.filter(
+            outcome=ItemOutcome.FAILED, chunk__finished_at__gte=since
+        )
+        .values("code")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "code")[:limit]
+    ]
+
+
+def workers_seen() -> WorkersSeen:
+    """The Celery workers that answer a ping now. The broadcast runs in a
+    thread given up after ``PING_DEADLINE_SECONDS``: a broker that drops
+    packets must not hold the page (the thread ends on its own)."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dashboard-ping")
+    future = pool.submit(celery_app.control.ping, timeout=PING_TIMEOUT_SECONDS)
+    wait([future], timeout=PING_DEADLINE_SECONDS)
+    pool.shutdown(wait=False)
+    if not future.done():
+        return WorkersSeen([], f"the broker did not answer within {PING_DEADLINE_SECONDS} s")
+    try:
+        replies = future.result() or []
+    except Exception as exc:
+        return WorkersSeen([], f"{type(exc).__name__}: {exc}")
+    return WorkersSeen(sorted(name for reply in replies for name in reply), "")

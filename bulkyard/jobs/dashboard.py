@@ -3,10 +3,12 @@ the last hour's work, read from PostgreSQL, and the workers that answer a
 ping. Each reader is bounded: an index range over the hour's finished chunks
 (``chunk_finished``), or the pending chunks' partial index."""
 
-from concurrent.futures import ThreadPoolExecutor, wait
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
+from celery import Celery
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncMinute
 from django.utils import timezone
@@ -95,18 +97,40 @@ def failures_by_code(*, now: datetime | None = None, limit: int = 20) -> list[tu
     ]
 
 
-def workers_seen() -> WorkersSeen:
-    """The Celery workers that answer a ping now. The broadcast runs in a
-    thread given up after ``PING_DEADLINE_SECONDS``: a broker that drops
-    packets must not hold the page (the thread ends on its own)."""
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dashboard-ping")
-    future = pool.submit(celery_app.control.ping, timeout=PING_TIMEOUT_SECONDS)
-    wait([future], timeout=PING_DEADLINE_SECONDS)
-    pool.shutdown(wait=False)
-    if not future.done():
+def workers_seen(*, app: Celery = celery_app) -> WorkersSeen:
+    """The Celery workers that answer a ping now.
+
+    The broadcast runs in a daemon thread given up after
+    ``PING_DEADLINE_SECONDS``: a broker that is down makes it retry its
+    connection for minutes, which must hold neither the page nor the
+    process's exit. While such a ping is still out no other starts, so
+    reloading the page does not pile up threads.
+    """
+    global _ping_in_flight
+    with _ping_lock:
+        if _ping_in_flight is not None and _ping_in_flight.is_alive():
+            return WorkersSeen([], "an earlier ping has not come back: the broker is away")
+        result: list[Any] = []
+        thread = threading.Thread(
+            target=_ping, args=(app, result), name="dashboard-ping", daemon=True
+        )
+        _ping_in_flight = thread
+        thread.start()
+    thread.join(PING_DEADLINE_SECONDS)
+    if thread.is_alive():
         return WorkersSeen([], f"the broker did not answer within {PING_DEADLINE_SECONDS} s")
+    outcome = result[0] if result else RuntimeError("the ping ended without an answer")
+    if isinstance(outcome, Exception):
+        return WorkersSeen([], f"{type(outcome).__name__}: {outcome}")
+    return WorkersSeen(sorted(name for reply in outcome for name in reply), "")
+
+
+_ping_lock = threading.Lock()
+_ping_in_flight: threading.Thread | None = None
+
+
+def _ping(app: Celery, result: list[Any]) -> None:
     try:
-        replies = future.result() or []
-    except Exception as exc:
-        return WorkersSeen([], f"{type(exc).__name__}: {exc}")
-    return WorkersSeen(sorted(name for reply in replies for name in reply), "")
+        result.append(app.control.ping(timeout=PING_TIMEOUT_SECONDS) or [])
+    except Exception as exc:  # reported on the page, whatever it is
+        result.append(exc)

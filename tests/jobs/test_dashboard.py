@@ -100,3 +100,22 @@ def test_the_dashboard_is_for_staff_only(client, user):
 
 def test_the_admin_index_links_the_dashboard(staff):
     assert 'href="/admin/dashboard/"' in staff.get("/admin/").content.decode()
+
+
+def test_workers_seen_gives_up_at_its_deadline_when_the_broker_is_away(monkeypatch):
+    from celery import Celery
+
+    # The ping this test leaves retrying is forgotten afterwards, so the other
+    # tests' pings run.
+    monkeypatch.setattr(dashboard, "_ping_in_flight", None)
+
+    away = Celery("away", broker="amqp://guest:guest@127.0.0.1:1//")  # nothing listens
+    started = time.monotonic()
+
+    seen = dashboard.workers_seen(app=away)
+
+    assert seen.names == []
+    assert "broker did not answer" in seen.error
+    assert time.monotonic() - started < dashboard.PING_DEADLINE_SECONDS + 0.5
+    # The ping still retrying, another one is not started beside it.
+    assert "earlier ping" in dashboard.workers_seen(app=away).error

@@ -3,6 +3,8 @@ ASGI server and a real worker: the admin job page follows a job to its end
 without a reload, the job list fits 1280 px, the dashboard draws its chart.
 No Content-Security-Policy violation on the way. Screenshots in test-artifacts/."""
 
+from typing import Any
+
 import httpx
 import pytest
 from rest_framework.authtoken.models import Token
@@ -14,7 +16,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
 def _submit(base: str, *, items: int, params: dict) -> dict:
-    owner = UserFactory()
+    owner: Any = UserFactory()  # a User; the factory's type says otherwise
     token = Token.objects.create(user=owner).key
     return httpx.post(
         f"{base}/api/v1/jobs/",

@@ -109,7 +109,9 @@ def test_workers_seen_gives_up_at_its_deadline_when_the_broker_is_away(monkeypat
     # tests' pings run.
     monkeypatch.setattr(dashboard, "_ping_in_flight", None)
 
-    away = Celery("away", broker="amqp://guest:guest@127.0.0.1:1//")  # nothing listens
+    # Nothing listens there. Not the current app: the other tests' tasks would
+    # be sent to it.
+    away = Celery("away", broker="amqp://guest:guest@127.0.0.1:1//", set_as_current=False)
     started = time.monotonic()
 
     seen = dashboard.workers_seen(app=away)

@@ -15,8 +15,9 @@ from tests.support.browser import ARTIFACTS, CspViolations, log_in
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
-def _submit(base: str, *, items: int, params: dict) -> dict:
-    owner: Any = UserFactory()  # a User; the factory's type says otherwise
+def _submit(base: str, *, items: int, params: dict, owner_name: str | None = None) -> dict:
+    # A User; the factory's type says otherwise.
+    owner: Any = UserFactory(**({"username": owner_name} if owner_name else {}))
     token = Token.objects.create(user=owner).key
     return httpx.post(
         f"{base}/api/v1/jobs/",
@@ -63,7 +64,9 @@ def test_the_admin_job_list_shows_its_last_column_within_1280_px(page, asgi_serv
     from playwright.sync_api import expect
 
     page.set_viewport_size({"width": 1280, "height": 800})
-    job = _submit(asgi_server, items=10, params={})
+    job = _submit(
+        asgi_server, items=10, params={}, owner_name="someone.with.a.long.name@example.com"
+    )
     _staff_signed_in(page, asgi_server, path="/admin/bulkyard_jobs/job/")
     expect(page.locator("#result_list")).to_contain_text(job["id"][:8])
     page.screenshot(path=str(ARTIFACTS / "admin-job-list-1280.png"))

@@ -50,6 +50,15 @@ def test_the_job_list_shows_progress_and_filters(staff, user, sent):
     assert "10/0/30" in page
 
 
+def test_the_job_list_cuts_long_owner_names_to_fit(staff, sent):
+    owner = UserFactory(username="someone.with.a.long.name@example.com")
+    _job(owner)
+
+    page = staff.get("/admin/bulkyard_jobs/job/").content.decode()
+
+    assert '<span title="someone.with.a.long.name@example.com">someone.with.a.lo…</span>' in page
+
+
 def test_search_by_id_finds_the_job(staff, user, sent):
     wanted, other = _job(user), _job(user)
 

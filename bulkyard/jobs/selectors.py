@@ -236,12 +236,15 @@ class JobControls:
 def job_controls(*, job: Job) -> JobControls:
     """What an operator can do to the job in its current state; the services
     refuse the rest (a race between two operators ends in their conflict)."""
-    retry = (
-        job.is_finished
-        and bool(job.input_file)
-        and job.failed_items > 0
-        and retryable_failures(job=job).exists()
-    )
+    try:
+        retry = (
+            job.is_finished
+            and bool(job.input_file)
+            and job.failed_items > 0
+            and retryable_failures(job=job).exists()
+        )
+    except registry.UnknownKind:
+        retry = False  # a kind no longer installed: its page still opens
     return JobControls(
         pause=job.status in (JobStatus.QUEUED, JobStatus.RUNNING),
         resume=job.status == JobStatus.PAUSED,

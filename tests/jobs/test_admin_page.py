@@ -192,3 +192,13 @@ def test_retry_does_not_apply_to_a_running_job(user, sent):
     run_every_chunk(job)  # failures, but the job's finish step has not run
 
     assert selectors.job_controls(job=job).retry is False
+
+
+def test_retry_does_not_apply_to_a_job_of_a_kind_no_longer_installed(staff, user, sent):
+    job = _finished(user, fail_items=[1])
+    Job.objects.filter(pk=job.pk).update(kind="gone.kind")
+
+    response = staff.get(f"/admin/bulkyard_jobs/job/{job.pk}/change/")
+
+    assert response.status_code == 200
+    assert selectors.job_controls(job=Job.objects.get(pk=job.pk)).retry is False

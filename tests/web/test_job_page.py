@@ -32,6 +32,13 @@ def test_a_finished_job_shows_its_failures_by_code_and_its_failed_rows(
     assert "item 4 was asked to fail" in page
 
 
+def test_the_page_shows_no_template_comment(browser_client, finished_job):
+    page = _page(browser_client, finished_job(MIXED_CSV, fail_items=[4]))
+
+    assert "{#" not in page
+    assert "{% comment" not in page
+
+
 def test_a_job_without_failures_says_so(browser_client, finished_job):
     page = _page(browser_client, finished_job(b"id,text\n1,a\n"))
 

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from bulkyard.jobs import selectors, services
+from bulkyard.jobs import services
 from bulkyard.jobs.models import Job, JobStatus
 from bulkyard.web import reports
 from tests.support.engine import created_job
@@ -138,11 +138,3 @@ def test_the_retries_of_a_job_are_listed(finished_job, user):
     retry, _ = services.job_retry_failed(job=job, owner=user)
 
     assert reports.job_report(job=job)["retries"] == [retry]
-
-
-def test_a_retry_takes_only_the_failures_not_left_out(finished_job):
-    job = finished_job(MIXED_CSV, fail_items=[4])
-
-    retried = selectors.job_retryable_failures(job=job).values_list("item_number", flat=True)
-
-    assert list(retried) == [4]

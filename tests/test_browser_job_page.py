@@ -10,6 +10,7 @@ import httpx
 import pytest
 from rest_framework.authtoken.models import Token
 
+from bulkyard.jobs.models import Job
 from tests.factories import UserFactory
 from tests.support.browser import ARTIFACTS, CspViolations, log_in
 
@@ -70,6 +71,7 @@ def test_a_job_with_failures_shows_its_report_live_and_its_retry_fails_in_red(pa
 
     page.click("#retry")
     page.wait_for_url(lambda url: job["id"] not in url)
+    assert Job.objects.filter(retry_of_id=job["id"]).count() == 1
     # Both items fail again: every item of the retry failed, so it failed.
     expect(page.locator("[data-job-ws]")).to_have_attribute("data-status", "failed")
     expect(page.locator("#report")).to_be_visible()

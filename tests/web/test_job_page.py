@@ -19,6 +19,15 @@ def _page(client, job: Job) -> str:
     return response.content.decode()
 
 
+def test_the_job_list_shows_each_status_in_its_colour(browser_client, finished_job):
+    job = finished_job(MIXED_CSV, fail_items=[4])
+
+    page = browser_client.get("/jobs/").content.decode()
+
+    assert job.status == JobStatus.COMPLETED_WITH_ERRORS
+    assert '<span class="by-badge by-status-completed_with_errors">' in page
+
+
 def test_a_finished_job_shows_its_failures_by_code_and_its_failed_rows(
     browser_client, finished_job
 ):

@@ -25,6 +25,12 @@ NOTHING = "\u2013"
 KEY_FIELDS = ("id", "key", "email", "url", "name", "path", "filename", "file")
 
 
+def web_retry_key(*, job: Job) -> str:
+    """The idempotency key of the job page's retry: one per job, so a double
+    click (or a second tab) gets the retry the first click made."""
+    return f"web-retry:{job.pk}"
+
+
 @dataclass(frozen=True, slots=True)
 class SummaryEntry:
     label: str
@@ -74,6 +80,7 @@ def job_report(*, job: Job) -> dict[str, Any]:
     first_failed = selectors.item_results(job=job, outcome=ItemOutcome.FAILED).only(
         "item_number", "code", "message", "input"
     )[:FIRST_FAILED_ITEMS]
+    retries = list(selectors.job_retries(job=job))
     return {
         **context,
         "summary_entries": summary_entries(job.summary or {}),
@@ -89,8 +96,11 @@ def job_report(*, job: Job) -> dict[str, Any]:
             )
             for result in first_failed
         ],
-        "can_retry": selectors.job_can_retry(job=job),
-        "retries": list(selectors.job_retries(job=job)),
+        # Once the button has made its retry, another click would only lead
+        # there (same key): the list of retries links it instead.
+        "can_retry": selectors.job_can_retry(job=job)
+        and not any(retry.idempotency_key == web_retry_key(job=job) for retry in retries),
+        "retries": retries,
     }
 
 

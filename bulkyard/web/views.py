@@ -163,11 +163,6 @@ def job_report(request: HttpRequest, job_id: str) -> HttpResponse:
     return render(request, "web/job_report.html", {"job": job, **reports.job_report(job=job)})
 
 
-# One key per job: a double click (or a second tab) gets the retry the first
-# click made instead of a second one.
-WEB_RETRY_KEY = "web-retry:{job_id}"
-
-
 @login_required
 @require_POST
 def job_retry(request: HttpRequest, job_id: str) -> HttpResponse:
@@ -179,7 +174,7 @@ def job_retry(request: HttpRequest, job_id: str) -> HttpResponse:
             request, f"You are starting jobs faster than allowed: try again in {seconds} s."
         )
         return redirect("web:job-detail", job_id=job.pk)
-    key = WEB_RETRY_KEY.format(job_id=job.pk)
+    key = reports.web_retry_key(job=job)
     try:
         services.quota_check_early(owner=request.user, idempotency_key=key)  # type: ignore[arg-type]
         retry, _ = services.job_retry_failed(

@@ -4,6 +4,7 @@ timings, the report of a finished job, the retry button, outcome colours."""
 import pytest
 from django.core.cache import cache
 
+from bulkyard.jobs import services
 from bulkyard.jobs.models import Job, JobStatus, UserQuota
 from bulkyard.jobs.throttling import JobCreateThrottle
 from tests.support.engine import created_job
@@ -129,12 +130,25 @@ def test_a_double_click_on_retry_makes_one_retry_job(browser_client, finished_jo
     assert first["Location"] == second["Location"]
 
 
-def test_the_retries_of_a_job_are_linked_from_its_page(browser_client, finished_job):
+def test_the_retry_the_button_made_is_linked_in_place_of_the_button(browser_client, finished_job):
     job = finished_job(MIXED_CSV, fail_items=[4])
     browser_client.post(f"/jobs/{job.pk}/retry/")
     retry = Job.objects.get(retry_of=job)
 
-    assert f'<a href="/jobs/{retry.pk}/">{str(retry.pk)[:8]}</a>' in _page(browser_client, job)
+    page = _page(browser_client, job)
+
+    assert f'<a href="/jobs/{retry.pk}/">{str(retry.pk)[:8]}</a>' in page
+    assert 'id="retry"' not in page
+
+
+def test_a_retry_made_through_the_api_leaves_the_button(browser_client, finished_job, user):
+    job = finished_job(MIXED_CSV, fail_items=[4])
+    services.job_retry_failed(job=job, owner=user)
+
+    page = _page(browser_client, job)
+
+    assert 'id="retries"' in page
+    assert 'id="retry"' in page
 
 
 def test_a_retry_with_nothing_to_retry_says_why(browser_client, finished_job):

@@ -117,7 +117,8 @@ def job_timings(*, job: Job) -> Timings:
 
 
 def duration_text(seconds: float | None) -> str:
-    """ "2 h 5 min", "3 min 7 s", "4.2 s": as precise as a person reads it."""
+    """A duration as precise as a person reads it: "2 h 5 min", "3 min 7 s",
+    "4.2 s"."""
     if seconds is None:
         return NOTHING
     if seconds < 60:

@@ -1,8 +1,9 @@
 // Follows a job over its WebSocket and keeps the page's numbers current.
 // Elements: [data-job-ws="/ws/jobs/<id>/"] on a container, [data-job-field=name]
-// for values, [data-job-bar] on a <progress>, [data-job-badge] on the status.
-// When the job finishes, a "bulkyard:job-finished" event on the document. No framework, no CDN, nothing
-// inline: the page's Content-Security-Policy allows only scripts from 'self'.
+// for values, [data-job-bar] on a <progress>, [data-job-badge] on the status;
+// when the job ends, a "bulkyard:job-finished" event on the document. No
+// framework, no CDN, nothing inline: the page's Content-Security-Policy allows
+// only scripts from 'self'.
 (function () {
   "use strict";
   const root = document.querySelector("[data-job-ws]");

@@ -27,6 +27,10 @@ class JobAcceptedSerializer(JobSerializer):
     class Meta(JobSerializer.Meta):
         fields = [*JobSerializer.Meta.fields, "warnings"]
 
+    def to_representation(self, instance: Job) -> dict[str, Any]:
+        # JobSerializer builds its dict by hand (see there): add to it.
+        return {**super().to_representation(instance), "warnings": self.get_warnings(instance)}
+
     @extend_schema_field(SubmissionWarningSerializer(many=True))
     def get_warnings(self, job: Job) -> list[dict[str, str]]:
         found = self.context.get("warnings", [])

@@ -103,7 +103,8 @@ def test_the_readme_tutorial_runs_in_a_fresh_clone_and_its_retry_succeeds(tmp_pa
     assert re.search(r"\(text\.stats\) completed_with_errors", output), context
     first = re.search(r"job (\S+) \(http\.request\) completed_with_errors", output)
     assert first, context
-    assert re.search(r"^4,failed,http_404,.*news\.html$", output, re.M), context
+    # The failed row: item 4 (news.html), its 404 body spanning lines.
+    assert re.search(r"^4,failed,http_404,.*?,news\.html$", output, re.M | re.S), context
     retried = re.search(r"job (\S+) \(http\.request\) succeeded\n\s*items\s+1: 1 succeeded", output)
     assert retried, context
     assert retried.group(1) != first.group(1)

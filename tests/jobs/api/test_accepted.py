@@ -2,6 +2,9 @@
 
 import pytest
 
+from bulkyard.jobs.services import finishing, planning
+from tests.support.engine import created_job, run_every_chunk
+
 pytestmark = pytest.mark.django_db
 
 
@@ -43,3 +46,16 @@ def test_a_job_read_later_has_no_warnings_field(api_client):
     created = _submit(api_client, warning="careful").json()
 
     assert "warnings" not in api_client.get(created["url"]).json()
+
+
+def test_a_retry_warns_as_its_kind_says(api_client, user, sent):
+    job = created_job(user, b'{"n": 1}\n', params={"fail_items": [1], "warning": "careful"})
+    planning.job_plan(job_id=str(job.pk))
+    run_every_chunk(job)
+    finishing.job_finalize(job_id=str(job.pk))
+
+    response = api_client.post(f"/api/v1/jobs/{job.pk}/retry/")
+
+    assert response.status_code == 202
+    assert response.json()["retry_of"] == str(job.pk)
+    assert [w["code"] for w in response.json()["warnings"]] == ["test_warning"]

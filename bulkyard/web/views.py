@@ -58,6 +58,9 @@ def _job_submit(request: HttpRequest) -> HttpResponse:
         except (services.InvalidJobRequest, services.JobNotAllowed) as exc:
             form.add_error(None, exc.message)
         else:
+            # Shown on the job's page: the job is started all the same.
+            for warning in services.job_submission_warnings(job=job):
+                messages.warning(request, f"Started, but: {warning.message}.")
             return redirect("web:job-detail", job_id=job.pk)
     return render(request, "web/job_new.html", {"form": form})
 

@@ -28,7 +28,13 @@ from pydantic import ValidationError
 from bulkyard.core import metrics
 from bulkyard.jobs import dispatch, registry
 from bulkyard.jobs.inputs import reader_for
-from bulkyard.jobs.kinds import CodedError, InputRejected, JobKind, NotAllowed
+from bulkyard.jobs.kinds import (
+    CodedError,
+    InputRejected,
+    JobKind,
+    NotAllowed,
+    SubmissionWarning,
+)
 from bulkyard.jobs.models import (
     HIGH_PRIORITY_PERMISSION,
     CallbackDelivery,
@@ -357,6 +363,18 @@ def job_create(
         _delete_files(job, stored_attachments)
         raise
     return job, True
+
+
+def job_submission_warnings(*, job: Job) -> list[SubmissionWarning]:
+    """What the submitter of ``job`` (new, replayed or a retry) should know,
+    as its kind says: the job is accepted whatever they say. A kind since
+    removed, or params it no longer takes, warn of nothing."""
+    try:
+        job_kind = registry.get(job.kind)
+        params = job_kind.parse_params(job.params)
+    except (registry.UnknownKind, ValidationError):
+        return []
+    return job_kind.submission_warnings(params)
 
 
 def _quota_request(

@@ -55,6 +55,15 @@ class NotAllowed(CodedError):
 
 
 @dataclass(frozen=True, slots=True)
+class SubmissionWarning:
+    """Something the submitter should know that does not stop the job (the
+    mail server cannot be reached now): shown in the ``202`` answer."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class Item:
     number: int
     data: Any
@@ -291,6 +300,12 @@ class JobKind(Generic[ParamsT]):
         """Raise ``NotAllowed`` if ``user`` may not run a job with these params
         (checked before the job exists, and for its retries). Kinds that read
         or write data the user may lack permissions for override this."""
+
+    def submission_warnings(self, params: ParamsT) -> list[SubmissionWarning]:
+        """What the submitter of an accepted job with these params should know
+        (asked after the job is stored, and for its retries). Kinds that depend
+        on a service that may be away override this; checks must be quick."""
+        return []
 
     def plan_work(self, params: ParamsT, *, chunk_size: int, owner_id: int) -> WorkPlan:
         """The chunks of a job that takes no input (see ``takes_input``), for

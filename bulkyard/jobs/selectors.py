@@ -8,7 +8,7 @@ from uuid import UUID
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -90,6 +90,58 @@ def item_results(*, job: Job, outcome: str | None) -> QuerySet[ItemResult]:
     if outcome:
         results = results.filter(outcome=outcome)
     return results
+
+
+def job_failure_counts(*, job: Job) -> dict[str, int]:
+    """The job's stored failures by code, the commonest first (one grouped
+    query on the ``item_job_outcome`` index)."""
+    rows = (
+        ItemResult.objects.filter(job=job, outcome=ItemOutcome.FAILED)
+        .values("code")
+        .annotate(count=Count("pk"))
+        .order_by("-count", "code")
+        .values_list("code", "count")
+    )
+    return dict(rows)
+
+
+def not_retried_codes(*, kind: str) -> frozenset[str]:
+    """Failure codes "retry failed items" leaves out for a kind: the reader's
+    (the same bytes would fail the same way) and those the kind lists (trying
+    again could not help, or would do harm). Raises ``registry.UnknownKind``."""
+    return READER_ERROR_CODES | registry.get(kind).not_retried_codes
+
+
+def job_retryable_failures(*, job: Job) -> QuerySet[ItemResult]:
+    """The failed items a retry of the job would take again, in item order:
+    the single definition both the retry and the page's retry button read."""
+    return (
+        ItemResult.objects.filter(job=job, outcome=ItemOutcome.FAILED, input__isnull=False)
+        .exclude(code__in=not_retried_codes(kind=job.kind))
+        # Files from a ZIP that failed before becoming data keep no content.
+        .exclude(input__has_key=CONTENT_OMITTED)
+        .order_by("item_number")
+    )
+
+
+def job_can_retry(*, job: Job) -> bool:
+    """Whether "retry failed items" would find something: the job finished,
+    read an input, and has a failure a retry takes (a kind no longer
+    installed cannot be retried)."""
+    if not job.is_finished or not job.input_file or not job.failed_items:
+        return False
+    try:
+        return job_retryable_failures(job=job).exists()
+    except registry.UnknownKind:
+        return False
+
+
+def job_retries(*, job: Job) -> QuerySet[Job]:
+    """The "retry failed items" jobs made of this one that its owner still
+    sees, oldest first."""
+    return Job.objects.filter(not_expired(), retry_of=job, owner_id=job.owner_id).order_by(
+        "created_at"
+    )
 
 
 _SPAN_FIELDS = ("byte_start", "byte_end", "start_line", "first_item_number", "item_count")
@@ -205,24 +257,6 @@ def job_progress(job: Job, *, now: datetime | None = None) -> Progress:
     )
 
 
-def retryable_failures(*, job: Job) -> QuerySet[ItemResult]:
-    """The failed items a retry of the job would take again (unordered).
-
-    Left out: items the reader could not turn into data (bad encoding, bad
-    JSON, a wrong number of CSV fields: the same bytes would fail the same
-    way), failures the kind lists in ``not_retried_codes``, and files from a
-    ZIP that failed before becoming data (no content was kept). The retry
-    service and the admin's Retry button both ask this, so the button shows
-    exactly when a retry would find something.
-    """
-    not_retried = READER_ERROR_CODES | registry.get(job.kind).not_retried_codes
-    return (
-        ItemResult.objects.filter(job=job, outcome=ItemOutcome.FAILED, input__isnull=False)
-        .exclude(code__in=not_retried)
-        .exclude(input__has_key=CONTENT_OMITTED)
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class JobControls:
     """Which controls apply to a job now (the admin page's buttons)."""
@@ -236,20 +270,11 @@ class JobControls:
 def job_controls(*, job: Job) -> JobControls:
     """What an operator can do to the job in its current state; the services
     refuse the rest (a race between two operators ends in their conflict)."""
-    try:
-        retry = (
-            job.is_finished
-            and bool(job.input_file)
-            and job.failed_items > 0
-            and retryable_failures(job=job).exists()
-        )
-    except registry.UnknownKind:
-        retry = False  # a kind no longer installed: its page still opens
     return JobControls(
         pause=job.status in (JobStatus.QUEUED, JobStatus.RUNNING),
         resume=job.status == JobStatus.PAUSED,
         cancel=not job.is_finished and job.status != JobStatus.CANCELLING,
-        retry=retry,
+        retry=job_can_retry(job=job),
     )
 
 

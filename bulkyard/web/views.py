@@ -13,6 +13,7 @@ from bulkyard.jobs import selectors, services
 from bulkyard.jobs.models import JobStatus
 from bulkyard.jobs.throttling import JobCreateThrottle
 from bulkyard.jobs.uploads import upload_attachment, upload_job_input
+from bulkyard.web import reports
 from bulkyard.web.forms import JobUploadForm
 
 
@@ -25,9 +26,7 @@ def job_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def job_new(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
-        throttle = JobCreateThrottle()
-        if not throttle.allow_user(request.user):  # type: ignore[arg-type]
-            seconds = _seconds(throttle.wait())
+        if (seconds := _throttled(request)) is not None:
             message = f"You are starting jobs faster than allowed: try again in {seconds} s."
             return _refused(request, message=message, wait=seconds)
         try:
@@ -59,12 +58,20 @@ def _job_submit(request: HttpRequest) -> HttpResponse:
         except (services.InvalidJobRequest, services.JobNotAllowed) as exc:
             form.add_error(None, exc.message)
         else:
+            # Shown on the job's page: the job is started all the same.
+            for warning in services.job_submission_warnings(job=job):
+                messages.warning(request, f"Started, but: {warning.message}.")
             return redirect("web:job-detail", job_id=job.pk)
     return render(request, "web/job_new.html", {"form": form})
 
 
-def _seconds(wait: float | None) -> int:
-    return max(math.ceil(wait or 1), 1)
+def _throttled(request: HttpRequest) -> int | None:
+    """Seconds to wait when the user starts jobs (a retry is one) faster than
+    the API allows them to; None when they may start one now."""
+    throttle = JobCreateThrottle()
+    if throttle.allow_user(request.user):  # type: ignore[arg-type]
+        return None
+    return max(math.ceil(throttle.wait() or 1), 1)
 
 
 def _refused(request: HttpRequest, *, message: str, wait: int) -> HttpResponse:
@@ -94,6 +101,10 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
             # the status changes.
             "pausable": job.status in (JobStatus.QUEUED, JobStatus.RUNNING),
             "websocket_path": f"/ws/jobs/{job.pk}/",
+            # Shown at once for a finished job; job_page.js loads it again
+            # when the live stream says the job has finished.
+            "report_url": reverse("web:job-report", kwargs={"job_id": job.pk}),
+            **reports.job_report(job=job),
             "api_path": reverse("jobs:job-detail", kwargs={"job_id": job.pk}),
             "output_url": reverse("jobs:job-output", kwargs={"job_id": job.pk}),
             # Shown once the job has finished, if a cancel left items (live.js).
@@ -145,3 +156,45 @@ def job_resume(request: HttpRequest, job_id: str) -> HttpResponse:
     else:
         messages.success(request, "Resumed.")
     return redirect("web:job-detail", job_id=job.pk)
+
+
+@login_required
+def job_report(request: HttpRequest, job_id: str) -> HttpResponse:
+    """The job page's timings and, once the job has finished, its report: a
+    fragment that job_page.js puts in the page."""
+    job = selectors.job_get(user=request.user, job_id=job_id)
+    return render(request, "web/job_report.html", {"job": job, **reports.job_report(job=job)})
+
+
+@login_required
+@require_POST
+def job_retry(request: HttpRequest, job_id: str) -> HttpResponse:
+    """Retry the failed items of a finished job as the API does (same
+    service, throttle and quotas), then show the new job."""
+    job = selectors.job_get(user=request.user, job_id=job_id)
+    if (seconds := _throttled(request)) is not None:
+        messages.error(
+            request, f"You are starting jobs faster than allowed: try again in {seconds} s."
+        )
+        return redirect("web:job-detail", job_id=job.pk)
+    key = reports.web_retry_key(job=job)
+    try:
+        services.quota_check_early(owner=request.user, idempotency_key=key)  # type: ignore[arg-type]
+        retry, _ = services.job_retry_failed(
+            job=job,
+            owner=request.user,  # type: ignore[arg-type]
+            idempotency_key=key,
+        )
+    except services.IdempotencyKeyMismatch as exc:
+        # The key names this job's retry, made from another request (a
+        # finished job's failures do not change, so hardly ever): show it.
+        return redirect("web:job-detail", job_id=exc.job.pk)
+    except (
+        services.JobConflict,
+        services.QuotaExceeded,
+        services.InvalidJobRequest,
+        services.JobNotAllowed,
+    ) as exc:
+        messages.warning(request, f"Not retried: {exc.message}.")
+        return redirect("web:job-detail", job_id=job.pk)
+    return redirect("web:job-detail", job_id=retry.pk)

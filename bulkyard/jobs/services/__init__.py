@@ -55,6 +55,7 @@ from bulkyard.jobs.services.creation import (
     JobInput,
     JobNotAllowed,
     job_create,
+    job_submission_warnings,
 )
 from bulkyard.jobs.services.quotas import QuotaExceeded, quota_check_early
 from bulkyard.jobs.services.retention import PurgeReport, jobs_purge, jobs_purge_preview
@@ -76,6 +77,7 @@ __all__ = [
     "job_resume",
     "job_retry_failed",
     "job_set_priority",
+    "job_submission_warnings",
     "jobs_purge",
     "jobs_purge_preview",
     "quota_check_early",

@@ -222,11 +222,7 @@ def job_retry_failed(
         raise JobConflict(
             "nothing_to_retry", "this kind finds its own items: create the job again instead"
         )
-    failed = (
-        selectors.retryable_failures(job=job)
-        .order_by("item_number")
-        .values_list("item_number", "input")
-    )
+    failed = selectors.job_retryable_failures(job=job).values_list("item_number", "input")
     digest = hashlib.sha256()
     size = count = 0
     with tempfile.TemporaryFile() as spool:

@@ -23,7 +23,7 @@ from bulkyard.jobs.results import results_response
 from bulkyard.jobs.selectors import masked_params
 
 # Longer user names are cut in the job list (the whole name is its tooltip).
-OWNER_CHARS = 14
+OWNER_CHARS = 12
 
 # The index links the staff dashboard (admin_dashboard.py).
 admin.site.index_template = "admin/bulkyard_index.html"

@@ -181,6 +181,11 @@ class SendEmailKind(JobKind[EmailParams]):
         }
     )
     example_item = {"email": "ada@example.com", "name": "Ada", "order_id": "A-1001"}
+    example_params = {
+        "subject": "Your order {{ order_id }}",
+        "text": "Hello {{ name }},\n\nyour order {{ order_id }} has shipped.",
+        "email_field": "email",
+    }
 
     def columns_needed(self, params: EmailParams) -> tuple[str, ...]:
         return (params.email_field,)

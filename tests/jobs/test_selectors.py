@@ -193,3 +193,37 @@ def test_the_unprocessed_count_is_known_once_the_job_has_finished(
     job.status, job.total_items, job.processed_items = status, total, processed
 
     assert selectors.job_unprocessed_count(job) == count
+
+
+def test_kinds_described_give_schema_example_and_what_each_kind_reads(user):
+    from tests.support.jobs import may_use_contacts
+
+    may_use_contacts(user)
+
+    kinds = {kind["name"]: kind for kind in selectors.kinds_described(user=user)}
+
+    image, imports = kinds["image.process"], kinds["data.import"]
+    assert image["accepts_zip"] is True
+    assert image["accepts_gzip"] is True
+    assert imports["accepts_zip"] is False
+    assert imports["offers_preview"] is True
+    assert imports["params_schema"]["properties"]["mode"]["default"] == "upsert"
+    assert imports["columns_param"] == "target"
+    columns = {column["name"]: column for column in imports["input_columns"]["contacts"]}
+    assert columns["email"]["required"] is True
+
+
+def test_kinds_described_list_only_the_targets_the_user_may_import_into(user):
+    kinds = {kind["name"]: kind for kind in selectors.kinds_described(user=user)}
+
+    assert kinds["data.import"]["input_columns"] == {}
+
+
+def test_every_kind_has_example_params_that_are_valid():
+    from bulkyard.jobs import registry
+
+    for kind in registry.all_kinds():
+        if kind.name.startswith("test."):
+            continue  # the tests' own kinds
+        assert kind.example_params is not None, kind.name
+        kind.parse_params(kind.example_params)

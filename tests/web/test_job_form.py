@@ -3,8 +3,8 @@ a refused submission, the dry-run preview."""
 
 import io
 import re
-from pathlib import Path
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.utils import timezone

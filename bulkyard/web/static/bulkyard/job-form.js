@@ -46,6 +46,12 @@
     }
     const facts = kinds[kind] || {};
     previewControls.hidden = !facts.offers_preview;
+    // Attachments only for kinds that take them (and any already chosen).
+    const attachments = form.querySelector('[data-field="attachments"]');
+    if (attachments) {
+      const chosen = attachments.querySelector("input[type=file]").files.length > 0;
+      attachments.hidden = !facts.accepts_attachments && !chosen;
+    }
     preview.replaceChildren();
     showColumns(kind);
   }
@@ -81,7 +87,7 @@
     const rows = body.rows || [];
     const summary = cell(
       "p",
-      `${rows.length} first row(s): ${body.invalid_rows} would fail, ` +
+      `The first ${rows.length} row(s): ${body.invalid_rows} would fail, ` +
         `${rows.length - body.invalid_rows} would go through.`,
       body.invalid_rows ? "preview-summary has-errors" : "preview-summary",
     );

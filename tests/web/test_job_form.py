@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from bulkyard.jobs.models import Job
+from bulkyard.jobs.models import Job, UserQuota
 from bulkyard.web.models import PendingUpload
 from bulkyard.web.tasks import purge_pending_uploads
 from tests.support.jobs import may_use_contacts
@@ -123,6 +123,16 @@ def test_an_error_from_the_job_service_keeps_the_file_too(browser_client, user):
 
     assert "params.target" in response.content.decode()
     assert PendingUpload.objects.filter(owner=user).count() == 1
+
+
+def test_a_submission_over_a_quota_keeps_the_file(browser_client, user):
+    UserQuota.objects.create(user=user, upload_bytes_per_day=10)
+
+    response = browser_client.post("/jobs/new/", _import(file=_upload()))
+
+    assert response.status_code == 429
+    kept = PendingUpload.objects.get(owner=user)
+    assert _kept_id(response.content.decode()) == str(kept.pk)
 
 
 def test_a_new_file_replaces_the_kept_one(browser_client, user):

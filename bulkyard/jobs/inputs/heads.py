@@ -45,12 +45,14 @@ def read_head(
     try:
         if input_format == InputFormat.ZIP:
             return _zip_head(upload, rows=rows, max_file_bytes=max_file_bytes)
-        return _line_head(_head_bytes(upload), input_format, rows=rows)
+        head, whole = _head_bytes(upload)
+        return _line_head(head, input_format, rows=rows, whole=whole)
     finally:
         upload.seek(0)
 
 
-def _head_bytes(upload: IO[bytes]) -> bytes:
+def _head_bytes(upload: IO[bytes]) -> tuple[bytes, bool]:
+    """The head, and whether it is the whole file."""
     compressed = is_gzip(upload.read(2))
     upload.seek(0)
     if not compressed:
@@ -62,15 +64,15 @@ def _head_bytes(upload: IO[bytes]) -> bytes:
         raise InputRejected("invalid_gzip", f"the file is not valid gzip: {exc}") from None
 
 
-def _whole_lines(read: Callable[[int], bytes]) -> bytes:
+def _whole_lines(read: Callable[[int], bytes]) -> tuple[bytes, bool]:
     head = read(HEAD_BYTES)
     if len(head) < HEAD_BYTES or not read(1):
-        return head  # the whole file
+        return head, True
     # The last line may be cut in the middle: it is not read as an item.
-    return head[: head.rfind(b"\n") + 1]
+    return head[: head.rfind(b"\n") + 1], False
 
 
-def _line_head(head: bytes, input_format: str, *, rows: int) -> Head:
+def _line_head(head: bytes, input_format: str, *, rows: int, whole: bool) -> Head:
     raw = io.BytesIO(head)
     header: list[str] | None = None
     if input_format == InputFormat.CSV:
@@ -84,8 +86,17 @@ def _line_head(head: bytes, input_format: str, *, rows: int) -> Head:
         first_item_number=line,
         item_count=rows,
     )
-    items = read_span(raw, input_format, header=header, span=span)
-    return Head(header=header, items=list(islice(items, rows)))
+    items: list[Item] = []
+    reader = read_span(raw, input_format, header=header, span=span)
+    try:
+        items.extend(islice(reader, rows))
+    except InputRejected:
+        # A quoted CSV field still open where a cut head ends may close
+        # further on: the rows before it are the preview. In a whole file
+        # it is the error the real run would give.
+        if whole or not items:
+            raise
+    return Head(header=header, items=items)
 
 
 def _zip_head(upload: IO[bytes], *, rows: int, max_file_bytes: int | None) -> Head:

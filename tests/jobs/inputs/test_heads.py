@@ -74,3 +74,20 @@ def test_the_upload_is_left_at_its_start():
     read_head(upload, "csv", rows=1)
 
     assert upload.tell() == 0
+
+
+def test_a_quoted_field_still_open_where_the_head_is_cut_ends_the_preview():
+    # The third record's quoted text runs past the head (closed further on).
+    long_text = ("x" * 99 + "\n") * (HEAD_BYTES // 100 + 10)
+    upload = io.BytesIO(b'id,text\n1,a\n2,b\n3,"' + long_text.encode() + b'"\n4,d\n')
+
+    head = read_head(upload, "csv", rows=10)
+
+    assert [item.number for item in head.items] == [2, 3]
+
+
+def test_a_quote_never_closed_in_a_whole_file_is_refused():
+    with pytest.raises(InputRejected) as caught:
+        read_head(io.BytesIO(b'id,text\n1,a\n2,"b\n3,c\n'), "csv", rows=10)
+
+    assert caught.value.code == "malformed_csv"

@@ -12,6 +12,7 @@ from django.db.backends.base.operations import BaseDatabaseOperations
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from bulkyard.core import mail_server
 from tests.factories import UserFactory
 from tests.support import servers
 from tests.support.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
@@ -115,6 +116,28 @@ def _session_smtp() -> Iterator[SmtpServer]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def smtp_port(_session_smtp, settings) -> int:
+    """This process sends mail over SMTP to the test server (pytest-django
+    otherwise swaps in the in-memory backend); its port."""
+    settings.EMAIL_BACKEND = mail_server.SMTP_BACKEND
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = _session_smtp.port
+    mail_server._cached = None
+    return _session_smtp.port
+
+
+@pytest.fixture
+def closed_smtp_port(settings) -> int:
+    """As ``smtp_port``, but to a loopback port nothing listens on."""
+    port = servers.free_port()
+    settings.EMAIL_BACKEND = mail_server.SMTP_BACKEND
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = port
+    mail_server._cached = None
+    return port
 
 
 @pytest.fixture

@@ -173,6 +173,11 @@ def _report(
     if not quiet:
         made = "returned the job made earlier with this Idempotency-Key" if replayed else "accepted"
         err.print(f"{job['kind']}: job {job['id']} {made} ({job['status']})")
+        # Accepted all the same; the submitter may want to act (or cancel).
+        for warning in job.get("warnings") or []:
+            err.print(
+                f"warning: {warning['message']} ({warning['code']})", style="yellow", markup=False
+            )
     if follow:
         if not as_json:
             click.echo(job["id"])

@@ -1,4 +1,5 @@
-"""Reachability of what the service depends on: database, broker, workers."""
+"""Reachability of what the service depends on: database, broker, workers;
+and, for staff, the mail server (which only ``email.send`` jobs need)."""
 
 import threading
 import time
@@ -8,6 +9,7 @@ from typing import Any
 
 from django.db import connection
 
+from bulkyard.core.mail_server import mail_server_state
 from config.celery import app as celery_app
 
 # Pinging workers is a broadcast that waits up to a second: answer repeated
@@ -88,3 +90,11 @@ def public_view(report: dict[str, Any]) -> dict[str, Any]:
         "status": report["status"],
         "checks": {name: {"ok": check["ok"]} for name, check in report["checks"].items()},
     }
+
+
+def staff_view(report: dict[str, Any]) -> dict[str, Any]:
+    """The whole report, and whether the mail server answers: ``reachable``,
+    ``unreachable`` or ``not_used`` (a backend that needs no server). It does
+    not change the status: only bulk email needs it, and jobs are accepted
+    without it (decision 0023)."""
+    return {**report, "mail_server": str(mail_server_state())}

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from bulkyard.core.client_ip import client_address
-from bulkyard.core.health import health_report, public_view
+from bulkyard.core.health import health_report, public_view, staff_view
 from bulkyard.core.metrics_endpoint import address_allowed, exposition, token_matches
 from bulkyard.core.outages import RETRY_AFTER_SECONDS, UNAVAILABLE_MESSAGE, is_outage
 
@@ -30,12 +30,20 @@ class HealthApi(APIView):
             "`200` with status `ok` (all reachable) or `degraded` (no worker answered: jobs "
             "are accepted and wait); `503` with status `down` when the database or the broker "
             "is unreachable. Anyone sees the states; staff also see latencies, worker names "
-            "and errors. Reports are reused for 5 seconds."
+            "and errors, and `mail_server`: `reachable`, `unreachable` or `not_used` (a mail "
+            "backend without a server), which leaves the status as it is. Reports are reused "
+            "for 5 seconds (the mail server's for 10)."
         ),
         responses={
             200: inline_serializer(
                 "Health",
-                {"status": serializers.CharField(), "checks": serializers.JSONField()},
+                {
+                    "status": serializers.CharField(),
+                    "checks": serializers.JSONField(),
+                    "mail_server": serializers.ChoiceField(
+                        choices=["reachable", "unreachable", "not_used"], required=False
+                    ),
+                },
             ),
             503: inline_serializer(
                 "HealthDown",
@@ -59,6 +67,7 @@ class HealthApi(APIView):
                             "latency_ms": 1003.2,
                         },
                     },
+                    "mail_server": "reachable",
                 },
             ),
             OpenApiExample(
@@ -82,8 +91,7 @@ class HealthApi(APIView):
     )
     def get(self, request: Request) -> Response:
         serving, report = health_report()
-        if not request.user.is_staff:
-            report = public_view(report)
+        report = staff_view(report) if request.user.is_staff else public_view(report)
         return Response(
             report, status=status.HTTP_200_OK if serving else status.HTTP_503_SERVICE_UNAVAILABLE
         )

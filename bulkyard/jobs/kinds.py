@@ -57,6 +57,15 @@ class NotAllowed(CodedError):
 
 
 @dataclass(frozen=True, slots=True)
+class SubmissionWarning:
+    """Something the submitter should know that does not stop the job (the
+    mail server cannot be reached now): shown in the ``202`` answer."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class Item:
     number: int
     data: Any
@@ -312,6 +321,12 @@ class JobKind(Generic[ParamsT]):
         """The first ``items`` of an input judged as the real run would judge
         them, writing nothing (only kinds with ``offers_preview``)."""
         raise NotImplementedError
+
+    def submission_warnings(self, params: ParamsT) -> list[SubmissionWarning]:
+        """What the submitter of an accepted job with these params should know
+        (asked after the job is stored, and for its retries). Kinds that depend
+        on a service that may be away override this; checks must be quick."""
+        return []
 
     def plan_work(self, params: ParamsT, *, chunk_size: int, owner_id: int) -> WorkPlan:
         """The chunks of a job that takes no input (see ``takes_input``), for

@@ -8,18 +8,19 @@ from uuid import UUID
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
 from bulkyard.core.secrets import mask_secrets
 from bulkyard.jobs import registry
-from bulkyard.jobs.inputs import Remainder, Span
-from bulkyard.jobs.kinds import AttachedFile, CodedError
+from bulkyard.jobs.inputs import READER_ERROR_CODES, Remainder, Span
+from bulkyard.jobs.kinds import CONTENT_OMITTED, AttachedFile, CodedError
 from bulkyard.jobs.models import (
     CallbackDelivery,
     Chunk,
     ChunkStatus,
+    ItemOutcome,
     ItemResult,
     Job,
     JobAttachment,
@@ -89,6 +90,58 @@ def item_results(*, job: Job, outcome: str | None) -> QuerySet[ItemResult]:
     if outcome:
         results = results.filter(outcome=outcome)
     return results
+
+
+def job_failure_counts(*, job: Job) -> dict[str, int]:
+    """The job's stored failures by code, the commonest first (one grouped
+    query on the ``item_job_outcome`` index)."""
+    rows = (
+        ItemResult.objects.filter(job=job, outcome=ItemOutcome.FAILED)
+        .values("code")
+        .annotate(count=Count("pk"))
+        .order_by("-count", "code")
+        .values_list("code", "count")
+    )
+    return dict(rows)
+
+
+def not_retried_codes(*, kind: str) -> frozenset[str]:
+    """Failure codes "retry failed items" leaves out for a kind: the reader's
+    (the same bytes would fail the same way) and those the kind lists (trying
+    again could not help, or would do harm). Raises ``registry.UnknownKind``."""
+    return READER_ERROR_CODES | registry.get(kind).not_retried_codes
+
+
+def job_retryable_failures(*, job: Job) -> QuerySet[ItemResult]:
+    """The failed items a retry of the job would take again, in item order:
+    the single definition both the retry and the page's retry button read."""
+    return (
+        ItemResult.objects.filter(job=job, outcome=ItemOutcome.FAILED, input__isnull=False)
+        .exclude(code__in=not_retried_codes(kind=job.kind))
+        # Files from a ZIP that failed before becoming data keep no content.
+        .exclude(input__has_key=CONTENT_OMITTED)
+        .order_by("item_number")
+    )
+
+
+def job_can_retry(*, job: Job) -> bool:
+    """Whether "retry failed items" would find something: the job finished,
+    read an input, and has a failure a retry takes (a kind no longer
+    installed cannot be retried)."""
+    if not job.is_finished or not job.input_file or not job.failed_items:
+        return False
+    try:
+        return job_retryable_failures(job=job).exists()
+    except registry.UnknownKind:
+        return False
+
+
+def job_retries(*, job: Job) -> QuerySet[Job]:
+    """The "retry failed items" jobs made of this one that its owner still
+    sees, oldest first."""
+    return Job.objects.filter(not_expired(), retry_of=job, owner_id=job.owner_id).order_by(
+        "created_at"
+    )
 
 
 _SPAN_FIELDS = ("byte_start", "byte_end", "start_line", "first_item_number", "item_count")

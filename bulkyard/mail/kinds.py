@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from bulkyard.core.emails import is_email, mailbox_address, normalise_email
+from bulkyard.core.mail_server import MailServerState, mail_server_address, mail_server_state
 from bulkyard.jobs.sdk import (
     ChunkContext,
     ChunkResult,
@@ -25,6 +26,7 @@ from bulkyard.jobs.sdk import (
     Item,
     ItemResultData,
     JobKind,
+    SubmissionWarning,
     WorkPlan,
     failure,
     failures_by_code,
@@ -204,6 +206,21 @@ class SendEmailKind(JobKind[EmailParams]):
         if query is None:
             return
         get_target(query.target).require(user, "recipients")
+
+    def submission_warnings(self, params: EmailParams) -> list[SubmissionWarning]:
+        # Accepted all the same: the server may be back before the first
+        # chunk runs, and temporary failures are retried (decision 0023).
+        if mail_server_state() != MailServerState.UNREACHABLE:
+            return []
+        host, port = mail_server_address()
+        return [
+            SubmissionWarning(
+                "mail_server_unreachable",
+                f"the mail server ({host}:{port}, EMAIL_HOST and EMAIL_PORT) cannot be reached "
+                "now; the job is accepted and its emails are sent once it answers, or fail "
+                "after their retries",
+            )
+        ]
 
     def plan_work(self, params: EmailParams, *, chunk_size: int, owner_id: int) -> WorkPlan:
         assert params.recipients is not None

@@ -12,4 +12,6 @@ urlpatterns = [
     path("<uuid:job_id>/cancel/", views.job_cancel, name="job-cancel"),
     path("<uuid:job_id>/pause/", views.job_pause, name="job-pause"),
     path("<uuid:job_id>/resume/", views.job_resume, name="job-resume"),
+    path("<uuid:job_id>/retry/", views.job_retry, name="job-retry"),
+    path("<uuid:job_id>/report/", views.job_report, name="job-report"),
 ]

@@ -14,7 +14,7 @@ from bulkyard.jobs.api.previews import preview_data
 from bulkyard.jobs.models import JobStatus
 from bulkyard.jobs.throttling import JobCreateThrottle
 from bulkyard.jobs.uploads import upload_attachment
-from bulkyard.web import job_form
+from bulkyard.web import job_form, reports
 from bulkyard.web import services as web_services
 from bulkyard.web.forms import JobUploadForm
 
@@ -28,9 +28,7 @@ def job_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def job_new(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
-        throttle = JobCreateThrottle()
-        if not throttle.allow_user(request.user):  # type: ignore[arg-type]
-            seconds = _seconds(throttle.wait())
+        if (seconds := _throttled(request)) is not None:
             message = f"You are starting jobs faster than allowed: try again in {seconds} s."
             return _refused(request, message=message, wait=seconds)
         try:
@@ -64,6 +62,9 @@ def _job_submit(request: HttpRequest) -> HttpResponse:
         else:
             if kept is not None:  # made into the job, or replaced by another file
                 web_services.pending_upload_discard(pending=kept)
+            # Shown on the job's page: the job is started all the same.
+            for warning in services.job_submission_warnings(job=job):
+                messages.warning(request, f"Started, but: {warning.message}.")
             return redirect("web:job-detail", job_id=job.pk)
     # The chosen file is kept, so that the corrected form need not send it.
     pending = job_form.keep_upload(owner=request.user, form=form)
@@ -78,9 +79,7 @@ def _job_submit(request: HttpRequest) -> HttpResponse:
 def job_preview(request: HttpRequest) -> JsonResponse:
     """The first rows of the form's file as the job would judge them (JSON,
     for job-form.js); counts against the job-creation rate."""
-    throttle = JobCreateThrottle()
-    if not throttle.allow_user(request.user):  # type: ignore[arg-type]
-        seconds = _seconds(throttle.wait())
+    if (seconds := _throttled(request)) is not None:
         message = f"You are asking faster than allowed: try again in {seconds} s."
         response = JsonResponse({"message": message}, status=429)
         response["Retry-After"] = str(seconds)
@@ -103,8 +102,13 @@ def job_preview(request: HttpRequest) -> JsonResponse:
     return JsonResponse(preview_data(kind=kind, preview=preview))
 
 
-def _seconds(wait: float | None) -> int:
-    return max(math.ceil(wait or 1), 1)
+def _throttled(request: HttpRequest) -> int | None:
+    """Seconds to wait when the user starts jobs (a retry is one) faster than
+    the API allows them to; None when they may start one now."""
+    throttle = JobCreateThrottle()
+    if throttle.allow_user(request.user):  # type: ignore[arg-type]
+        return None
+    return max(math.ceil(throttle.wait() or 1), 1)
 
 
 def _refused(request: HttpRequest, *, message: str, wait: int) -> HttpResponse:
@@ -140,6 +144,10 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
             # the status changes.
             "pausable": job.status in (JobStatus.QUEUED, JobStatus.RUNNING),
             "websocket_path": f"/ws/jobs/{job.pk}/",
+            # Shown at once for a finished job; job_page.js loads it again
+            # when the live stream says the job has finished.
+            "report_url": reverse("web:job-report", kwargs={"job_id": job.pk}),
+            **reports.job_report(job=job),
             "api_path": reverse("jobs:job-detail", kwargs={"job_id": job.pk}),
             "output_url": reverse("jobs:job-output", kwargs={"job_id": job.pk}),
             # Shown once the job has finished, if a cancel left items (live.js).
@@ -191,3 +199,45 @@ def job_resume(request: HttpRequest, job_id: str) -> HttpResponse:
     else:
         messages.success(request, "Resumed.")
     return redirect("web:job-detail", job_id=job.pk)
+
+
+@login_required
+def job_report(request: HttpRequest, job_id: str) -> HttpResponse:
+    """The job page's timings and, once the job has finished, its report: a
+    fragment that job_page.js puts in the page."""
+    job = selectors.job_get(user=request.user, job_id=job_id)
+    return render(request, "web/job_report.html", {"job": job, **reports.job_report(job=job)})
+
+
+@login_required
+@require_POST
+def job_retry(request: HttpRequest, job_id: str) -> HttpResponse:
+    """Retry the failed items of a finished job as the API does (same
+    service, throttle and quotas), then show the new job."""
+    job = selectors.job_get(user=request.user, job_id=job_id)
+    if (seconds := _throttled(request)) is not None:
+        messages.error(
+            request, f"You are starting jobs faster than allowed: try again in {seconds} s."
+        )
+        return redirect("web:job-detail", job_id=job.pk)
+    key = reports.web_retry_key(job=job)
+    try:
+        services.quota_check_early(owner=request.user, idempotency_key=key)  # type: ignore[arg-type]
+        retry, _ = services.job_retry_failed(
+            job=job,
+            owner=request.user,  # type: ignore[arg-type]
+            idempotency_key=key,
+        )
+    except services.IdempotencyKeyMismatch as exc:
+        # The key names this job's retry, made from another request (a
+        # finished job's failures do not change, so hardly ever): show it.
+        return redirect("web:job-detail", job_id=exc.job.pk)
+    except (
+        services.JobConflict,
+        services.QuotaExceeded,
+        services.InvalidJobRequest,
+        services.JobNotAllowed,
+    ) as exc:
+        messages.warning(request, f"Not retried: {exc.message}.")
+        return redirect("web:job-detail", job_id=job.pk)
+    return redirect("web:job-detail", job_id=retry.pk)

@@ -163,3 +163,20 @@ def test_a_job_is_followed_by_polling_when_the_websocket_is_refused(cli, items_f
     assert done.returncode == 0, done.stderr
     assert "live updates unavailable (could not connect" in done.stderr
     assert "20: 20 succeeded, 0 failed" in done.stderr
+
+
+def test_submit_prints_the_kinds_warnings_on_stderr(bulkyard, items_file):
+    done = bulkyard(
+        "submit", str(items_file(1)), "-k", "test.echo", "-p", _params(warning="the moon is full")
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert "warning: the moon is full (test_warning)" in done.stderr
+    assert "warning" not in done.stdout  # stdout carries only the id
+
+
+def test_submit_without_warnings_prints_none(bulkyard, items_file):
+    done = bulkyard("submit", str(items_file(1)), "-k", "test.echo")
+
+    assert done.returncode == 0, done.stderr
+    assert "warning" not in done.stderr

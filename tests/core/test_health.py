@@ -83,3 +83,29 @@ def test_a_check_that_does_not_answer_counts_as_down_within_the_deadline(monkeyp
     assert time.monotonic() - started < health.DEADLINE_SECONDS + 0.5
     assert checks["slow"] == {"ok": False, "error": "no answer within 2.5 s"}
     assert checks["fast"]["ok"] is True
+
+
+def test_staff_see_a_reachable_mail_server(staff_client, smtp_port):
+    assert staff_client.get("/health/").json()["mail_server"] == "reachable"
+
+
+def test_staff_see_an_unreachable_mail_server_which_leaves_the_status_alone(
+    staff_client, closed_smtp_port, settings
+):
+    reachable = staff_client.get("/health/").json()["status"]
+    health._cached = None
+
+    body = staff_client.get("/health/").json()
+
+    assert body["mail_server"] == "unreachable"
+    assert body["status"] == reachable
+
+
+def test_staff_see_a_mail_backend_without_a_server_as_not_used(staff_client, settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+    assert staff_client.get("/health/").json()["mail_server"] == "not_used"
+
+
+def test_anyone_else_is_not_told_about_the_mail_server(anon_client, closed_smtp_port):
+    assert "mail_server" not in anon_client.get("/health/").json()

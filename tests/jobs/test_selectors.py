@@ -7,8 +7,10 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.files.base import ContentFile
 from django.http import Http404
 
-from bulkyard.jobs import selectors
+from bulkyard.jobs import selectors, services
 from bulkyard.jobs.models import Chunk, ChunkStatus, Job, JobAttachment, JobStatus
+from bulkyard.jobs.services import finishing, planning
+from tests.support.engine import created_job, run_every_chunk
 
 pytestmark = pytest.mark.django_db
 
@@ -193,6 +195,70 @@ def test_the_unprocessed_count_is_known_once_the_job_has_finished(
     job.status, job.total_items, job.processed_items = status, total, processed
 
     assert selectors.job_unprocessed_count(job) == count
+
+
+def _finished(user, body: bytes, **params) -> Job:
+    job = created_job(user, body, fmt="csv", params=params)
+    planning.job_plan(job_id=str(job.pk))
+    run_every_chunk(job)
+    finishing.job_finalize(job_id=str(job.pk))
+    return Job.objects.get(pk=job.pk)
+
+
+# Line 3 has a field too many: the reader fails it (wrong_field_count).
+_MIXED = b"id,text\n1,a\n2,b,extra\n3,c\n4,d\n"
+
+
+def test_failures_are_counted_by_code_the_commonest_first(user):
+    job = _finished(user, _MIXED, fail_items=[4, 5])
+
+    assert list(selectors.job_failure_counts(job=job).items()) == [
+        ("requested_failure", 2),
+        ("wrong_field_count", 1),
+    ]
+
+
+def test_a_retry_leaves_out_the_readers_codes_and_the_kinds():
+    assert selectors.not_retried_codes(kind="webhook.send") >= {
+        "wrong_field_count",
+        "outcome_unknown",
+    }
+    assert "outcome_unknown" not in selectors.not_retried_codes(kind="test.echo")
+
+
+def test_a_retry_takes_the_failures_not_left_out_in_item_order(user):
+    job = _finished(user, _MIXED, fail_items=[5, 4])
+
+    numbers = selectors.job_retryable_failures(job=job).values_list("item_number", flat=True)
+
+    assert list(numbers) == [4, 5]
+
+
+def test_a_job_whose_failures_are_all_left_out_cannot_be_retried(user):
+    assert not selectors.job_can_retry(job=_finished(user, _MIXED))
+
+
+def test_a_job_still_running_cannot_be_retried(user):
+    job = _finished(user, _MIXED, fail_items=[4])
+    job.status = JobStatus.RUNNING
+
+    assert not selectors.job_can_retry(job=job)
+
+
+def test_a_job_of_a_kind_no_longer_installed_cannot_be_retried(user):
+    job = _finished(user, _MIXED, fail_items=[4])
+    job.kind = "gone.kind"
+
+    assert not selectors.job_can_retry(job=job)
+
+
+def test_the_retries_of_a_job_leave_out_expired_ones(user):
+    job = _finished(user, _MIXED, fail_items=[4])
+    kept, _ = services.job_retry_failed(job=job, owner=user)
+    expired, _ = services.job_retry_failed(job=job, owner=user, idempotency_key="second")
+    Job.objects.filter(pk=expired.pk).update(expires_at=datetime(2020, 1, 1, tzinfo=UTC))
+
+    assert list(selectors.job_retries(job=job)) == [kept]
 
 
 def test_kinds_described_give_schema_example_and_what_each_kind_reads(user):

@@ -13,7 +13,14 @@ from typing import Any
 from django.db import connection
 from pydantic import BaseModel, ConfigDict
 
-from bulkyard.jobs.kinds import ChunkContext, ChunkResult, Item, ItemError, JobKind
+from bulkyard.jobs.kinds import (
+    ChunkContext,
+    ChunkResult,
+    Item,
+    ItemError,
+    JobKind,
+    SubmissionWarning,
+)
 from bulkyard.jobs.registry import register
 from tests.support import targets  # noqa: F401 - registers the tests' shared target
 
@@ -32,6 +39,8 @@ class EchoParams(BaseModel):
     ledger: bool = False
     # Add to each output the PostgreSQL backend that served the chunk.
     backend_pid: bool = False
+    # A submission warning (code "test_warning") with this message.
+    warning: str | None = None
 
 
 @register
@@ -41,6 +50,9 @@ class EchoKind(JobKind[EchoParams]):
     params_model = EchoParams
     chunk_size = 10
     queue_class = "io"
+
+    def submission_warnings(self, params: EchoParams) -> list[SubmissionWarning]:
+        return [SubmissionWarning("test_warning", params.warning)] if params.warning else []
 
     def process_chunk(self, items: Any, ctx: ChunkContext[EchoParams]) -> ChunkResult:
         if ctx.attempt <= ctx.params.crash_attempts:

@@ -46,6 +46,21 @@ def test_the_upload_form_starts_a_job_and_shows_its_page(browser_client, user):
     assert f"/api/v1/jobs/{job.pk}/results/?outcome=failed&amp;format=csv" in page
 
 
+def test_the_job_page_shows_the_warnings_of_its_submission(browser_client, user):
+    response = browser_client.post(
+        "/jobs/new/",
+        {
+            "kind": "test.echo",
+            "params": '{"warning": "the moon is full"}',
+            "file": _upload("t.jsonl", b'{"n": 1}\n'),
+        },
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    assert "Started, but: the moon is full." in response.content.decode()
+
+
 @pytest.mark.parametrize(
     ("fields", "error"),
     [

@@ -13,6 +13,7 @@ from drf_spectacular.utils import (
 from rest_framework import serializers
 
 from bulkyard.core.openapi import error_responses
+from bulkyard.jobs.api.accepted import JobAcceptedSerializer
 from bulkyard.jobs.api.serializers import (
     JobCreateInputSerializer,
     JobSerializer,
@@ -95,6 +96,10 @@ JOB_EXAMPLE = {
         "retry": f"{_JOB_URL}retry/",
     },
 }
+MAIL_WARNING = (
+    "the mail server (smtp.example.com:587, EMAIL_HOST and EMAIL_PORT) cannot be reached now; "
+    "the job is accepted and its emails are sent once it answers, or fail after their retries"
+)
 JOB_RESPONSE_EXAMPLE = OpenApiExample("A running job", value=JOB_EXAMPLE, response_only=True)
 ERROR_EXAMPLE = OpenApiExample(
     "An error",
@@ -207,7 +212,9 @@ jobs_create = extend_schema(
         "Follow the job at `Location` (or the `websocket` link); download per-item "
         "results when it has finished. With a `callback` (`{url, secret}`), the job is "
         "POSTed to `url` when it ends, signed per Standard Webhooks with `secret`; a URL "
-        "the outbound rules refuse is a `400` (`invalid_callback`)."
+        "the outbound rules refuse is a `400` (`invalid_callback`). `warnings` lists what "
+        "the submitter should know that did not stop the job (`mail_server_unreachable`: "
+        "an `email.send` job while the mail server cannot be reached)."
     ),
     parameters=[IDEMPOTENCY_HEADER],
     # Multipart first: tools that build one request per operation (Postman's
@@ -216,7 +223,7 @@ jobs_create = extend_schema(
         "multipart/form-data": JOB_UPLOAD,
         "application/json": JobCreateInputSerializer,
     },
-    responses={202: JobSerializer, **error_responses(400, 403, 413, 422)},
+    responses={202: JobAcceptedSerializer, **error_responses(400, 403, 413, 422)},
     examples=[
         OpenApiExample(
             "Inline items",
@@ -250,7 +257,23 @@ jobs_create = extend_schema(
                 },
             },
         ),
-        JOB_RESPONSE_EXAMPLE,
+        OpenApiExample(
+            "Accepted",
+            response_only=True,
+            status_codes=["202"],
+            value={**JOB_EXAMPLE, "status": "queued", "warnings": []},
+        ),
+        OpenApiExample(
+            "Accepted with a warning",
+            response_only=True,
+            status_codes=["202"],
+            value={
+                **JOB_EXAMPLE,
+                "kind": "email.send",
+                "status": "queued",
+                "warnings": [{"code": "mail_server_unreachable", "message": MAIL_WARNING}],
+            },
+        ),
         ERROR_EXAMPLE,
         QUOTA_EXCEEDED_EXAMPLE,
     ],
@@ -348,7 +371,7 @@ jobs_retry = extend_schema(
     ),
     parameters=[IDEMPOTENCY_HEADER],
     request=None,
-    responses={202: JobSerializer, **error_responses(400, 403, 404, 409, 422)},
+    responses={202: JobAcceptedSerializer, **error_responses(400, 403, 404, 409, 422)},
     examples=[
         OpenApiExample(
             "The retry job",
@@ -359,6 +382,7 @@ jobs_retry = extend_schema(
                 "status": "queued",
                 "input": {"format": "retry", "name": f"retry-of-{_JOB_ID}.jsonl", "size": 912},
                 "retry_of": _JOB_ID,
+                "warnings": [],
             },
         ),
         QUOTA_EXCEEDED_EXAMPLE,

@@ -29,6 +29,7 @@ from bulkyard.core.sizes import human_bytes
 from bulkyard.core.throttling import UserRateThrottle
 from bulkyard.jobs import quotas, registry, selectors, services
 from bulkyard.jobs.api import previews, schema
+from bulkyard.jobs.api.accepted import accepted_response
 from bulkyard.jobs.api.filters import JobFilter
 from bulkyard.jobs.api.serializers import (
     UNPROCESSED,
@@ -59,15 +60,6 @@ def _idempotency_key(request: Request) -> str | None:
 
 def _over_quota(exc: services.QuotaExceeded) -> TooManyRequests:
     return TooManyRequests(exc.code, exc.message, wait=exc.retry_after, details=exc.details)
-
-
-def _accepted(request: Request, job: Job, created: bool) -> Response:
-    data = JobSerializer(job, context={"request": request}).data
-    response = Response(data, status=status.HTTP_202_ACCEPTED)
-    response["Location"] = data["url"]
-    if not created:
-        response["Idempotent-Replayed"] = "true"
-    return response
 
 
 def _refuse_oversized(request: Request) -> None:
@@ -152,7 +144,7 @@ class JobListCreateApi(generics.ListAPIView[Job]):
             raise IdempotencyKeyReused(
                 f"this Idempotency-Key was used for job {exc.job.pk} with a different request"
             ) from None
-        return _accepted(request, job, created)
+        return accepted_response(request, job, created=created)
 
 
 class JobPreviewApi(APIView):
@@ -280,7 +272,7 @@ class JobRetryApi(APIView):
             raise IdempotencyKeyReused(
                 f"this Idempotency-Key was used for job {exc.job.pk} with a different request"
             ) from None
-        return _accepted(request, retry, created)
+        return accepted_response(request, retry, created=created)
 
 
 class JobResultsApi(APIView):

@@ -58,6 +58,7 @@ from bulkyard.jobs.services.creation import (
     JobInput,
     JobNotAllowed,
     job_create,
+    job_submission_warnings,
 )
 from bulkyard.jobs.services.previews import (
     PREVIEW_ROWS_DEFAULT,
@@ -89,6 +90,7 @@ __all__ = [
     "job_resume",
     "job_retry_failed",
     "job_set_priority",
+    "job_submission_warnings",
     "jobs_purge",
     "jobs_purge_preview",
     "quota_check_early",

@@ -30,16 +30,13 @@ from django.db.models import Count
 from django.utils import timezone
 
 from bulkyard.core import metrics
-from bulkyard.jobs import dispatch, events, registry
-from bulkyard.jobs.inputs import READER_ERROR_CODES
-from bulkyard.jobs.kinds import CONTENT_OMITTED, CodedError
+from bulkyard.jobs import dispatch, events, registry, selectors
+from bulkyard.jobs.kinds import CodedError
 from bulkyard.jobs.models import (
     JOB_FINISHED_STATUSES,
     Chunk,
     ChunkStatus,
     InputFormat,
-    ItemOutcome,
-    ItemResult,
     Job,
     JobPriority,
     JobStatus,
@@ -225,15 +222,7 @@ def job_retry_failed(
         raise JobConflict(
             "nothing_to_retry", "this kind finds its own items: create the job again instead"
         )
-    not_retried = READER_ERROR_CODES | registry.get(job.kind).not_retried_codes
-    failed = (
-        ItemResult.objects.filter(job=job, outcome=ItemOutcome.FAILED, input__isnull=False)
-        .exclude(code__in=not_retried)
-        # Files from a ZIP that failed before becoming data keep no content.
-        .exclude(input__has_key=CONTENT_OMITTED)
-        .order_by("item_number")
-        .values_list("item_number", "input")
-    )
+    failed = selectors.job_retryable_failures(job=job).values_list("item_number", "input")
     digest = hashlib.sha256()
     size = count = 0
     with tempfile.TemporaryFile() as spool:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +28,13 @@ from pydantic import ValidationError
 from bulkyard.core import metrics
 from bulkyard.jobs import dispatch, registry
 from bulkyard.jobs.inputs import reader_for
-from bulkyard.jobs.kinds import CodedError, InputRejected, JobKind, NotAllowed
+from bulkyard.jobs.kinds import (
+    CodedError,
+    InputRejected,
+    JobKind,
+    NotAllowed,
+    SubmissionWarning,
+)
 from bulkyard.jobs.models import (
     HIGH_PRIORITY_PERMISSION,
     CallbackDelivery,
@@ -147,7 +153,17 @@ def _param_path(location: tuple[int | str, ...]) -> str:
 _PYDANTIC_PREFIXES = ("Value error, ", "Assertion failed, ")
 
 
-def _readable(message: str) -> str:
+def _readable(error: Mapping[str, Any], job_kind: JobKind[Any]) -> str:
+    """pydantic's message, told as a person would: an unknown parameter names
+    the ones the kind takes; a missing one says it is required."""
+    if error["type"] == "extra_forbidden":
+        if len(error["loc"]) == 1:
+            known = ", ".join(job_kind.params_model.model_fields)
+            return f"unknown parameter; {job_kind.name} takes: {known}"
+        return "unknown parameter"
+    if error["type"] == "missing":
+        return "required"
+    message = str(error["msg"])
     for prefix in _PYDANTIC_PREFIXES:
         message = message.removeprefix(prefix)
     return message
@@ -179,7 +195,7 @@ def validate_request(
             # The field within params, as the kind's schema names it.
             {
                 "field": ".".join(str(p) for p in err["loc"]) or "params",
-                "message": _readable(err["msg"]),
+                "message": _readable(err, job_kind),
             }
             for err in errors
         ]
@@ -348,6 +364,18 @@ def job_create(
         _delete_files(job, stored_attachments)
         raise
     return job, True
+
+
+def job_submission_warnings(*, job: Job) -> list[SubmissionWarning]:
+    """What the submitter of ``job`` (new, replayed or a retry) should know,
+    as its kind says: the job is accepted whatever they say. A kind since
+    removed, or params it no longer takes, warn of nothing."""
+    try:
+        job_kind = registry.get(job.kind)
+        params = job_kind.parse_params(job.params)
+    except (registry.UnknownKind, ValidationError):
+        return []
+    return job_kind.submission_warnings(params)
 
 
 def _quota_request(

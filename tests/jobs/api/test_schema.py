@@ -111,3 +111,17 @@ def test_every_api_operation_documents_auth_throttling_and_outages(anon_client):
         if not {"401", "429", "503"} <= set(operation["responses"])
     ]
     assert missing == []
+
+
+@pytest.mark.parametrize(
+    ("path", "operation"), [("/api/v1/jobs/", "post"), ("/api/v1/jobs/{job_id}/retry/", "post")]
+)
+def test_a_202_documents_its_warnings(anon_client, path, operation):
+    schema = anon_client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+
+    accepted = schema["paths"][path][operation]["responses"]["202"]["content"]["application/json"]
+    name = accepted["schema"]["$ref"].rsplit("/", 1)[-1]
+    warnings = schema["components"]["schemas"][name]["properties"]["warnings"]
+    assert warnings["type"] == "array"
+    item = schema["components"]["schemas"][warnings["items"]["$ref"].rsplit("/", 1)[-1]]
+    assert set(item["properties"]) == {"code", "message"}

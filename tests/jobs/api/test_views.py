@@ -98,6 +98,28 @@ def test_a_rule_on_the_params_as_a_whole_reads_without_pydantic_wording(api_clie
     assert _error(response)["message"] == "params: steps: each step at most once"
 
 
+def test_an_unknown_parameter_names_the_parameters_the_kind_takes(api_client):
+    response = api_client.post(
+        "/api/v1/jobs/",
+        {"kind": "text.stats", "items": ITEMS, "params": {"word_per_minute": 200}},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    message = _error(response)["message"]
+    assert message.startswith("params.word_per_minute: unknown parameter; text.stats takes: ")
+    assert "words_per_minute" in message
+
+
+def test_a_missing_parameter_is_said_to_be_required(api_client):
+    response = api_client.post(
+        "/api/v1/jobs/", {"kind": "data.export", "params": {}}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert _error(response)["message"] == "params.target: required"
+
+
 def test_a_job_that_does_not_exist_is_404_not_found(api_client):
     response = api_client.get("/api/v1/jobs/00000000-0000-4000-8000-000000000000/")
 

@@ -133,3 +133,11 @@ def test_an_idempotency_key_reused_with_another_priority_is_a_mismatch(user, sen
 
     with pytest.raises(services.IdempotencyKeyMismatch):
         create(JobPriority.LOW)
+
+
+def test_a_job_whose_kind_is_gone_warns_of_nothing(user):
+    job = created_job(user, b'{"n": 1}\n', params={"warning": "careful"})
+    assert [w.code for w in services.job_submission_warnings(job=job)] == ["test_warning"]
+    job.kind = "gone.kind"
+
+    assert services.job_submission_warnings(job=job) == []

@@ -1,7 +1,9 @@
 // Follows a job over its WebSocket and keeps the page's numbers current.
 // Elements: [data-job-ws="/ws/jobs/<id>/"] on a container, [data-job-field=name]
-// for values, [data-job-bar] on a <progress>. No framework, no CDN, nothing
-// inline: the page's Content-Security-Policy allows only scripts from 'self'.
+// for values, [data-job-bar] on a <progress>, [data-job-badge] on the status;
+// when the job ends, a "bulkyard:job-finished" event on the document. No
+// framework, no CDN, nothing inline: the page's Content-Security-Policy allows
+// only scripts from 'self'.
 (function () {
   "use strict";
   const root = document.querySelector("[data-job-ws]");
@@ -48,8 +50,12 @@
   // Shows the elements meant for this status ([data-show-when-status="queued
   // running"]: the pause button; "paused": the resume button), hides the rest.
   function status(value) {
+    // The bar's colour follows data-status (bulkyard.css); the badge's, its class.
     root.dataset.status = value;
     set("status", value.replace(/_/g, " "));
+    root.querySelectorAll("[data-job-badge]").forEach(function (el) {
+      el.className = "by-badge by-status-" + value;
+    });
     document.querySelectorAll("[data-show-when-status]").forEach(function (el) {
       el.hidden = !el.dataset.showWhenStatus.split(" ").includes(value);
     });
@@ -92,6 +98,8 @@
     }
     stopPolling();
     connection("finished");
+    // For the page's other parts (the user's page loads the job's report).
+    document.dispatchEvent(new CustomEvent("bulkyard:job-finished", { detail: job }));
   }
   function poll() {
     fetch(api, { credentials: "same-origin", headers: { Accept: "application/json" } })

@@ -501,6 +501,8 @@ kinds_list = extend_schema(
                         "properties": {"text_field": {"type": "string", "default": "text"}},
                     },
                     "example_item": {"id": "doc-1", "text": "Bulk work belongs in workers."},
+                    "example_params": {"text_field": "text", "id_field": "id", "top_words": 3},
+                    "offers_preview": False,
                 }
             ],
         )

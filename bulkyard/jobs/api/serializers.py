@@ -447,6 +447,12 @@ class KindSerializer(serializers.Serializer[Any]):
     queue = serializers.CharField()
     params_schema = serializers.JSONField()
     example_item = serializers.JSONField(allow_null=True)
+    example_params = serializers.JSONField(
+        allow_null=True, help_text="Params that make a sensible first job of this kind."
+    )
+    offers_preview = serializers.BooleanField(
+        help_text="Whether POST /api/v1/jobs/preview/ gives a dry run of the first rows."
+    )
 
 
 class QuotaSerializer(serializers.Serializer[Any]):

@@ -8,7 +8,8 @@ from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializ
 from rest_framework import serializers
 
 from bulkyard.core.openapi import error_responses
-from bulkyard.jobs.api.schema import ERROR_EXAMPLE, JOB_UPLOAD
+from bulkyard.jobs.api.examples import ERROR_EXAMPLE
+from bulkyard.jobs.api.schema import JOB_UPLOAD
 from bulkyard.jobs.api.serializers import JobCreateInputSerializer
 from bulkyard.jobs.previews import Preview
 from bulkyard.jobs.services import PREVIEW_ROWS_DEFAULT, PREVIEW_ROWS_MAX

@@ -30,13 +30,13 @@ from bulkyard.core.throttling import UserRateThrottle
 from bulkyard.jobs import quotas, registry, selectors, services
 from bulkyard.jobs.api import previews, schema
 from bulkyard.jobs.api.accepted import accepted_response
+from bulkyard.jobs.api.account import MeSerializer
 from bulkyard.jobs.api.filters import JobFilter
+from bulkyard.jobs.api.kinds import KindSerializer
 from bulkyard.jobs.api.serializers import (
     UNPROCESSED,
     JobCreateInputSerializer,
     JobSerializer,
-    KindSerializer,
-    MeSerializer,
     ResultsQuerySerializer,
 )
 from bulkyard.jobs.models import Job

@@ -13,6 +13,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.authtoken.models import Token
 
 from tests.factories import UserFactory
+from tests.support.jobs import may_use_contacts
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTMAN = ROOT / "docs" / "postman"
@@ -86,9 +87,12 @@ def test_the_collection_passes_against_the_live_server(asgi_server, tmp_path):
     if not NEWMAN.exists():
         pytest.fail("newman is not installed: run bin/setup dev (npm ci in docs/postman)")
     environment = json.loads(ENVIRONMENT.read_text())
+    owner = UserFactory()
+    # The dry run previews an import into the owner's contacts.
+    may_use_contacts(owner)
     values = {
         "baseUrl": asgi_server,
-        "token": Token.objects.create(user=UserFactory()).key,
+        "token": Token.objects.create(user=owner).key,
         "otherToken": Token.objects.create(user=UserFactory()).key,
         "pollMillis": "200",
         "maxPolls": "300",

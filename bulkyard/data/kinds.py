@@ -9,6 +9,8 @@ from django.db.models import QuerySet
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bulkyard.data.models import ImportKey
+from bulkyard.data.previews import import_preview
+from bulkyard.data.rows import row_result
 from bulkyard.data.services import import_ledger_clear
 from bulkyard.data.writers import write_chunk
 from bulkyard.jobs.sdk import (
@@ -18,12 +20,10 @@ from bulkyard.jobs.sdk import (
     FinishResult,
     InputRejected,
     Item,
-    ItemError,
-    ItemResultData,
     JobKind,
+    Preview,
     WorkPlan,
     csv_header,
-    failure,
     part_writer,
     parts_merge,
     register,
@@ -37,6 +37,7 @@ from bulkyard.targets.queries import (
     export_queryset,
 )
 from bulkyard.targets.registry import get_target
+from bulkyard.targets.selectors import targets_for
 
 # Rows between two checks for cancellation: the check is cheap, not free.
 STOP_CHECK_EVERY = 500
@@ -96,6 +97,25 @@ class DataImportKind(JobKind[ImportParams]):
     queue_class = "io"
     stores_successes = False
     example_item = {"email": "ada@example.com", "name": "Ada", "age": 36, "city": "London"}
+    example_params = {"target": "contacts", "mode": "upsert", "dry_run": False}
+    offers_preview = True
+    columns_param = "target"
+
+    def input_columns(self, *, user: Any) -> dict[str, list[dict[str, Any]]]:
+        return {
+            target["name"]: target["fields"]
+            for target in targets_for(user)
+            if "import" in target["operations"]
+        }
+
+    def preview(self, items: Iterable[Item], params: ImportParams, *, owner: Any) -> Preview:
+        return import_preview(
+            items=items,
+            target_name=params.target,
+            mode=params.mode,
+            mapping=params.mapping,
+            owner=owner,
+        )
 
     def check_columns(self, columns: list[str], params: ImportParams) -> None:
         target = get_target(params.target)
@@ -126,31 +146,9 @@ class DataImportKind(JobKind[ImportParams]):
         for position, item in enumerate(items):
             if position % STOP_CHECK_EVERY == 0 and ctx.should_stop():
                 break
-            if item.error is not None:
-                result.items.append(failure(item, item.error.code, item.error.message))
-                continue
-            if not isinstance(item.data, dict):
-                result.items.append(
-                    failure(item, "invalid_item", f"line {item.number}: expected an object")
-                )
-                continue
-            row: dict[str, Any] = item.data
-            if mapping:
-                row = {str(mapping.get(name, name)): value for name, value in row.items()}
-            try:
-                if not fields.issuperset(row):
-                    unknown = sorted(set(row) - fields)
-                    raise ItemError(
-                        "unknown_fields",
-                        f"line {item.number}: unknown field(s) {', '.join(unknown)}",
-                    )
-                values = target.convert_row(row, line=item.number)
-            except ItemError as exc:
-                result.items.append(failure(item, exc.code, exc.message))
-                continue
             # The converted values ride along to commit_chunk; successes are
             # counted, not stored.
-            result.items.append(ItemResultData(number=item.number, succeeded=True, output=values))
+            result.items.append(row_result(item, target=target, fields=fields, mapping=mapping))
         return result
 
     def commit_chunk(self, result: ChunkResult, ctx: ChunkContext[ImportParams]) -> None:
@@ -267,6 +265,7 @@ class DataExportKind(JobKind[ExportParams]):
     max_chunk_size = 500_000
     queue_class = "io"
     stores_successes = False
+    example_params = {"target": "contacts", "format": "csv", "filter": {"city": "London"}}
 
     def check_allowed(self, params: ExportParams, *, user: Any) -> None:
         get_target(params.target).require(user, "export")

@@ -97,7 +97,7 @@ def _write_postgres(
                 f"WHERE NOT EXISTS (SELECT FROM inserted i WHERE i.{key} = w.{key})",
                 [job_id, *scope_params],
             )
-            return {line: _exists(target, value) for line, value in cursor.fetchall()}
+            return {line: already_exists_error(target, value) for line, value in cursor.fetchall()}
         updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c != key)
         cursor.execute(
             f"{claimed} INSERT INTO {qn(target.table)} ({inserted_names}) {from_winners} "
@@ -144,7 +144,7 @@ def _write_portable(
         model._default_manager.bulk_create(
             [obj for key, obj in objects.items() if key not in existing]
         )
-        return {winners[key][0]: _exists(target, key) for key in existing}
+        return {winners[key][0]: already_exists_error(target, key) for key in existing}
     model._default_manager.bulk_create(
         list(objects.values()),
         update_conflicts=True,
@@ -154,5 +154,5 @@ def _write_portable(
     return {}
 
 
-def _exists(target: ImportTarget, value: str) -> tuple[str, str]:
+def already_exists_error(target: ImportTarget, value: str) -> tuple[str, str]:
     return "already_exists", f"a row with {target.key} = {value!r} already exists"

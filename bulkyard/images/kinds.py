@@ -42,6 +42,11 @@ class ImageProcessKind(JobKind[ImageProcessParams]):
 
     name = "image.process"
     title = "Image processing"
+    example_params = {
+        "sizes": [{"name": "thumb", "width": 200, "height": 200}],
+        "format": "webp",
+        "quality": 80,
+    }
     description = (
         "Upload a ZIP of images (JPEG, PNG, WebP, AVIF, GIF, TIFF), or a CSV / JSON Lines "
         "file with a url column (downloaded under the outbound-call rules). Each image is turned "

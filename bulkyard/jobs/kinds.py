@@ -21,6 +21,8 @@ from typing import Any, ClassVar, Generic, TypeVar
 from django.conf import settings
 from pydantic import BaseModel, ConfigDict
 
+from bulkyard.jobs.previews import Preview
+
 logger = logging.getLogger(__name__)
 
 
@@ -251,6 +253,14 @@ class JobKind(Generic[ParamsT]):
     # Kinds with an output per item store successes too; others only count them.
     stores_successes: ClassVar[bool] = True
     example_item: ClassVar[dict[str, Any] | None] = None
+    # Params that make a sensible first job, shown by the new-job form's
+    # "Example" button and the kinds list (validated by a test).
+    example_params: ClassVar[dict[str, Any] | None] = None
+    # Whether ``preview`` is implemented: a dry run of the input's first rows.
+    offers_preview: ClassVar[bool] = False
+    # The param whose value picks the columns an input may have (an import's
+    # ``target``); ``input_columns`` lists them per value.
+    columns_param: ClassVar[str] = ""
     # Params that hold credentials, masked wherever a job is shown (names that
     # look secret, like "password" or "api_key", are masked anyway).
     secret_params: ClassVar[tuple[str, ...]] = ()
@@ -300,6 +310,17 @@ class JobKind(Generic[ParamsT]):
         """Raise ``NotAllowed`` if ``user`` may not run a job with these params
         (checked before the job exists, and for its retries). Kinds that read
         or write data the user may lack permissions for override this."""
+
+    def input_columns(self, *, user: Any) -> dict[str, list[dict[str, Any]]]:
+        """For kinds with a ``columns_param``: per value of that param that
+        ``user`` may use, the columns an input may have (``name``, ``type``,
+        ``required``), so that a form can show them before a file is chosen."""
+        return {}
+
+    def preview(self, items: Iterable[Item], params: ParamsT, *, owner: Any) -> Preview:
+        """The first ``items`` of an input judged as the real run would judge
+        them, writing nothing (only kinds with ``offers_preview``)."""
+        raise NotImplementedError
 
     def submission_warnings(self, params: ParamsT) -> list[SubmissionWarning]:
         """What the submitter of an accepted job with these params should know

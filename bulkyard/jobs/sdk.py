@@ -10,6 +10,8 @@ What it holds:
 
 - the contract: ``JobKind`` and what its steps take and return (the contexts,
   items and results, work plans), the errors a kind raises, ``register``;
+- a dry-run preview of an input's first rows (``Preview``), for kinds
+  that offer one (``JobKind.offers_preview``);
 - part files and row writing, for kinds that write a job-level output file;
 - the send-once ledger, for kinds whose items have effects outside the
   database (an email, an HTTP request): one protocol, documented on
@@ -58,6 +60,7 @@ from bulkyard.jobs.parts import (
     write_rows,
     zip_parts_merge,
 )
+from bulkyard.jobs.previews import Preview, PreviewError, PreviewRow
 from bulkyard.jobs.registry import register
 
 __all__ = [
@@ -78,6 +81,9 @@ __all__ = [
     "NoParams",
     "NotAllowed",
     "PlannedChunk",
+    "Preview",
+    "PreviewError",
+    "PreviewRow",
     "SendOnceLedger",
     "SendOnceQuerySet",
     "SubmissionWarning",

@@ -315,3 +315,34 @@ def job_attachments_read(job_id: str) -> list[AttachedFile]:
             content = source.read()
         files.append(AttachedFile(stored.name, stored.content_type, content))
     return files
+
+
+def kinds_described(*, user: Any) -> list[dict[str, Any]]:
+    """Every kind as a new-job form needs it: its params' JSON Schema and an
+    example, which inputs it reads, whether it offers a dry-run preview, and,
+    for a kind whose input columns depend on a param (an import's target),
+    the columns per value of that param among those ``user`` may use."""
+    described = []
+    for kind in registry.all_kinds():
+        formats = list(kind.input_formats)
+        line_formats = [f for f in formats if f != "zip"]
+        described.append(
+            {
+                "name": kind.name,
+                "title": kind.title or kind.name,
+                "description": kind.description,
+                "params_schema": kind.params_model.model_json_schema(),
+                "example_params": kind.example_params,
+                "example_item": kind.example_item,
+                "input_formats": formats,
+                "reads_input": kind.reads_input,
+                "accepts_zip": "zip" in formats,
+                # CSV and JSON Lines may come gzip-compressed; a ZIP never does.
+                "accepts_gzip": bool(line_formats),
+                "accepts_attachments": kind.accepts_attachments,
+                "offers_preview": kind.offers_preview,
+                "columns_param": kind.columns_param or None,
+                "input_columns": kind.input_columns(user=user) if kind.columns_param else {},
+            }
+        )
+    return described

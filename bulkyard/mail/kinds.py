@@ -101,9 +101,15 @@ class EmailParams(BaseModel):
     subject: str = Field(
         max_length=998, description="Django template, e.g. 'Your order {{ order_id }}'."
     )
-    text: str = Field(description="Plain-text body: a Django template (not HTML-escaped).")
+    # "x-widget": the new-job page shows a box of several lines for them.
+    text: str = Field(
+        description="Plain-text body: a Django template (not HTML-escaped).",
+        json_schema_extra={"x-widget": "textarea"},
+    )
     html: str | None = Field(
-        None, description="HTML body, a Django template (variables HTML-escaped); optional."
+        None,
+        description="HTML body, a Django template (variables HTML-escaped); optional.",
+        json_schema_extra={"x-widget": "textarea"},
     )
     from_email: str | None = Field(
         None,
@@ -183,6 +189,11 @@ class SendEmailKind(JobKind[EmailParams]):
         }
     )
     example_item = {"email": "ada@example.com", "name": "Ada", "order_id": "A-1001"}
+    example_params = {
+        "subject": "Your order {{ order_id }}",
+        "text": "Hello {{ name }},\n\nyour order {{ order_id }} has shipped.",
+        "email_field": "email",
+    }
 
     def columns_needed(self, params: EmailParams) -> tuple[str, ...]:
         return (params.email_field,)

@@ -310,6 +310,7 @@ class HttpRequestKind(_OutboundKind):
     )
     params_model = HttpRequestParams
     example_item = {"method": "GET", "url": "https://api.example.com/users/42"}
+    example_params = {"concurrency": 10, "headers": {"Accept": "application/json"}}
 
     def spec(self, item: Item, params: HttpRequestParams, facts: ChunkFacts) -> RequestSpec:
         row = item.data
@@ -359,6 +360,11 @@ class WebhookKind(_OutboundKind):
     params_model = WebhookParams
     secret_params = ("secret",)
     example_item = {"order_id": "A-1001", "status": "shipped"}
+    example_params = {
+        "url": "https://hooks.example.com/orders",
+        "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        "event_type": "order.shipped",
+    }
 
     output_columns = ("delivery_id", *_OutboundKind.output_columns)
 

@@ -61,6 +61,7 @@ class TextStatsKind(JobKind[TextStatsParams]):
         "top_words",
     )
     example_item = {"id": "doc-1", "text": "Bulk work belongs in workers. Not in requests!"}
+    example_params = {"text_field": "text", "id_field": "id", "top_words": 3}
 
     def columns_needed(self, params: TextStatsParams) -> tuple[str, ...]:
         return (params.text_field,)
@@ -141,6 +142,7 @@ class TextProcessKind(JobKind[TextProcessParams]):
     # result row per success as well cost a fifth of the job's overhead.
     stores_successes = False
     example_item = {"id": "doc-1", "text": "<p>Write to ada@example.com.</p>"}
+    example_params = {"text_field": "text", "id_field": "id", "steps": ["clean", "redact"]}
 
     def columns_needed(self, params: TextProcessParams) -> tuple[str, ...]:
         return (params.text_field,)

@@ -1,10 +1,16 @@
+"""The new-job form: the kind, its parameters (fields made from the kind's
+JSON Schema, ``params``, and JSON text for whatever they leave out), the
+file, and how the job runs."""
+
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from django import forms
 
 from bulkyard.jobs import registry
 from bulkyard.jobs.models import HIGH_PRIORITY_PERMISSION, JobPriority
+from bulkyard.web.params import ParamField, param_fields, params_from
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -25,17 +31,35 @@ class MultipleFileField(forms.FileField):
         return [single(data, initial)] if data else []
 
 
+def kind_param_fields(
+    kind: str, *, choices: Mapping[str, list[Any]] | None = None
+) -> list[ParamField]:
+    """The parameter fields of a registered kind (none for an unknown one)."""
+    try:
+        job_kind = registry.get(kind)
+    except registry.UnknownKind:
+        return []
+    return param_fields(kind, job_kind.params_model.model_json_schema(), choices=choices)
+
+
 class JobUploadForm(forms.Form):
     kind = forms.ChoiceField(help_text="What to do with each item.")
     params = forms.CharField(
         required=False,
-        widget=forms.Textarea(attrs={"rows": 4, "placeholder": "{}"}),
-        help_text="The kind's parameters as a JSON object; empty for the defaults.",
+        label="More parameters (JSON)",
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "{}"}),
+        help_text="Optional: parameters as a JSON object, as the API takes them; "
+        "they take precedence over the fields above.",
     )
     file = forms.FileField(
         required=False,
-        help_text="CSV with a header row, or JSON Lines (.jsonl). None for an export.",
+        help_text="CSV with a header row or JSON Lines (.jsonl), either may be gzip-compressed "
+        "(.csv.gz, .jsonl.gz); or a ZIP of files, for kinds that read one (images). "
+        "None for an export.",
     )
+    # A file kept from a refused submission (``PendingUpload``), sent again
+    # in its place when no other file is chosen.
+    pending_upload = forms.UUIDField(required=False, widget=forms.HiddenInput)
     attachments = MultipleFileField(
         required=False,
         help_text="Files to send with the job, for kinds that use them (email attachments).",
@@ -50,6 +74,8 @@ class JobUploadForm(forms.Form):
 
     def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Per parameter name of the chosen kind: what is wrong with its field.
+        self.param_errors: dict[str, str] = {}
         kind_field = self.fields["kind"]
         assert isinstance(kind_field, forms.ChoiceField)
         kind_field.choices = [
@@ -78,6 +104,24 @@ class JobUploadForm(forms.Form):
             raise forms.ValidationError("Parameters must be a JSON object, like {}.")
         return params
 
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        # The chosen kind's fields, then the JSON text over them.
+        kind = cleaned.get("kind") or ""
+        fields, self.param_errors = params_from(kind_param_fields(kind), self.data)
+        if self.param_errors:
+            raise forms.ValidationError("Some parameters are not what they must be: see below.")
+        if "params" in cleaned:
+            cleaned["params"] = {**fields, **cleaned["params"]}
+        return cleaned
+
+    def add_param_errors(self, details: Any) -> None:
+        """Put the errors ``job_create`` found in the params beside their fields."""
+        for detail in details or ():
+            if isinstance(detail, dict) and "field" in detail:
+                name = str(detail["field"]).split(".", 1)[0]
+                self.param_errors.setdefault(name, str(detail.get("message", "")))
+
     def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]
         if upload is None:
@@ -90,5 +134,7 @@ class JobUploadForm(forms.Form):
         elif name.endswith(".zip"):
             upload.bulkyard_format = "zip"
         else:
-            raise forms.ValidationError("Upload a .csv, .jsonl or .zip file.")
+            raise forms.ValidationError(
+                "Upload a .csv, .jsonl or .zip file (.csv.gz and .jsonl.gz too)."
+            )
         return upload

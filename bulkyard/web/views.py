@@ -4,16 +4,18 @@ import math
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from bulkyard.jobs import selectors, services
+from bulkyard.jobs.api.previews import preview_data
 from bulkyard.jobs.models import JobStatus
 from bulkyard.jobs.throttling import JobCreateThrottle
-from bulkyard.jobs.uploads import upload_attachment, upload_job_input
-from bulkyard.web import reports
+from bulkyard.jobs.uploads import upload_attachment
+from bulkyard.web import job_form, reports
+from bulkyard.web import services as web_services
 from bulkyard.web.forms import JobUploadForm
 
 
@@ -33,7 +35,9 @@ def job_new(request: HttpRequest) -> HttpResponse:
             return _job_submit(request)
         except services.QuotaExceeded as exc:
             return _refused(request, message=f"Not started: {exc.message}.", wait=exc.retry_after)
-    return render(request, "web/job_new.html", {"form": JobUploadForm(user=request.user)})
+    form = JobUploadForm(user=request.user)
+    context = job_form.page_context(user=request.user, form=form, pending=None)
+    return render(request, "web/job_new.html", context)
 
 
 def _job_submit(request: HttpRequest) -> HttpResponse:
@@ -41,10 +45,7 @@ def _job_submit(request: HttpRequest) -> HttpResponse:
     services.quota_check_early(owner=request.user)  # type: ignore[arg-type]
     form = JobUploadForm(request.POST, request.FILES, user=request.user)
     if form.is_valid():
-        upload = form.cleaned_data["file"]
-        job_input = None
-        if upload is not None:  # kinds that find their own items (exports) take none
-            job_input = upload_job_input(upload, input_format=upload.bulkyard_format)
+        job_input, kept = job_form.chosen_input(owner=request.user, form=form)
         try:
             job, _ = services.job_create(
                 owner=request.user,  # type: ignore[arg-type]
@@ -57,12 +58,48 @@ def _job_submit(request: HttpRequest) -> HttpResponse:
             )
         except (services.InvalidJobRequest, services.JobNotAllowed) as exc:
             form.add_error(None, exc.message)
+            form.add_param_errors(getattr(exc, "details", None))
         else:
+            if kept is not None:  # made into the job, or replaced by another file
+                web_services.pending_upload_discard(pending=kept)
             # Shown on the job's page: the job is started all the same.
             for warning in services.job_submission_warnings(job=job):
                 messages.warning(request, f"Started, but: {warning.message}.")
             return redirect("web:job-detail", job_id=job.pk)
-    return render(request, "web/job_new.html", {"form": form})
+    # The chosen file is kept, so that the corrected form need not send it.
+    pending = job_form.keep_upload(owner=request.user, form=form)
+    context = job_form.page_context(
+        user=request.user, form=form, pending=pending, data=request.POST
+    )
+    return render(request, "web/job_new.html", context)
+
+
+@login_required
+@require_POST
+def job_preview(request: HttpRequest) -> JsonResponse:
+    """The first rows of the form's file as the job would judge them (JSON,
+    for job-form.js); counts against the job-creation rate."""
+    if (seconds := _throttled(request)) is not None:
+        message = f"You are asking faster than allowed: try again in {seconds} s."
+        response = JsonResponse({"message": message}, status=429)
+        response["Retry-After"] = str(seconds)
+        return response
+    form = JobUploadForm(request.POST, request.FILES, user=request.user)
+    if not form.is_valid():
+        errors = [str(error) for errors in form.errors.values() for error in errors]
+        return JsonResponse({"message": " ".join(errors), "params": form.param_errors}, status=400)
+    job_input, _ = job_form.chosen_input(owner=request.user, form=form)
+    kind = form.cleaned_data["kind"]
+    try:
+        preview = services.job_preview(
+            owner=request.user,  # type: ignore[arg-type]
+            kind=kind,
+            params=form.cleaned_data["params"],
+            job_input=job_input,
+        )
+    except (services.InvalidJobRequest, services.JobNotAllowed, services.PreviewNotOffered) as exc:
+        return JsonResponse({"message": exc.message, "code": exc.code}, status=400)
+    return JsonResponse(preview_data(kind=kind, preview=preview))
 
 
 def _throttled(request: HttpRequest) -> int | None:
@@ -75,14 +112,20 @@ def _throttled(request: HttpRequest) -> int | None:
 
 
 def _refused(request: HttpRequest, *, message: str, wait: int) -> HttpResponse:
-    """The form again, filled in as it was sent (but the files), saying why
+    """The form again, filled in as it was sent (the file kept), saying why
     and when to retry: a 429 with ``Retry-After``."""
     messages.error(request, message)
     fields = ("kind", "params", "chunk_size", "priority")
     form = JobUploadForm(
         initial={name: request.POST.get(name) for name in fields}, user=request.user
     )
-    response = render(request, "web/job_new.html", {"form": form}, status=429)
+    sent = JobUploadForm(request.POST, request.FILES, user=request.user)
+    sent.is_valid()  # only for its file, which is kept
+    pending = job_form.keep_upload(owner=request.user, form=sent)
+    context = job_form.page_context(
+        user=request.user, form=form, pending=pending, data=request.POST
+    )
+    response = render(request, "web/job_new.html", context, status=429)
     response["Retry-After"] = str(wait)
     return response
 

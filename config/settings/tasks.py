@@ -93,6 +93,11 @@ BULKYARD_SWEEP_INTERVAL_SECONDS = env.float("BULKYARD_SWEEP_INTERVAL_SECONDS", d
 BULKYARD_RETENTION_INTERVAL_SECONDS = env.float(
     "BULKYARD_RETENTION_INTERVAL_SECONDS", default=300.0
 )
+# The new-job form's kept uploads (bulkyard.web.models.PendingUpload): those
+# older than an hour go, looked for every ten minutes (decision 0025).
+BULKYARD_PENDING_UPLOAD_PURGE_SECONDS = env.float(
+    "BULKYARD_PENDING_UPLOAD_PURGE_SECONDS", default=600.0
+)
 CELERY_BEAT_SCHEDULE = {
     "bulkyard-sweep-stalled-work": {
         "task": "bulkyard.jobs.tasks.sweep_stalled_work",
@@ -103,6 +108,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "bulkyard.jobs.tasks.purge_expired_jobs",
         "schedule": BULKYARD_RETENTION_INTERVAL_SECONDS,
         "options": {"expires": BULKYARD_RETENTION_INTERVAL_SECONDS},
+    },
+    "bulkyard-purge-pending-uploads": {
+        "task": "bulkyard.web.tasks.purge_pending_uploads",
+        "schedule": BULKYARD_PENDING_UPLOAD_PURGE_SECONDS,
+        "options": {"expires": BULKYARD_PENDING_UPLOAD_PURGE_SECONDS},
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = env.str(

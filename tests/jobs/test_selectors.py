@@ -259,3 +259,37 @@ def test_the_retries_of_a_job_leave_out_expired_ones(user):
     Job.objects.filter(pk=expired.pk).update(expires_at=datetime(2020, 1, 1, tzinfo=UTC))
 
     assert list(selectors.job_retries(job=job)) == [kept]
+
+
+def test_kinds_described_give_schema_example_and_what_each_kind_reads(user):
+    from tests.support.jobs import may_use_contacts
+
+    may_use_contacts(user)
+
+    kinds = {kind["name"]: kind for kind in selectors.kinds_described(user=user)}
+
+    image, imports = kinds["image.process"], kinds["data.import"]
+    assert image["accepts_zip"] is True
+    assert image["accepts_gzip"] is True
+    assert imports["accepts_zip"] is False
+    assert imports["offers_preview"] is True
+    assert imports["params_schema"]["properties"]["mode"]["default"] == "upsert"
+    assert imports["columns_param"] == "target"
+    columns = {column["name"]: column for column in imports["input_columns"]["contacts"]}
+    assert columns["email"]["required"] is True
+
+
+def test_kinds_described_list_only_the_targets_the_user_may_import_into(user):
+    kinds = {kind["name"]: kind for kind in selectors.kinds_described(user=user)}
+
+    assert kinds["data.import"]["input_columns"] == {}
+
+
+def test_every_kind_has_example_params_that_are_valid():
+    from bulkyard.jobs import registry
+
+    for kind in registry.all_kinds():
+        if kind.name.startswith("test."):
+            continue  # the tests' own kinds
+        assert kind.example_params is not None, kind.name
+        kind.parse_params(kind.example_params)

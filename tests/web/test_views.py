@@ -244,6 +244,6 @@ def test_the_upload_form_over_a_quota_is_429_naming_it(browser_client, user):
     assert 1 <= int(response["Retry-After"]) <= 24 * 3600
     page = response.content.decode()
     assert "quota upload_bytes_per_day" in page
-    # The form comes back as it was sent, but for the file.
+    # The form comes back as it was sent (its file kept: test_job_form.py).
     assert "sleep_per_item" in page
     assert not Job.objects.exists()

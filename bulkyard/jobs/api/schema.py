@@ -14,125 +14,23 @@ from rest_framework import serializers
 
 from bulkyard.core.openapi import error_responses
 from bulkyard.jobs.api.accepted import JobAcceptedSerializer
+from bulkyard.jobs.api.account import MeSerializer
+from bulkyard.jobs.api.examples import (
+    ERROR_EXAMPLE,
+    IDEMPOTENCY_HEADER,
+    JOB_EXAMPLE,
+    JOB_ID,
+    JOB_RESPONSE_EXAMPLE,
+    MAIL_WARNING,
+    QUOTA_EXCEEDED_EXAMPLE,
+)
+from bulkyard.jobs.api.kinds import KindSerializer
 from bulkyard.jobs.api.serializers import (
     JobCreateInputSerializer,
     JobSerializer,
-    KindSerializer,
-    MeSerializer,
     ResultsQuerySerializer,
 )
 from bulkyard.jobs.models import JobPriority, JobStatus
-
-IDEMPOTENCY_HEADER = OpenApiParameter(
-    "Idempotency-Key",
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    description=(
-        "Any unique string (up to 255 characters). Repeating a request with the same key "
-        "returns the job the first request created instead of creating another; the same "
-        "key with a different request is refused with 422."
-    ),
-)
-
-_JOB_ID = "0b6f7c1e-5d1a-4c55-9a8e-2f4b9d7e3c10"
-_JOB_URL = f"https://bulkyard.example/api/v1/jobs/{_JOB_ID}/"
-JOB_EXAMPLE = {
-    "id": _JOB_ID,
-    "url": _JOB_URL,
-    "kind": "text.stats",
-    "status": "running",
-    "priority": "normal",
-    "params": {"text_field": "text", "id_field": "id", "words_per_minute": 230, "top_words": 5},
-    "input": {"format": "csv", "name": "texts.csv", "size": 20946363},
-    "chunk_size": 1000,
-    "total_items": 100000,
-    "processed_items": 42000,
-    "succeeded_items": 41990,
-    "failed_items": 10,
-    "unprocessed_items": None,
-    "progress": {
-        "percent": 42.0,
-        "items_per_second": 8400.0,
-        "eta_seconds": 6.9,
-        "duration_seconds": 5.0,
-    },
-    "chunks": {"total": 100, "finished": 42},
-    "created_at": "2026-11-25T10:00:00.000000Z",
-    "started_at": "2026-11-25T10:00:00.250000Z",
-    "finished_at": None,
-    "cancel_requested_at": None,
-    "paused_at": None,
-    "paused_seconds": None,
-    "retention_days": 30,
-    "expires_at": None,
-    "error": None,
-    "summary": None,
-    "idempotency_key": "texts-2026-11-25",
-    "retry_of": None,
-    "callback": {
-        "url": "https://hooks.example.com/bulkyard",
-        "delivery": {
-            "status": "pending",
-            "attempts": 0,
-            "next_attempt_at": None,
-            "last_attempt_at": None,
-            "last_status_code": None,
-            "last_error": "",
-            "delivered_at": None,
-        },
-    },
-    "links": {
-        "self": _JOB_URL,
-        "status": _JOB_URL,
-        "websocket": f"wss://bulkyard.example/ws/jobs/{_JOB_ID}/",
-        "results": f"{_JOB_URL}results/",
-        "failed_results": f"{_JOB_URL}results/?outcome=failed",
-        "succeeded_results": f"{_JOB_URL}results/?outcome=succeeded",
-        "unprocessed": None,
-        "output": None,
-        "cancel": f"{_JOB_URL}cancel/",
-        "pause": f"{_JOB_URL}pause/",
-        "resume": f"{_JOB_URL}resume/",
-        "retry": f"{_JOB_URL}retry/",
-    },
-}
-MAIL_WARNING = (
-    "the mail server (smtp.example.com:587, EMAIL_HOST and EMAIL_PORT) cannot be reached now; "
-    "the job is accepted and its emails are sent once it answers, or fail after their retries"
-)
-JOB_RESPONSE_EXAMPLE = OpenApiExample("A running job", value=JOB_EXAMPLE, response_only=True)
-ERROR_EXAMPLE = OpenApiExample(
-    "An error",
-    response_only=True,
-    status_codes=["400"],
-    value={
-        "error": {
-            "code": "missing_columns",
-            "message": "the input lacks required column(s): text; found: id, body",
-            "details": None,
-        }
-    },
-)
-
-QUOTA_EXCEEDED_EXAMPLE = OpenApiExample(
-    "A quota used up",
-    response_only=True,
-    status_codes=["429"],
-    value={
-        "error": {
-            "code": "quota_exceeded",
-            "message": "quota queued_jobs: you have 10 job(s) queued, the limit is 10; "
-            "submit again once one has started",
-            "details": {
-                "quota": "queued_jobs",
-                "limit": 10,
-                "used": 10,
-                "requested": None,
-                "resets_at": None,
-            },
-        }
-    },
-)
 
 
 def _repeatable_filter(name: str, choices: list[str]) -> OpenApiParameter:
@@ -380,8 +278,8 @@ jobs_retry = extend_schema(
             value={
                 **JOB_EXAMPLE,
                 "status": "queued",
-                "input": {"format": "retry", "name": f"retry-of-{_JOB_ID}.jsonl", "size": 912},
-                "retry_of": _JOB_ID,
+                "input": {"format": "retry", "name": f"retry-of-{JOB_ID}.jsonl", "size": 912},
+                "retry_of": JOB_ID,
                 "warnings": [],
             },
         ),
@@ -501,6 +399,8 @@ kinds_list = extend_schema(
                         "properties": {"text_field": {"type": "string", "default": "text"}},
                     },
                     "example_item": {"id": "doc-1", "text": "Bulk work belongs in workers."},
+                    "example_params": {"text_field": "text", "id_field": "id", "top_words": 3},
+                    "offers_preview": False,
                 }
             ],
         )

@@ -6,6 +6,7 @@ app_name = "jobs"
 
 urlpatterns = [
     path("jobs/", views.JobListCreateApi.as_view(), name="job-list"),
+    path("jobs/preview/", views.JobPreviewApi.as_view(), name="job-preview"),
     path("jobs/<uuid:job_id>/", views.JobDetailApi.as_view(), name="job-detail"),
     path("jobs/<uuid:job_id>/cancel/", views.JobCancelApi.as_view(), name="job-cancel"),
     path("jobs/<uuid:job_id>/pause/", views.JobPauseApi.as_view(), name="job-pause"),

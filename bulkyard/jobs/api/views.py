@@ -28,15 +28,15 @@ from bulkyard.core.parsers import SafeJSONParser
 from bulkyard.core.sizes import human_bytes
 from bulkyard.core.throttling import UserRateThrottle
 from bulkyard.jobs import quotas, registry, selectors, services
-from bulkyard.jobs.api import schema
+from bulkyard.jobs.api import previews, schema
 from bulkyard.jobs.api.accepted import accepted_response
+from bulkyard.jobs.api.account import MeSerializer
 from bulkyard.jobs.api.filters import JobFilter
+from bulkyard.jobs.api.kinds import KindSerializer
 from bulkyard.jobs.api.serializers import (
     UNPROCESSED,
     JobCreateInputSerializer,
     JobSerializer,
-    KindSerializer,
-    MeSerializer,
     ResultsQuerySerializer,
 )
 from bulkyard.jobs.models import Job
@@ -62,6 +62,28 @@ def _over_quota(exc: services.QuotaExceeded) -> TooManyRequests:
     return TooManyRequests(exc.code, exc.message, wait=exc.retry_after, details=exc.details)
 
 
+def _refuse_oversized(request: Request) -> None:
+    """Refuse an oversized body before reading a byte of it (a submission's
+    or a preview's). Bodies without a length are cut off by the upload
+    handler at the same limit."""
+    limit = settings.BULKYARD_MAX_UPLOAD_BYTES
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if request.method == "POST" and length > limit:
+        raise PayloadTooLarge(
+            f"the request body has {human_bytes(length)}; the limit is {human_bytes(limit)}"
+        )
+    json_limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    if request.content_type == "application/json" and length > json_limit:
+        # JSON is parsed in memory: big batches belong in a file upload.
+        raise PayloadTooLarge(
+            f"a JSON body may have at most {human_bytes(json_limit)}; upload a CSV or "
+            "JSON Lines file for larger batches"
+        )
+
+
 class JobListCreateApi(generics.ListAPIView[Job]):
     serializer_class = JobSerializer
     filterset_class = JobFilter
@@ -72,24 +94,7 @@ class JobListCreateApi(generics.ListAPIView[Job]):
         return selectors.job_list(user=self.request.user)
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        # Refuse an oversized body before reading a byte of it. Bodies without a
-        # length are cut off by the upload handler at the same limit.
-        limit = settings.BULKYARD_MAX_UPLOAD_BYTES
-        try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        if request.method == "POST" and length > limit:
-            raise PayloadTooLarge(
-                f"the request body has {human_bytes(length)}; the limit is {human_bytes(limit)}"
-            )
-        json_limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        if request.content_type == "application/json" and length > json_limit:
-            # JSON is parsed in memory: big batches belong in a file upload.
-            raise PayloadTooLarge(
-                f"a JSON body may have at most {human_bytes(json_limit)}; upload a CSV or "
-                "JSON Lines file for larger batches"
-            )
+        _refuse_oversized(request)
         super().initial(request, *args, **kwargs)
         if request.method == "POST":
             # A user with no quota left is refused before the request is
@@ -140,6 +145,35 @@ class JobListCreateApi(generics.ListAPIView[Job]):
                 f"this Idempotency-Key was used for job {exc.job.pk} with a different request"
             ) from None
         return accepted_response(request, job, created=created)
+
+
+class JobPreviewApi(APIView):
+    parser_classes = [SafeJSONParser, MultiPartParser, FormParser]
+    # A preview reads an upload as a submission does: the same budget.
+    throttle_classes = [UserRateThrottle, JobCreateThrottle]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        _refuse_oversized(request)
+        super().initial(request, *args, **kwargs)
+
+    @previews.jobs_preview
+    def post(self, request: Request) -> Response:
+        payload = previews.JobPreviewInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        try:
+            preview = services.job_preview(
+                owner=request.user,  # type: ignore[arg-type]
+                kind=data["kind"],
+                params=data["params"],
+                job_input=_job_input(data),
+                rows=data["rows"],
+            )
+        except (services.InvalidJobRequest, services.PreviewNotOffered) as exc:
+            raise InvalidRequest(exc.code, exc.message, getattr(exc, "details", None)) from None
+        except services.JobNotAllowed as exc:
+            raise Forbidden(exc.code, exc.message) from None
+        return Response(previews.preview_data(kind=data["kind"], preview=preview))
 
 
 def _job_input(data: dict[str, Any]) -> services.JobInput | None:
@@ -290,6 +324,8 @@ class KindListApi(APIView):
                 "queue": kind.queue,
                 "params_schema": kind.params_model.model_json_schema(),
                 "example_item": kind.example_item,
+                "example_params": kind.example_params,
+                "offers_preview": kind.offers_preview,
             }
             for kind in registry.all_kinds()
         ]

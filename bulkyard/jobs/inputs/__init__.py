@@ -16,13 +16,14 @@ record the csv reader broke on ends), ``jsonlinput``, ``spans`` (planning spans
 of lines, and reading one back), ``zipinput`` (a ZIP archive's files as items),
 ``extracts`` and ``zipcopy`` (files of some of an input's items, in its format),
 ``gzipped`` and ``sniffing`` (the checks made on an upload before a job
-exists). The names below are the package's interface; the rest is internal
-to it.
+exists), ``heads`` (an upload's first items, for a dry-run preview). The
+names below are the package's interface; the rest is internal to it.
 """
 
 from bulkyard.jobs.inputs.csvinput import csv_read_header
 from bulkyard.jobs.inputs.extracts import Remainder, copy_ranges
 from bulkyard.jobs.inputs.gzipped import GZIP_MAGIC, gunzip, is_gzip
+from bulkyard.jobs.inputs.heads import HEAD_BYTES, Head, read_head
 from bulkyard.jobs.inputs.jsonlinput import MAX_ITEM_DEPTH, nested_too_deeply
 from bulkyard.jobs.inputs.lines import READER_ERROR_CODES, UTF8_BOM
 from bulkyard.jobs.inputs.readers import InputReader, UploadCheck, reader_for
@@ -31,11 +32,13 @@ from bulkyard.jobs.inputs.spans import PLAN_BLOCK_BYTES, Plan, Span, plan_input,
 
 __all__ = [
     "GZIP_MAGIC",
+    "HEAD_BYTES",
     "MAX_ITEM_DEPTH",
     "PLAN_BLOCK_BYTES",
     "READER_ERROR_CODES",
     "SNIFF_BYTES",
     "UTF8_BOM",
+    "Head",
     "InputReader",
     "Plan",
     "Remainder",
@@ -47,6 +50,7 @@ __all__ = [
     "is_gzip",
     "nested_too_deeply",
     "plan_input",
+    "read_head",
     "read_span",
     "reader_for",
     "sniff",

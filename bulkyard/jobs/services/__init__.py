@@ -24,6 +24,9 @@
    too long; ``retention``: beat's purge deletes expired jobs with
    everything they own.
 
+``previews``: a dry run of a request's first rows, validated as ``creation``
+validates it, stored nowhere.
+
 What they share: ``quotas`` (refusing a job that would take its owner past
 a quota, when it is created), ``claims`` (taking the next chunk or job step from
 PostgreSQL with ``SKIP LOCKED``), ``leases`` (holding it while it runs, renewed
@@ -57,10 +60,18 @@ from bulkyard.jobs.services.creation import (
     job_create,
     job_submission_warnings,
 )
+from bulkyard.jobs.services.previews import (
+    PREVIEW_ROWS_DEFAULT,
+    PREVIEW_ROWS_MAX,
+    PreviewNotOffered,
+    job_preview,
+)
 from bulkyard.jobs.services.quotas import QuotaExceeded, quota_check_early
 from bulkyard.jobs.services.retention import PurgeReport, jobs_purge, jobs_purge_preview
 
 __all__ = [
+    "PREVIEW_ROWS_DEFAULT",
+    "PREVIEW_ROWS_MAX",
     "AttachmentInput",
     "CallbackRequest",
     "IdempotencyKeyMismatch",
@@ -68,11 +79,13 @@ __all__ = [
     "JobConflict",
     "JobInput",
     "JobNotAllowed",
+    "PreviewNotOffered",
     "PurgeReport",
     "QuotaExceeded",
     "job_cancel",
     "job_create",
     "job_pause",
+    "job_preview",
     "job_rerun_stalled_chunks",
     "job_resume",
     "job_retry_failed",

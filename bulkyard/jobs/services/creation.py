@@ -169,7 +169,7 @@ def _readable(error: Mapping[str, Any], job_kind: JobKind[Any]) -> str:
     return message
 
 
-def _validate_request(
+def validate_request(
     *,
     owner: User,
     kind: str,
@@ -178,8 +178,9 @@ def _validate_request(
     chunk_size: int | None,
 ) -> tuple[JobKind[Any], dict[str, Any], int, bool]:
     """The kind, the validated params, the chunk size and whether the input is
-    gzip-compressed; raises ``InvalidJobRequest``, or ``JobNotAllowed`` when
-    the owner may not touch the data the job would."""
+    gzip-compressed (what ``job_create`` and ``job_preview`` check first);
+    raises ``InvalidJobRequest``, or ``JobNotAllowed`` when the owner may not
+    touch the data the job would."""
 
     try:
         job_kind = registry.get(kind)
@@ -268,7 +269,7 @@ def job_create(
     (the server's default if None; ``invalid_retention_days`` outside what the
     server allows).
     """
-    job_kind, clean_params, size, compressed = _validate_request(
+    job_kind, clean_params, size, compressed = validate_request(
         owner=owner, kind=kind, params=params, job_input=job_input, chunk_size=chunk_size
     )
     _check_priority(owner, priority)

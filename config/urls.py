@@ -5,6 +5,7 @@ from django.views.generic import RedirectView
 
 from bulkyard.core.api_docs import RedocView, SchemaView, SwaggerUiView
 from bulkyard.core.views import HealthApi, MetricsApi
+from bulkyard.jobs.admin_dashboard import dashboard_view
 from bulkyard.targets.api import TargetListApi
 from bulkyard.users.api import WsTicketApi
 from bulkyard.web.accounts import ThrottledPasswordResetView
@@ -16,6 +17,8 @@ browsable_api_auth = [
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="web:job-list", permanent=False)),
+    # Ahead of the admin's own URLs, which would take it for an app's.
+    path("admin/dashboard/", admin.site.admin_view(dashboard_view), name="admin-dashboard"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("bulkyard.jobs.api.urls")),
     path("api/v1/ws-ticket/", WsTicketApi.as_view(), name="ws-ticket"),

@@ -272,6 +272,13 @@ class Chunk(models.Model):
             ),
             # Fair claims: when a job's latest chunk started.
             models.Index(fields=["job", "started_at"], name="chunk_job_started"),
+            # The staff dashboard's last hour (bulkyard/jobs/dashboard.py):
+            # a range of finished chunks by when they finished.
+            models.Index(
+                fields=["finished_at"],
+                condition=Q(finished_at__isnull=False),
+                name="chunk_finished",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -257,6 +257,27 @@ def job_progress(job: Job, *, now: datetime | None = None) -> Progress:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class JobControls:
+    """Which controls apply to a job now (the admin page's buttons)."""
+
+    pause: bool
+    resume: bool
+    cancel: bool
+    retry: bool
+
+
+def job_controls(*, job: Job) -> JobControls:
+    """What an operator can do to the job in its current state; the services
+    refuse the rest (a race between two operators ends in their conflict)."""
+    return JobControls(
+        pause=job.status in (JobStatus.QUEUED, JobStatus.RUNNING),
+        resume=job.status == JobStatus.PAUSED,
+        cancel=not job.is_finished and job.status != JobStatus.CANCELLING,
+        retry=job_can_retry(job=job),
+    )
+
+
 def job_paused_seconds(job: Job, *, now: datetime | None = None) -> float | None:
     """How long the job has been paused, while it is; None otherwise."""
     if job.paused_at is None:

@@ -45,9 +45,29 @@ def test_the_job_list_shows_progress_and_filters(staff, user, sent):
     page = staff.get("/admin/bulkyard_jobs/job/?status__exact=running").content.decode()
 
     assert str(job.pk)[:8] in page
-    assert 'class="by-bar"' in page
+    assert 'class="by-bar by-small"' in page
     assert "33%" in page
-    assert "10 / 0 / 30" in page
+    assert "10/0/30" in page
+
+
+def test_the_job_list_cuts_long_owner_names_to_fit(staff, sent):
+    owner = UserFactory(username="someone.with.a.long.name@example.com")
+    _job(owner)
+
+    page = staff.get("/admin/bulkyard_jobs/job/").content.decode()
+
+    assert '<span title="someone.with.a.long.name@example.com">someone.wit…</span>' in page
+
+
+def test_the_job_list_shows_big_counts_in_short(staff, user, sent):
+    job = _job(user)
+    Job.objects.filter(pk=job.pk).update(
+        succeeded_items=1_000_000, failed_items=12_345, total_items=1_012_345
+    )
+
+    page = staff.get("/admin/bulkyard_jobs/job/").content.decode()
+
+    assert "1.00M/12.3k/1.01M" in page
 
 
 def test_search_by_id_finds_the_job(staff, user, sent):

@@ -137,6 +137,7 @@
       // accepts and then fails at once must not be retried every second.
       delay = 1000;
       const message = JSON.parse(event.data);
+      document.dispatchEvent(new CustomEvent("bulkyard:job", { detail: message }));
       if (message.type === "job.snapshot" || message.type === "job.finished") {
         show(flatten(message.job));
       } else if (message.type === "job.progress") {

@@ -39,12 +39,20 @@ def test_a_job_with_failures_shows_its_report_live_and_its_retry_fails_in_red(pa
     job = httpx.post(
         f"{asgi_server}/api/v1/jobs/",
         headers=headers,
-        data={"kind": "test.echo", "params": json.dumps({"fail_items": [6, 9]})},
+        # Slow enough (3 chunks of 10 items, 0.3 s each) that the pause
+        # below lands while a chunk is still waiting, however fast the worker.
+        data={
+            "kind": "test.echo",
+            "params": json.dumps({"fail_items": [6, 9], "sleep_per_item": 0.3}),
+        },
         files={"file": ("rows.csv", ROWS.encode())},
         timeout=30,
     ).json()
     # Held until the page is open: the report must come in live, not with the page.
-    httpx.post(f"{asgi_server}/api/v1/jobs/{job['id']}/pause/", headers=headers, timeout=30)
+    paused = httpx.post(
+        f"{asgi_server}/api/v1/jobs/{job['id']}/pause/", headers=headers, timeout=30
+    )
+    assert paused.status_code == 200, paused.text
 
     log_in(page, asgi_server, user, path=f"/jobs/{job['id']}/")
     expect(page.locator("[data-job-ws]")).to_have_attribute("data-connection", "live")
@@ -53,7 +61,7 @@ def test_a_job_with_failures_shows_its_report_live_and_its_retry_fails_in_red(pa
     page.click("#resume")
 
     report = page.locator("#report")
-    expect(report).to_be_visible()
+    expect(report).to_be_visible(timeout=30_000)
     expect(page.locator('[data-job-field="status"]')).to_have_class(
         "by-badge by-status-completed_with_errors"
     )
@@ -73,7 +81,7 @@ def test_a_job_with_failures_shows_its_report_live_and_its_retry_fails_in_red(pa
     page.wait_for_url(lambda url: job["id"] not in url)
     assert Job.objects.filter(retry_of_id=job["id"]).count() == 1
     # Both items fail again: every item of the retry failed, so it failed.
-    expect(page.locator("[data-job-ws]")).to_have_attribute("data-status", "failed")
+    expect(page.locator("[data-job-ws]")).to_have_attribute("data-status", "failed", timeout=30_000)
     expect(page.locator("#report")).to_be_visible()
     expect(page.locator('[data-job-field="status"]')).to_have_class("by-badge by-status-failed")
     assert _bar_colour(page) == RED

@@ -18,6 +18,7 @@ from django.utils.text import Truncator
 from django.utils.timezone import localtime
 
 from bulkyard.jobs import admin_page, selectors, services
+from bulkyard.jobs.kinds import CodedError
 from bulkyard.jobs.models import Chunk, ItemOutcome, Job, JobPriority, JobStatus
 from bulkyard.jobs.results import results_response
 from bulkyard.jobs.selectors import masked_params
@@ -287,13 +288,9 @@ class JobAdmin(admin.ModelAdmin[Job]):
         for job in queryset:
             try:
                 retry, _ = services.job_retry_failed(job=job, owner=job.owner)
-            except (
-                services.JobConflict,
-                services.InvalidJobRequest,
-                services.JobNotAllowed,
-                # The retry is the owner's job: it counts against their quotas.
-                services.QuotaExceeded,
-            ) as exc:
+            # Every refusal a service gives (a conflict, a quota, a job no longer
+            # retryable) is told to the staff user, not raised.
+            except CodedError as exc:
                 self.message_user(request, f"{job.pk}: {exc.message}", messages.WARNING)
             else:
                 self.message_user(request, f"{job.pk}: retry job {retry.pk} created.")

@@ -17,6 +17,7 @@ from django.urls import reverse
 
 from bulkyard.core.secrets import mask_url_query
 from bulkyard.jobs import selectors, services
+from bulkyard.jobs.kinds import CodedError
 from bulkyard.jobs.models import Chunk, ItemOutcome, Job
 
 if TYPE_CHECKING:  # the admin imports this module: no cycle at run time
@@ -147,13 +148,9 @@ def control_view(
             retry, _ = services.job_retry_failed(job=job, owner=job.owner)
         else:
             job = _SERVICES[control](job=job)
-    except (
-        services.JobConflict,
-        services.InvalidJobRequest,
-        services.JobNotAllowed,
-        # A resumed job or a retry counts against the owner's quotas.
-        services.QuotaExceeded,
-    ) as exc:
+    # Every refusal a service gives (a conflict, a quota, a job no longer
+    # retryable) is told to the staff user, not raised.
+    except CodedError as exc:
         messages.warning(request, exc.message)
         return redirect("admin:bulkyard_jobs_job_change", job.pk)
     if control == "retry":

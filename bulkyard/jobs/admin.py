@@ -287,13 +287,16 @@ class JobAdmin(admin.ModelAdmin[Job]):
     def retry_failed_items(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
         for job in queryset:
             try:
-                retry, _ = services.job_retry_failed(job=job, owner=job.owner)
+                retry, created = services.job_retry_failed(
+                    job=job, owner=job.owner, idempotency_key=admin_page.admin_retry_key(job=job)
+                )
             # Every refusal a service gives (a conflict, a quota, a job no longer
             # retryable) is told to the staff user, not raised.
             except CodedError as exc:
                 self.message_user(request, f"{job.pk}: {exc.message}", messages.WARNING)
             else:
-                self.message_user(request, f"{job.pk}: retry job {retry.pk} created.")
+                made = "created" if created else "made earlier from the admin"
+                self.message_user(request, f"{job.pk}: retry job {retry.pk} {made}.")
 
     @admin.action(description="Re-run stalled chunks of selected jobs", permissions=["manage"])
     def rerun_stalled_chunks(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:

@@ -133,6 +133,12 @@ def live_parts_view(request: HttpRequest, job_id: str, *, model_admin: "JobAdmin
     return response
 
 
+def admin_retry_key(*, job: Job) -> str:
+    """The idempotency key of a retry made from the admin (its button or its
+    list action): a double click, or both, make one retry job."""
+    return f"admin-retry:{job.pk}"
+
+
 def control_view(
     request: HttpRequest, job_id: str, *, control: str, model_admin: "JobAdmin"
 ) -> HttpResponse:
@@ -145,7 +151,9 @@ def control_view(
     job = get_object_or_404(Job, pk=job_id)
     try:
         if control == "retry":
-            retry, _ = services.job_retry_failed(job=job, owner=job.owner)
+            retry, created = services.job_retry_failed(
+                job=job, owner=job.owner, idempotency_key=admin_retry_key(job=job)
+            )
         else:
             job = _SERVICES[control](job=job)
     # Every refusal a service gives (a conflict, a quota, a job no longer
@@ -154,7 +162,8 @@ def control_view(
         messages.warning(request, exc.message)
         return redirect("admin:bulkyard_jobs_job_change", job.pk)
     if control == "retry":
-        messages.success(request, f"Retry job {retry.pk} created for the failed items of {job.pk}.")
+        made = "created" if created else "made earlier from this page"
+        messages.success(request, f"Retry job {retry.pk} {made} for the failed items of {job.pk}.")
         return redirect("admin:bulkyard_jobs_job_change", retry.pk)
     messages.success(request, f"Job {job.pk} is {job.get_status_display().lower()}.")
     return redirect("admin:bulkyard_jobs_job_change", job.pk)

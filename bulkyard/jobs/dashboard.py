@@ -1,7 +1,9 @@
 """What the staff dashboard shows (admin_dashboard.py): the engine's load and
 the last hour's work, read from PostgreSQL, and the workers that answer a
-ping. Each reader is bounded: an index range over the hour's finished chunks
-(``chunk_finished``), or the pending chunks' partial index."""
+ping. The chunk readers use an index range over the hour's finished chunks
+(``chunk_finished``) or the pending chunks' partial index; the failures by code
+read the item results of the hour's chunks through their chunk index, so their
+cost grows with the hour's recorded items (kinds that record successes too)."""
 
 import threading
 from dataclasses import dataclass

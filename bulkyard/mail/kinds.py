@@ -17,7 +17,7 @@ from pydantic import (
 )
 
 from bulkyard.core.emails import is_email, mailbox_address, normalise_email
-from bulkyard.core.mail_server import MailServerState, mail_server_address, mail_server_state
+from bulkyard.core.mail_server import MailServerState, mail_server_state
 from bulkyard.jobs.sdk import (
     ChunkContext,
     ChunkResult,
@@ -212,13 +212,13 @@ class SendEmailKind(JobKind[EmailParams]):
         # chunk runs, and temporary failures are retried (decision 0023).
         if mail_server_state() != MailServerState.UNREACHABLE:
             return []
-        host, port = mail_server_address()
+        # The server's address is the operator's business: staff see it on
+        # /health/; a user is told what happens to the job.
         return [
             SubmissionWarning(
                 "mail_server_unreachable",
-                f"the mail server ({host}:{port}, EMAIL_HOST and EMAIL_PORT) cannot be reached "
-                "now; the job is accepted and its emails are sent once it answers, or fail "
-                "after their retries",
+                "the mail server cannot be reached now; the job is accepted and its emails "
+                "are sent once it answers, or fail after their retries",
             )
         ]
 

@@ -362,7 +362,7 @@ class WebhookKind(_OutboundKind):
     example_item = {"order_id": "A-1001", "status": "shipped"}
     example_params = {
         "url": "https://hooks.example.com/orders",
-        "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        "secret": "whsec_REPLACEwithYOURownSECRETxxxxxxxxxxxx",
         "event_type": "order.shipped",
     }
 

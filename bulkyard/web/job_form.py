@@ -74,12 +74,15 @@ def _for_script(kind: dict[str, Any]) -> dict[str, Any]:
 
 
 def chosen_input(
-    *, owner: Any, form: JobUploadForm
+    *, owner: Any, form: JobUploadForm, for_update: bool = False
 ) -> tuple[JobInput | None, PendingUpload | None]:
     """The input of a valid form: the file chosen now, else the one kept from
-    the last refused submission (the owner's own only); and that kept file."""
+    the last refused submission (the owner's own only); and that kept file,
+    its row locked with ``for_update``."""
     upload: UploadedFile | None = form.cleaned_data.get("file")
-    kept = pending_upload_get(owner=owner, upload_id=form.cleaned_data.get("pending_upload"))
+    kept = pending_upload_get(
+        owner=owner, upload_id=form.cleaned_data.get("pending_upload"), for_update=for_update
+    )
     if upload is not None:
         return upload_job_input(upload, input_format=upload.bulkyard_format), kept  # type: ignore[attr-defined]
     if kept is not None:
@@ -91,14 +94,10 @@ def keep_upload(*, owner: Any, form: JobUploadForm) -> PendingUpload | None:
     """After a refused submission: keep the file just chosen (in place of
     the one kept before), or the one kept before; None without either."""
     cleaned = getattr(form, "cleaned_data", {})
-    kept = pending_upload_get(
-        owner=owner, upload_id=cleaned.get("pending_upload") or form.data.get("pending_upload")
-    )
+    kept = pending_upload_get(owner=owner, upload_id=cleaned.get("pending_upload"))
     upload = cleaned.get("file")
     if upload is None:
         return kept
-    if kept is not None:
-        services.pending_upload_discard(pending=kept)
     upload.seek(0)
     return services.pending_upload_keep(
         owner=owner, upload=upload, input_format=upload.bulkyard_format

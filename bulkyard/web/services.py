@@ -17,7 +17,11 @@ PENDING_UPLOAD_MAX_AGE = timedelta(hours=1)
 
 
 def pending_upload_keep(*, owner: User, upload: UploadedFile, input_format: str) -> PendingUpload:
-    """Store ``upload`` for ``owner``'s next submission of the form."""
+    """Store ``upload`` for ``owner``'s next submission of the form, in place
+    of any file kept before: one per owner, so that refused submissions
+    (throttled ones too) cannot pile files up on disk."""
+    for earlier in PendingUpload.objects.filter(owner=owner):
+        pending_upload_discard(pending=earlier)
     pending = PendingUpload(
         owner=owner,
         name=(upload.name or "upload")[:255],

@@ -4,6 +4,7 @@ import math
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -11,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from bulkyard.jobs import selectors, services
 from bulkyard.jobs.api.previews import preview_data
-from bulkyard.jobs.models import JobStatus
+from bulkyard.jobs.models import Job, JobStatus
 from bulkyard.jobs.throttling import JobCreateThrottle
 from bulkyard.jobs.uploads import upload_attachment
 from bulkyard.web import job_form, reports
@@ -44,8 +45,27 @@ def _job_submit(request: HttpRequest) -> HttpResponse:
     # A user with no quota left is refused before the form is validated.
     services.quota_check_early(owner=request.user)  # type: ignore[arg-type]
     form = JobUploadForm(request.POST, request.FILES, user=request.user)
-    if form.is_valid():
-        job_input, kept = job_form.chosen_input(owner=request.user, form=form)
+    if form.is_valid() and (job := _job_from_form(request, form)) is not None:
+        # Shown on the job's page: the job is started all the same.
+        for warning in services.job_submission_warnings(job=job):
+            messages.warning(request, f"Started, but: {warning.message}.")
+        return redirect("web:job-detail", job_id=job.pk)
+    # The chosen file is kept, so that the corrected form need not send it.
+    pending = job_form.keep_upload(owner=request.user, form=form)
+    context = job_form.page_context(
+        user=request.user, form=form, pending=pending, data=request.POST
+    )
+    return render(request, "web/job_new.html", context)
+
+
+def _job_from_form(request: HttpRequest, form: JobUploadForm) -> Job | None:
+    """The job a valid form asks for; None, with the reasons on the form,
+    when the service refuses it."""
+    # One transaction, the kept file's row locked in it: a second click (or
+    # the purge) waits, then finds the file consumed rather than making a
+    # second job of it or reading a file deleted under it.
+    with transaction.atomic():
+        job_input, kept = job_form.chosen_input(owner=request.user, form=form, for_update=True)
         try:
             job, _ = services.job_create(
                 owner=request.user,  # type: ignore[arg-type]
@@ -59,19 +79,13 @@ def _job_submit(request: HttpRequest) -> HttpResponse:
         except (services.InvalidJobRequest, services.JobNotAllowed) as exc:
             form.add_error(None, exc.message)
             form.add_param_errors(getattr(exc, "details", None))
-        else:
-            if kept is not None:  # made into the job, or replaced by another file
-                web_services.pending_upload_discard(pending=kept)
-            # Shown on the job's page: the job is started all the same.
-            for warning in services.job_submission_warnings(job=job):
-                messages.warning(request, f"Started, but: {warning.message}.")
-            return redirect("web:job-detail", job_id=job.pk)
-    # The chosen file is kept, so that the corrected form need not send it.
-    pending = job_form.keep_upload(owner=request.user, form=form)
-    context = job_form.page_context(
-        user=request.user, form=form, pending=pending, data=request.POST
-    )
-    return render(request, "web/job_new.html", context)
+            return None
+        finally:
+            if kept is not None:
+                kept.file.close()
+        if kept is not None:  # made into the job
+            web_services.pending_upload_discard(pending=kept)
+        return job
 
 
 @login_required
@@ -88,7 +102,7 @@ def job_preview(request: HttpRequest) -> JsonResponse:
     if not form.is_valid():
         errors = [str(error) for errors in form.errors.values() for error in errors]
         return JsonResponse({"message": " ".join(errors), "params": form.param_errors}, status=400)
-    job_input, _ = job_form.chosen_input(owner=request.user, form=form)
+    job_input, kept = job_form.chosen_input(owner=request.user, form=form)
     kind = form.cleaned_data["kind"]
     try:
         preview = services.job_preview(
@@ -99,6 +113,9 @@ def job_preview(request: HttpRequest) -> JsonResponse:
         )
     except (services.InvalidJobRequest, services.JobNotAllowed, services.PreviewNotOffered) as exc:
         return JsonResponse({"message": exc.message, "code": exc.code}, status=400)
+    finally:
+        if kept is not None:
+            kept.file.close()
     return JsonResponse(preview_data(kind=kind, preview=preview))
 
 

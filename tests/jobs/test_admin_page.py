@@ -126,6 +126,16 @@ def test_the_retry_button_creates_a_retry_and_opens_its_page(staff, user, sent):
     assert response.redirect_chain[-1][0] == f"/admin/bulkyard_jobs/job/{retry.pk}/change/"
 
 
+def test_the_retry_button_pressed_twice_makes_one_retry(staff, user, sent):
+    job = _finished(user, fail_items=[2])
+
+    staff.post(f"/admin/bulkyard_jobs/job/{job.pk}/retry/")
+    second = staff.post(f"/admin/bulkyard_jobs/job/{job.pk}/retry/", follow=True)
+
+    retry = Job.objects.get(retry_of=job)
+    assert second.redirect_chain[-1][0] == f"/admin/bulkyard_jobs/job/{retry.pk}/change/"
+
+
 def test_the_retry_button_of_a_job_without_failures_says_why_and_creates_nothing(staff, user, sent):
     job = _finished(user, fail_items=[])
 

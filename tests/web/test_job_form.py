@@ -151,6 +151,24 @@ def test_a_new_file_replaces_the_kept_one(browser_client, user):
     assert "other.csv" in again.content.decode()
 
 
+def test_refused_submissions_keep_one_file_per_user_however_many_they_send(browser_client, user):
+    # Each sent without the kept file's id, as a script hammering the form would.
+    for n in range(3):
+        browser_client.post(
+            "/jobs/new/",
+            _import(**{"param:data.import:mode": "never", "file": _upload(name=f"f{n}.csv")}),
+        )
+
+    assert [p.name for p in PendingUpload.objects.filter(owner=user)] == ["f2.csv"]
+
+
+def test_a_made_up_kept_file_id_is_no_file_not_a_crash(browser_client):
+    response = browser_client.post("/jobs/new/", _import(pending_upload="not-a-uuid"))
+
+    assert response.status_code == 200  # the form again, not a 500
+    assert not Job.objects.exists()
+
+
 def test_another_users_kept_file_is_not_used(browser_client, other_user):
     theirs = PendingUpload.objects.create(
         owner=other_user, name="theirs.csv", input_format="csv", size=1, sha256="0" * 64

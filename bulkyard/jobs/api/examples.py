@@ -79,7 +79,7 @@ JOB_EXAMPLE = {
     },
 }
 MAIL_WARNING = (
-    "the mail server (smtp.example.com:587, EMAIL_HOST and EMAIL_PORT) cannot be reached now; "
+    "the mail server cannot be reached now; "
     "the job is accepted and its emails are sent once it answers, or fail after their retries"
 )
 JOB_RESPONSE_EXAMPLE = OpenApiExample("A running job", value=JOB_EXAMPLE, response_only=True)

@@ -151,7 +151,7 @@ jobs_create = extend_schema(
                 "items": [{"id": "a", "text": "Tell me when it is done."}],
                 "callback": {
                     "url": "https://hooks.example.com/bulkyard",
-                    "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                    "secret": "whsec_REPLACEwithYOURownSECRETxxxxxxxxxxxx",
                 },
             },
         ),

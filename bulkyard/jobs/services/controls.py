@@ -222,7 +222,13 @@ def job_retry_failed(
         raise JobConflict(
             "nothing_to_retry", "this kind finds its own items: create the job again instead"
         )
-    failed = selectors.job_retryable_failures(job=job).values_list("item_number", "input")
+    try:
+        failed = selectors.job_retryable_failures(job=job).values_list("item_number", "input")
+    except registry.UnknownKind:
+        # The kind was uninstalled since: nothing could run the retry.
+        raise JobConflict(
+            "unknown_kind", f"the job's kind {job.kind!r} is no longer installed here"
+        ) from None
     digest = hashlib.sha256()
     size = count = 0
     with tempfile.TemporaryFile() as spool:

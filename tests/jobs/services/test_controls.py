@@ -88,6 +88,20 @@ def test_a_retry_keeps_the_priority_of_the_job_it_retries(user, sent):
     assert retry.priority == JobPriority.LOW
 
 
+def test_retrying_a_job_whose_kind_is_gone_is_a_conflict_not_a_crash(user, sent):
+    job = created_job(user, b'{"n": 1}\n', params={"fail_items": [1]})
+    planning.job_plan(job_id=str(job.pk))
+    run_every_chunk(job)
+    finishing.job_finalize(job_id=str(job.pk))
+    Job.objects.filter(pk=job.pk).update(kind="gone.kind")
+
+    with pytest.raises(services.JobConflict) as refused:
+        services.job_retry_failed(job=Job.objects.get(pk=job.pk), owner=user)
+
+    assert refused.value.code == "unknown_kind"
+    assert not Job.objects.filter(retry_of_id=job.pk).exists()
+
+
 def test_an_operator_may_raise_a_running_jobs_priority(user, sent):
     job = planned_job(user)
 

@@ -14,7 +14,9 @@
     loading = true;
     fetch(holder.dataset.jobReport, { credentials: "same-origin", headers: { Accept: "text/html" } })
       .then(function (response) {
-        return response.ok ? response.text() : null;
+        // A session that ended meanwhile is redirected to the login page:
+        // that is no report, and must not land inside this one.
+        return response.ok && !response.redirected ? response.text() : null;
       })
       .then(function (html) {
         // Our own server's fragment, escaped by its templates.

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.http import FileResponse, Http404, StreamingHttpResponse
+from django.http import Http404, StreamingHttpResponse
 from rest_framework import generics, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
@@ -40,6 +40,7 @@ from bulkyard.jobs.api.serializers import (
     ResultsQuerySerializer,
 )
 from bulkyard.jobs.models import Job
+from bulkyard.jobs.outputs import output_response
 from bulkyard.jobs.results import results_response
 from bulkyard.jobs.throttling import JobCreateThrottle
 from bulkyard.jobs.unprocessed import unprocessed_response
@@ -297,15 +298,11 @@ class JobResultsApi(APIView):
 
 class JobOutputApi(APIView):
     @schema.jobs_output
-    def get(self, request: Request, job_id: str) -> FileResponse:
+    def get(self, request: Request, job_id: str) -> StreamingHttpResponse:
         job = selectors.job_get(user=request.user, job_id=job_id)
         if not job.output_file:
             raise Http404("This job has no output file.")
-        return FileResponse(
-            job.output_file.open("rb"),
-            as_attachment=True,
-            filename=job.output_file.name.rsplit("/", 1)[-1],
-        )
+        return output_response(job, request=request._request)
 
 
 class KindListApi(APIView):

@@ -75,6 +75,24 @@ def test_a_finished_jobs_timings_show_when_it_started_and_finished(browser_clien
     assert f"<dt>Finished</dt><dd>{job.finished_at:%Y-%m-%d %H:%M:%S}</dd>" in page
 
 
+def test_a_running_jobs_timings_leave_duration_and_rate_to_the_live_panel(browser_client, user):
+    # Taken when the page was made, they would go stale while the job runs.
+    job = created_job(user, b'{"n": 1}\n')
+
+    page = _page(browser_client, job)
+
+    assert 'data-timing="duration"' not in page
+    assert 'id="timings-pending"' in page
+
+
+def test_a_finished_jobs_timings_give_its_duration_and_rate(browser_client, finished_job):
+    page = _page(browser_client, finished_job(b"id,text\n1,a\n"))
+
+    assert 'data-timing="duration"' in page
+    assert 'data-timing="items_per_second"' in page
+    assert 'id="timings-pending"' not in page
+
+
 @pytest.mark.parametrize(
     "status", [JobStatus.FAILED, JobStatus.COMPLETED_WITH_ERRORS, JobStatus.SUCCEEDED]
 )

@@ -96,6 +96,12 @@ class DataImportKind(JobKind[ImportParams]):
     max_chunk_size = 100_000
     queue_class = "io"
     stores_successes = False
+    # A row that failed the target's checks fails them again, unchanged: a
+    # retry would only fail again (and offer another retry). A key that
+    # already existed may be gone by then: that one is retried.
+    not_retried_codes = frozenset(
+        {"invalid_item", "unknown_fields", "missing_value", "invalid_value"}
+    )
     example_item = {"email": "ada@example.com", "name": "Ada", "age": 36, "city": "London"}
     example_params = {"target": "contacts", "mode": "upsert", "dry_run": False}
     offers_preview = True

@@ -97,6 +97,17 @@ def test_invalid_rows_fail_alone_with_line_column_and_reason(api_client, worker)
     }
 
 
+def test_rows_that_failed_the_targets_checks_are_not_retried(api_client, worker):
+    # They would fail the same way again: a retry is refused, not a loop.
+    content = CSV + b"x@example.com,,30,Oslo,1\n" + b"y@example.com,Y,30,Oslo,a lot\n"
+    job = _import(api_client, content)
+
+    response = api_client.post(f"/api/v1/jobs/{job.pk}/retry/")
+
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "nothing_to_retry"
+
+
 def test_an_amount_beyond_the_decimal_range_fails_its_row_not_its_chunk(api_client, worker):
     content = CSV + b"huge@example.com,Huge,30,Oslo,1e999999999\n"
 

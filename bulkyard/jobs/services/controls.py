@@ -205,6 +205,22 @@ def _announce_on_commit(job: Job) -> None:
     transaction.on_commit(lambda: events.job_changed(job_id=job_id, owner_id=owner_id, force=True))
 
 
+def _nothing_to_retry(job: Job) -> str:
+    """Why a retry of ``job`` would be empty, and what to do instead."""
+    if not job.failed_items:
+        reason = "no item of the job failed"
+    else:
+        reason = (
+            "none of its failures is one a retry could help: the same input would fail the "
+            "same way (the job's failures by code say which)"
+        )
+        if job.input_format == InputFormat.ZIP:
+            reason += "; files of a ZIP that could not be read are not kept: upload them again"
+    if job.status == JobStatus.CANCELLED:
+        reason += "; the items a cancel left are in its results with ?outcome=unprocessed"
+    return f"nothing to retry: {reason}"
+
+
 def job_retry_failed(
     *, job: Job, owner: User, idempotency_key: str | None = None
 ) -> tuple[Job, bool]:
@@ -239,11 +255,7 @@ def job_retry_failed(
             size += len(line)
             count += 1
         if not count:
-            raise JobConflict(
-                "nothing_to_retry",
-                "the job has no failed items that can be retried (files from a ZIP that could "
-                "not be read are not kept: upload them again)",
-            )
+            raise JobConflict("nothing_to_retry", _nothing_to_retry(job))
         spool.seek(0)
         with contextlib.ExitStack() as opened:
             # The new job gets the same attachments (an email's files).

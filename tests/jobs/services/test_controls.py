@@ -102,6 +102,19 @@ def test_retrying_a_job_whose_kind_is_gone_is_a_conflict_not_a_crash(user, sent)
     assert not Job.objects.filter(retry_of_id=job.pk).exists()
 
 
+def test_an_empty_retry_of_a_cancelled_job_points_to_the_items_it_left(user, sent):
+    job = created_job(user, b'{"n": 1}\n')
+    services.job_cancel(job=job)
+
+    with pytest.raises(services.JobConflict) as refused:
+        services.job_retry_failed(job=Job.objects.get(pk=job.pk), owner=user)
+
+    assert refused.value.message == (
+        "nothing to retry: no item of the job failed; "
+        "the items a cancel left are in its results with ?outcome=unprocessed"
+    )
+
+
 def test_an_operator_may_raise_a_running_jobs_priority(user, sent):
     job = planned_job(user)
 

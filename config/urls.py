@@ -4,7 +4,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from bulkyard.core.api_docs import RedocView, SchemaView, SwaggerUiView
-from bulkyard.core.views import HealthApi, MetricsApi
+from bulkyard.core.views import HealthApi, MetricsApi, favicon
 from bulkyard.jobs.admin_dashboard import dashboard_view
 from bulkyard.targets.api import TargetListApi
 from bulkyard.users.api import WsTicketApi
@@ -38,6 +38,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("jobs/", include("bulkyard.web.urls")),
     path("health/", HealthApi.as_view(), name="health"),
+    path("favicon.ico", favicon, name="favicon"),
     # Prometheus scrapes /metrics by default (docs/observability.md).
     path("metrics", MetricsApi.as_view(), name="metrics"),
 ]

@@ -85,8 +85,17 @@ def change_page_context(*, request: HttpRequest, job: Job, can_manage: bool) -> 
         "failures_page": failures.get_page(request.GET.get("failures")),
         "downloads": [
             ("All results (CSV)", f"{results}?format=csv"),
-            ("Failed items (CSV)", f"{results}?outcome=failed&format=csv"),
-            ("Failed items (JSON Lines)", f"{results}?outcome=failed&format=jsonl"),
+            # A finished job with no failure has none to download.
+            *(
+                [("Failed items (CSV)", f"{results}?outcome=failed&format=csv")]
+                if job.failed_items or not job.is_finished
+                else []
+            ),
+            *(
+                [("Failed items (JSON Lines)", f"{results}?outcome=failed&format=jsonl")]
+                if job.failed_items or not job.is_finished
+                else []
+            ),
         ],
         "websocket_path": f"/ws/jobs/{job.pk}/",
         "live_parts_url": reverse("admin:bulkyard_jobs_job_live", args=[job.pk]),

@@ -172,7 +172,12 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
             "has_unprocessed": selectors.job_has_unprocessed(job),
             "downloads": [
                 ("All results (CSV)", f"{results}?format=csv"),
-                ("Failed items (CSV)", f"{results}?outcome=failed&format=csv"),
+                # A finished job with no failure has none to download.
+                *(
+                    [("Failed items (CSV)", f"{results}?outcome=failed&format=csv")]
+                    if job.failed_items or not job.is_finished
+                    else []
+                ),
                 ("All results (JSON Lines)", f"{results}?format=jsonl"),
             ],
         },

@@ -93,6 +93,21 @@ def test_a_finished_jobs_timings_give_its_duration_and_rate(browser_client, fini
     assert 'id="timings-pending"' not in page
 
 
+def test_a_finished_job_without_failures_offers_no_failed_items_download(
+    browser_client, finished_job
+):
+    page = _page(browser_client, finished_job(b"id,text\n1,a\n"))
+
+    assert "outcome=failed" not in page
+    assert "All results (CSV)" in page
+
+
+def test_a_job_with_failures_offers_its_failed_items_download(browser_client, finished_job):
+    page = _page(browser_client, finished_job(MIXED_CSV))
+
+    assert "Failed items (CSV)" in page
+
+
 @pytest.mark.parametrize(
     "status", [JobStatus.FAILED, JobStatus.COMPLETED_WITH_ERRORS, JobStatus.SUCCEEDED]
 )

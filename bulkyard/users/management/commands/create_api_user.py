@@ -11,7 +11,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("username")
         parser.add_argument("--email", default="")
-        parser.add_argument("--password", help="Also allow logging in to the admin.")
+        parser.add_argument(
+            "--password",
+            help="Also allow signing in to the web pages (and, with --staff, the admin).",
+        )
         parser.add_argument("--staff", action="store_true", help="Make the user an admin.")
         parser.add_argument("--token-only", action="store_true", help="Print only the token.")
 

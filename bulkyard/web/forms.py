@@ -115,12 +115,24 @@ class JobUploadForm(forms.Form):
             cleaned["params"] = {**fields, **cleaned["params"]}
         return cleaned
 
-    def add_param_errors(self, details: Any) -> None:
-        """Put the errors ``job_create`` found in the params beside their fields."""
+    def add_service_error(self, message: str, details: Any) -> None:
+        """Show an error ``job_create`` gave: beside the parameter fields it
+        names, or above the form when one of them has no field here (a rule
+        on the params as a whole, a kind changed meanwhile) — never both, so
+        no message is read twice."""
+        shown = {field.name for field in kind_param_fields(self.data.get("kind") or "")}
+        placed: dict[str, str] = {}
         for detail in details or ():
-            if isinstance(detail, dict) and "field" in detail:
-                name = str(detail["field"]).split(".", 1)[0]
-                self.param_errors.setdefault(name, str(detail.get("message", "")))
+            name = str(detail.get("field", "")).split(".", 1)[0] if isinstance(detail, dict) else ""
+            if name not in shown:
+                self.add_error(None, message)
+                return
+            placed.setdefault(name, str(detail.get("message", "")))
+        if not placed:
+            self.add_error(None, message)
+            return
+        for name, text in placed.items():
+            self.param_errors.setdefault(name, text)
 
     def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]

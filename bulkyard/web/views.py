@@ -77,8 +77,7 @@ def _job_from_form(request: HttpRequest, form: JobUploadForm) -> Job | None:
                 priority=form.cleaned_data["priority"],
             )
         except (services.InvalidJobRequest, services.JobNotAllowed) as exc:
-            form.add_error(None, exc.message)
-            form.add_param_errors(getattr(exc, "details", None))
+            form.add_service_error(exc.message, getattr(exc, "details", None))
             return None
         finally:
             if kept is not None:

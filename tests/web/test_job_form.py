@@ -121,7 +121,7 @@ def test_an_error_from_the_job_service_keeps_the_file_too(browser_client, user):
         "/jobs/new/", {"kind": "data.import", "param:data.import:target": "", "file": _upload()}
     )
 
-    assert "params.target" in response.content.decode()
+    assert '<ul class="errorlist param-error"><li>required</li></ul>' in response.content.decode()
     assert PendingUpload.objects.filter(owner=user).count() == 1
 
 
@@ -167,6 +167,34 @@ def test_a_made_up_kept_file_id_is_no_file_not_a_crash(browser_client):
 
     assert response.status_code == 200  # the form again, not a 500
     assert not Job.objects.exists()
+
+
+def test_a_parameter_the_service_refuses_is_said_once_beside_its_field(browser_client):
+    response = browser_client.post(
+        "/jobs/new/",
+        {
+            "kind": "text.stats",
+            "param:text.stats:top_words": "-5",
+            "file": _upload(b"id,text\n1,hello\n", name="docs.csv"),
+        },
+    )
+
+    page = response.content.decode()
+    assert page.count("Input should be greater than or equal to 0") == 1
+    assert "params.top_words:" not in page  # not repeated above the form
+
+
+def test_an_error_on_the_params_as_a_whole_is_said_above_the_form(browser_client):
+    response = browser_client.post(
+        "/jobs/new/",
+        {
+            "kind": "text.process",
+            "params": '{"steps": ["clean", "clean"]}',
+            "file": _upload(b"id,text\n1,hello\n", name="docs.csv"),
+        },
+    )
+
+    assert "params: steps: each step at most once" in response.content.decode()
 
 
 def test_another_users_kept_file_is_not_used(browser_client, other_user):

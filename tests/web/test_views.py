@@ -68,7 +68,7 @@ def test_the_job_page_shows_the_warnings_of_its_submission(browser_client, user)
         ({"params": "[1]"}, "must be a JSON object"),
         ({"name": "t.xlsx"}, "Upload a .csv, .jsonl or .zip file"),
         ({"content": b"id,body\n1,x\n"}, "lacks required column"),
-        ({"params": '{"words_per_minute": 1}'}, "params.words_per_minute"),
+        ({"params": '{"words_per_minute": 1}'}, "Input should be greater than or equal to 50"),
     ],
 )
 def test_the_upload_form_explains_what_is_wrong(browser_client, fields, error):

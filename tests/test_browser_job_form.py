@@ -29,7 +29,11 @@ def test_a_user_previews_an_import_fixes_a_param_and_starts_it_with_the_kept_fil
     upload.write_text(CONTACTS)
 
     log_in(page, asgi_server, user, path="/jobs/new/")
+    # An export finds its own rows: no file to choose.
+    page.select_option("#id_kind", "data.export")
+    expect(page.locator('[data-field="file"]')).to_be_hidden()
     page.select_option("#id_kind", "data.import")
+    expect(page.locator('[data-field="file"]')).to_be_visible()
     panel = page.locator('fieldset[data-kind="data.import"]')
     expect(panel).to_be_visible()
     expect(page.locator('fieldset[data-kind="text.stats"]')).to_be_hidden()

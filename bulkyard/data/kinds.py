@@ -272,6 +272,16 @@ class DataExportKind(JobKind[ExportParams]):
     queue_class = "io"
     stores_successes = False
     example_params = {"target": "contacts", "format": "csv", "filter": {"city": "London"}}
+    columns_param = "target"
+
+    def input_columns(self, *, user: Any) -> dict[str, list[dict[str, Any]]]:
+        # What a filter may name and the file will hold: the fields of each
+        # target the user may export.
+        return {
+            target["name"]: target["fields"]
+            for target in targets_for(user)
+            if "export" in target["operations"]
+        }
 
     def check_allowed(self, params: ExportParams, *, user: Any) -> None:
         get_target(params.target).require(user, "export")

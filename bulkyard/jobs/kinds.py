@@ -259,7 +259,8 @@ class JobKind(Generic[ParamsT]):
     # Whether ``preview`` is implemented: a dry run of the input's first rows.
     offers_preview: ClassVar[bool] = False
     # The param whose value picks the columns an input may have (an import's
-    # ``target``); ``input_columns`` lists them per value.
+    # ``target``), or those the output holds (an export's); ``input_columns``
+    # lists them per value.
     columns_param: ClassVar[str] = ""
     # Params that hold credentials, masked wherever a job is shown (names that
     # look secret, like "password" or "api_key", are masked anyway).
@@ -313,8 +314,9 @@ class JobKind(Generic[ParamsT]):
 
     def input_columns(self, *, user: Any) -> dict[str, list[dict[str, Any]]]:
         """For kinds with a ``columns_param``: per value of that param that
-        ``user`` may use, the columns an input may have (``name``, ``type``,
-        ``required``), so that a form can show them before a file is chosen."""
+        ``user`` may use, the columns an input may have or the output holds
+        (``name``, ``type``, ``required``), so that a form can offer the
+        values and show their columns before anything is sent."""
         return {}
 
     def preview(self, items: Iterable[Item], params: ParamsT, *, owner: Any) -> Preview:

@@ -62,6 +62,13 @@ def test_the_import_target_is_picked_from_the_users_targets_with_their_columns(b
     assert "<li>email *" in page
 
 
+def test_the_export_target_is_picked_from_the_users_targets_too(browser_client):
+    page = browser_client.get("/jobs/new/").content.decode()
+
+    assert '<select id="param-data-export-target"' in page
+    assert 'data-columns-for="data.export"' in page
+
+
 def test_the_form_says_zip_and_gzip_are_accepted(browser_client):
     page = browser_client.get("/jobs/new/").content.decode()
 

@@ -52,6 +52,13 @@
       const chosen = attachments.querySelector("input[type=file]").files.length > 0;
       attachments.hidden = !facts.accepts_attachments && !chosen;
     }
+    // The file only for kinds that read one (unless one is chosen or kept:
+    // hiding it would send it unseen).
+    const file = form.querySelector('[data-field="file"]');
+    if (file) {
+      const chosen = file.querySelector("input[type=file]").files.length > 0;
+      file.hidden = facts.reads_input === false && !chosen && !("kept" in file.dataset);
+    }
     preview.replaceChildren();
     showColumns(kind);
   }

@@ -1,0 +1,158 @@
+"""A write-only file that streams into one S3 object by multipart upload.
+
+django-storages' S3File, opened for writing, reports ``tell()`` from the start
+of its write buffer, which restarts at 0 after each 5 MiB flush, while it says
+it is seekable (django-storages#566): ZipFile records wrong offsets and writes
+a corrupt archive past 5 MiB. It also completes the upload when a ``with``
+block fails, publishing half a file. This writer keeps an absolute ``tell()``,
+says it cannot seek (so ZipFile writes data descriptors instead of seeking
+back), uploads parts of exactly ``part_bytes``, and aborts on an exception:
+the object then does not exist at all.
+"""
+
+from __future__ import annotations
+
+import io
+from types import TracebackType
+from typing import Any
+
+# S3's smallest part (all but the last); the default part size is larger so
+# that 10,000 parts (S3's most) hold 78 GiB.
+MIN_PART_BYTES = 5 * 1024 * 1024
+DEFAULT_PART_BYTES = 8 * 1024 * 1024
+
+
+class MultipartWriter(io.BufferedIOBase):
+    """Writes ``key`` in ``bucket`` through ``client`` (a boto3 S3 client).
+
+    Nothing is visible in the bucket until ``close()``; below one part the
+    object goes up in one PUT at close. ``extra`` is passed to the upload's
+    creation or the PUT (``ContentType``, ...).
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        bucket: str,
+        key: str,
+        part_bytes: int = DEFAULT_PART_BYTES,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self._upload_id: str | None = None
+        if part_bytes < MIN_PART_BYTES:
+            self.abort()
+            raise ValueError(f"part_bytes must be at least {MIN_PART_BYTES} (S3's minimum part)")
+        self._client = client
+        self._bucket = bucket
+        self.name = key
+        self._part_bytes = part_bytes
+        self._extra = extra or {}
+        self._buffer = bytearray()
+        self._written = 0
+        self._parts: list[dict[str, Any]] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        raise io.UnsupportedOperation("an S3 upload is written front to back")
+
+    def tell(self) -> int:
+        self._check_open()
+        return self._written
+
+    def write(self, data: Any) -> int:
+        self._check_open()
+        view = memoryview(data).cast("B")
+        self._buffer += view
+        self._written += len(view)
+        while len(self._buffer) >= self._part_bytes:
+            self._upload_part(bytes(self._buffer[: self._part_bytes]))
+            del self._buffer[: self._part_bytes]
+        return len(view)
+
+    def flush(self) -> None:
+        # Parts have a fixed size: a flush cannot send a partial one.
+        self._check_open()
+
+    def close(self) -> None:
+        """Publishes the object: the rest as the last part, or the whole as one PUT."""
+        if self.closed:
+            return
+        try:
+            if self._upload_id is None:
+                self._client.put_object(
+                    Bucket=self._bucket, Key=self.name, Body=bytes(self._buffer), **self._extra
+                )
+            else:
+                if self._buffer:
+                    self._upload_part(bytes(self._buffer))
+                self._client.complete_multipart_upload(
+                    Bucket=self._bucket,
+                    Key=self.name,
+                    UploadId=self._upload_id,
+                    MultipartUpload={"Parts": self._parts},
+                )
+        except BaseException:
+            self.abort()
+            raise
+        self._buffer = bytearray()
+        super().close()
+
+    def abort(self) -> None:
+        """Drops everything written: no object, no upload left pending (and billed)."""
+        if self.closed:
+            return
+        self._buffer = bytearray()
+        upload_id, self._upload_id = self._upload_id, None
+        super().close()
+        if upload_id is not None:
+            self._client.abort_multipart_upload(
+                Bucket=self._bucket, Key=self.name, UploadId=upload_id
+            )
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    def __del__(self) -> None:
+        # Never publish a file nobody closed: IOBase's finalizer would close(),
+        # completing whatever part of it was written.
+        if not self.closed:
+            self.abort()
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise ValueError("I/O operation on closed file")
+
+    def _upload_part(self, body: bytes) -> None:
+        if self._upload_id is None:
+            created = self._client.create_multipart_upload(
+                Bucket=self._bucket, Key=self.name, **self._extra
+            )
+            self._upload_id = created["UploadId"]
+        number = len(self._parts) + 1
+        try:
+            answer = self._client.upload_part(
+                Bucket=self._bucket,
+                Key=self.name,
+                UploadId=self._upload_id,
+                PartNumber=number,
+                Body=body,
+            )
+        except BaseException:
+            self.abort()
+            raise
+        self._parts.append({"PartNumber": number, "ETag": answer["ETag"]})

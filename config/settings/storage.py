@@ -35,7 +35,9 @@ def default_storage(
     if kind != "s3":
         raise ImproperlyConfigured(f"BULKYARD_STORAGE must be one of {STORAGE_KINDS}, not {kind!r}")
     if not bucket:
-        raise ImproperlyConfigured("BULKYARD_STORAGE=s3 needs BULKYARD_S3_BUCKET, the bucket's name")
+        raise ImproperlyConfigured(
+            "BULKYARD_STORAGE=s3 needs BULKYARD_S3_BUCKET, the bucket's name"
+        )
     if addressing_style not in ADDRESSING_STYLES:
         raise ImproperlyConfigured(
             f"BULKYARD_S3_ADDRESSING_STYLE must be one of {ADDRESSING_STYLES}, "

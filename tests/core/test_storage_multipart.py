@@ -103,10 +103,15 @@ def test_the_writer_refuses_to_seek(storage):
             writer.seek(0)
 
 
-def test_an_exception_inside_with_leaves_no_object_and_no_pending_upload(storage):
-    with pytest.raises(RuntimeError), storage.open("broken.bin", "wb") as writer:
+def _fail_half_way(storage: BulkyardS3Storage) -> None:
+    with storage.open("broken.bin", "wb") as writer:
         writer.write(os.urandom(6 * MIB))
         raise RuntimeError("the job failed half-way")
+
+
+def test_an_exception_inside_with_leaves_no_object_and_no_pending_upload(storage):
+    with pytest.raises(RuntimeError):
+        _fail_half_way(storage)
 
     assert not storage.exists("broken.bin")
     assert _pending_uploads(storage) == []

@@ -152,7 +152,10 @@ class RangedReader(io.BufferedIOBase):
         stop = min(self.size, max(wanted_end, start + self._fetch))
         self._close_body()
         response = self._client.get_object(
-            Bucket=self._bucket, Key=self.name, Range=f"bytes={start}-{stop - 1}", IfMatch=self._etag
+            Bucket=self._bucket,
+            Key=self.name,
+            Range=f"bytes={start}-{stop - 1}",
+            IfMatch=self._etag,
         )
         self._body = response["Body"]
         if not sequential:

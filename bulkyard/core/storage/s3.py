@@ -30,6 +30,7 @@ class BulkyardS3Storage(S3Storage):
 
     part_bytes: int
     checksums: str
+    client_config: Config
 
     def get_default_settings(self) -> dict[str, Any]:
         # django-storages accepts only the options named here.

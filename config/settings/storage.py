@@ -17,6 +17,22 @@ MIN_PART_BYTES = 5 * 1024 * 1024
 MAX_PART_BYTES = 5 * 1024 * 1024 * 1024
 
 
+def part_size(text: str) -> int:
+    """BULKYARD_S3_PART_BYTES's value as a number of bytes S3 accepts for a part."""
+    try:
+        size = int(text)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"BULKYARD_S3_PART_BYTES must be a number of bytes (8388608 for 8 MiB), not {text!r}"
+        ) from None
+    if not MIN_PART_BYTES <= size <= MAX_PART_BYTES:
+        raise ImproperlyConfigured(
+            f"BULKYARD_S3_PART_BYTES must be between {MIN_PART_BYTES} (5 MiB) and "
+            f"{MAX_PART_BYTES} (5 GiB), S3's limits on a part; it is {size}"
+        )
+    return size
+
+
 def default_storage(
     *,
     kind: str,
@@ -47,11 +63,6 @@ def default_storage(
         raise ImproperlyConfigured(
             f"BULKYARD_S3_CHECKSUMS must be one of {CHECKSUM_MODES}, not {checksums!r}"
         )
-    if not MIN_PART_BYTES <= part_bytes <= MAX_PART_BYTES:
-        raise ImproperlyConfigured(
-            f"BULKYARD_S3_PART_BYTES must be between {MIN_PART_BYTES} (5 MiB) and "
-            f"{MAX_PART_BYTES} (5 GiB), S3's limits on a part; it is {part_bytes}"
-        )
     if ".." in prefix.split("/"):
         raise ImproperlyConfigured(f"BULKYARD_S3_PREFIX must not contain '..': {prefix!r}")
     return {
@@ -78,7 +89,7 @@ BULKYARD_S3_ENDPOINT_URL = env.str("BULKYARD_S3_ENDPOINT_URL", default="")
 BULKYARD_S3_REGION = env.str("BULKYARD_S3_REGION", default="")
 BULKYARD_S3_PREFIX = env.str("BULKYARD_S3_PREFIX", default="")
 BULKYARD_S3_ADDRESSING_STYLE = env.str("BULKYARD_S3_ADDRESSING_STYLE", default="auto")
-BULKYARD_S3_PART_BYTES = env.int("BULKYARD_S3_PART_BYTES", default=8 * 1024 * 1024)
+BULKYARD_S3_PART_BYTES = part_size(env.str("BULKYARD_S3_PART_BYTES", default=str(8 * 1024 * 1024)))
 BULKYARD_S3_CHECKSUMS = env.str("BULKYARD_S3_CHECKSUMS", default="when_supported")
 
 DEFAULT_STORAGE = default_storage(

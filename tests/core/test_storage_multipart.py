@@ -156,3 +156,11 @@ def test_a_part_below_s3s_minimum_is_refused(s3_server):
 
     with pytest.raises(ValueError, match="at least"):
         MultipartWriter(storage.client, bucket=storage.bucket_name, key="k", part_bytes=MIB)
+
+
+def test_a_compressed_file_is_stored_as_its_compressed_type_not_as_an_encoding(storage):
+    with storage.open("results.csv.gz", "wb") as sink:
+        sink.write(gzip.compress(b"id\n1\n"))
+
+    head = storage.client.head_object(Bucket=storage.bucket_name, Key=storage.key("results.csv.gz"))
+    assert (head["ContentType"], head.get("ContentEncoding")) == ("application/gzip", None)

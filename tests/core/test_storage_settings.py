@@ -11,7 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, StorageHandler
 
-from config.settings.storage import default_storage
+from config.settings.storage import default_storage, part_size
 from tests.support import s3
 from tests.support.servers import ROOT
 
@@ -43,14 +43,22 @@ def test_the_default_is_todays_local_folder():
         ({"bucket": ""}, "BULKYARD_S3_BUCKET"),
         ({"addressing_style": "sideways"}, "BULKYARD_S3_ADDRESSING_STYLE"),
         ({"checksums": "never"}, "BULKYARD_S3_CHECKSUMS"),
-        ({"part_bytes": 4 * MIB}, "BULKYARD_S3_PART_BYTES"),
-        ({"part_bytes": 6 * 1024 * MIB}, "BULKYARD_S3_PART_BYTES"),
         ({"prefix": "bulkyard/../other"}, "BULKYARD_S3_PREFIX"),
     ],
 )
 def test_a_value_that_cannot_work_is_refused_naming_its_variable(values, named):
     with pytest.raises(ImproperlyConfigured, match=named):
         default_storage(**{**VALID, **values})
+
+
+@pytest.mark.parametrize("text", ["8MiB", str(4 * MIB), str(6 * 1024 * MIB)])
+def test_a_part_size_s3_would_refuse_is_refused_naming_its_variable(text):
+    with pytest.raises(ImproperlyConfigured, match="BULKYARD_S3_PART_BYTES"):
+        part_size(text)
+
+
+def test_a_part_size_is_read_in_bytes():
+    assert part_size(str(16 * MIB)) == 16 * MIB
 
 
 @pytest.fixture

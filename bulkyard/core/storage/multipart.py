@@ -26,7 +26,8 @@ class MultipartWriter(io.BufferedIOBase):
     """Writes ``key`` in ``bucket`` through ``client`` (a boto3 S3 client).
 
     Nothing is visible in the bucket until ``close()``; below one part the
-    object goes up in one PUT at close. ``extra`` is passed to the upload's
+    object goes up in one PUT at close. At most one part is held in memory.
+    ``extra`` is passed to the upload's
     creation or the PUT (``ContentType``, ...).
     """
 
@@ -69,12 +70,17 @@ class MultipartWriter(io.BufferedIOBase):
     def write(self, data: Any) -> int:
         self._check_open()
         view = memoryview(data).cast("B")
-        self._buffer += view
-        self._written += len(view)
-        while len(self._buffer) >= self._part_bytes:
-            self._upload_part(bytes(self._buffer[: self._part_bytes]))
-            del self._buffer[: self._part_bytes]
-        return len(view)
+        taken = 0
+        # A part at a time, so that even one huge write holds one part in memory.
+        while taken < len(view):
+            piece = view[taken : taken + self._part_bytes - len(self._buffer)]
+            self._buffer += piece
+            taken += len(piece)
+            if len(self._buffer) == self._part_bytes:
+                part, self._buffer = self._buffer, bytearray()
+                self._upload_part(part)
+        self._written += taken
+        return taken
 
     def flush(self) -> None:
         # Parts have a fixed size: a flush cannot send a partial one.
@@ -87,11 +93,11 @@ class MultipartWriter(io.BufferedIOBase):
         try:
             if self._upload_id is None:
                 self._client.put_object(
-                    Bucket=self._bucket, Key=self.name, Body=bytes(self._buffer), **self._extra
+                    Bucket=self._bucket, Key=self.name, Body=self._buffer, **self._extra
                 )
             else:
                 if self._buffer:
-                    self._upload_part(bytes(self._buffer))
+                    self._upload_part(self._buffer)
                 self._client.complete_multipart_upload(
                     Bucket=self._bucket,
                     Key=self.name,
@@ -137,7 +143,7 @@ class MultipartWriter(io.BufferedIOBase):
         if self.closed:
             raise ValueError("I/O operation on closed file")
 
-    def _upload_part(self, body: bytes) -> None:
+    def _upload_part(self, body: bytearray) -> None:
         if self._upload_id is None:
             created = self._client.create_multipart_upload(
                 Bucket=self._bucket, Key=self.name, **self._extra

@@ -16,6 +16,11 @@ from bulkyard.core.storage.ranged import RangedReader
 
 # S3's most keys per DeleteObjects request (and per ListObjectsV2 page).
 DELETE_BATCH = 1000
+COMPRESSED_TYPES = {
+    "gzip": "application/gzip",
+    "bzip2": "application/x-bzip2",
+    "xz": "application/x-xz",
+}
 
 
 class BulkyardS3Storage(S3Storage):
@@ -78,6 +83,16 @@ class BulkyardS3Storage(S3Storage):
                 extra=self._get_write_parameters(key),
             )
         return super()._open(name, mode)
+
+    def _get_write_parameters(self, name: str, content: Any = None) -> dict[str, Any]:
+        # django-storages marks "x.csv.gz" as CSV with Content-Encoding gzip; HTTP
+        # clients then unpack it on download and save plain CSV under the .gz
+        # name. A job's compressed file is a file of its compressed type.
+        parameters: dict[str, Any] = super()._get_write_parameters(name, content)
+        encoding = parameters.pop("ContentEncoding", None)
+        if encoding:
+            parameters["ContentType"] = COMPRESSED_TYPES.get(encoding, "application/octet-stream")
+        return parameters
 
     def copy(self, source: str, target: str) -> None:
         """Copies ``source`` to ``target`` inside the store: no byte passes through

@@ -4,6 +4,7 @@ moto's real S3 server."""
 import io
 import itertools
 import os
+import time
 
 import pytest
 from botocore.exceptions import ClientError
@@ -167,3 +168,17 @@ def test_the_reader_says_it_is_seekable_and_read_only(storage):
     with storage.open("data.bin", "rb") as reader:
         assert (reader.seekable(), reader.readable(), reader.writable()) == (True, True, False)
         assert reader.size == SIZE
+
+
+def test_reading_line_by_line_reads_ahead_instead_of_byte_by_byte(storage):
+    # 20,000 lines took 13 s when each line's look-ahead pulled one byte at a
+    # time from the stream; reading ahead, well under a tenth of a second.
+    lines = b"".join(b"%d,name %d,someone@example.com\n" % (n, n) for n in range(20_000))
+    storage.client.put_object(Bucket=storage.bucket_name, Key=storage.key("lines.csv"), Body=lines)
+    started = time.monotonic()
+
+    with storage.open("lines.csv", "rb") as reader:
+        count = sum(1 for _ in reader)
+
+    assert count == 20_000
+    assert time.monotonic() - started < 3

@@ -21,6 +21,7 @@ MIN_FETCH_BYTES = 256 * 1024
 MAX_FETCH_BYTES = 64 * 1024 * 1024
 LOOK_BACK_BYTES = 1024 * 1024
 STREAM_READ_BYTES = 256 * 1024
+PEEK_BYTES = 8 * 1024
 
 
 class RangedReader(io.BufferedIOBase):
@@ -99,9 +100,10 @@ class RangedReader(io.BufferedIOBase):
             elif not self._stream_reaches(self._pos):
                 self._open_range(self._pos, end)
             else:
-                # Never more than the window holds: what is pulled must still be
-                # there to be served.
-                ahead = min(end, self._body_end) - self._body_pos
+                # Read ahead in the range (small reads then come from the window),
+                # but never more than the window holds: what is pulled must still
+                # be there to be served.
+                ahead = self._body_end - self._body_pos
                 self._pull(min(STREAM_READ_BYTES, self._look_back, ahead))
         return bytes(out)
 
@@ -115,7 +117,27 @@ class RangedReader(io.BufferedIOBase):
             self.read(1)
             self._pos -= 1
             window_start = self._body_pos - len(self._window)
-        return bytes(self._window[self._pos - window_start :])
+        # A few KiB, not the whole window: readline peeks once per line.
+        start = self._pos - window_start
+        return bytes(self._window[start : start + max(size, PEEK_BYTES)])
+
+    def readline(self, size: int | None = -1) -> bytes:
+        # IOBase's readline can return more than ``size`` bytes when peek gives
+        # fewer than it read ahead for (it caps each step, not the line, at size).
+        self._check_open()
+        limit = self.size - self._pos if size is None or size < 0 else size
+        line = bytearray()
+        while len(line) < limit:
+            ahead = self.peek(1)[: limit - len(line)]
+            if not ahead:
+                break
+            newline = ahead.find(b"\n")
+            taken = ahead if newline < 0 else ahead[: newline + 1]
+            line += taken
+            self._pos += len(taken)
+            if newline >= 0:
+                break
+        return bytes(line)
 
     def read1(self, size: int = -1) -> bytes:
         return self.read(size)

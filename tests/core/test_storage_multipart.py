@@ -164,3 +164,18 @@ def test_a_compressed_file_is_stored_as_its_compressed_type_not_as_an_encoding(s
 
     head = storage.client.head_object(Bucket=storage.bucket_name, Key=storage.key("results.csv.gz"))
     assert (head["ContentType"], head.get("ContentEncoding")) == ("application/gzip", None)
+
+
+@pytest.mark.parametrize(
+    ("checksums", "kept"), [("when_supported", True), ("when_required", False)]
+)
+def test_a_multipart_upload_carries_crc_checksums_unless_told_not_to(s3_server, checksums, kept):
+    storage = BulkyardS3Storage(**s3_server.options(part_bytes=MIN_PART_BYTES, checksums=checksums))
+
+    with storage.open("checked.bin", "wb") as writer:
+        writer.write(os.urandom(6 * MIB))
+
+    head = storage.client.head_object(
+        Bucket=storage.bucket_name, Key=storage.key("checked.bin"), ChecksumMode="ENABLED"
+    )
+    assert ("ChecksumCRC32" in head) == kept

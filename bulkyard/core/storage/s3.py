@@ -81,6 +81,7 @@ class BulkyardS3Storage(S3Storage):
                 key=key,
                 part_bytes=self.part_bytes,
                 extra=self._get_write_parameters(key),
+                checksum_algorithm="CRC32" if self.checksums == "when_supported" else None,
             )
         return super()._open(name, mode)
 

@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 
 from bulkyard.core import mail_server
 from tests.factories import UserFactory
-from tests.support import servers
+from tests.support import s3, servers
 from tests.support.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 from tests.support.http import Canary, HttpTestServer
 from tests.support.kinds import LEDGER_TABLE
@@ -275,3 +275,12 @@ def page(browser):
     page.set_default_timeout(60_000)
     yield page
     context.close()
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory) -> Iterator[s3.S3Server]:
+    """moto's S3 server, started on first use and stopped (by its pid) at the end."""
+    server = s3.start(tmp_path_factory.mktemp("moto") / "moto.log")
+    yield server
+    assert server.proc is not None
+    servers.stop(server.proc)

@@ -16,4 +16,5 @@ from config.settings.outbound import *  # noqa: F403
 from config.settings.quotas import *  # noqa: F403
 from config.settings.retention import *  # noqa: F403
 from config.settings.security import *  # noqa: F403
+from config.settings.storage import *  # noqa: F403
 from config.settings.tasks import *  # noqa: F403

@@ -6,6 +6,7 @@ from pathlib import Path
 import django_stubs_ext
 
 from config.env import VAR_DIR, env
+from config.settings.storage import DEFAULT_STORAGE
 
 # Lets ``ModelAdmin[Job]``-style generics used for type checking work at run time.
 django_stubs_ext.monkeypatch()
@@ -101,11 +102,11 @@ STATIC_URL = "static/"
 STATIC_ROOT = env.str("DJANGO_STATIC_ROOT", default=str(VAR_DIR / "static"))
 Path(STATIC_ROOT).mkdir(parents=True, exist_ok=True)
 MEDIA_URL = "media/"
-# Uploaded inputs and job outputs. Web and workers must share it (a volume, or
-# an object store through django-storages in STORAGES).
+# Uploaded inputs and job outputs on the local storage (BULKYARD_STORAGE=local,
+# config/settings/storage.py): web and workers must share the folder (a volume).
 MEDIA_ROOT = env.str("DJANGO_MEDIA_ROOT", default=str(VAR_DIR / "media"))
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": DEFAULT_STORAGE,
     "staticfiles": {
         "BACKEND": env.str(
             "DJANGO_STATICFILES_STORAGE",

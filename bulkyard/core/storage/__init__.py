@@ -1,0 +1,80 @@
+"""Job files on the configured storage, local folder or object store alike.
+
+``storage_copy`` and ``storage_delete_prefix`` do on either backend what the
+engine did with paths: on S3 with server-side copies and batched deletes
+(``s3.BulkyardS3Storage``), on a local folder with the file system. This module
+does not import the S3 backend (boto3 is slow to import); the backend is picked
+by the ``STORAGES`` setting (config/settings/storage.py).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from django.core.files.storage import FileSystemStorage, Storage
+
+
+@runtime_checkable
+class ObjectStorage(Protocol):
+    """A storage that copies and deletes by prefix itself (the S3 backend)."""
+
+    def copy(self, source: str, target: str) -> None: ...
+
+    def delete_prefix(self, prefix: str) -> int: ...
+
+
+def storage_copy(*, storage: Storage, source: str, target: str) -> None:
+    """Copies the file ``source`` to ``target``, replacing it if present. A reader
+    never sees half of ``target``: it appears whole or not at all."""
+    if isinstance(storage, ObjectStorage):
+        storage.copy(source, target)
+        return
+    local = _local(storage)
+    destination = Path(local.path(target))
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    handle, partial = tempfile.mkstemp(dir=destination.parent, prefix=".copy-")
+    os.close(handle)
+    try:
+        shutil.copyfile(local.path(source), partial)
+        os.replace(partial, destination)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
+
+
+def storage_delete_prefix(*, storage: Storage, prefix: str) -> int:
+    """Deletes every file whose name starts with ``prefix`` (``"jobs/12/"``: the
+    folder; ``"jobs/12/part-"``: those files); returns how many files went."""
+    if isinstance(storage, ObjectStorage):
+        return storage.delete_prefix(prefix)
+    local = _local(storage)
+    folder, _, start = prefix.rpartition("/")
+    if not folder.strip("/") and not start:
+        raise ValueError("An empty prefix would delete every file: name a folder")
+    parent = Path(local.path(folder))
+    if not parent.is_dir():
+        return 0
+    if not start:
+        # A whole folder, which then goes too: an object store has none to leave.
+        return _remove(parent)
+    return sum(_remove(entry) for entry in parent.iterdir() if entry.name.startswith(start))
+
+
+def _local(storage: Storage) -> FileSystemStorage:
+    if not isinstance(storage, FileSystemStorage):
+        raise TypeError(f"{type(storage).__name__} is neither a local nor an object storage")
+    return storage
+
+
+def _remove(path: Path) -> int:
+    """Removes a file or a folder tree; how many files were in it."""
+    if not path.is_dir() or path.is_symlink():
+        path.unlink(missing_ok=True)
+        return 1
+    files = sum(len(names) for _, _, names in os.walk(path))
+    shutil.rmtree(path)
+    return files

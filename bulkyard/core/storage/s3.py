@@ -1,0 +1,147 @@
+"""Job files on S3 or an S3-compatible store (MinIO, Ceph RGW): django-storages'
+backend with streaming reads and writes, server-side copies and deletes by
+prefix (docs/decisions/0027-object-storage.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from storages.backends.s3 import S3Storage
+from storages.utils import clean_name
+
+from bulkyard.core.storage.multipart import DEFAULT_PART_BYTES, MultipartWriter
+from bulkyard.core.storage.ranged import RangedReader
+
+# S3's most keys per DeleteObjects request (and per ListObjectsV2 page).
+DELETE_BATCH = 1000
+COMPRESSED_TYPES = {
+    "gzip": "application/gzip",
+    "bzip2": "application/x-bzip2",
+    "xz": "application/x-xz",
+}
+
+
+class BulkyardS3Storage(S3Storage):
+    """``open(name, "rb")`` gives a :class:`RangedReader`, ``open(name, "wb")`` a
+    :class:`MultipartWriter`; other modes keep django-storages' S3File.
+
+    Options beyond django-storages' own: ``part_bytes`` (the writer's part
+    size) and ``checksums`` (botocore's ``request_checksum_calculation`` and
+    ``response_checksum_validation``: ``when_required`` for the S3-compatible
+    stores that reject the CRC checksums boto3 sends by default since 1.36).
+    """
+
+    part_bytes: int
+    checksums: str
+    client_config: Config
+
+    def get_default_settings(self) -> dict[str, Any]:
+        # django-storages accepts only the options named here.
+        return {
+            **super().get_default_settings(),
+            "part_bytes": DEFAULT_PART_BYTES,
+            "checksums": "when_supported",
+        }
+
+    def __init__(self, **settings: Any) -> None:
+        super().__init__(**settings)
+        # Merged into whichever client config django-storages made (its own
+        # carries the addressing style), never replacing it.
+        self.client_config = self.client_config.merge(
+            Config(
+                request_checksum_calculation=self.checksums,
+                response_checksum_validation=self.checksums,
+            )
+        )
+
+    @property
+    def client(self) -> Any:
+        """This thread's boto3 S3 client (django-storages keeps one per thread)."""
+        return self.connection.meta.client
+
+    def key(self, name: str) -> str:
+        """The object key of ``name``: under the storage's prefix, never outside it."""
+        return str(self._normalize_name(clean_name(name)))
+
+    def _open(self, name: str, mode: str = "rb") -> Any:
+        key = self.key(name)
+        if mode == "rb":
+            try:
+                return RangedReader(self.client, bucket=self.bucket_name, key=key)
+            except ClientError as error:
+                if _status(error) == 404:
+                    raise FileNotFoundError(f"No such object: {key}") from error
+                raise
+        if mode == "wb":
+            return MultipartWriter(
+                self.client,
+                bucket=self.bucket_name,
+                key=key,
+                part_bytes=self.part_bytes,
+                extra=self._get_write_parameters(key),
+                checksum_algorithm="CRC32" if self.checksums == "when_supported" else None,
+            )
+        return super()._open(name, mode)
+
+    def _get_write_parameters(self, name: str, content: Any = None) -> dict[str, Any]:
+        # django-storages marks "x.csv.gz" as CSV with Content-Encoding gzip; HTTP
+        # clients then unpack it on download and save plain CSV under the .gz
+        # name. A job's compressed file is a file of its compressed type.
+        parameters: dict[str, Any] = super()._get_write_parameters(name, content)
+        encoding = parameters.pop("ContentEncoding", None)
+        if encoding:
+            parameters["ContentType"] = COMPRESSED_TYPES.get(encoding, "application/octet-stream")
+        return parameters
+
+    def copy(self, source: str, target: str) -> None:
+        """Copies ``source`` to ``target`` inside the store: no byte passes through
+        this process (large objects are copied part by part, server-side)."""
+        try:
+            self.client.copy(
+                {"Bucket": self.bucket_name, "Key": self.key(source)},
+                self.bucket_name,
+                self.key(target),
+                Config=self.transfer_config,
+            )
+        except ClientError as error:
+            if _status(error) == 404:
+                raise FileNotFoundError(f"No such object: {self.key(source)}") from error
+            raise
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Deletes every object whose name starts with ``prefix`` (a "folder" is
+        ``"jobs/12/"``), a thousand per request; returns how many."""
+        key_prefix = self.key(_refuse_everything(prefix))
+        deleted = 0
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket_name,
+            Prefix=key_prefix,
+            PaginationConfig={"PageSize": DELETE_BATCH},
+        )
+        for page in pages:
+            objects = [{"Key": entry["Key"]} for entry in page.get("Contents", [])]
+            if not objects:
+                continue
+            answer = self.client.delete_objects(
+                Bucket=self.bucket_name, Delete={"Objects": objects, "Quiet": True}
+            )
+            if answer.get("Errors"):
+                first = answer["Errors"][0]
+                raise OSError(
+                    f"{len(answer['Errors'])} objects under {key_prefix!r} were not deleted, "
+                    f"e.g. {first.get('Key')}: {first.get('Code')} {first.get('Message')}"
+                )
+            deleted += len(objects)
+        return deleted
+
+
+def _refuse_everything(prefix: str) -> str:
+    if not clean_name(prefix).strip("/"):
+        raise ValueError("An empty prefix would delete every file: name a folder")
+    return prefix
+
+
+def _status(error: ClientError) -> int:
+    return int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))

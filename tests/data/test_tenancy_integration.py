@@ -192,8 +192,11 @@ def test_the_target_list_shows_only_what_a_user_may_do(tenants):
 
 def test_a_user_who_lost_the_permissions_cannot_retry_into_the_target(tenants):
     a = tenants()
-    job = a.run("data.import", {"target": "contacts"}, A_CONTACTS + b"not-an-address,Eve,1,,0\n")
-    assert job["failed_items"] == 1
+    a.run("data.import", {"target": "contacts"}, A_CONTACTS)
+    # Inserting the same rows again fails them as already there: a failure a
+    # retry takes (rows that failed the target's checks it would not).
+    job = a.run("data.import", {"target": "contacts", "mode": "insert"}, A_CONTACTS)
+    assert job["failed_items"] > 0
     a.user.user_permissions.clear()
 
     response = a.client.post(f"/jobs/{job['id']}/retry/")

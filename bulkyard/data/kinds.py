@@ -108,11 +108,7 @@ class DataImportKind(JobKind[ImportParams]):
     columns_param = "target"
 
     def input_columns(self, *, user: Any) -> dict[str, list[dict[str, Any]]]:
-        return {
-            target["name"]: target["fields"]
-            for target in targets_for(user)
-            if "import" in target["operations"]
-        }
+        return _fields_of_targets(user, operation="import")
 
     def preview(self, items: Iterable[Item], params: ImportParams, *, owner: Any) -> Preview:
         return import_preview(
@@ -275,13 +271,8 @@ class DataExportKind(JobKind[ExportParams]):
     columns_param = "target"
 
     def input_columns(self, *, user: Any) -> dict[str, list[dict[str, Any]]]:
-        # What a filter may name and the file will hold: the fields of each
-        # target the user may export.
-        return {
-            target["name"]: target["fields"]
-            for target in targets_for(user)
-            if "export" in target["operations"]
-        }
+        # What a filter may name and the file will hold.
+        return _fields_of_targets(user, operation="export")
 
     def check_allowed(self, params: ExportParams, *, user: Any) -> None:
         get_target(params.target).require(user, "export")
@@ -351,3 +342,12 @@ def _checking_stop(rows: Iterable[tuple[Any, ...]], ctx: ChunkContext[Any]) -> I
         if number % STOP_CHECK_EVERY == 0 and ctx.should_stop():
             return
         yield row
+
+
+def _fields_of_targets(user: Any, *, operation: str) -> dict[str, list[dict[str, Any]]]:
+    """The fields of each target ``user`` may use for ``operation``, by name."""
+    return {
+        target["name"]: target["fields"]
+        for target in targets_for(user)
+        if operation in target["operations"]
+    }

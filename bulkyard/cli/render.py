@@ -37,13 +37,25 @@ SUMMARY_VALUES = 8
 def output() -> Console:
     """stdout: the command's result (a table here; ids and JSON go through
     click.echo, untouched)."""
-    return Console()
+    return _unwrapped_off_a_terminal(Console())
 
 
 def errors() -> Console:
     """stderr: progress, notices, summaries, errors. A message is one line
     however long: the terminal wraps it, rich does not break it."""
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return _unwrapped_off_a_terminal(Console(stderr=True, highlight=False, soft_wrap=True))
+
+
+# Wide enough for any line a command prints.
+_NO_WIDTH = 10_000
+
+
+def _unwrapped_off_a_terminal(console: Console) -> Console:
+    # A pipe, a file or a CI log has no width: rich would assume 80 columns
+    # and break table cells there (a command in the "next" hint, cut in two).
+    if not is_terminal(console):
+        console.width = _NO_WIDTH
+    return console
 
 
 def is_terminal(console: Console) -> bool:
@@ -331,7 +343,12 @@ def _value(value: Any) -> str:
 
 
 def _scalar(value: Any) -> str:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    # Words, as the job page says them, not Python's True/False/None.
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value is None:
+        return "none"
+    if not isinstance(value, int | float):
         return str(value) if not isinstance(value, dict | list) else "…"
     return f"{value:,}" if isinstance(value, int) else f"{value:,.4g}"
 

@@ -36,7 +36,8 @@ def run(args: list[str] | None = None) -> int:
     try:
         code = cli.main(args, prog_name="bulkyard", standalone_mode=False)
     except click.ClickException as exc:  # usage errors: 4, not click's 2 (a failed job)
-        exc.show()
+        # One line, as every other error: click's own is a usage block of three.
+        err.print(f"bulkyard: {exc.format_message()}{_help_hint(exc)}", style="red", markup=False)
         return ExitCode.USAGE
     except click.Abort:
         err.print("interrupted")
@@ -50,6 +51,11 @@ def run(args: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
     return code if isinstance(code, int) else ExitCode.OK
+
+
+def _help_hint(exc: click.ClickException) -> str:
+    context = exc.ctx if isinstance(exc, click.UsageError) else None
+    return f" (see {context.command_path} -h)" if context is not None else ""
 
 
 def app() -> NoReturn:

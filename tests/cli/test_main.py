@@ -63,7 +63,17 @@ def test_a_missing_token_says_where_to_put_one_and_exits_4(user_env, capsys):
 
 def test_a_usage_error_exits_4_not_2(user_env, capsys):
     assert main.run(["submit", "--kind"]) == ExitCode.USAGE
-    assert "Error: Option '--kind' requires an argument." in capsys.readouterr().err
+    assert "Option '--kind' requires an argument." in capsys.readouterr().err
+
+
+def test_a_usage_error_is_one_line_naming_the_help(user_env, tmp_path, capsys):
+    missing = tmp_path / "nope.csv"
+
+    assert main.run(["submit", str(missing), "--kind", "data.import"]) == ExitCode.USAGE
+    assert capsys.readouterr().err == (
+        f"bulkyard: Invalid value for '[FILE]': File '{missing}' does not exist. "
+        "(see bulkyard submit -h)\n"
+    )
 
 
 def test_params_that_are_not_a_json_object_are_refused_before_sending(user_env, tmp_path, capsys):

@@ -94,7 +94,7 @@ class HostsStack(Stack):
         self.second_worker.stop()
         super().stop()
 
-    def run_to_exit(self, host: str, timeout: float = 60) -> tuple[int, str]:
+    def run_to_exit(self, host: str, timeout: float = 30) -> tuple[int, str]:
         """Start ``host``'s process (the web server, or its worker) for a setup
         it must refuse, and wait for it to end: its exit status and output.
         Fails if it is still running after ``timeout``."""

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.support.files import image, opened, zip_members, zip_of
@@ -87,10 +88,23 @@ def _finished(hosts: HostsStack, job_id: str, timeout: float = 60) -> dict[str, 
 
 
 def _download(hosts: HostsStack, url: str) -> bytes:
-    """A download through the API, following a redirect to the storage (the
-    API token is not sent on to another origin)."""
+    """A download streamed by the web host (results come from the database)."""
     with hosts.client(timeout=60) as client:
-        response = client.get(url, follow_redirects=True)
+        response = client.get(url)
+    assert response.status_code == 200, response.text
+    return response.content
+
+
+def _output(hosts: HostsStack, job: dict[str, Any]) -> bytes:
+    """The job's output file: the API answers with a redirect to a presigned
+    URL of the bucket (the web host has no copy of it), which a client
+    follows without its API token, as the CLI does."""
+    with hosts.client() as client:
+        redirect = client.get(job["links"]["output"])
+    assert redirect.status_code == 302, redirect.text
+    location = redirect.headers["Location"]
+    assert location.startswith(hosts.env["BULKYARD_S3_ENDPOINT_URL"] + "/"), location
+    response = httpx.get(location, timeout=60)
     assert response.status_code == 200, response.text
     return response.content
 
@@ -159,7 +173,7 @@ def test_a_gzip_import_is_read_from_the_bucket_in_several_chunks(hosts):
     assert _local_files(hosts) == []
 
 
-def test_an_export_written_by_the_workers_downloads_from_the_web_host(hosts):
+def test_an_export_written_by_a_worker_downloads_through_a_link_to_the_bucket(hosts):
     imported = _submit(
         hosts,
         kind="data.import",
@@ -183,7 +197,7 @@ def test_an_export_written_by_the_workers_downloads_from_the_web_host(hosts):
     job = _finished(hosts, job_id)
     assert job["status"] == "succeeded", job
     assert job["chunks"]["total"] >= 2
-    body = gzip.decompress(_download(hosts, job["links"]["output"])).decode()
+    body = gzip.decompress(_output(hosts, job)).decode()
     rows = sorted((row["email"], row["amount"]) for row in csv.DictReader(io.StringIO(body)))
     assert rows == sorted((f"c{n}@example.com", f"{n}.50") for n in range(3000, 3025))
     assert _local_files(hosts) == []
@@ -230,7 +244,7 @@ def test_images_of_a_zip_come_back_resized_in_a_zip_from_the_bucket(hosts):
     job = _finished(hosts, job_id)
     assert job["status"] == "succeeded", job
     assert job["chunks"]["total"] == 2
-    members = zip_members(_download(hosts, job["links"]["output"]))
+    members = zip_members(_output(hosts, job))
     sizes = {name: opened(content).size for name, content in members.items()}
     assert sizes == {
         f"thumb/photos/p{n}.png": (40, round(40 * 60 / (120 + 10 * n))) for n in range(4)
@@ -261,7 +275,7 @@ def test_text_keywords_rank_pending_parts_written_on_either_host(hosts):
         "SELECT pass_number FROM bulkyard_jobs_chunk WHERE job_id = %s ORDER BY 1", [job_id]
     )
     assert [row["pass_number"] for row in passes] == [1, 1, 2, 2]
-    body = _download(hosts, job["links"]["output"]).decode()
+    body = _output(hosts, job).decode()
     rows = [json.loads(line) for line in body.splitlines()]
     assert [(row["id"], row["keywords"]) for row in rows] == [
         ("d0", ["garden", "sale"]),

@@ -12,23 +12,19 @@ takes these jobs.
 
 from __future__ import annotations
 
-import re
+import json
 import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bulkyard.jobs.dispatch import RUN_NEXT_CHUNK
 from tests.support import s3, servers
 from tests.support.stack import Stack
 from tests.support.worker import ROOT, WorkerProcess
 
 WEB, FIRST, SECOND = "web", "worker-a", "worker-b"
-# The line Celery logs at INFO for a run_next_chunk task that ran a chunk to
-# its commit (an idle wake-up ends 'idle').
-_CHUNK_DONE = re.compile(
-    r"bulkyard\.jobs\.tasks\.run_next_chunk\[[^]]+\] succeeded in [^:]+: 'done'"
-)
 
 
 def s3_settings(server: s3.S3Server, prefix: str) -> dict[str, str]:
@@ -60,7 +56,9 @@ class HostsStack(Stack):
         super().__post_init__()
         # What an operator sets on every host of such a deployment: with local
         # storage, the hosts refuse to start unless told the folder is shared.
-        shared = {"BULKYARD_MULTI_HOST": "true", **self.env}
+        # One JSON object a line, as docs/observability.md advises for
+        # deployments: the workers' logs say which chunks each one ran.
+        shared = {"BULKYARD_MULTI_HOST": "true", "LOG_FORMAT": "json", **self.env}
         self.hosts = {name: self._host_env(shared, name) for name in (WEB, FIRST, SECOND)}
         self.env = self.hosts[WEB]
         self.worker = self._worker(FIRST, beat=True)
@@ -131,9 +129,25 @@ class HostsStack(Stack):
             check=False,
         )
 
-    def chunks_done_by(self, worker: WorkerProcess) -> int:
-        """How many chunks ``worker`` ran to their commit, from its log."""
-        return len(_CHUNK_DONE.findall(worker.log_path.read_text(errors="replace")))
+    def chunks_run_by(self, worker: WorkerProcess, job_id: str) -> list[int]:
+        """Ids of the chunks of ``job_id`` that ``worker`` ran to their commit,
+        from its log: Celery's line about a run_next_chunk task that returned
+        'done' carries the chunk's job_id and chunk_id (docs/observability.md)."""
+        found = []
+        for line in worker.log_path.read_text(errors="replace").splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue  # Celery's banner and warnings are not log records
+            if (
+                isinstance(record, dict)
+                and record.get("task") == RUN_NEXT_CHUNK
+                and record.get("job_id") == job_id
+                and str(record.get("event", "")).endswith("'done'")
+                and record.get("logger") == "celery.app.trace"
+            ):
+                found.append(int(record["chunk_id"]))
+        return found
 
     def logs(self) -> str:
         parts = []

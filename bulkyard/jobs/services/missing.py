@@ -13,7 +13,8 @@ def input_failure(exc: OSError, *, storage: Storage) -> tuple[str, str]:
         return "input_unreadable", f"cannot read the input: {exc}"
     if isinstance(storage, FileSystemStorage):
         return "input_missing", (
-            f"the job's input is not in this host's storage (DJANGO_MEDIA_ROOT={storage.location}): "
+            "the job's input is not in this host's storage "
+            f"(DJANGO_MEDIA_ROOT={storage.location}): "
             "web and workers must share DJANGO_MEDIA_ROOT or use object storage"
         )
     where = " ".join(

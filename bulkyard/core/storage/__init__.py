@@ -27,6 +27,16 @@ class ObjectStorage(Protocol):
     def delete_prefix(self, prefix: str) -> int: ...
 
 
+@runtime_checkable
+class DownloadLinks(Protocol):
+    """A storage that hands out links to download a file from it directly (the S3
+    backend's presigned URLs); the local folder has none and is streamed."""
+
+    def download_url(
+        self, name: str, *, disposition: str, content_type: str, seconds: int
+    ) -> str: ...
+
+
 def storage_copy(*, storage: Storage, source: str, target: str) -> None:
     """Copies the file ``source`` to ``target``, replacing it if present. A reader
     never sees half of ``target``: it appears whole or not at all."""

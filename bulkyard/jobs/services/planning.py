@@ -32,6 +32,7 @@ from bulkyard.jobs.kinds import InputRejected, JobKind
 from bulkyard.jobs.models import JOB_ACTIVE_STATUSES, Chunk, Job, JobStatus
 from bulkyard.jobs.services.callbacks import callback_job_ended
 from bulkyard.jobs.services.claims import ClaimedStep, job_step_claim, step_heartbeat
+from bulkyard.jobs.services.missing import input_failure
 from bulkyard.jobs.services.retention import finished_fields
 
 logger = logging.getLogger(__name__)
@@ -89,9 +90,8 @@ def job_plan_claimed(claimed: ClaimedStep) -> str:
         if is_outage(exc):
             raise
         if isinstance(exc, OSError):
-            job_fail(
-                job_id=job_id, code="input_unreadable", message=f"cannot read the input: {exc}"
-            )
+            code, message = input_failure(exc, storage=job.input_file.storage)
+            job_fail(job_id=job_id, code=code, message=message)
             return "failed"
         # Planning reads only the input: an error here would recur on every
         # retry, so the job fails with the reason instead of being re-planned.

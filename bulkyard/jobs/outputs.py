@@ -21,7 +21,9 @@ def output_response(job: Job, *, request: HttpRequest) -> StreamingHttpResponse:
     hands it an async one."""
     stored = job.output_file
     name = stored.name.rsplit("/", 1)[-1]
-    raw = stored.open("rb")
+    # The storage's own file: on S3 a ranged reader, which knows its size from
+    # the HEAD it opened with (the field's size would ask again).
+    raw = stored.storage.open(stored.name, "rb")
     content_type, encoding = mimetypes.guess_type(name)
     response = StreamingHttpResponse(
         streamed(_pieces(raw), request=request),
@@ -30,7 +32,7 @@ def output_response(job: Job, *, request: HttpRequest) -> StreamingHttpResponse:
         if encoding == "gzip"
         else (content_type or "application/octet-stream"),
     )
-    response["Content-Length"] = str(stored.size)
+    response["Content-Length"] = str(raw.size)
     response["Content-Disposition"] = content_disposition_header(True, name) or "attachment"
     return response
 

@@ -94,11 +94,18 @@ def test_a_merge_into_a_taken_name_picks_another_and_leaves_the_first(any_storag
 
 
 def test_a_part_whose_writer_raises_is_not_kept(any_storage):
-    with pytest.raises(RuntimeError), part_writer(job_id=JOB_ID, sequence=0) as (name, sink):
-        sink.write(b"half a part")
-        raise RuntimeError("the chunk failed")
+    names = []
 
-    assert not any_storage.exists(name)
+    def failing_chunk() -> None:
+        with part_writer(job_id=JOB_ID, sequence=0) as (name, sink):
+            names.append(name)
+            sink.write(b"half a part")
+            raise RuntimeError("the chunk failed")
+
+    with pytest.raises(RuntimeError):
+        failing_chunk()
+
+    assert not any_storage.exists(names[0])
 
 
 def test_a_part_reads_back_through_part_open_and_seeks(any_storage):

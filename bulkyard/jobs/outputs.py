@@ -39,9 +39,12 @@ def output_response(job: Job, *, request: HttpRequest) -> HttpResponseBase:
         # keep it for a later request, which must check ownership again.
         redirect["Cache-Control"] = "no-store"
         return redirect
+    # The storage's own file: on S3 a ranged reader, which knows its size from
+    # the HEAD it opened with (the field's size would ask again).
+    raw = stored.storage.open(stored.name, "rb")
     return _streamed(
-        stored.open("rb"),
-        size=stored.size,
+        raw,
+        size=raw.size,
         content_type=content_type,
         disposition=disposition,
         request=request,

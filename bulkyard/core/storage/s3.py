@@ -4,6 +4,7 @@ prefix (docs/decisions/0027-object-storage.md)."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from botocore.config import Config
@@ -11,6 +12,7 @@ from botocore.exceptions import ClientError
 from storages.backends.s3 import S3Storage
 from storages.utils import clean_name
 
+from bulkyard.core.storage import Deleted
 from bulkyard.core.storage.multipart import DEFAULT_PART_BYTES, MultipartWriter
 from bulkyard.core.storage.ranged import RangedReader
 
@@ -153,18 +155,28 @@ class BulkyardS3Storage(S3Storage):
                 raise FileNotFoundError(f"No such object: {self.key(source)}") from error
             raise
 
-    def delete_prefix(self, prefix: str) -> int:
+    def connections_reset(self) -> None:
+        """Drops this process's clients (django-storages keeps one per thread,
+        and a bucket object bound to the first), as its pickling does: a
+        process forked after the parent used them must open its own."""
+        self._connections = threading.local()
+        self._unsigned_connections = threading.local()
+        self._bucket = None
+
+    def delete_prefix(self, prefix: str) -> Deleted:
         """Deletes every object whose name starts with ``prefix`` (a "folder" is
-        ``"jobs/12/"``), a thousand per request; returns how many."""
+        ``"jobs/12/"``), a thousand per request; returns how many and their
+        bytes (the listing gives each object's size)."""
         key_prefix = self.key(_refuse_everything(prefix))
-        deleted = 0
+        deleted = size = 0
         pages = self.client.get_paginator("list_objects_v2").paginate(
             Bucket=self.bucket_name,
             Prefix=key_prefix,
             PaginationConfig={"PageSize": DELETE_BATCH},
         )
         for page in pages:
-            objects = [{"Key": entry["Key"]} for entry in page.get("Contents", [])]
+            listed = page.get("Contents", [])
+            objects = [{"Key": entry["Key"]} for entry in listed]
             if not objects:
                 continue
             answer = self.client.delete_objects(
@@ -177,7 +189,8 @@ class BulkyardS3Storage(S3Storage):
                     f"e.g. {first.get('Key')}: {first.get('Code')} {first.get('Message')}"
                 )
             deleted += len(objects)
-        return deleted
+            size += sum(int(entry.get("Size", 0)) for entry in listed)
+        return Deleted(deleted, size)
 
 
 def _refuse_everything(prefix: str) -> str:

@@ -46,6 +46,7 @@ def test_every_app_container_keeps_job_files_in_minio():
         assert environment["BULKYARD_S3_ENDPOINT_URL"] == "http://minio:9000", name
         assert environment["BULKYARD_S3_ADDRESSING_STYLE"] == "path", name
         assert environment["BULKYARD_S3_CHECKSUMS"] == "when_required", name
+        assert environment["BULKYARD_MULTI_HOST"] == "true", name
 
 
 def test_app_containers_wait_for_the_bucket_minio_has_made():

@@ -42,7 +42,9 @@ db 14, a scratch folder). Run from the repository root::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
+import json
 import os
 import sys
 import time
@@ -98,6 +100,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--text-chunk-size", type=int, default=2_000)
     parser.add_argument("--chart", type=Path, default=DEFAULT_CHART, help="PNG to write")
     parser.add_argument("--keep", action="store_true", help="keep the database and scratch")
+    parser.add_argument("--save", type=Path, help="write the runs' figures to this JSON file")
+    parser.add_argument(
+        "--include",
+        type=Path,
+        action="append",
+        default=[],
+        help="report the runs of an earlier --save too (another storage, say); repeatable",
+    )
     args = parser.parse_args(argv)
     try:
         args.workers = sorted({int(word) for word in args.workers.split(",")})
@@ -483,6 +493,13 @@ def main(argv: list[str] | None = None) -> int:
             for run in run_storage(storage, env, scratch, files, args)
         ]
     print(f"after: {load()}")
+    if args.save:
+        args.save.write_text(json.dumps([dataclasses.asdict(run) for run in runs], indent=1))
+        print(f"figures saved to {args.save}")
+    for path in args.include:
+        runs += [Run(**fields) for fields in json.loads(path.read_text())]
+        print(f"figures of {path} included")
+    runs.sort(key=lambda run: (STORAGES.index(run.storage), run.workers, JOBS.index(run.job)))
     print_table(runs)
     models = print_costs(runs)
     title = (

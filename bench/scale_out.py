@@ -108,6 +108,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=[],
         help="report the runs of an earlier --save too (another storage, say); repeatable",
     )
+    parser.add_argument(
+        "--report-only", action="store_true", help="run nothing: report the --include files"
+    )
     args = parser.parse_args(argv)
     try:
         args.workers = sorted({int(word) for word in args.workers.split(",")})
@@ -372,12 +375,19 @@ class Model:
         # What is not serial was the chunks (and the claims between them),
         # which the workers share.
         parallel = (self.run.seconds - self.run.serial) * self.run.workers
-        amdahl = self.run.serial + parallel / workers
+        # No more workers busy than the job has chunks (a loose cap: a job of
+        # two passes has fewer in each).
+        amdahl = self.run.serial + parallel / min(workers, self.run.chunks)
         # PostgreSQL must do all of the backends' work on the cores it has.
         return max(amdahl, self.run.postgres_cpu / postgres_cores)
 
     def rate(self, workers: int, postgres_cores: float) -> float:
         return self.run.items / self.seconds(workers, postgres_cores)
+
+    def machine_ceiling(self, cores: int) -> float:
+        """items/s if ``cores`` did nothing but this job's CPU work, worker's
+        and PostgreSQL's: what more workers on this machine cannot pass."""
+        return self.run.items * cores / (self.run.worker_cpu + self.run.postgres_cpu)
 
 
 def print_costs(runs: list[Run]) -> list[Model]:
@@ -398,6 +408,12 @@ def print_costs(runs: list[Run]) -> list[Model]:
             f"{run.chunks} chunks of {run.chunk_busy / run.chunks:.2f} s"
         )
         models.append(Model(run))
+        cores = os.cpu_count() or 1
+        print(
+            f"    this machine's ceiling: {cores} cores / "
+            f"{(run.worker_cpu + run.postgres_cpu) * per:.1f} us of CPU per item = "
+            f"{models[-1].machine_ceiling(cores):,.0f} items/s"
+        )
     print(
         "\nPrediction (a model, not a measurement): each worker on a core of its own, "
         "Amdahl's law over the serial seconds above, capped by PostgreSQL doing the "
@@ -444,6 +460,13 @@ def write_chart(runs: list[Run], models: list[Model], path: Path, title: str) ->
                         alpha=0.6,
                         label=f"{storage}, predicted (a core per worker, 4 PG cores)",
                     )
+                    axis.axhline(
+                        model.machine_ceiling(os.cpu_count() or 1),
+                        color=colour,
+                        linestyle=":",
+                        alpha=0.6,
+                        label=f"{storage}, this machine's CPU ceiling",
+                    )
         axis.set_xscale("log", base=2)
         axis.set_xticks(PREDICTED_WORKERS, [str(n) for n in PREDICTED_WORKERS])
         axis.set_xlabel("worker processes")
@@ -464,13 +487,8 @@ def load() -> str:
     return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f} on {os.cpu_count()} cores"
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    print(
-        f"Bench: scale-out, {args.rows:,} rows imported and {args.documents:,} documents "
-        f"processed by {', '.join(map(str, args.workers))} worker process(es), "
-        f"storage {', '.join(args.storage)}."
-    )
+def measure(args: argparse.Namespace) -> list[Run]:
+    """Every run the arguments ask for, with the machine's load before and after."""
     print(f"before: {load()}")
     if "s3" in args.storage:
         print(
@@ -493,6 +511,17 @@ def main(argv: list[str] | None = None) -> int:
             for run in run_storage(storage, env, scratch, files, args)
         ]
     print(f"after: {load()}")
+    return runs
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    print(
+        f"Bench: scale-out, {args.rows:,} rows imported and {args.documents:,} documents "
+        f"processed by {', '.join(map(str, args.workers))} worker process(es), "
+        f"storage {', '.join(args.storage)}."
+    )
+    runs = [] if args.report_only else measure(args)
     if args.save:
         args.save.write_text(json.dumps([dataclasses.asdict(run) for run in runs], indent=1))
         print(f"figures saved to {args.save}")
@@ -502,9 +531,10 @@ def main(argv: list[str] | None = None) -> int:
     runs.sort(key=lambda run: (STORAGES.index(run.storage), run.workers, JOBS.index(run.job)))
     print_table(runs)
     models = print_costs(runs)
+    sizes = {run.job: run.items for run in runs}
     title = (
-        f"Bulkyard scale-out on {os.cpu_count()} cores: {args.rows:,} rows, "
-        f"{args.documents:,} documents"
+        f"Bulkyard scale-out on {os.cpu_count()} cores: {sizes.get('import', 0):,} rows, "
+        f"{sizes.get('text', 0):,} documents"
     )
     write_chart(runs, models, args.chart, title)
     return 0

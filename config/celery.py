@@ -5,10 +5,12 @@ from typing import Any
 import psycopg
 from celery import Celery, signals, states
 from django.conf import settings
+from django.core.files.storage import storages
 from django.db import close_old_connections, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from bulkyard.core.logs import task_scope_begin, task_scope_end
+from bulkyard.core.storage import storage_connections_reset
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 
@@ -22,6 +24,15 @@ def _cpu_priority_lowered(**_: object) -> None:
     """Before the pool starts, so every pool process inherits it."""
     if settings.BULKYARD_WORKER_NICE:
         os.nice(settings.BULKYARD_WORKER_NICE)
+
+
+@signals.worker_process_init.connect
+def _storage_connections_own(**_: object) -> None:
+    """Each pool process opens its own S3 clients: django-storages keeps them
+    per thread, and a fork copies the parent's thread's (with their pooled
+    sockets) into the child, should the parent have used the storage before
+    forking (a replaced child is forked from it at any time)."""
+    storage_connections_reset(storages["default"])
 
 
 # Logging: Celery's own configuration gives way to the project's (structured,

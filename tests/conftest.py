@@ -7,6 +7,7 @@ import psycopg.errors
 import pytest
 import redis
 from django.conf import settings
+from django.core.files.storage import Storage, storages
 from django.db import OperationalError, connection
 from django.db.backends.base.operations import BaseDatabaseOperations
 from rest_framework.authtoken.models import Token
@@ -284,3 +285,19 @@ def s3_server(tmp_path_factory) -> Iterator[s3.S3Server]:
     yield server
     assert server.proc is not None
     servers.stop(server.proc)
+
+
+@pytest.fixture
+def s3_storage(s3_server, settings) -> Storage:
+    """Every file Bulkyard keeps goes to moto's S3, under a prefix of this
+    test's own (the storage's ``location``); the storage."""
+    s3.use_for_default_storage(settings, s3_server)
+    return storages["default"]
+
+
+@pytest.fixture(params=["local", "s3"])
+def any_storage(request) -> Storage:
+    """The test runs twice: files on the local folder, then on S3; the storage."""
+    if request.param == "s3":
+        return request.getfixturevalue("s3_storage")
+    return storages["default"]

@@ -10,7 +10,7 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -194,15 +194,31 @@ class ApiClient:
     def download(
         self, job_id: str, what: str, params: dict[str, str] | None = None
     ) -> Iterator[Download]:
-        """Streams ``results`` or ``output``."""
+        """Streams ``results`` or ``output``. On object storage the server
+        answers with a redirect to a presigned URL, fetched here without this
+        client's token: the URL carries its own signature, a store refuses a
+        request with two, and the token is for the API alone."""
         try:
-            with self._http.stream("GET", f"{API}/jobs/{job_id}/{what}/", params=params) as answer:
+            with ExitStack() as answers:
+                answer = answers.enter_context(
+                    self._http.stream("GET", f"{API}/jobs/{job_id}/{what}/", params=params)
+                )
+                if answer.is_redirect and "Location" in answer.headers:
+                    answer = answers.enter_context(self._stream_elsewhere(answer))
                 if answer.is_error:
                     answer.read()
                     raise error_from_response(answer)
                 yield Download(name=_attachment_name(answer), pieces=answer.iter_bytes())
         except httpx.HTTPError as exc:
             raise self._unreachable(exc) from None
+
+    def _stream_elsewhere(self, redirect: httpx.Response) -> AbstractContextManager[httpx.Response]:
+        """The redirect's target streamed, with no header of this client's but
+        its User-Agent (httpx would keep the token on a same-origin redirect)."""
+        target = redirect.request.url.join(redirect.headers["Location"])
+        request = self._http.build_request("GET", target)
+        del request.headers["Authorization"]
+        return _closing(self._http.send(request, stream=True, follow_redirects=True))
 
     # -- plumbing ----------------------------------------------------------------
 
@@ -255,6 +271,14 @@ class ApiClient:
         else:
             what = f"cannot reach {self.url}: {exc or type(exc).__name__}"
         return ApiError(what, code="unreachable", status=None)
+
+
+@contextmanager
+def _closing(response: httpx.Response) -> Iterator[httpx.Response]:
+    try:
+        yield response
+    finally:
+        response.close()
 
 
 def _idempotency(key: str | None) -> dict[str, str]:

@@ -320,8 +320,13 @@ class ItemResult(models.Model):
         return f"item {self.item_number} of {self.job_id}: {self.outcome}"
 
 
+def job_attachment_folder(job: "Job") -> str:
+    """Where a job's attachments are stored: the purge deletes it whole."""
+    return f"jobs/{job.owner_id}/attachments/{job.pk}/"
+
+
 def job_attachment_path(attachment: "JobAttachment", filename: str) -> str:
-    return f"jobs/{attachment.job.owner_id}/attachments/{attachment.job_id}/{filename}"
+    return f"{job_attachment_folder(attachment.job)}{filename}"
 
 
 class JobAttachment(models.Model):

@@ -13,7 +13,6 @@ import datetime as dt
 import gzip
 import io
 import json
-import os
 import shutil
 import uuid
 import zipfile
@@ -22,9 +21,10 @@ from decimal import Decimal
 from typing import IO, Any
 
 from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
+from django.core.files.storage import Storage, default_storage
 
 from bulkyard.core.spreadsheets import neutralise
+from bulkyard.core.storage import storage_delete_prefix
 
 
 def csv_header(fields: Sequence[str]) -> bytes:
@@ -113,8 +113,25 @@ def part_writer(
 ) -> contextlib.AbstractContextManager[tuple[str, IO[bytes]]]:
     """A chunk run's part, written in place in storage under a name no other
     run of the chunk uses: ``(name, binary file)``. Removed if the block raises;
-    one left by a run that stops early is deleted with the job's other parts."""
-    return _stored_output(f"{parts_folder(job_id)}/part-{sequence:06d}-{uuid.uuid4().hex[:12]}")
+    one left by a run that stops early is deleted with the job's other parts.
+    The file may not seek (on S3 it is one upload written front to back):
+    ZipFile then writes data descriptors instead of seeking back."""
+    name = f"{parts_folder(job_id)}/part-{sequence:06d}-{uuid.uuid4().hex[:12]}"
+    return stored_writer(name, unique=True)
+
+
+def part_open(name: str) -> IO[bytes]:
+    """A part (``part_writer``'s name) opened for reading: seekable, read from
+    the storage as it is read (on S3 in ranges, never whole)."""
+    opened: IO[bytes] = default_storage.open(name, "rb")
+    return opened
+
+
+def parts_discard(names: Iterable[str]) -> None:
+    """Delete these parts now, before the job's end deletes them all (to free
+    their space while the job still writes)."""
+    for name in names:
+        default_storage.delete(name)
 
 
 def parts_merge(
@@ -122,69 +139,75 @@ def parts_merge(
 ) -> tuple[str, int]:
     """Concatenate the parts, in order, after the header into one stored file
     (gzip-compressed if asked); returns its storage name and size in bytes."""
-    with _stored_output(output_name) as (name, sink):
+    with stored_writer(output_name) as (name, sink):
         target: Any = gzip.GzipFile(fileobj=sink, mode="wb") if compress else sink
         target.write(header)
         for part in parts:
-            with default_storage.open(part, "rb") as source:
+            with part_open(part) as source:
                 shutil.copyfileobj(source, target, length=1024 * 1024)
         if compress:
             target.close()
-    return name, default_storage.size(name)
+        size = sink.tell()
+    return name, size
 
 
 def zip_parts_merge(*, parts: Sequence[str], output_name: str) -> tuple[str, int]:
     """The files of several ZIP parts, in order, in one stored ZIP archive;
     returns its storage name and size in bytes. Members keep their names, dates
     and compression."""
-    with (
-        _stored_output(output_name) as (name, sink),
-        zipfile.ZipFile(sink, "w", allowZip64=True) as merged,
-    ):
-        for part in parts:
-            with default_storage.open(part, "rb") as source, zipfile.ZipFile(source) as archive:
-                for info in archive.infolist():
-                    merged.writestr(info, archive.read(info))
-    return name, default_storage.size(name)
+    with stored_writer(output_name) as (name, sink):
+        with zipfile.ZipFile(sink, "w", allowZip64=True) as merged:
+            for part in parts:
+                with part_open(part) as source, zipfile.ZipFile(source) as archive:
+                    for info in archive.infolist():
+                        merged.writestr(info, archive.read(info))
+        size = sink.tell()
+    return name, size
 
 
 @contextlib.contextmanager
-def _stored_output(output_name: str) -> Iterator[tuple[str, IO[bytes]]]:
-    """A new stored file, written in place: its name is reserved first (the
-    storage picks a free one), then it is opened for writing — one copy of the
-    data, where writing to a temporary file and saving that made two."""
-    name = default_storage.save(output_name, ContentFile(b""))
-    try:
-        default_storage.path(name)
-        # The file is new and empty: "r+b" writes it without truncating it.
-        # Truncating ("wb") makes ext4 write a file out to disk as it is closed
-        # (auto_da_alloc, its guard for files rewritten in place): the close
-        # would wait for the disk, for parts deleted minutes later.
-        mode = "r+b"
-    except NotImplementedError:  # not on a local disk
+def stored_writer(
+    output_name: str, *, storage: Storage | None = None, unique: bool = False
+) -> Iterator[tuple[str, IO[bytes]]]:
+    """A new stored file, written in place: ``(name, binary file)``, under
+    ``output_name`` or, if that is taken, a free name the storage picks (none
+    is looked for when the caller made the name ``unique``). Deleted if the
+    block raises. One copy of the data, where writing to a temporary file and
+    saving that made two."""
+    storage = storage or default_storage
+    local = _is_local(storage, output_name)
+    if local:
+        # The name is reserved by creating the file empty. It is then opened
+        # "r+b", which writes it without truncating it: truncating ("wb") makes
+        # ext4 write a file out to disk as it is closed (auto_da_alloc, its
+        # guard for files rewritten in place), and the close would wait for the
+        # disk, for parts deleted minutes later.
+        name, mode = storage.save(output_name, ContentFile(b"")), "r+b"
+    else:
+        # An object store: an upload is published whole at close, under its
+        # name; an empty object first would be a second upload to replace.
+        name = output_name if unique else storage.get_available_name(output_name)
         mode = "wb"
     try:
-        with default_storage.open(name, mode) as sink:
+        with storage.open(name, mode) as sink:
             yield name, sink
     except BaseException:
-        default_storage.delete(name)
+        # The S3 writer aborts its upload itself: no object to delete.
+        if local:
+            storage.delete(name)
         raise
 
 
-def parts_delete(job_id: str, *, measure: bool = False) -> tuple[int, int]:
-    """Delete every part of a job, merged or left by a run that did not commit;
-    returns how many there were and, if asked to ``measure`` them (the purge's
-    log), their bytes."""
-    folder = parts_folder(job_id)
-    if not default_storage.exists(folder):
-        return 0, 0
-    _, files = default_storage.listdir(folder)
-    size = 0
-    for name in files:
-        if measure:
-            size += default_storage.size(f"{folder}/{name}")
-        default_storage.delete(f"{folder}/{name}")
-    # Object stores have no folders; a local disk keeps an empty one.
-    with contextlib.suppress(NotImplementedError, OSError):
-        os.rmdir(default_storage.path(folder))
-    return len(files), size
+def _is_local(storage: Storage, name: str) -> bool:
+    try:
+        storage.path(name)
+    except NotImplementedError:
+        return False
+    return True
+
+
+def parts_delete(job_id: str) -> tuple[int, int]:
+    """Delete every part of a job, merged or left by a run that did not commit
+    (and, on a local disk, their folder); returns how many there were and their
+    bytes (the purge's log)."""
+    return storage_delete_prefix(storage=default_storage, prefix=f"{parts_folder(job_id)}/")

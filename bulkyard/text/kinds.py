@@ -6,8 +6,6 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from django.core.files.storage import default_storage
-
 from bulkyard.jobs.sdk import (
     ChunkContext,
     ChunkResult,
@@ -20,6 +18,7 @@ from bulkyard.jobs.sdk import (
     WorkPlan,
     csv_header,
     part_writer,
+    parts_discard,
     parts_merge,
     register,
 )
@@ -222,8 +221,7 @@ class TextProcessKind(JobKind[TextProcessParams]):
             # pending ones first frees their page cache for the merge to write
             # into (cheaper than memory the kernel must hand over afresh) and
             # the disk space: the job never holds its documents four times.
-            for part in pending:
-                default_storage.delete(part)
+            parts_discard(pending)
             extension = params.format + (".gz" if params.gzip else "")
             output_file, size = parts_merge(
                 parts=parts,

@@ -7,14 +7,13 @@ from collections.abc import Sequence
 from operator import itemgetter
 from typing import IO
 
-from django.core.files.storage import default_storage
-
 from bulkyard.jobs.sdk import (
     ChunkContext,
     ChunkResult,
     FinishContext,
     PlannedChunk,
     WorkPlan,
+    part_open,
     part_writer,
 )
 from bulkyard.text import keywords
@@ -87,7 +86,7 @@ def rank_keywords(ctx: ChunkContext[TextProcessParams]) -> ChunkResult:
     scores: dict[str, float] = {}
     with part_writer(job_id=ctx.job_id, sequence=ctx.chunk_sequence) as (final, spool):
         for part in parts:
-            with default_storage.open(part, "rb") as source:
+            with part_open(part) as source:
                 # The part's documents' terms, held while their rows stream past.
                 batches = list(pending_batches(source))
                 unknown = set[str]().union(*(terms for batch in batches for terms in batch.terms))

@@ -35,7 +35,9 @@ def pending_upload_keep(*, owner: User, upload: UploadedFile, input_format: str)
 
 
 def pending_upload_input(*, pending: PendingUpload) -> JobInput:
-    """The kept file as ``job_create`` and ``job_preview`` take it."""
+    """The kept file as ``job_create`` and ``job_preview`` take it: read in
+    place for the checks and the preview, copied inside the storage into the
+    job (server-side on S3)."""
     pending.file.open("rb")
     return JobInput(
         file=pending.file,
@@ -43,6 +45,7 @@ def pending_upload_input(*, pending: PendingUpload) -> JobInput:
         name=pending.name,
         sha256=pending.sha256,
         size=pending.size,
+        stored_name=pending.file.name,
     )
 
 

@@ -12,6 +12,9 @@ from config.env import env
 STORAGE_KINDS = ("local", "s3")
 ADDRESSING_STYLES = ("auto", "path", "virtual")
 CHECKSUM_MODES = ("when_supported", "when_required")
+DOWNLOAD_MODES = ("redirect", "stream")
+# SigV4's longest presigned URL: seven days.
+MAX_URL_SECONDS = 7 * 24 * 3600
 # S3's limits on a part: 5 MiB at least (all but the last), 5 GiB at most.
 MIN_PART_BYTES = 5 * 1024 * 1024
 MAX_PART_BYTES = 5 * 1024 * 1024 * 1024
@@ -43,6 +46,7 @@ def default_storage(
     addressing_style: str,
     part_bytes: int,
     checksums: str,
+    public_endpoint_url: str = "",
 ) -> dict[str, Any]:
     """``STORAGES["default"]`` for these values; a value that cannot work stops
     start-up, naming the variable, rather than failing at a job's first file."""
@@ -63,6 +67,14 @@ def default_storage(
         raise ImproperlyConfigured(
             f"BULKYARD_S3_CHECKSUMS must be one of {CHECKSUM_MODES}, not {checksums!r}"
         )
+    for name, url in (
+        ("BULKYARD_S3_ENDPOINT_URL", endpoint_url),
+        ("BULKYARD_S3_PUBLIC_ENDPOINT_URL", public_endpoint_url),
+    ):
+        if url and not url.startswith(("http://", "https://")):
+            raise ImproperlyConfigured(
+                f"{name} must be an http:// or https:// URL (http://minio:9000), not {url!r}"
+            )
     if ".." in prefix.split("/"):
         raise ImproperlyConfigured(f"BULKYARD_S3_PREFIX must not contain '..': {prefix!r}")
     return {
@@ -75,12 +87,53 @@ def default_storage(
             "addressing_style": None if addressing_style == "auto" else addressing_style,
             "part_bytes": part_bytes,
             "checksums": checksums,
+            # Download links are signed for the host browsers reach, which
+            # may not be the one workers use (the signature covers the host).
+            "public_endpoint_url": public_endpoint_url or None,
             # As the local folder does: a name already taken gets a suffix,
             # never silently replaces another job's file.
             "file_overwrite": False,
             "default_acl": None,
         },
     }
+
+
+def download_mode(text: str) -> str:
+    """BULKYARD_S3_DOWNLOADS's value: how an output on S3 reaches the client."""
+    if text not in DOWNLOAD_MODES:
+        raise ImproperlyConfigured(
+            f"BULKYARD_S3_DOWNLOADS must be one of {DOWNLOAD_MODES}, not {text!r}"
+        )
+    return text
+
+
+def url_seconds(text: str) -> int:
+    """BULKYARD_S3_URL_SECONDS's value: how long a download link stays valid."""
+    try:
+        seconds = int(text)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"BULKYARD_S3_URL_SECONDS must be a number of seconds (300), not {text!r}"
+        ) from None
+    if not 1 <= seconds <= MAX_URL_SECONDS:
+        raise ImproperlyConfigured(
+            f"BULKYARD_S3_URL_SECONDS must be between 1 and {MAX_URL_SECONDS} (seven days, "
+            f"the longest a presigned URL can live); it is {seconds}"
+        )
+    return seconds
+
+
+def multi_host_check(*, kind: str, multi_host: bool, shared_media: bool) -> None:
+    """Refuses to start several hosts on local folders nobody said are shared:
+    each host would keep the files it wrote, and a job planned on one and run
+    on another would find no input (or a download no output)."""
+    if multi_host and kind == "local" and not shared_media:
+        raise ImproperlyConfigured(
+            "BULKYARD_MULTI_HOST=true with BULKYARD_STORAGE=local: every host would keep "
+            "its own files under DJANGO_MEDIA_ROOT. Put DJANGO_MEDIA_ROOT on a folder every "
+            "web and worker host mounts (NFS or another shared volume) and say so with "
+            "BULKYARD_SHARED_MEDIA=true, or use object storage (BULKYARD_STORAGE=s3)"
+        )
 
 
 BULKYARD_STORAGE = env.str("BULKYARD_STORAGE", default="local")
@@ -91,6 +144,15 @@ BULKYARD_S3_PREFIX = env.str("BULKYARD_S3_PREFIX", default="")
 BULKYARD_S3_ADDRESSING_STYLE = env.str("BULKYARD_S3_ADDRESSING_STYLE", default="auto")
 BULKYARD_S3_PART_BYTES = part_size(env.str("BULKYARD_S3_PART_BYTES", default=str(8 * 1024 * 1024)))
 BULKYARD_S3_CHECKSUMS = env.str("BULKYARD_S3_CHECKSUMS", default="when_supported")
+BULKYARD_S3_PUBLIC_ENDPOINT_URL = env.str("BULKYARD_S3_PUBLIC_ENDPOINT_URL", default="")
+BULKYARD_S3_DOWNLOADS = download_mode(env.str("BULKYARD_S3_DOWNLOADS", default="redirect"))
+BULKYARD_S3_URL_SECONDS = url_seconds(env.str("BULKYARD_S3_URL_SECONDS", default="300"))
+BULKYARD_MULTI_HOST = env.bool("BULKYARD_MULTI_HOST", default=False)
+BULKYARD_SHARED_MEDIA = env.bool("BULKYARD_SHARED_MEDIA", default=False)
+
+multi_host_check(
+    kind=BULKYARD_STORAGE, multi_host=BULKYARD_MULTI_HOST, shared_media=BULKYARD_SHARED_MEDIA
+)
 
 DEFAULT_STORAGE = default_storage(
     kind=BULKYARD_STORAGE,
@@ -101,4 +163,5 @@ DEFAULT_STORAGE = default_storage(
     addressing_style=BULKYARD_S3_ADDRESSING_STYLE,
     part_bytes=BULKYARD_S3_PART_BYTES,
     checksums=BULKYARD_S3_CHECKSUMS,
+    public_endpoint_url=BULKYARD_S3_PUBLIC_ENDPOINT_URL,
 )

@@ -7,7 +7,7 @@ import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage
 
-from bulkyard.core.storage import storage_copy, storage_delete_prefix
+from bulkyard.core.storage import storage_connections_reset, storage_copy, storage_delete_prefix
 from bulkyard.core.storage.s3 import BulkyardS3Storage
 
 
@@ -57,7 +57,7 @@ def test_deleting_a_folder_prefix_deletes_all_under_it_and_nothing_beside(storag
 
     deleted = storage_delete_prefix(storage=storage, prefix="jobs/1/")
 
-    assert deleted == 2
+    assert deleted.files == 2
     assert [storage.exists(n) for n in ("jobs/1/a", "jobs/1/parts/b")] == [False, False]
     assert [storage.exists(n) for n in ("jobs/10/a", "jobs/2/a")] == [True, True]
 
@@ -68,13 +68,22 @@ def test_deleting_a_name_prefix_deletes_only_the_names_that_start_so(storage):
 
     deleted = storage_delete_prefix(storage=storage, prefix="jobs/1/part-")
 
-    assert deleted == 2
+    assert deleted.files == 2
     assert storage.exists("jobs/1/output.csv")
     assert not storage.exists("jobs/1/part-1")
 
 
+def test_deleting_a_prefix_counts_the_bytes_of_what_it_deleted(storage):
+    _put(storage, "jobs/1/a", b"x" * 10)
+    _put(storage, "jobs/1/parts/b", b"y" * 32)
+    _put(storage, "jobs/1/part-1", b"z" * 5)
+
+    assert storage_delete_prefix(storage=storage, prefix="jobs/1/part") == (2, 37)
+    assert storage_delete_prefix(storage=storage, prefix="jobs/1/") == (1, 10)
+
+
 def test_deleting_a_prefix_nothing_has_deletes_nothing(storage):
-    assert storage_delete_prefix(storage=storage, prefix="jobs/404/") == 0
+    assert storage_delete_prefix(storage=storage, prefix="jobs/404/") == (0, 0)
 
 
 @pytest.mark.parametrize("prefix", ["", "/"])
@@ -105,7 +114,7 @@ def test_s3_deletes_a_thousand_objects_per_request(s3_server):
         lambda params, **_: batches.append(len(params["Delete"]["Objects"])),
     )
 
-    assert storage_delete_prefix(storage=storage, prefix="many/") == 1001
+    assert storage_delete_prefix(storage=storage, prefix="many/") == (1001, 0)
 
     assert batches == [1000, 1]
     assert storage.listdir("many") == ([], [])
@@ -123,3 +132,26 @@ def test_an_s3_copy_sends_no_bytes_through_this_process(s3_server):
 
     assert "CopyObject" in sent
     assert not {"GetObject", "PutObject", "UploadPart"} & set(sent)
+
+
+def test_a_connections_reset_makes_the_next_request_open_a_new_client(s3_server):
+    # A pool process forked from a parent that used the storage must not
+    # share its client's sockets (config/celery.py resets it in each child).
+    storage = BulkyardS3Storage(**s3_server.options())
+    _put(storage, "a.bin")
+    before, bucket = storage.client, storage.bucket
+
+    storage_connections_reset(storage)
+
+    assert storage.client is not before
+    assert storage.bucket is not bucket
+    assert storage.exists("a.bin")
+
+
+def test_a_connections_reset_of_a_local_folder_does_nothing(tmp_path):
+    storage = FileSystemStorage(location=tmp_path)
+    _put(storage, "a.bin")
+
+    storage_connections_reset(storage)
+
+    assert storage.exists("a.bin")

@@ -1,4 +1,5 @@
-"""A job's output file as a download (bulkyard/jobs/outputs.py)."""
+"""A job's output file as a download (bulkyard/jobs/outputs.py), from the local
+folder or S3."""
 
 import gzip
 import os
@@ -21,7 +22,7 @@ def _job_with_output(owner, name: str, body: bytes) -> Job:
     return job
 
 
-def test_the_output_downloads_whole_with_its_name_and_length(api_client, user):
+def test_the_output_downloads_whole_with_its_name_and_length(api_client, user, any_storage):
     job = _job_with_output(user, "export.csv", BODY)
 
     response = api_client.get(f"/api/v1/jobs/{job.pk}/output/")

@@ -1,5 +1,6 @@
 """The items of a finished job that never ran, as a file in its input's format
-(bulkyard/jobs/unprocessed.py), on jobs moved through the engine in-process."""
+(bulkyard/jobs/unprocessed.py), on jobs moved through the engine in-process
+(some on the local folder and on S3)."""
 
 import gzip
 import io
@@ -39,7 +40,9 @@ def _download(job: Job):
     return unprocessed_response(job, request=HttpRequest())
 
 
-def test_a_cancelled_csv_jobs_file_is_its_header_and_the_records_that_never_ran(user, sent):
+def test_a_cancelled_csv_jobs_file_is_its_header_and_the_records_that_never_ran(
+    user, sent, any_storage
+):
     # Chunks of 3 items: [a b c] done; [d e f] stopped after d and f; [g] closed.
     job = cancelled_job(user, CSV, fmt="csv", stopped_after=[7, 9])
 
@@ -70,7 +73,7 @@ def test_a_json_lines_jobs_file_holds_the_lines_that_never_ran(user, sent):
     assert response["Content-Type"] == "application/x-ndjson"
 
 
-def test_a_job_cancelled_while_queued_gives_its_whole_upload_as_it_came(user, sent):
+def test_a_job_cancelled_while_queued_gives_its_whole_upload_as_it_came(user, sent, any_storage):
     upload = gzip.compress(CSV)
     job, _ = services.job_create(
         owner=user, kind="test.echo", params={}, job_input=job_input(upload, "csv")
@@ -93,7 +96,7 @@ def test_a_job_whose_input_failed_at_planning_gives_its_whole_input(user, sent):
     assert _body(_download(Job.objects.get(pk=job.pk))) == broken
 
 
-def test_a_zip_jobs_file_is_an_archive_of_the_files_that_never_ran(user, sent):
+def test_a_zip_jobs_file_is_an_archive_of_the_files_that_never_ran(user, sent, any_storage):
     files = {f"doc{n}.txt": f"document {n}".encode() for n in range(1, 6)}
     # Chunks of 2 files: the first stopped after doc1, the others closed.
     job = cancelled_job(
@@ -131,7 +134,7 @@ def test_a_job_whose_items_all_ran_gives_a_file_of_none(user, sent):
     assert response[COUNT_HEADER] == "0"
 
 
-def test_a_job_whose_input_is_gone_is_refused_before_anything_is_sent(user, sent):
+def test_a_job_whose_input_is_gone_is_refused_before_anything_is_sent(user, sent, any_storage):
     job = cancelled_job(user, CSV, fmt="csv")
     job.input_file.storage.delete(job.input_file.name)
 

@@ -68,3 +68,44 @@ def start(log: Path) -> S3Server:
     servers.wait_http(f"{server.endpoint_url}/moto-api/", proc=proc, log=log)
     server.client().create_bucket(Bucket=BUCKET)
     return server
+
+
+def use_for_default_storage(settings: Any, server: S3Server) -> None:
+    """Point Django's default storage (pytest-django's ``settings``) at the
+    server, under a prefix of its own; Django forgets the storage it made."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "bulkyard.core.storage.s3.BulkyardS3Storage",
+            "OPTIONS": server.options(),
+        },
+    }
+
+
+def keys(storage: Any) -> list[str]:
+    """Every object under the storage's prefix, by name (relative to it)."""
+    prefix = f"{storage.location}/"
+    pages = storage.client.get_paginator("list_objects_v2").paginate(
+        Bucket=storage.bucket_name, Prefix=prefix
+    )
+    return sorted(
+        entry["Key"][len(prefix) :] for page in pages for entry in page.get("Contents", [])
+    )
+
+
+def requests(storage: Any) -> list[tuple[str, str]]:
+    """``(operation, object name)`` of every request the storage's client (this
+    thread's) sends from now on; ``Range`` requests as ``GetObject bytes=a-b``."""
+    sent: list[tuple[str, str]] = []
+    prefix = f"{storage.location}/"
+
+    def record(request: Any, event_name: str, **_: Any) -> None:
+        operation = event_name.rsplit(".", 1)[-1]
+        ranged = request.headers.get("Range")
+        if ranged:
+            operation = f"{operation} {ranged.decode() if isinstance(ranged, bytes) else ranged}"
+        path = request.url.split("?", 1)[0]
+        sent.append((operation, path.split(prefix, 1)[-1] if prefix in path else ""))
+
+    storage.client.meta.events.register("before-send.s3", record)
+    return sent

@@ -1,5 +1,6 @@
 """text.process's second pass: how it is planned and how a chunk ranks several
-first-pass parts, in-process (the integration tests run it in a worker)."""
+first-pass parts, in-process (the integration tests run it in a worker), its
+parts on the local folder and on S3."""
 
 import json
 import uuid
@@ -67,7 +68,7 @@ def test_no_second_pass_without_documents_or_keywords():
 
 
 @pytest.mark.django_db
-def test_one_chunk_ranking_two_parts_writes_what_two_chunks_ranking_one_each_write():
+def test_one_chunk_ranking_two_parts_writes_what_two_chunks_ranking_one_each_write(any_storage):
     job_id = str(uuid.uuid4())
     first = first_pass(job_id, 0, ["Garden hose. Garden gloves.", "Kitchen kettle."])
     second = first_pass(job_id, 1, ["Garden kettle kettle.", "Bicycle bell."])

@@ -12,6 +12,7 @@ from django.utils import timezone
 from bulkyard.jobs.models import Job, UserQuota
 from bulkyard.web.models import PendingUpload
 from bulkyard.web.tasks import purge_pending_uploads
+from tests.support import s3
 from tests.support.jobs import may_use_contacts
 
 pytestmark = pytest.mark.django_db
@@ -108,7 +109,9 @@ def test_a_field_the_kind_refuses_is_shown_and_the_file_is_kept(browser_client, 
     assert "contacts.csv" in page
 
 
-def test_the_kept_file_makes_the_job_when_the_form_comes_back_without_one(browser_client, user):
+def test_the_kept_file_makes_the_job_when_the_form_comes_back_without_one(
+    browser_client, user, any_storage
+):
     refused = browser_client.post(
         "/jobs/new/", _import(**{"param:data.import:mode": "never", "file": _upload()})
     )
@@ -121,6 +124,24 @@ def test_the_kept_file_makes_the_job_when_the_form_comes_back_without_one(browse
     assert job.input_name == "contacts.csv"
     assert job.input_file.read() == CONTACTS
     assert not PendingUpload.objects.exists()  # consumed
+
+
+def test_on_s3_the_kept_file_is_copied_into_the_job_inside_the_store(
+    browser_client, user, s3_storage
+):
+    refused = browser_client.post(
+        "/jobs/new/", _import(**{"param:data.import:mode": "never", "file": _upload()})
+    )
+    kept = _kept_id(refused.content.decode())
+    sent = s3.requests(s3_storage)
+
+    browser_client.post("/jobs/new/", _import(pending_upload=kept))
+
+    stored = Job.objects.get(owner=user).input_file.name
+    assert ("CopyObject", stored) in sent
+    assert not [
+        r for r in sent if r[1] == stored and r[0].split()[0] in ("PutObject", "UploadPart")
+    ]
 
 
 def test_an_error_from_the_job_service_keeps_the_file_too(browser_client, user):

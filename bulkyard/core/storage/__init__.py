@@ -13,9 +13,16 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 from django.core.files.storage import FileSystemStorage, Storage
+
+
+class Deleted(NamedTuple):
+    """What a delete by prefix removed: how many files, and their bytes."""
+
+    files: int
+    bytes: int
 
 
 @runtime_checkable
@@ -24,7 +31,19 @@ class ObjectStorage(Protocol):
 
     def copy(self, source: str, target: str) -> None: ...
 
-    def delete_prefix(self, prefix: str) -> int: ...
+    def delete_prefix(self, prefix: str) -> Deleted: ...
+
+    def connections_reset(self) -> None: ...
+
+
+@runtime_checkable
+class DownloadLinks(Protocol):
+    """A storage that hands out links to download a file from it directly (the S3
+    backend's presigned URLs); the local folder has none and is streamed."""
+
+    def download_url(
+        self, name: str, *, disposition: str, content_type: str, seconds: int
+    ) -> str: ...
 
 
 def storage_copy(*, storage: Storage, source: str, target: str) -> None:
@@ -46,9 +65,10 @@ def storage_copy(*, storage: Storage, source: str, target: str) -> None:
         raise
 
 
-def storage_delete_prefix(*, storage: Storage, prefix: str) -> int:
+def storage_delete_prefix(*, storage: Storage, prefix: str) -> Deleted:
     """Deletes every file whose name starts with ``prefix`` (``"jobs/12/"``: the
-    folder; ``"jobs/12/part-"``: those files); returns how many files went."""
+    folder; ``"jobs/12/part-"``: those files); returns how many files went and
+    their bytes (on S3 from the listing the delete needs anyway)."""
     if isinstance(storage, ObjectStorage):
         return storage.delete_prefix(prefix)
     local = _local(storage)
@@ -57,11 +77,19 @@ def storage_delete_prefix(*, storage: Storage, prefix: str) -> int:
         raise ValueError("An empty prefix would delete every file: name a folder")
     parent = Path(local.path(folder))
     if not parent.is_dir():
-        return 0
+        return Deleted(0, 0)
     if not start:
         # A whole folder, which then goes too: an object store has none to leave.
         return _remove(parent)
-    return sum(_remove(entry) for entry in parent.iterdir() if entry.name.startswith(start))
+    removed = [_remove(entry) for entry in parent.iterdir() if entry.name.startswith(start)]
+    return Deleted(sum(r.files for r in removed), sum(r.bytes for r in removed))
+
+
+def storage_connections_reset(storage: Storage) -> None:
+    """Forget the storage's connections, so that the next request opens its
+    own: a forked process must not share the sockets of its parent's client."""
+    if isinstance(storage, ObjectStorage):
+        storage.connections_reset()
 
 
 def _local(storage: Storage) -> FileSystemStorage:
@@ -70,11 +98,19 @@ def _local(storage: Storage) -> FileSystemStorage:
     return storage
 
 
-def _remove(path: Path) -> int:
-    """Removes a file or a folder tree; how many files were in it."""
+def _remove(path: Path) -> Deleted:
+    """Removes a file or a folder tree; how many files were in it, and their bytes."""
     if not path.is_dir() or path.is_symlink():
+        size = _size(path)
         path.unlink(missing_ok=True)
-        return 1
-    files = sum(len(names) for _, _, names in os.walk(path))
+        return Deleted(1, size)
+    sizes = [_size(Path(folder, name)) for folder, _, names in os.walk(path) for name in names]
     shutil.rmtree(path)
-    return files
+    return Deleted(len(sizes), sum(sizes))
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.lstat().st_size
+    except FileNotFoundError:  # gone meanwhile: nothing to count
+        return 0

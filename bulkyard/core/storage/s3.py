@@ -4,6 +4,7 @@ prefix (docs/decisions/0027-object-storage.md)."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from botocore.config import Config
@@ -11,6 +12,7 @@ from botocore.exceptions import ClientError
 from storages.backends.s3 import S3Storage
 from storages.utils import clean_name
 
+from bulkyard.core.storage import Deleted
 from bulkyard.core.storage.multipart import DEFAULT_PART_BYTES, MultipartWriter
 from bulkyard.core.storage.ranged import RangedReader
 
@@ -28,13 +30,16 @@ class BulkyardS3Storage(S3Storage):
     :class:`MultipartWriter`; other modes keep django-storages' S3File.
 
     Options beyond django-storages' own: ``part_bytes`` (the writer's part
-    size) and ``checksums`` (botocore's ``request_checksum_calculation`` and
+    size), ``checksums`` (botocore's ``request_checksum_calculation`` and
     ``response_checksum_validation``: ``when_required`` for the S3-compatible
-    stores that reject the CRC checksums boto3 sends by default since 1.36).
+    stores that reject the CRC checksums boto3 sends by default since 1.36)
+    and ``public_endpoint_url`` (the host download links are signed for, when
+    browsers reach the store by another name than the workers do).
     """
 
     part_bytes: int
     checksums: str
+    public_endpoint_url: str | None
     client_config: Config
 
     def get_default_settings(self) -> dict[str, Any]:
@@ -43,6 +48,7 @@ class BulkyardS3Storage(S3Storage):
             **super().get_default_settings(),
             "part_bytes": DEFAULT_PART_BYTES,
             "checksums": "when_supported",
+            "public_endpoint_url": None,
         }
 
     def __init__(self, **settings: Any) -> None:
@@ -60,6 +66,45 @@ class BulkyardS3Storage(S3Storage):
     def client(self) -> Any:
         """This thread's boto3 S3 client (django-storages keeps one per thread)."""
         return self.connection.meta.client
+
+    @property
+    def signing_client(self) -> Any:
+        """The client that signs download links: for the public endpoint when
+        there is one, as a signature covers the host name (browsers may reach
+        the store at https://files.example.com, this process at
+        http://minio:9000); always SigV4, which botocore would otherwise trade
+        for the deprecated SigV2 in us-east-1 and on custom endpoints. Signing
+        sends no request."""
+        # django-storages' per-thread holder, which it leaves out when pickled.
+        signer = getattr(self._connections, "signer", None)
+        if signer is None:
+            signer = self._create_session().client(
+                "s3",
+                region_name=self.region_name,
+                use_ssl=self.use_ssl,
+                endpoint_url=self.public_endpoint_url or self.endpoint_url,
+                config=self.client_config.merge(Config(signature_version="s3v4")),
+                verify=self.verify,
+            )
+            self._connections.signer = signer
+        return signer
+
+    def download_url(self, name: str, *, disposition: str, content_type: str, seconds: int) -> str:
+        """A presigned GET of ``name`` valid for ``seconds``, whose answer carries
+        this Content-Disposition and Content-Type (S3's ``response-*`` overrides,
+        part of the signature): the browser saves the name it would have been
+        given had the file been streamed through the app."""
+        url: str = self.signing_client.generate_presigned_url(
+            "get_object",
+            Params={
+                "Bucket": self.bucket_name,
+                "Key": self.key(name),
+                "ResponseContentDisposition": disposition,
+                "ResponseContentType": content_type,
+            },
+            ExpiresIn=seconds,
+        )
+        return url
 
     def key(self, name: str) -> str:
         """The object key of ``name``: under the storage's prefix, never outside it."""
@@ -110,18 +155,28 @@ class BulkyardS3Storage(S3Storage):
                 raise FileNotFoundError(f"No such object: {self.key(source)}") from error
             raise
 
-    def delete_prefix(self, prefix: str) -> int:
+    def connections_reset(self) -> None:
+        """Drops this process's clients (django-storages keeps one per thread,
+        and a bucket object bound to the first), as its pickling does: a
+        process forked after the parent used them must open its own."""
+        self._connections = threading.local()
+        self._unsigned_connections = threading.local()
+        self._bucket = None
+
+    def delete_prefix(self, prefix: str) -> Deleted:
         """Deletes every object whose name starts with ``prefix`` (a "folder" is
-        ``"jobs/12/"``), a thousand per request; returns how many."""
+        ``"jobs/12/"``), a thousand per request; returns how many and their
+        bytes (the listing gives each object's size)."""
         key_prefix = self.key(_refuse_everything(prefix))
-        deleted = 0
+        deleted = size = 0
         pages = self.client.get_paginator("list_objects_v2").paginate(
             Bucket=self.bucket_name,
             Prefix=key_prefix,
             PaginationConfig={"PageSize": DELETE_BATCH},
         )
         for page in pages:
-            objects = [{"Key": entry["Key"]} for entry in page.get("Contents", [])]
+            listed = page.get("Contents", [])
+            objects = [{"Key": entry["Key"]} for entry in listed]
             if not objects:
                 continue
             answer = self.client.delete_objects(
@@ -134,7 +189,8 @@ class BulkyardS3Storage(S3Storage):
                     f"e.g. {first.get('Key')}: {first.get('Code')} {first.get('Message')}"
                 )
             deleted += len(objects)
-        return deleted
+            size += sum(int(entry.get("Size", 0)) for entry in listed)
+        return Deleted(deleted, size)
 
 
 def _refuse_everything(prefix: str) -> str:

@@ -7,6 +7,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
+    OpenApiResponse,
     extend_schema,
     inline_serializer,
 )
@@ -356,8 +357,20 @@ jobs_results = extend_schema(
 jobs_output = extend_schema(
     operation_id="jobs_output",
     summary="Download the job's merged output",
-    description="For kinds that produce one job-level file (an export, a ZIP of images).",
-    responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, **error_responses(404)},
+    description=(
+        "For kinds that produce one job-level file (an export, a ZIP of images). With "
+        "object storage the answer may be a 302 redirect to a presigned URL of the store, "
+        "valid for a few minutes: follow it without this API's credentials (the URL "
+        "carries its own); it answers with the same file name and type."
+    ),
+    responses={
+        (200, "application/octet-stream"): OpenApiTypes.BINARY,
+        302: OpenApiResponse(
+            description="The file is fetched from object storage: its presigned URL is "
+            "in Location (Cache-Control: no-store)."
+        ),
+        **error_responses(404),
+    },
     examples=[
         OpenApiExample(
             "No output file",

@@ -10,6 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.http import Http404, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from rest_framework import generics, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
@@ -298,7 +299,7 @@ class JobResultsApi(APIView):
 
 class JobOutputApi(APIView):
     @schema.jobs_output
-    def get(self, request: Request, job_id: str) -> StreamingHttpResponse:
+    def get(self, request: Request, job_id: str) -> HttpResponseBase:
         job = selectors.job_get(user=request.user, job_id=job_id)
         if not job.output_file:
             raise Http404("This job has no output file.")

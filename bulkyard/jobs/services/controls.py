@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import json
@@ -257,40 +256,41 @@ def job_retry_failed(
         if not count:
             raise JobConflict("nothing_to_retry", _nothing_to_retry(job))
         spool.seek(0)
-        with contextlib.ExitStack() as opened:
-            # The new job gets the same attachments (an email's files).
-            attachments = [
-                AttachmentInput(
-                    file=File(opened.enter_context(a.file.open("rb")), name=a.name),
-                    name=a.name,
-                    content_type=a.content_type,
-                    sha256=a.sha256,
-                    size=a.size,
-                )
-                for a in job.attachments.order_by("pk")
-            ]
-            return job_create(
-                owner=owner,
-                kind=job.kind,
-                params=job.params,
-                job_input=JobInput(
-                    file=File(spool),
-                    format=InputFormat.RETRY,
-                    name=f"retry-of-{job.pk}.jsonl",
-                    sha256=digest.hexdigest(),
-                    size=size,
-                ),
-                chunk_size=job.chunk_size,
-                idempotency_key=idempotency_key,
-                retry_of=job,
-                attachments=attachments,
-                # Checked again: the owner may have lost the permission for high.
-                priority=job.priority,
-                # The retry reports to the same receiver.
-                callback=callback_of(job=job),
-                item_count=count,
-                retention_days=retry_retention_days(job.retention_days),
+        # The new job gets the same attachments (an email's files), copied
+        # inside the storage: on S3 no byte of them passes through here.
+        attachments = [
+            AttachmentInput(
+                file=a.file,
+                name=a.name,
+                content_type=a.content_type,
+                sha256=a.sha256,
+                size=a.size,
+                stored_name=a.file.name,
             )
+            for a in job.attachments.order_by("pk")
+        ]
+        return job_create(
+            owner=owner,
+            kind=job.kind,
+            params=job.params,
+            job_input=JobInput(
+                file=File(spool),
+                format=InputFormat.RETRY,
+                name=f"retry-of-{job.pk}.jsonl",
+                sha256=digest.hexdigest(),
+                size=size,
+            ),
+            chunk_size=job.chunk_size,
+            idempotency_key=idempotency_key,
+            retry_of=job,
+            attachments=attachments,
+            # Checked again: the owner may have lost the permission for high.
+            priority=job.priority,
+            # The retry reports to the same receiver.
+            callback=callback_of(job=job),
+            item_count=count,
+            retention_days=retry_retention_days(job.retention_days),
+        )
 
 
 def job_rerun_stalled_chunks(*, job: Job) -> int:

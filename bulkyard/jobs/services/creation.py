@@ -22,10 +22,12 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files import File
 from django.db import IntegrityError, transaction
+from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 from pydantic import ValidationError
 
 from bulkyard.core import metrics
+from bulkyard.core.storage import storage_copy
 from bulkyard.jobs import dispatch, registry
 from bulkyard.jobs.inputs import reader_for
 from bulkyard.jobs.kinds import (
@@ -70,24 +72,30 @@ class InvalidJobRequest(CodedError):
 
 @dataclass(frozen=True, slots=True)
 class JobInput:
-    """An input already on local disk or in memory, with its content hash."""
+    """An input on local disk, in memory or in the storage, with its content
+    hash. ``stored_name``: its name in the storage when it is there already (a
+    kept upload): the job's copy is then made inside the storage (server-side
+    on S3), and ``file`` is only read for the checks."""
 
     file: File[Any]
     format: str
     name: str
     sha256: str
     size: int
+    stored_name: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class AttachmentInput:
-    """A file sent with a job besides its input (see ``JobKind.accepts_attachments``)."""
+    """A file sent with a job besides its input (see ``JobKind.accepts_attachments``);
+    ``stored_name`` as for ``JobInput`` (a retried job's attachment)."""
 
     file: File[Any]
     name: str
     content_type: str
     sha256: str
     size: int
+    stored_name: str = ""
 
 
 def _validate_attachments(job_kind: JobKind[Any], attachments: Sequence[AttachmentInput]) -> None:
@@ -400,9 +408,23 @@ def _store_files(
         extension = reader_for(job_input.format).extension
         if compressed:
             job.input_compression, extension = "gzip", f"{extension}.gz"
-        job.input_file.save(f"{job.pk}.{extension}", job_input.file, save=False)
+        _store(job.input_file, f"{job.pk}.{extension}", job_input.file, job_input.stored_name)
     for stored, attachment in attachments:
-        stored.file.save(attachment.name, attachment.file, save=False)
+        _store(stored.file, attachment.name, attachment.file, attachment.stored_name)
+
+
+def _store(field: FieldFile, name: str, content: File[Any], stored_name: str) -> None:
+    """Store ``content`` as ``field``'s file; one already in the storage
+    (``stored_name``) is copied inside it, no byte through this process on S3."""
+    if not stored_name:
+        field.save(name, content, save=False)
+        return
+    storage = field.storage
+    target = storage.get_available_name(
+        field.field.generate_filename(field.instance, name), max_length=field.field.max_length
+    )
+    storage_copy(storage=storage, source=stored_name, target=target)
+    field.name = target
 
 
 def _delete_files(job: Job, attachments: Sequence[JobAttachment]) -> None:

@@ -17,10 +17,8 @@ reason; a service outage hands the step back (``steps``).
 from __future__ import annotations
 
 import logging
-import tempfile
 from typing import Any
 
-from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
 
@@ -30,8 +28,10 @@ from bulkyard.jobs import dispatch, events, registry
 from bulkyard.jobs.inputs import gunzip, reader_for
 from bulkyard.jobs.kinds import InputRejected, JobKind
 from bulkyard.jobs.models import JOB_ACTIVE_STATUSES, Chunk, Job, JobStatus
+from bulkyard.jobs.parts import stored_writer
 from bulkyard.jobs.services.callbacks import callback_job_ended
 from bulkyard.jobs.services.claims import ClaimedStep, job_step_claim, step_heartbeat
+from bulkyard.jobs.services.missing import input_failure
 from bulkyard.jobs.services.retention import finished_fields
 
 logger = logging.getLogger(__name__)
@@ -89,9 +89,8 @@ def job_plan_claimed(claimed: ClaimedStep) -> str:
         if is_outage(exc):
             raise
         if isinstance(exc, OSError):
-            job_fail(
-                job_id=job_id, code="input_unreadable", message=f"cannot read the input: {exc}"
-            )
+            code, message = input_failure(exc, storage=job.input_file.storage)
+            job_fail(job_id=job_id, code=code, message=message)
             return "failed"
         # Planning reads only the input: an error here would recur on every
         # retry, so the job fails with the reason instead of being re-planned.
@@ -186,17 +185,19 @@ def _plan_work(job: Job, job_kind: JobKind[Any], params: Any) -> tuple[int, list
 
 def _job_decompress_input(job: Job) -> None:
     """Replace a gzip input by its decompressed form, so that chunks can seek
-    to their byte ranges. Streams through a temporary file: memory stays flat."""
+    to their byte ranges. Streams straight into the stored file (on S3 a
+    multipart upload, published only once whole): memory stays flat and no
+    temporary copy is made."""
     storage = job.input_file.storage
     compressed = job.input_file.name
     plain = compressed.removesuffix(".gz")
-    with tempfile.TemporaryFile() as spool:
-        with storage.open(compressed, "rb") as source:
-            gunzip(source, spool)
-        spool.seek(0)
-        if storage.exists(plain):  # left by an earlier, interrupted planning
-            storage.delete(plain)
-        saved = storage.save(plain, File(spool))
+    if storage.exists(plain):  # left by an earlier, interrupted planning
+        storage.delete(plain)
+    with (
+        storage.open(compressed, "rb") as source,
+        stored_writer(plain, storage=storage) as (saved, target),
+    ):
+        gunzip(source, target)
     Job.objects.filter(pk=job.pk).update(input_file=saved, input_compression="")
     storage.delete(compressed)
     job.input_file.name, job.input_compression = saved, ""

@@ -49,7 +49,14 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from bulkyard.core.outages import is_outage
-from bulkyard.jobs.models import JOB_ACTIVE_STATUSES, JOB_FINISHED_STATUSES, Job, JobAttachment
+from bulkyard.core.storage import storage_delete_prefix
+from bulkyard.jobs.models import (
+    JOB_ACTIVE_STATUSES,
+    JOB_FINISHED_STATUSES,
+    Job,
+    JobAttachment,
+    job_attachment_folder,
+)
 from bulkyard.jobs.parts import parts_delete
 from bulkyard.jobs.services.leases import Heartbeat, lease_expiry, new_token
 
@@ -388,17 +395,26 @@ def _job_files_delete(job: Job, attachments: list[str]) -> tuple[int, int]:
         found.append(_stored_delete(storage, other))
     if job.output_file.name:
         found.append(_stored_delete(Job.output_file.field.storage, job.output_file.name))
+    # The job's attachments folder whole, a file its row was never saved for
+    # too: on S3 one listing and one request per thousand files.
     storage = JobAttachment.file.field.storage
-    found += [_stored_delete(storage, name) for name in attachments]
-    parts, parts_bytes = parts_delete(str(job.pk), measure=True)
+    folder = job_attachment_folder(job)
+    attached = storage_delete_prefix(storage=storage, prefix=folder)
+    found += [_stored_delete(storage, name) for name in attachments if not name.startswith(folder)]
+    parts, parts_bytes = parts_delete(str(job.pk))
     present = [size for size in found if size is not None]
-    return len(present) + parts, sum(present) + parts_bytes
+    return (
+        len(present) + attached.files + parts,
+        sum(present) + attached.bytes + parts_bytes,
+    )
 
 
 def _stored_delete(storage: Storage, name: str) -> int | None:
-    """Delete a stored file; its size if it was there, None if it was not."""
-    if not storage.exists(name):
+    """Delete a stored file; its size if it was there, None if it was not.
+    One size request stands for an existence check too (two requests on S3)."""
+    try:
+        size = storage.size(name)
+    except FileNotFoundError:
         return None
-    size = storage.size(name)
     storage.delete(name)
     return size

@@ -2,20 +2,24 @@
 (bulkyard/jobs/services/controls.py), in-process on the real database (no
 worker, no broker)."""
 
+import hashlib
 from datetime import timedelta
 
 import pytest
+from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from bulkyard.jobs import registry, services
 from bulkyard.jobs.kinds import ChunkResult
 from bulkyard.jobs.models import Chunk, ChunkStatus, Job, JobPriority, JobStatus
 from bulkyard.jobs.services import chunks, claims, commits, finishing, planning
+from tests.support import s3
 from tests.support.engine import (
     chunks_of,
     created_job,
     expire,
     held,
+    job_input,
     planned_job,
     run_every_chunk,
 )
@@ -74,6 +78,64 @@ def test_retry_leaves_out_items_the_reader_could_not_read(user, sent):
     assert created
     assert Job.objects.get(pk=job.pk).failed_items == 2
     assert Job.objects.get(pk=retry.pk).total_items == 1
+
+
+def _finished_with_attachment(user, monkeypatch) -> Job:
+    # The echo kind takes attachments here, as an email's kind does.
+    monkeypatch.setattr(registry.get("test.echo"), "accepts_attachments", True)
+    content = b"%PDF terms" * 100
+    job, _ = services.job_create(
+        owner=user,
+        kind="test.echo",
+        params={"fail_items": [1]},
+        job_input=job_input(b'{"n": 1}\n{"n": 2}\n'),
+        attachments=[
+            services.AttachmentInput(
+                file=ContentFile(content),
+                name="terms.pdf",
+                content_type="application/pdf",
+                sha256=hashlib.sha256(content).hexdigest(),
+                size=len(content),
+            )
+        ],
+    )
+    planning.job_plan(job_id=str(job.pk))
+    run_every_chunk(job)
+    finishing.job_finalize(job_id=str(job.pk))
+    return Job.objects.get(pk=job.pk)
+
+
+def test_a_retry_gets_a_copy_of_the_attachments_of_the_job_it_retries(
+    user, sent, monkeypatch, any_storage
+):
+    job = _finished_with_attachment(user, monkeypatch)
+    original = job.attachments.get()
+
+    retry, _ = services.job_retry_failed(job=job, owner=user)
+
+    copied = retry.attachments.get()
+    assert (copied.name, copied.sha256, copied.size) == ("terms.pdf", original.sha256, 1000)
+    assert copied.file.name != original.file.name
+    with (
+        any_storage.open(copied.file.name, "rb") as new,
+        any_storage.open(original.file.name, "rb") as old,
+    ):
+        assert new.read() == old.read()
+
+
+def test_a_retry_on_s3_copies_the_attachments_inside_the_store(user, sent, monkeypatch, s3_storage):
+    job = _finished_with_attachment(user, monkeypatch)
+    sent_requests = s3.requests(s3_storage)
+
+    retry, _ = services.job_retry_failed(job=job, owner=user)
+
+    copied = retry.attachments.get().file.name
+    assert ("CopyObject", copied) in sent_requests
+    # No byte of an attachment went through this process, either way.
+    attachments = [r for r in sent_requests if "/attachments/" in r[1]]
+    assert not [
+        r for r in attachments if r[0].split()[0] in ("GetObject", "PutObject", "UploadPart")
+    ]
 
 
 def test_a_retry_keeps_the_priority_of_the_job_it_retries(user, sent):

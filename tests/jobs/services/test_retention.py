@@ -26,6 +26,7 @@ from bulkyard.jobs.models import (
 from bulkyard.jobs.parts import part_writer
 from bulkyard.jobs.services import finishing, retention
 from bulkyard.mail.models import EmailDelivery
+from tests.support import s3
 from tests.support.engine import created_job, job_input, planned_job, run_every_chunk
 
 pytestmark = pytest.mark.django_db
@@ -115,7 +116,7 @@ def test_a_retry_is_kept_as_long_as_the_job_it_retries(user, sent):
     assert retry.retention_days == 3
 
 
-def test_retention_deletes_old_jobs_and_their_files_and_keeps_new_ones(user, sent):
+def test_retention_deletes_old_jobs_and_their_files_and_keeps_new_ones(user, sent, any_storage):
     old = _finished(user, days_ago=40)
     old_files = _with_files(old)
     EmailDelivery.objects.create(job=old, item_number=1, recipient="a@example.com", message_id="m")
@@ -123,17 +124,32 @@ def test_retention_deletes_old_jobs_and_their_files_and_keeps_new_ones(user, sen
     new = _finished(user, days_ago=1)
     new_files = _with_files(new)
     active = planned_job(user)
-    assert all(default_storage.exists(name) for name in old_files)
+    old_bytes = sum(default_storage.size(name) for name in old_files)
 
     report = services.jobs_purge()
 
     assert (report.jobs, report.files, report.complete) == (1, 4, True)
+    assert report.bytes == old_bytes
     assert set(Job.objects.values_list("pk", flat=True)) == {new.pk, active.pk}
     for model in (Chunk, ItemResult, JobAttachment, EmailDelivery, CallbackDelivery):
         assert not model.objects.filter(job_id=old.pk).exists(), model
     assert not any(default_storage.exists(name) for name in old_files)
     assert all(default_storage.exists(name) for name in new_files)
     assert ItemResult.objects.filter(job=new).count() == 5
+
+
+def test_a_purge_on_s3_leaves_no_object_of_the_job(user, sent, s3_storage):
+    old = _finished(user, days_ago=40)
+    _with_files(old)
+    # A file in the job's attachments folder whose row was never saved.
+    s3_storage.save(f"jobs/{old.owner_id}/attachments/{old.pk}/orphan.pdf", ContentFile(b"o"))
+    new = _finished(user, days_ago=1)
+    kept = _with_files(new)
+
+    report = services.jobs_purge()
+
+    assert (report.jobs, report.files) == (1, 5)
+    assert s3.keys(s3_storage) == sorted(kept)
 
 
 def test_a_job_with_more_results_than_one_slice_goes_in_several_deletes(user, sent, settings):

@@ -146,6 +146,8 @@ class Run:
     finish: float
     chunk_busy: float
     chunks: int
+    # CPU of the S3 server (moto, on the same cores); 0 on local storage.
+    store_cpu: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -205,6 +207,7 @@ def run_job(
     path: Path,
     items: int,
     chunk_size: int,
+    store_pid: int | None,
 ) -> Run:
     params: dict[str, Any] = {"target": "contacts"}
     if job == "import":
@@ -213,12 +216,14 @@ def run_job(
     else:
         kind, params = "text.process", TEXT_PARAMS
     cpu_before = sum(tree_cpu_seconds(pid) for pid in workers)
+    store_before = tree_cpu_seconds(store_pid) if store_pid else 0.0
     backends_before = database_backends_cpu()
     seconds, result = submit_file_and_wait(
         client, path, kind=kind, params=params, chunk_size=chunk_size
     )
     worker_cpu = sum(tree_cpu_seconds(pid) for pid in workers) - cpu_before
     postgres_cpu = backends_cpu_since(backends_before)
+    store_cpu = tree_cpu_seconds(store_pid) - store_before if store_pid else 0.0
     if result["status"] != "succeeded" or result["succeeded_items"] != items:
         raise RuntimeError(f"{kind} ended {result['status']}: {str(result)[:2000]}")
     steps = job_steps(result["id"], seconds)
@@ -236,6 +241,7 @@ def run_job(
         finish=steps["finish"],
         chunk_busy=steps["chunk_busy"],
         chunks=int(steps["chunks"]),
+        store_cpu=store_cpu,
     )
     print(
         f"  {storage:<5s} {run.workers} worker(s) {job:<6s} {seconds:7.1f} s "
@@ -282,25 +288,31 @@ def host_folders(scratch: Path, host: str) -> dict[str, str]:
 
 
 @contextmanager
-def storage_env(storage: str, env: dict[str, str], scratch: Path) -> Iterator[dict[str, str]]:
-    """The services' environment for ``storage``; for ``s3`` a moto server runs
-    meanwhile."""
+def storage_env(
+    storage: str, env: dict[str, str], scratch: Path
+) -> Iterator[tuple[dict[str, str], int | None]]:
+    """The services' environment for ``storage``, and the pid of its S3 server:
+    for ``s3`` a moto server runs meanwhile."""
     if storage == "local":
-        yield env
+        yield env, None
         return
     server = s3.start(scratch / "moto.log")
     try:
         print(f"moto S3 server at {server.endpoint_url} (in-memory, Python: a lower bound)")
-        yield {
-            **env,
-            **s3.CREDENTIALS,
-            "BULKYARD_STORAGE": "s3",
-            "BULKYARD_S3_BUCKET": s3.BUCKET,
-            "BULKYARD_S3_ENDPOINT_URL": server.endpoint_url,
-            "BULKYARD_S3_REGION": s3.REGION,
-            "BULKYARD_S3_ADDRESSING_STYLE": "path",
-            "BULKYARD_S3_PREFIX": "scale-out",
-        }
+        assert server.proc is not None
+        yield (
+            {
+                **env,
+                **s3.CREDENTIALS,
+                "BULKYARD_STORAGE": "s3",
+                "BULKYARD_S3_BUCKET": s3.BUCKET,
+                "BULKYARD_S3_ENDPOINT_URL": server.endpoint_url,
+                "BULKYARD_S3_REGION": s3.REGION,
+                "BULKYARD_S3_ADDRESSING_STYLE": "path",
+                "BULKYARD_S3_PREFIX": "scale-out",
+            },
+            server.proc.pid,
+        )
     finally:
         assert server.proc is not None
         servers.stop(server.proc)
@@ -314,7 +326,7 @@ def run_storage(
         "import": (args.rows, args.import_chunk_size),
         "text": (args.documents, args.text_chunk_size),
     }
-    with storage_env(storage, env, scratch) as env:
+    with storage_env(storage, env, scratch) as (env, store_pid):
         own = storage == "s3"
         web_env = {**env, **host_folders(scratch, "web")} if own else env
         with uvicorn_server(web_env, scratch / f"uvicorn-{storage}.log") as base_url:
@@ -334,6 +346,7 @@ def run_storage(
                                     path=files[job],
                                     items=items,
                                     chunk_size=chunk_size,
+                                    store_pid=store_pid,
                                 )
                             )
     return runs
@@ -386,8 +399,10 @@ class Model:
 
     def machine_ceiling(self, cores: int) -> float:
         """items/s if ``cores`` did nothing but this job's CPU work, worker's
-        and PostgreSQL's: what more workers on this machine cannot pass."""
-        return self.run.items * cores / (self.run.worker_cpu + self.run.postgres_cpu)
+        PostgreSQL's and the S3 server's: what more workers on this machine
+        cannot pass."""
+        cpu = self.run.worker_cpu + self.run.postgres_cpu + self.run.store_cpu
+        return self.run.items * cores / cpu
 
 
 def print_costs(runs: list[Run]) -> list[Model]:
@@ -398,10 +413,11 @@ def print_costs(runs: list[Run]) -> list[Model]:
             continue
         per = 1e6 / run.items
         share = run.postgres_cpu / (run.postgres_cpu + run.worker_cpu)
+        store = f"S3 server {run.store_cpu * per:.1f} us, " if run.store_cpu else ""
         print(
             f"  {run.storage:<5s} {run.job:<6s} worker {run.worker_cpu * per:7.1f} us, "
             f"PostgreSQL {run.postgres_cpu * per:6.1f} us per item ({share:.0%} in PostgreSQL); "
-            f"serial {run.serial:.1f} s of {run.seconds:.1f} s (upload {run.upload:.1f}, "
+            f"{store}serial {run.serial:.1f} s of {run.seconds:.1f} s (upload {run.upload:.1f}, "
             f"planning {run.planning:.1f}, between passes {run.between_passes:.1f}, "
             f"finish {run.finish:.1f}; "
             f"serial fraction {run.serial / run.seconds:.1%}); "
@@ -411,7 +427,7 @@ def print_costs(runs: list[Run]) -> list[Model]:
         cores = os.cpu_count() or 1
         print(
             f"    this machine's ceiling: {cores} cores / "
-            f"{(run.worker_cpu + run.postgres_cpu) * per:.1f} us of CPU per item = "
+            f"{(run.worker_cpu + run.postgres_cpu + run.store_cpu) * per:.1f} us of CPU per item = "
             f"{models[-1].machine_ceiling(cores):,.0f} items/s"
         )
     print(

@@ -39,6 +39,7 @@ from bulkyard.jobs.models import Chunk, ChunkStatus, Job, JobStatus
 from bulkyard.jobs.services.claims import ClaimedChunk, chunk_claim, chunk_claim_next
 from bulkyard.jobs.services.commits import chunk_commit
 from bulkyard.jobs.services.leases import Heartbeat, LeaseLost, lease_expiry, new_token
+from bulkyard.jobs.services.missing import chunk_input_open
 from bulkyard.jobs.storing import storable_text
 
 logger = logging.getLogger(__name__)
@@ -220,7 +221,7 @@ def chunk_items(job: Job, chunk: Chunk) -> Iterator[Iterator[Item]]:
         return
     reader = reader_for(job.input_format)
     max_file_bytes = registry.get(job.kind).max_file_bytes()
-    with job.input_file.storage.open(job.input_file.name, "rb") as raw:
+    with chunk_input_open(job.input_file.storage, job.input_file.name) as raw:
         yield reader.read(raw, _span(chunk), header=job.input_header, max_file_bytes=max_file_bytes)
 
 

@@ -50,6 +50,20 @@ def test_running_the_next_chunk_takes_the_oldest_pending_one(user, sent):
     assert [c.status for c in chunks_of(job)] == ["done", "pending", "pending"]
 
 
+def test_a_chunk_whose_input_is_not_in_this_hosts_storage_says_so(user, sent):
+    # A worker whose storage is not the web's: the chunk is tried again (another
+    # worker may have the file), and its error names the storage and the fix.
+    job = planned_job(user)
+    job.input_file.storage.delete(job.input_file.name)
+    chunk = chunks_of(job)[0]
+
+    assert chunks.chunk_run(chunk_id=chunk.pk) == "retry_scheduled"
+
+    after = Chunk.objects.get(pk=chunk.pk)
+    assert after.error_message.startswith("InputMissing: the job's input is not in this host")
+    assert "must share DJANGO_MEDIA_ROOT or use object storage" in after.error_message
+
+
 def test_a_chunk_of_a_cancelled_job_does_not_start(user, sent):
     job = planned_job(user)
     job_cancel(job=job)

@@ -248,11 +248,12 @@ def wait_until_up(proc: subprocess.Popen[bytes], base_url: str, log_path: Path) 
 
 @contextmanager
 def celery_worker(
-    env: dict[str, str], log_path: Path, *, concurrency: int = 2
+    env: dict[str, str], log_path: Path, *, concurrency: int = 2, name: str = "bench"
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Run a Celery worker (prefork, ``concurrency`` pool processes, every
     queue) for the duration of the block, with connections kept between
-    tasks as docs/deployment.md advises for workers."""
+    tasks as docs/deploy.md advises for workers. Several at once need
+    different ``name``s (Celery's node names)."""
     worker_env = {**env, "DATABASE_CONN_MAX_AGE": "60"}
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
@@ -272,7 +273,7 @@ def celery_worker(
                 "--without-mingle",
                 "--without-gossip",
                 "-n",
-                "bench@%h",
+                f"{name}@%h",
             ],
             cwd=REPO_ROOT,
             env=worker_env,
@@ -474,6 +475,27 @@ def postmaster_pid() -> int:
         assert row is not None
         # Read while connected: the backend process ends with the connection.
         return int(read_status(int(row[0]))["PPid"])
+
+
+def database_backends_cpu() -> dict[int, float]:
+    """CPU seconds of each PostgreSQL backend connected to the bench database
+    now, by pid: unlike the whole server's, not shared with the other
+    databases of a busy machine. A backend that ends between two readings
+    takes its CPU with it, so take them while the processes that hold the
+    connections (workers with ``DATABASE_CONN_MAX_AGE``, uvicorn's pool) live."""
+    with connect() as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            [DB_NAME],
+        ).fetchall()
+    return {int(pid): cpu_seconds(int(pid), reaped=False) for (pid,) in rows}
+
+
+def backends_cpu_since(before: dict[int, float]) -> float:
+    """CPU seconds the bench database's backends used since ``before``
+    (``database_backends_cpu``); backends that connected since count whole."""
+    now = database_backends_cpu()
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in now.items())
 
 
 @dataclass(slots=True)

@@ -205,7 +205,7 @@ def worker_env(
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "DATABASE_URL": f"postgres://{user}@{host}:{port}/{db['NAME']}",
         "DJANGO_MEDIA_ROOT": str(media),
-        # As docs/deployment.md advises for workers: connections kept between tasks.
+        # As docs/deploy.md advises for workers: connections kept between tasks.
         "DATABASE_CONN_MAX_AGE": "60",
         "EMAIL_HOST": "127.0.0.1",
         "EMAIL_PORT": str(_session_smtp.port),

@@ -1,5 +1,5 @@
 """Where job files live: a local folder (the default) or an S3 bucket
-(docs/deployment.md, "Object storage"; decision 0027). Credentials are not
+(docs/deploy.md, "Object storage"; decision 0027). Credentials are not
 settings here: boto3 finds them itself (AWS_ACCESS_KEY_ID and
 AWS_SECRET_ACCESS_KEY, a profile, an instance or pod role)."""
 

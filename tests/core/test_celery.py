@@ -33,7 +33,7 @@ def _max_age(seconds: int) -> Iterator[None]:
 
 @pytest.fixture
 def persistent_connection() -> Iterator[None]:
-    """CONN_MAX_AGE=60, as docs/deployment.md advises for workers."""
+    """CONN_MAX_AGE=60, as docs/deploy.md advises for workers."""
     with _max_age(60):
         yield
 

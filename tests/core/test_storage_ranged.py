@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bulkyard.core.storage import expect_range
 from bulkyard.core.storage.ranged import RangedReader
 from bulkyard.core.storage.s3 import BulkyardS3Storage
 
@@ -136,6 +137,22 @@ def test_a_whole_read_asks_for_ever_larger_spans_one_after_the_other(storage):
     lengths = [end - start + 1 for start, end in spans]
     assert lengths[:-1] == sorted(lengths[:-1])
     assert len(spans) <= 5
+
+
+def test_an_expected_span_read_in_small_pieces_is_one_request_for_that_span(storage):
+    name = _large(storage, 4 * 1024 * KIB)
+    start, end = 1000 * KIB, 3000 * KIB
+    sent = _ranges(storage)
+
+    with storage.open(name, "rb") as reader:
+        expect_range(reader, start=start, end=end)
+        reader.seek(start)
+        while reader.tell() < end:
+            reader.read(min(64 * KIB, end - reader.tell()))
+        reader.read(KIB)  # past the span: a request of its own
+
+    assert sent[0] == f"bytes={start}-{end - 1}"
+    assert [r.split("-")[0] for r in sent[1:]] == [f"bytes={end}"]
 
 
 def test_an_object_replaced_while_read_is_not_mixed_with_the_new_one(storage):

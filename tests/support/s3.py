@@ -109,3 +109,15 @@ def requests(storage: Any) -> list[tuple[str, str]]:
 
     storage.client.meta.events.register("before-send.s3", record)
     return sent
+
+
+def bytes_served(storage: Any) -> list[int]:
+    """The body sizes (``Content-Length``) of the objects the storage's client
+    (this thread's) gets from now on: what the server sends, whatever was asked."""
+    served: list[int] = []
+
+    def record(parsed: dict[str, Any], **_: Any) -> None:
+        served.append(int(parsed.get("ContentLength", 0)))
+
+    storage.client.meta.events.register("after-call.s3.GetObject", record)
+    return served

@@ -46,6 +46,21 @@ class DownloadLinks(Protocol):
     ) -> str: ...
 
 
+@runtime_checkable
+class RangeHints(Protocol):
+    """A file that reads better when told what span comes next (the S3
+    backend's ranged reader: one GET for the span)."""
+
+    def expect_range(self, start: int, end: int) -> None: ...
+
+
+def expect_range(file: object, *, start: int, end: int) -> None:
+    """Tell ``file`` that ``[start, end)`` will be read front to back; files
+    that read as they go (a local one) need not know."""
+    if isinstance(file, RangeHints):
+        file.expect_range(start, end)
+
+
 def storage_copy(*, storage: Storage, source: str, target: str) -> None:
     """Copies the file ``source`` to ``target``, replacing it if present. A reader
     never sees half of ``target``: it appears whole or not at all."""

@@ -61,6 +61,14 @@ class RangedReader(io.BufferedIOBase):
         self._body_end = 0
         # The bytes just before _body_pos, at most look_back_bytes of them.
         self._window = bytearray()
+        # A span the caller said it will read front to back (expect_range).
+        self._expected: tuple[int, int] | None = None
+
+    def expect_range(self, start: int, end: int) -> None:
+        """The caller will read ``[start, end)`` front to back (a chunk its
+        span): a GET starting inside it asks for the rest of it at once, one
+        request where growing ones would take several and ask past its end."""
+        self._expected = (start, end)
 
     def readable(self) -> bool:
         return True
@@ -172,6 +180,8 @@ class RangedReader(io.BufferedIOBase):
         sequential = self._body is not None and start == self._body_end
         self._fetch = min(self._fetch * 2, MAX_FETCH_BYTES) if sequential else self._min_fetch
         stop = min(self.size, max(wanted_end, start + self._fetch))
+        if self._expected and self._expected[0] <= start < self._expected[1]:
+            stop = min(self.size, max(wanted_end, self._expected[1]))
         self._close_body()
         response = self._client.get_object(
             Bucket=self._bucket,

@@ -10,6 +10,7 @@ from typing import IO
 
 from django.conf import settings
 
+from bulkyard.core.storage import expect_range
 from bulkyard.jobs.inputs.csvinput import csv_items, csv_read_header, plain_csv_items
 from bulkyard.jobs.inputs.jsonlinput import jsonl_items
 from bulkyard.jobs.inputs.lines import data_start, plain_line_ends
@@ -214,6 +215,7 @@ def read_span(
     (the reference the fast path is tested against)."""
     plain = input_format == InputFormat.CSV and block_bytes > 0
     limit = settings.BULKYARD_MAX_ITEM_BYTES
+    expect_range(raw, start=span.byte_start, end=span.byte_end)
     offset, line = span.byte_start, span.start_line
     while offset < span.byte_end:
         block = b""

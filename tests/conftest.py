@@ -19,7 +19,9 @@ from tests.support import s3, servers
 from tests.support.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 from tests.support.http import Canary, HttpTestServer
 from tests.support.kinds import LEDGER_TABLE
+from tests.support.private import PrivatePostgres
 from tests.support.smtp import RecordingHandler, SmtpServer
+from tests.support.stack import migrated_cluster
 from tests.support.worker import WorkerProcess
 
 
@@ -276,6 +278,15 @@ def page(browser):
     page.set_default_timeout(60_000)
     yield page
     context.close()
+
+
+@pytest.fixture(scope="session")
+def private_postgres() -> Iterator[PrivatePostgres]:
+    """A PostgreSQL cluster of the tests' own with a migrated template database
+    (tests/support/stack.py), for whole deployments apart from this run's."""
+    cluster = migrated_cluster()
+    yield cluster
+    cluster.destroy()
 
 
 @pytest.fixture(scope="session")

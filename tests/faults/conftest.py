@@ -4,17 +4,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.private import PrivatePostgres
-from tests.support.stack import Stack, migrated_cluster, stack_fixture
+from tests.support.stack import Stack, stack_fixture
 
 pytestmark = pytest.mark.faults
-
-
-@pytest.fixture(scope="session")
-def private_postgres() -> Iterator[PrivatePostgres]:
-    cluster = migrated_cluster()
-    yield cluster
-    cluster.destroy()
 
 
 @pytest.fixture

@@ -47,34 +47,34 @@ class WorkerProcess:
     def log_path(self) -> Path:
         return self.workdir / f"worker-{self.starts}.log"
 
+    def command(self) -> list[str]:
+        """The worker's command line, as a host would run it."""
+        return [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            *(["--beat", "--schedule", str(self.workdir / "beat-schedule")] if self.beat else []),
+            "--queues",
+            QUEUES,
+            "--concurrency",
+            str(self.concurrency),
+            "--hostname",
+            self.name,
+            "--loglevel",
+            "INFO",
+            "--without-mingle",
+            "--without-gossip",
+        ]
+
     def start(self) -> None:
         self.starts += 1
         self.name = f"test-{uuid.uuid4().hex[:8]}@bulkyard"
         log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                *(
-                    ["--beat", "--schedule", str(self.workdir / "beat-schedule")]
-                    if self.beat
-                    else []
-                ),
-                "--queues",
-                QUEUES,
-                "--concurrency",
-                str(self.concurrency),
-                "--hostname",
-                self.name,
-                "--loglevel",
-                "INFO",
-                "--without-mingle",
-                "--without-gossip",
-            ],
+            self.command(),
             cwd=ROOT,
             env=self.env,
             stdout=log,

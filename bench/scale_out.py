@@ -301,16 +301,7 @@ def storage_env(
         print(f"moto S3 server at {server.endpoint_url} (in-memory, Python: a lower bound)")
         assert server.proc is not None
         yield (
-            {
-                **env,
-                **s3.CREDENTIALS,
-                "BULKYARD_STORAGE": "s3",
-                "BULKYARD_S3_BUCKET": s3.BUCKET,
-                "BULKYARD_S3_ENDPOINT_URL": server.endpoint_url,
-                "BULKYARD_S3_REGION": s3.REGION,
-                "BULKYARD_S3_ADDRESSING_STYLE": "path",
-                "BULKYARD_S3_PREFIX": "scale-out",
-            },
+            {**env, **server.settings("scale-out")},
             server.proc.pid,
         )
     finally:

@@ -245,15 +245,8 @@ def server_env(worker_env) -> dict[str, str]:
 def asgi_server(worker, server_env, tmp_path) -> Iterator[str]:
     """The ASGI app under uvicorn, on this run's database and broker, with a
     real worker behind it. Yields its base URL."""
-    port = servers.free_port()
-    log = tmp_path / "uvicorn.log"
-    proc = servers.start(servers.uvicorn_command(port), env=server_env, log=log)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        servers.wait_http(f"{base}/health/", proc=proc, log=log)
+    with servers.uvicorn_running(env=server_env, log=tmp_path / "uvicorn.log") as base:
         yield base
-    finally:
-        servers.stop(proc)
 
 
 @pytest.fixture

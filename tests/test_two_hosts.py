@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from tests.support.files import image, opened, zip_members, zip_of
-from tests.support.hosts import FIRST, SECOND, WEB, HostsStack, bucket_keys, s3_settings
+from tests.support.hosts import FIRST, SECOND, WEB, HostsStack, bucket_keys
 from tests.support.stack import FINISHED, contacts_csv
 
 pytestmark = pytest.mark.integration
@@ -36,7 +36,7 @@ def hosts(
     if not private_postgres.running:  # a fault test stopped it
         private_postgres.start()
     overrides = {
-        **s3_settings(s3_server, PREFIX),
+        **s3_server.settings(PREFIX),
         "EMAIL_HOST": "127.0.0.1",
         "EMAIL_PORT": str(_session_smtp.port),
         "BULKYARD_HTTP_ALLOWED_HOSTS": f"127.0.0.1:{_session_http.port}",

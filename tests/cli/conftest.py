@@ -56,15 +56,9 @@ def run_cli(
 @pytest.fixture(scope="package")
 def cli_server(_session_worker, worker_env, tmp_path_factory) -> Iterator[str]:
     """Like ``asgi_server``, started once for the package's tests."""
-    port = servers.free_port()
     log = tmp_path_factory.mktemp("cli-server") / "uvicorn.log"
-    proc = servers.start(servers.uvicorn_command(port), env=worker_env, log=log)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        servers.wait_http(f"{base}/health/", proc=proc, log=log)
+    with servers.uvicorn_running(env=worker_env, log=log) as base:
         yield base
-    finally:
-        servers.stop(proc)
 
 
 @pytest.fixture

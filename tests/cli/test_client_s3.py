@@ -25,25 +25,9 @@ def s3_prefix() -> str:
 @pytest.fixture
 def s3_api(s3_server, worker_env, s3_prefix, tmp_path) -> Iterator[str]:
     """The ASGI app with its files on moto, under ``s3_prefix``."""
-    env = {
-        **worker_env,
-        **s3.CREDENTIALS,
-        "BULKYARD_STORAGE": "s3",
-        "BULKYARD_S3_BUCKET": s3.BUCKET,
-        "BULKYARD_S3_ENDPOINT_URL": s3_server.endpoint_url,
-        "BULKYARD_S3_REGION": s3.REGION,
-        "BULKYARD_S3_PREFIX": s3_prefix,
-        "BULKYARD_S3_ADDRESSING_STYLE": "path",
-    }
-    port = servers.free_port()
-    log = tmp_path / "uvicorn.log"
-    proc = servers.start(servers.uvicorn_command(port), env=env, log=log)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        servers.wait_http(f"{base}/health/", proc=proc, log=log)
+    env = {**worker_env, **s3_server.settings(s3_prefix)}
+    with servers.uvicorn_running(env=env, log=tmp_path / "uvicorn.log") as base:
         yield base
-    finally:
-        servers.stop(proc)
 
 
 @pytest.fixture

@@ -27,21 +27,6 @@ from tests.support.worker import ROOT, WorkerProcess
 WEB, FIRST, SECOND = "web", "worker-a", "worker-b"
 
 
-def s3_settings(server: s3.S3Server, prefix: str) -> dict[str, str]:
-    """The storage settings of every host: the moto server's bucket, under a
-    prefix of this deployment's own; credentials as boto3 finds them."""
-    return {
-        "BULKYARD_STORAGE": "s3",
-        "BULKYARD_S3_BUCKET": s3.BUCKET,
-        "BULKYARD_S3_ENDPOINT_URL": server.endpoint_url,
-        "BULKYARD_S3_REGION": s3.REGION,
-        "BULKYARD_S3_PREFIX": prefix,
-        # A virtual-host name (bucket.127.0.0.1) does not resolve (moto#564).
-        "BULKYARD_S3_ADDRESSING_STYLE": "path",
-        **s3.CREDENTIALS,
-    }
-
-
 @dataclass
 class HostsStack(Stack):
     """A ``Stack`` whose web process and two workers each run on a host of

@@ -43,6 +43,20 @@ class S3Server:
             config=Config(s3={"addressing_style": "path"}, **config),
         )
 
+    def settings(self, prefix: str) -> dict[str, str]:
+        """The environment a Bulkyard process needs to keep its files on this
+        server, under ``prefix``; credentials as boto3 finds them."""
+        return {
+            "BULKYARD_STORAGE": "s3",
+            "BULKYARD_S3_BUCKET": BUCKET,
+            "BULKYARD_S3_ENDPOINT_URL": self.endpoint_url,
+            "BULKYARD_S3_REGION": REGION,
+            "BULKYARD_S3_PREFIX": prefix,
+            # A virtual-host name (bucket.127.0.0.1) does not resolve (moto#564).
+            "BULKYARD_S3_ADDRESSING_STYLE": "path",
+            **CREDENTIALS,
+        }
+
     def options(self, **overrides: Any) -> dict[str, Any]:
         """The storage's options, under a prefix of its own (tests share the bucket)."""
         return {

@@ -1,12 +1,14 @@
 """Real servers for end-to-end tests: the ASGI app under uvicorn, or the whole
 README run command."""
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -68,3 +70,17 @@ def uvicorn_command(port: int) -> list[str]:
         str(port),
         "--no-access-log",
     ]
+
+
+@contextlib.contextmanager
+def uvicorn_running(*, env: dict[str, str], log: Path) -> Iterator[str]:
+    """The ASGI app under uvicorn on a free port, answering ``/health/``;
+    yields its base URL and stops it (by its pid) after."""
+    port = free_port()
+    proc = start(uvicorn_command(port), env=env, log=log)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{base}/health/", proc=proc, log=log)
+        yield base
+    finally:
+        stop(proc)

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+import botocore.exceptions
 import psycopg
 import redis
 from django.db import InterfaceError, close_old_connections
@@ -32,12 +33,20 @@ UNAVAILABLE_MESSAGE = (
 # SQLSTATE classes and codes of a server that is going or gone: connection
 # exceptions (08), and a server shutting down, crashed or starting (57P0x).
 _GONE_STATES = ("08", "57P01", "57P02", "57P03")
-_UNREACHABLE = (redis.ConnectionError, redis.TimeoutError, BrokerUnreachable)
+# The object store (decision 0027) unreachable, or its connection timed out or
+# dropped: botocore's own errors, raised once its retries are spent.
+_UNREACHABLE = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    BrokerUnreachable,
+    botocore.exceptions.ConnectionError,
+    botocore.exceptions.HTTPClientError,
+)
 
 
 def is_outage(error: BaseException) -> bool:
     """True if ``error``, or an error it was raised from, says that a service
-    (the database, Redis, the broker) could not be reached, rather than that
+    (the database, Redis, the broker, the object store) could not be reached, rather than that
     the work itself is wrong: a deadlock or a refused value is not an outage."""
     seen: set[int] = set()
     current: BaseException | None = error

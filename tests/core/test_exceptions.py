@@ -6,6 +6,7 @@ from django.test import RequestFactory
 
 from bulkyard.core.exceptions import exception_handler
 from bulkyard.core.views import server_error
+from bulkyard.jobs.models import Job
 
 
 def _refused() -> psycopg.OperationalError:
@@ -49,3 +50,29 @@ def test_a_page_meeting_a_bug_still_answers_500():
         response = server_error(request)
 
     assert response.status_code == 500
+
+
+@pytest.mark.django_db
+def test_a_job_submitted_while_the_object_store_is_away_answers_503_and_stores_nothing(
+    api_client, settings
+):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "bulkyard.core.storage.s3.BulkyardS3Storage",
+            "OPTIONS": {
+                "bucket_name": "any",
+                "endpoint_url": "http://127.0.0.1:1",
+                "region_name": "us-east-1",
+                "access_key": "x",
+                "secret_key": "x",
+            },
+        },
+    }
+
+    response = api_client.post("/api/v1/jobs/", {"kind": "test.echo", "items": [{"n": 1}]})
+
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "service_unavailable"
+    assert response["Retry-After"] == "5"
+    assert not Job.objects.exists()

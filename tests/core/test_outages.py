@@ -2,12 +2,14 @@
 
 import time
 
+import botocore.exceptions
 import psycopg
 import pytest
 import redis
 from django.db import DataError, connection
 
 from bulkyard.core import outages
+from bulkyard.core.storage.s3 import BulkyardS3Storage
 
 
 def _refused_postgres() -> BaseException:
@@ -29,6 +31,28 @@ def test_a_refused_redis_connection_is_an_outage():
     assert outages.is_outage(caught.value)
 
 
+def test_an_unreachable_object_store_is_an_outage():
+    storage = BulkyardS3Storage(
+        bucket_name="any",
+        endpoint_url="http://127.0.0.1:1",
+        region_name="us-east-1",
+        access_key="x",
+        secret_key="x",
+    )
+    with pytest.raises(botocore.exceptions.EndpointConnectionError) as caught:
+        storage.open("jobs/1/input.csv", "rb")
+
+    assert outages.is_outage(caught.value)
+
+
+def test_a_missing_object_is_not_an_outage(s3_server):
+    storage = BulkyardS3Storage(**s3_server.options())
+    with pytest.raises(FileNotFoundError) as caught:
+        storage.open("jobs/1/none.csv", "rb")
+
+    assert not outages.is_outage(caught.value)
+
+
 def test_an_outage_wrapped_in_another_error_is_still_one():
     wrapped = RuntimeError("the kind's own wrapper")
     wrapped.__cause__ = _refused_postgres()
@@ -48,6 +72,7 @@ def test_an_error_of_the_work_is_not_an_outage():
     assert not outages.is_outage(ValueError("bad row"))
 
 
+@pytest.mark.django_db  # between tries it closes the dead connections
 def test_an_action_is_tried_again_while_the_service_is_away():
     calls = []
 
@@ -61,6 +86,7 @@ def test_an_action_is_tried_again_while_the_service_is_away():
     assert len(calls) == 3
 
 
+@pytest.mark.django_db  # between tries it closes the dead connections
 def test_an_outage_longer_than_the_wait_raises():
     def away():
         raise _refused_postgres()

@@ -25,6 +25,10 @@ COMPRESSED_TYPES = {
 }
 
 
+CONNECT_TIMEOUT_SECONDS = 5
+READ_TIMEOUT_SECONDS = 30
+
+
 class BulkyardS3Storage(S3Storage):
     """``open(name, "rb")`` gives a :class:`RangedReader`, ``open(name, "wb")`` a
     :class:`MultipartWriter`; other modes keep django-storages' S3File.
@@ -59,6 +63,13 @@ class BulkyardS3Storage(S3Storage):
             Config(
                 request_checksum_calculation=self.checksums,
                 response_checksum_validation=self.checksums,
+                # botocore waits 60 s to connect and 60 s per read, three times:
+                # a store gone dark would hold a web request or a chunk for
+                # minutes. An outage is told quickly instead (a 503, a chunk
+                # handed back without using an attempt: core/outages.py).
+                connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                read_timeout=READ_TIMEOUT_SECONDS,
+                retries={"mode": "standard", "max_attempts": 3},
             )
         )
 

@@ -10,7 +10,7 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, closing, contextmanager
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -218,7 +218,7 @@ class ApiClient:
         target = redirect.request.url.join(redirect.headers["Location"])
         request = self._http.build_request("GET", target)
         del request.headers["Authorization"]
-        return _closing(self._http.send(request, stream=True, follow_redirects=True))
+        return closing(self._http.send(request, stream=True, follow_redirects=True))
 
     # -- plumbing ----------------------------------------------------------------
 
@@ -271,14 +271,6 @@ class ApiClient:
         else:
             what = f"cannot reach {self.url}: {exc or type(exc).__name__}"
         return ApiError(what, code="unreachable", status=None)
-
-
-@contextmanager
-def _closing(response: httpx.Response) -> Iterator[httpx.Response]:
-    try:
-        yield response
-    finally:
-        response.close()
 
 
 def _idempotency(key: str | None) -> dict[str, str]:

@@ -32,13 +32,7 @@ def s3_api(s3_server, worker_env, s3_prefix, tmp_path) -> Iterator[str]:
 
 @pytest.fixture
 def job_on_s3(settings, s3_server, s3_prefix, user) -> Job:
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "bulkyard.core.storage.s3.BulkyardS3Storage",
-            "OPTIONS": s3_server.options(location=s3_prefix),
-        },
-    }
+    s3.use_for_default_storage(settings, s3_server, location=s3_prefix)
     job = Job.objects.create(owner=user, kind="test.echo", input_format="jsonl", chunk_size=5)
     job.output_file.save("export.csv", ContentFile(b"id,name\n1,Ann\n"))
     return job

@@ -19,15 +19,7 @@ BODY = os.urandom(outputs.PIECE_BYTES * 2 + 123)
 @pytest.fixture
 def s3_storage(settings, s3_server) -> dict[str, object]:
     """The default storage on moto, under a prefix of this test's own."""
-    options = s3_server.options()
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "bulkyard.core.storage.s3.BulkyardS3Storage",
-            "OPTIONS": options,
-        },
-    }
-    return options
+    return s3.use_for_default_storage(settings, s3_server)
 
 
 def _job_with_output(owner, name: str, body: bytes) -> Job:
@@ -114,14 +106,9 @@ def test_anonymous_requests_are_refused_before_any_redirect(anon_client, user):
 
 
 def test_links_are_signed_for_the_public_endpoint(api_client, user, settings, s3_server):
-    options = s3_server.options(public_endpoint_url="https://files.example.com")
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "bulkyard.core.storage.s3.BulkyardS3Storage",
-            "OPTIONS": options,
-        },
-    }
+    options = s3.use_for_default_storage(
+        settings, s3_server, public_endpoint_url="https://files.example.com"
+    )
     job = _job_with_output(user, "export.csv", b"a\n")
 
     location = api_client.get(f"/api/v1/jobs/{job.pk}/output/")["Location"]
@@ -136,14 +123,7 @@ def test_a_link_signed_for_the_public_endpoint_is_valid_there(
     # on 127.0.0.1 and on localhost stands in for http://minio:9000 and
     # https://files.example.com.
     public = s3_server.endpoint_url.replace("127.0.0.1", "localhost")
-    options = s3_server.options(public_endpoint_url=public)
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "bulkyard.core.storage.s3.BulkyardS3Storage",
-            "OPTIONS": options,
-        },
-    }
+    s3.use_for_default_storage(settings, s3_server, public_endpoint_url=public)
     job = _job_with_output(user, "export.csv", b"a\n")
     location = api_client.get(f"/api/v1/jobs/{job.pk}/output/")["Location"]
 

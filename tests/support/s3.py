@@ -84,16 +84,16 @@ def start(log: Path) -> S3Server:
     return server
 
 
-def use_for_default_storage(settings: Any, server: S3Server) -> None:
+def use_for_default_storage(settings: Any, server: S3Server, **overrides: Any) -> dict[str, Any]:
     """Point Django's default storage (pytest-django's ``settings``) at the
-    server, under a prefix of its own; Django forgets the storage it made."""
+    server, under a prefix of its own unless ``overrides`` name one; Django
+    forgets the storage it made. Returns the storage's options."""
+    options = server.options(**overrides)
     settings.STORAGES = {
         **settings.STORAGES,
-        "default": {
-            "BACKEND": "bulkyard.core.storage.s3.BulkyardS3Storage",
-            "OPTIONS": server.options(),
-        },
+        "default": {"BACKEND": "bulkyard.core.storage.s3.BulkyardS3Storage", "OPTIONS": options},
     }
+    return options
 
 
 def keys(storage: Any) -> list[str]:
